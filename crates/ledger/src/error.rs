@@ -1,0 +1,174 @@
+//! Ledger errors. [`TxError`] codes are stable strings that the API and CLI expose.
+
+use mycel_primitives::{Amount, Hash};
+
+/// Why a transaction was rejected or failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum TxError {
+    /// The transaction bytes could not be decoded.
+    #[error("malformed transaction: {0}")]
+    Malformed(String),
+    /// The encoded transaction exceeds the size limit.
+    #[error("transaction is {size} bytes, above the limit of {max}")]
+    TooLarge {
+        /// Encoded size.
+        size: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// A message names a module or message kind this ledger does not know.
+    #[error("unknown message type: module {module}, kind {kind}")]
+    UnknownMessage {
+        /// Module tag.
+        module: u8,
+        /// Message tag within the module.
+        kind: u8,
+    },
+    /// The signature does not verify against the sender key.
+    #[error("bad signature")]
+    BadSignature,
+    /// The transaction is for another chain.
+    #[error("wrong chain id: expected {expected:?}, got {got:?}")]
+    WrongChainId {
+        /// This chain.
+        expected: String,
+        /// The tx's chain.
+        got: String,
+    },
+    /// The nonce was already used.
+    #[error("nonce {got} already used: next nonce is {expected}")]
+    NonceTooLow {
+        /// Next nonce of the account.
+        expected: u64,
+        /// The tx's nonce.
+        got: u64,
+    },
+    /// The nonce skips ahead of the account's next nonce.
+    #[error("nonce gap: expected {expected}, got {got}")]
+    NonceGap {
+        /// Next nonce (including pending transactions).
+        expected: u64,
+        /// The tx's nonce.
+        got: u64,
+    },
+    /// The fee is below the chain minimum for this size.
+    #[error("fee {got} below the minimum {min}")]
+    FeeTooLow {
+        /// Minimum.
+        min: Amount,
+        /// Offered.
+        got: Amount,
+    },
+    /// The account cannot pay.
+    #[error("insufficient balance: need {need}, have {have}")]
+    InsufficientBalance {
+        /// Needed.
+        need: Amount,
+        /// Available.
+        have: Amount,
+    },
+    /// The transaction carries no messages.
+    #[error("transaction has no messages")]
+    Empty,
+    /// An amount of zero where a positive amount is required.
+    #[error("amount must be positive")]
+    ZeroAmount,
+    /// A bond below the role's minimum stake.
+    #[error("stake {got} below the minimum {min} for role {role}")]
+    BelowMinStake {
+        /// Role name.
+        role: String,
+        /// Minimum.
+        min: Amount,
+        /// Resulting stake.
+        got: Amount,
+    },
+    /// Unbonding more than is bonded.
+    #[error("insufficient stake: bonded {bonded}, requested {requested}")]
+    InsufficientStake {
+        /// Bonded.
+        bonded: Amount,
+        /// Requested.
+        requested: Amount,
+    },
+    /// The account is jailed.
+    #[error("account is jailed until height {0}")]
+    Jailed(u64),
+    /// The account is not jailed (unjail without a reason).
+    #[error("account is not jailed")]
+    NotJailed,
+    /// Arithmetic overflow on amounts.
+    #[error("amount overflow")]
+    Overflow,
+    /// A transaction with this hash is already known.
+    #[error("duplicate transaction {0}")]
+    Duplicate(Hash),
+    /// The mempool is full.
+    #[error("mempool full")]
+    MempoolFull,
+}
+
+impl TxError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxError::Malformed(_) => "malformed_tx",
+            TxError::TooLarge { .. } => "tx_too_large",
+            TxError::UnknownMessage { .. } => "unknown_message",
+            TxError::BadSignature => "bad_signature",
+            TxError::WrongChainId { .. } => "wrong_chain_id",
+            TxError::NonceTooLow { .. } => "nonce_too_low",
+            TxError::NonceGap { .. } => "nonce_gap",
+            TxError::FeeTooLow { .. } => "fee_too_low",
+            TxError::InsufficientBalance { .. } => "insufficient_balance",
+            TxError::Empty => "empty_tx",
+            TxError::ZeroAmount => "zero_amount",
+            TxError::BelowMinStake { .. } => "below_min_stake",
+            TxError::InsufficientStake { .. } => "insufficient_stake",
+            TxError::Jailed(_) => "jailed",
+            TxError::NotJailed => "not_jailed",
+            TxError::Overflow => "overflow",
+            TxError::Duplicate(_) => "duplicate_tx",
+            TxError::MempoolFull => "mempool_full",
+        }
+    }
+}
+
+impl From<mycel_primitives::Error> for TxError {
+    fn from(_: mycel_primitives::Error) -> Self {
+        TxError::Overflow
+    }
+}
+
+/// Errors that abort block execution (the block is invalid or the store failed).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A transaction in the block fails its admission checks: the block is invalid.
+    #[error("invalid transaction at index {index}: {error}")]
+    InvalidTx {
+        /// Position in the block.
+        index: usize,
+        /// Why.
+        error: TxError,
+    },
+    /// Reading state failed.
+    #[error(transparent)]
+    Store(#[from] mycel_store::Error),
+    /// State bytes could not be decoded (the state is corrupt).
+    #[error("corrupt state under {key}: {why}")]
+    Corrupt {
+        /// The key, printed lossily.
+        key: String,
+        /// Decoding error.
+        why: String,
+    },
+    /// The genesis file is invalid.
+    #[error("invalid genesis: {0}")]
+    Genesis(String),
+    /// Arithmetic overflow in a block hook (supply bound exceeded).
+    #[error("amount overflow in {0}")]
+    Overflow(&'static str),
+}
+
+/// Result with the ledger [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,122 @@
+//! Events and transaction receipts.
+
+use mycel_primitives::{
+    codec::{read_string, string_size, write_string, EncodeSize, RangeCfg, Read, Write},
+    Amount, Hash,
+};
+
+/// Longest event attribute value.
+const MAX_ATTR: usize = 1024;
+
+/// Something that happened while executing a block, for indexers and the CLI.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Event {
+    /// Dotted kind, e.g. `bank.transfer`.
+    pub kind: String,
+    /// Ordered attributes.
+    pub attrs: Vec<(String, String)>,
+}
+
+impl Event {
+    /// A new event.
+    pub fn new(kind: &str, attrs: &[(&str, String)]) -> Event {
+        Event {
+            kind: kind.to_string(),
+            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        }
+    }
+}
+
+impl Write for Event {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        write_string(&self.kind, buf);
+        (self.attrs.len() as u32).write(buf);
+        for (k, v) in &self.attrs {
+            write_string(k, buf);
+            write_string(v, buf);
+        }
+    }
+}
+
+impl EncodeSize for Event {
+    fn encode_size(&self) -> usize {
+        string_size(&self.kind)
+            + 4
+            + self.attrs.iter().map(|(k, v)| string_size(k) + string_size(v)).sum::<usize>()
+    }
+}
+
+impl Read for Event {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl mycel_primitives::codec::Buf, _: &()) -> Result<Self, mycel_primitives::codec::CodecError> {
+        let kind = read_string(buf, MAX_ATTR)?;
+        let n = u32::read_cfg(buf, &())? as usize;
+        if n > 256 {
+            return Err(mycel_primitives::codec::CodecError::InvalidLength(n));
+        }
+        let mut attrs = Vec::with_capacity(n);
+        for _ in 0..n {
+            attrs.push((read_string(buf, MAX_ATTR)?, read_string(buf, MAX_ATTR)?));
+        }
+        Ok(Event { kind, attrs })
+    }
+}
+
+/// The outcome of one transaction, stored with it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Receipt {
+    /// The transaction hash.
+    pub tx_hash: Hash,
+    /// `true` when every message applied; a failed tx still pays its fee and uses its nonce.
+    pub success: bool,
+    /// Stable error code (empty on success).
+    pub code: String,
+    /// Error message (empty on success).
+    pub error: String,
+    /// Fee charged.
+    pub fee: Amount,
+    /// Events emitted (none when the messages failed).
+    pub events: Vec<Event>,
+}
+
+impl Write for Receipt {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        self.tx_hash.write(buf);
+        self.success.write(buf);
+        write_string(&self.code, buf);
+        write_string(&self.error, buf);
+        self.fee.write(buf);
+        self.events.write(buf);
+    }
+}
+
+impl EncodeSize for Receipt {
+    fn encode_size(&self) -> usize {
+        32 + 1 + string_size(&self.code) + string_size(&self.error) + 16 + self.events.encode_size()
+    }
+}
+
+impl Read for Receipt {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl mycel_primitives::codec::Buf, _: &()) -> Result<Self, mycel_primitives::codec::CodecError> {
+        Ok(Receipt {
+            tx_hash: Hash::read_cfg(buf, &())?,
+            success: bool::read_cfg(buf, &())?,
+            code: read_string(buf, 64)?,
+            error: read_string(buf, MAX_ATTR)?,
+            fee: Amount::read_cfg(buf, &())?,
+            events: Vec::<Event>::read_cfg(buf, &(RangeCfg::new(0..=1024), ()))?,
+        })
+    }
+}
+
+/// Encodes a block's events for the store.
+pub fn encode_events(events: &[Event]) -> Vec<u8> {
+    use mycel_primitives::codec::Encode;
+    events.to_vec().encode().to_vec()
+}
+
+/// Decodes a block's events from the store.
+pub fn decode_events(bytes: &[u8]) -> Result<Vec<Event>, mycel_primitives::codec::CodecError> {
+    mycel_primitives::codec::decode_cfg::<Vec<Event>>(bytes, &(RangeCfg::new(0..=1_000_000), ()))
+}

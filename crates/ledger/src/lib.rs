@@ -1,0 +1,38 @@
+//! The deterministic mycel state machine: transactions, modules, block execution and queries.
+//!
+//! The ledger is a pure function from (parent state, block environment, transactions) to
+//! (state changes, events, receipts). It never reads a clock, never iterates an unordered map,
+//! never uses floats and draws randomness only from the block environment, so every validator that
+//! executes the same block over the same parent state computes the same write set and therefore
+//! the same state root.
+//!
+//! Terms:
+//! - [`Tx`]: a signed envelope (chain id, sender key, nonce, fee, messages, signature).
+//! - [`Message`]: one action addressed to a module (`bank`, `staking`, …). Modules live in
+//!   [`modules`], one folder each, and are registered in one place ([`modules::registry`]).
+//! - [`execute_block`]: applies a block; [`check_tx`]: the admission checks a mempool runs.
+//!
+//! ```
+//! use mycel_ledger::{genesis::Genesis, execute::{execute_genesis}, modules::bank};
+//! use mycel_store::MemState;
+//! let genesis = Genesis::dev("doc-chain", 1);
+//! let out = execute_genesis(&genesis).unwrap();
+//! let mut state = MemState::default();
+//! state.apply(&out.writes);
+//! let (addr, amount) = (genesis.accounts[0].address, genesis.accounts[0].balance);
+//! assert_eq!(bank::balance(&state, &addr).unwrap(), amount);
+//! ```
+
+pub mod error;
+pub mod events;
+pub mod execute;
+pub mod genesis;
+pub mod modules;
+pub mod state;
+pub mod tx;
+
+pub use error::{Error, Result, TxError};
+pub use events::{Event, Receipt};
+pub use execute::{check_tx, execute_block, BlockEnv, BlockOutput};
+pub use modules::Message;
+pub use tx::{Tx, TxBody, TX_NAMESPACE};

@@ -1,0 +1,535 @@
+//! The redb-backed store, read snapshots and the state-read trait the ledger executes against.
+
+use crate::{
+    error::db,
+    layer::{Layer, WriteSet},
+    tables::*,
+    Error, Result,
+};
+use jmt::{
+    storage::{LeafNode, Node, NodeKey, TreeReader},
+    JellyfishMerkleTree, KeyHash, OwnedValue, Version,
+};
+use mycel_primitives::Hash;
+use parking_lot::Mutex;
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
+use sha2::Sha256;
+use std::{collections::BTreeMap, path::Path, sync::Arc};
+
+/// How many recent versions of the state tree are kept for proofs; older stale nodes are pruned.
+pub const KEEP_VERSIONS: u64 = 1_000;
+
+/// Read access to state: what the ledger executes against.
+pub trait StateRead {
+    /// The value under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// All entries whose key starts with `prefix`, in key order.
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+}
+
+/// An in-memory state, for tests and tools that need no persistence or roots.
+#[derive(Debug, Default, Clone)]
+pub struct MemState(pub BTreeMap<Vec<u8>, Vec<u8>>);
+
+impl MemState {
+    /// Applies a write set.
+    pub fn apply(&mut self, writes: &WriteSet) {
+        for (k, v) in writes {
+            match v {
+                Some(v) => self.0.insert(k.clone(), v.clone()),
+                None => self.0.remove(k),
+            };
+        }
+    }
+}
+
+impl StateRead for MemState {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.get(key).cloned())
+    }
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        Ok(self
+            .0
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+}
+
+/// The last committed block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// Its height (= tree version).
+    pub height: u64,
+    /// Its digest.
+    pub digest: Hash,
+    /// The state root after it.
+    pub root: Hash,
+}
+
+impl CommitInfo {
+    fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(72);
+        v.extend_from_slice(&self.height.to_be_bytes());
+        v.extend_from_slice(&self.digest.0);
+        v.extend_from_slice(&self.root.0);
+        v
+    }
+    fn decode(b: &[u8]) -> Result<Self> {
+        if b.len() != 72 {
+            return Err(Error::Corrupt { table: "meta", why: format!("head is {} bytes", b.len()) });
+        }
+        Ok(CommitInfo {
+            height: u64::from_be_bytes(b[..8].try_into().expect("8 bytes")),
+            digest: Hash(b[8..40].try_into().expect("32 bytes")),
+            root: Hash(b[40..72].try_into().expect("32 bytes")),
+        })
+    }
+}
+
+/// A finalized block as the store keeps it.
+#[derive(Clone, Debug)]
+pub struct BlockRecord {
+    /// Height.
+    pub height: u64,
+    /// Digest (the consensus payload).
+    pub digest: Hash,
+    /// Encoded block.
+    pub bytes: Vec<u8>,
+    /// Each transaction's hash and encoded receipt, in block order.
+    pub txs: Vec<(Hash, Vec<u8>)>,
+    /// Encoded events of the block.
+    pub events: Vec<u8>,
+}
+
+/// Where a transaction landed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxLocation {
+    /// Block height.
+    pub height: u64,
+    /// Index in the block.
+    pub index: u32,
+    /// Encoded receipt.
+    pub receipt: Vec<u8>,
+}
+
+/// The node's persistent store.
+pub struct Store {
+    db: Database,
+    // Serialises commits with the creation of snapshots, so a snapshot's layers always sit
+    // exactly on top of the height its read transaction sees.
+    commit_lock: Mutex<()>,
+}
+
+impl Store {
+    /// Opens or creates the store at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let database = Database::create(path.as_ref()).map_err(db)?;
+        let w = database.begin_write().map_err(db)?;
+        {
+            // Create every table so read transactions never see a missing one.
+            w.open_table(STATE).map_err(db)?;
+            w.open_table(NODES).map_err(db)?;
+            w.open_table(VALUES).map_err(db)?;
+            w.open_table(STALE).map_err(db)?;
+            w.open_table(BLOCKS).map_err(db)?;
+            w.open_table(BLOCK_DIGESTS).map_err(db)?;
+            w.open_table(BLOCK_META).map_err(db)?;
+            w.open_table(TXS).map_err(db)?;
+            w.open_table(EVENTS).map_err(db)?;
+            w.open_table(META).map_err(db)?;
+        }
+        w.commit().map_err(db)?;
+        Ok(Store { db: database, commit_lock: Mutex::new(()) })
+    }
+
+    /// The last committed block, or `None` for an empty store.
+    pub fn head(&self) -> Result<Option<CommitInfo>> {
+        let r = self.db.begin_read().map_err(db)?;
+        read_head(&r)
+    }
+
+    /// A consistent read view: the committed state plus `layers` (oldest first) that sit above
+    /// it. Layers at or below the committed height are skipped (their block is already in).
+    pub fn snapshot(&self, layers: &[Arc<Layer>]) -> Result<Snapshot> {
+        let _g = self.commit_lock.lock();
+        let txn = self.db.begin_read().map_err(db)?;
+        let head = read_head(&txn)?;
+        let floor = head.map(|h| h.height);
+        let layers = layers
+            .iter()
+            .filter(|l| floor.is_none_or(|f| l.version > f))
+            .cloned()
+            .collect();
+        Ok(Snapshot { txn, head, layers })
+    }
+
+    /// Commits `layer` and its block atomically. Committing a block that is already committed is
+    /// a no-op (finalized blocks may be delivered more than once); a different block at an
+    /// already-committed height is an error.
+    pub fn commit(&self, layer: &Layer, block: &BlockRecord) -> Result<()> {
+        let _g = self.commit_lock.lock();
+        let w = self.db.begin_write().map_err(db)?;
+        let head = {
+            let meta = w.open_table(META).map_err(db)?;
+            match meta.get(META_HEAD).map_err(db)? {
+                Some(v) => Some(CommitInfo::decode(v.value())?),
+                None => None,
+            }
+        };
+        let expected = head.map_or(0, |h| h.height + 1);
+        if block.height < expected {
+            let blocks_meta = w.open_table(BLOCK_META).map_err(db)?;
+            let same = blocks_meta
+                .get(block.height)
+                .map_err(db)?
+                .is_some_and(|m| m.value()[..32] == block.digest.0);
+            return if same { Ok(()) } else { Err(Error::Conflict(block.height)) };
+        }
+        if block.height != expected || layer.version != block.height {
+            return Err(Error::OutOfOrder { expected, got: block.height });
+        }
+        {
+            let mut state = w.open_table(STATE).map_err(db)?;
+            for (k, v) in &layer.writes {
+                match v {
+                    Some(v) => state.insert(k.as_slice(), v.as_slice()).map_err(db)?,
+                    None => state.remove(k.as_slice()).map_err(db)?,
+                };
+            }
+            let mut nodes = w.open_table(NODES).map_err(db)?;
+            for (nk, node) in layer.tree.node_batch.nodes() {
+                nodes
+                    .insert(borsh::to_vec(nk).map_err(db)?.as_slice(), borsh::to_vec(node).map_err(db)?.as_slice())
+                    .map_err(db)?;
+            }
+            let mut values = w.open_table(VALUES).map_err(db)?;
+            for ((version, key_hash), value) in layer.tree.node_batch.values() {
+                values
+                    .insert(value_key(key_hash, *version).as_slice(), encode_opt(value.as_deref()).as_slice())
+                    .map_err(db)?;
+            }
+            let mut stale = w.open_table(STALE).map_err(db)?;
+            for s in &layer.tree.stale_node_index_batch {
+                let mut k = s.stale_since_version.to_be_bytes().to_vec();
+                k.extend(borsh::to_vec(&s.node_key).map_err(db)?);
+                stale.insert(k.as_slice(), ()).map_err(db)?;
+            }
+            // Prune nodes that became stale more than KEEP_VERSIONS ago.
+            if block.height > KEEP_VERSIONS {
+                let cutoff = (block.height - KEEP_VERSIONS).to_be_bytes();
+                let doomed: Vec<Vec<u8>> = stale
+                    .range(..cutoff.as_slice())
+                    .map_err(db)?
+                    .map(|e| e.map(|(k, _)| k.value().to_vec()))
+                    .collect::<std::result::Result<_, _>>()
+                    .map_err(db)?;
+                for k in doomed {
+                    nodes.remove(&k[8..]).map_err(db)?;
+                    stale.remove(k.as_slice()).map_err(db)?;
+                }
+            }
+
+            let mut blocks = w.open_table(BLOCKS).map_err(db)?;
+            blocks.insert(block.height, block.bytes.as_slice()).map_err(db)?;
+            let mut digests = w.open_table(BLOCK_DIGESTS).map_err(db)?;
+            digests.insert(block.digest.0.as_slice(), block.height).map_err(db)?;
+            let mut bmeta = w.open_table(BLOCK_META).map_err(db)?;
+            let mut m = block.digest.0.to_vec();
+            m.extend_from_slice(&layer.root.0);
+            bmeta.insert(block.height, m.as_slice()).map_err(db)?;
+            let mut txs = w.open_table(TXS).map_err(db)?;
+            for (i, (h, receipt)) in block.txs.iter().enumerate() {
+                let mut v = block.height.to_be_bytes().to_vec();
+                v.extend_from_slice(&(i as u32).to_be_bytes());
+                v.extend_from_slice(receipt);
+                txs.insert(h.0.as_slice(), v.as_slice()).map_err(db)?;
+            }
+            let mut events = w.open_table(EVENTS).map_err(db)?;
+            events.insert(block.height, block.events.as_slice()).map_err(db)?;
+            let mut meta = w.open_table(META).map_err(db)?;
+            let head = CommitInfo { height: block.height, digest: block.digest, root: layer.root };
+            meta.insert(META_HEAD, head.encode().as_slice()).map_err(db)?;
+        }
+        w.commit().map_err(db)?;
+        Ok(())
+    }
+
+    /// The encoded block at `height`.
+    pub fn block(&self, height: u64) -> Result<Option<Vec<u8>>> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = r.open_table(BLOCKS).map_err(db)?;
+        Ok(t.get(height).map_err(db)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Digest and state root of the block at `height`.
+    pub fn block_meta(&self, height: u64) -> Result<Option<(Hash, Hash)>> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = r.open_table(BLOCK_META).map_err(db)?;
+        Ok(t.get(height).map_err(db)?.map(|v| {
+            let b = v.value();
+            (Hash(b[..32].try_into().expect("32")), Hash(b[32..64].try_into().expect("32")))
+        }))
+    }
+
+    /// The height of the block with `digest`.
+    pub fn height_of(&self, digest: &Hash) -> Result<Option<u64>> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = r.open_table(BLOCK_DIGESTS).map_err(db)?;
+        Ok(t.get(digest.0.as_slice()).map_err(db)?.map(|v| v.value()))
+    }
+
+    /// Where the transaction `hash` was finalized.
+    pub fn tx(&self, hash: &Hash) -> Result<Option<TxLocation>> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = r.open_table(TXS).map_err(db)?;
+        let Some(v) = t.get(hash.0.as_slice()).map_err(db)? else { return Ok(None) };
+        let b = v.value();
+        if b.len() < 12 {
+            return Err(Error::Corrupt { table: "txs", why: "short record".into() });
+        }
+        Ok(Some(TxLocation {
+            height: u64::from_be_bytes(b[..8].try_into().expect("8")),
+            index: u32::from_be_bytes(b[8..12].try_into().expect("4")),
+            receipt: b[12..].to_vec(),
+        }))
+    }
+
+    /// The encoded events of the block at `height`.
+    pub fn events(&self, height: u64) -> Result<Option<Vec<u8>>> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = r.open_table(EVENTS).map_err(db)?;
+        Ok(t.get(height).map_err(db)?.map(|v| v.value().to_vec()))
+    }
+}
+
+fn read_head(r: &ReadTransaction) -> Result<Option<CommitInfo>> {
+    let meta = r.open_table(META).map_err(db)?;
+    match meta.get(META_HEAD).map_err(db)? {
+        Some(v) => Ok(Some(CommitInfo::decode(v.value())?)),
+        None => Ok(None),
+    }
+}
+
+fn value_key(key_hash: &KeyHash, version: Version) -> Vec<u8> {
+    let mut k = key_hash.0.to_vec();
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+fn encode_opt(v: Option<&[u8]>) -> Vec<u8> {
+    match v {
+        None => vec![0],
+        Some(v) => {
+            let mut out = Vec::with_capacity(v.len() + 1);
+            out.push(1);
+            out.extend_from_slice(v);
+            out
+        }
+    }
+}
+
+/// A consistent read view: committed state at one height plus speculative layers above it.
+pub struct Snapshot {
+    txn: ReadTransaction,
+    head: Option<CommitInfo>,
+    layers: Vec<Arc<Layer>>,
+}
+
+impl Snapshot {
+    /// The committed block under the layers.
+    pub fn head(&self) -> Option<CommitInfo> {
+        self.head
+    }
+
+    /// The height of the newest state visible in this view (`None` before genesis).
+    pub fn version(&self) -> Option<u64> {
+        self.layers.last().map(|l| l.version).or(self.head.map(|h| h.height))
+    }
+
+    /// The state root of the newest state visible in this view.
+    pub fn root(&self) -> Option<Hash> {
+        self.layers.last().map(|l| l.root).or(self.head.map(|h| h.root))
+    }
+
+    /// Computes the layer produced by applying `writes` on top of this view as the next version.
+    pub fn apply(&self, writes: WriteSet) -> Result<Layer> {
+        let version = self.version().map_or(0, |v| v + 1);
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(self);
+        let set: Vec<(KeyHash, Option<OwnedValue>)> = writes
+            .iter()
+            .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone()))
+            .collect();
+        let (root, batch) = tree
+            .put_value_set(set, version)
+            .map_err(|e| Error::Tree(e.to_string()))?;
+        Ok(Layer { version, writes, root: Hash(root.0), tree: batch })
+    }
+
+    /// The value under `key` with a proof against [`Self::root`] (ICS23-compatible JMT proof,
+    /// borsh-encoded), for light clients.
+    pub fn get_with_proof(&self, key: &[u8]) -> Result<(Option<Vec<u8>>, Vec<u8>)> {
+        let version = self.version().ok_or_else(|| Error::Tree("empty state".into()))?;
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(self);
+        let (value, proof) = tree
+            .get_with_proof(KeyHash::with::<Sha256>(key), version)
+            .map_err(|e| Error::Tree(e.to_string()))?;
+        Ok((value, borsh::to_vec(&proof).map_err(db)?))
+    }
+}
+
+impl StateRead for Snapshot {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        for l in self.layers.iter().rev() {
+            if let Some(v) = l.get(key) {
+                return Ok(v.map(<[u8]>::to_vec));
+            }
+        }
+        let t = self.txn.open_table(STATE).map_err(db)?;
+        Ok(t.get(key).map_err(db)?.map(|v| v.value().to_vec()))
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        let t = self.txn.open_table(STATE).map_err(db)?;
+        for e in t.range(prefix..).map_err(db)? {
+            let (k, v) = e.map_err(db)?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            merged.insert(k.value().to_vec(), Some(v.value().to_vec()));
+        }
+        for l in &self.layers {
+            for (k, v) in l.writes.range(prefix.to_vec()..) {
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        Ok(merged.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect())
+    }
+}
+
+impl TreeReader for Snapshot {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        for l in self.layers.iter().rev() {
+            if let Some(n) = l.tree.node_batch.get_node(node_key) {
+                return Ok(Some(n.clone()));
+            }
+        }
+        let t = self.txn.open_table(NODES)?;
+        let k = borsh::to_vec(node_key)?;
+        match t.get(k.as_slice())? {
+            Some(v) => Ok(Some(borsh::from_slice(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        for l in self.layers.iter().rev() {
+            if l.version > max_version {
+                continue;
+            }
+            if let Some(v) = l.tree.node_batch.values().get(&(l.version, key_hash)) {
+                return Ok(v.clone());
+            }
+        }
+        let t = self.txn.open_table(VALUES)?;
+        let lo = value_key(&key_hash, 0);
+        let hi = value_key(&key_hash, max_version);
+        let last = t.range(lo.as_slice()..=hi.as_slice())?.next_back();
+        match last {
+            Some(e) => {
+                let (_, v) = e?;
+                let b = v.value();
+                Ok(match b.first() {
+                    Some(1) => Some(b[1..].to_vec()),
+                    _ => None,
+                })
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        anyhow::bail!("state restore is not supported by this store")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws(pairs: &[(&str, Option<&str>)]) -> WriteSet {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+            .collect()
+    }
+
+    fn record(height: u64, tag: u8) -> BlockRecord {
+        BlockRecord {
+            height,
+            digest: Hash([tag; 32]),
+            bytes: vec![tag],
+            txs: vec![(Hash([tag.wrapping_add(100); 32]), vec![1, 2])],
+            events: vec![],
+        }
+    }
+
+    #[test]
+    fn layers_commit_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = Store::open(&path).unwrap();
+        let s0 = store.snapshot(&[]).unwrap();
+        let l0 = Arc::new(s0.apply(ws(&[("a", Some("1")), ("b", Some("2"))])).unwrap());
+        // Speculative read through the layer.
+        let s1 = store.snapshot(&[l0.clone()]).unwrap();
+        assert_eq!(s1.get(b"a").unwrap(), Some(b"1".to_vec()));
+        let l1 = Arc::new(s1.apply(ws(&[("a", None), ("c", Some("3"))])).unwrap());
+        let s2 = store.snapshot(&[l0.clone(), l1.clone()]).unwrap();
+        assert_eq!(s2.get(b"a").unwrap(), None);
+        assert_eq!(s2.scan_prefix(b"").unwrap().len(), 2);
+        assert_ne!(l0.root, l1.root);
+
+        store.commit(&l0, &record(0, 1)).unwrap();
+        store.commit(&l0, &record(0, 1)).unwrap(); // idempotent
+        assert!(matches!(store.commit(&l0, &record(0, 2)), Err(Error::Conflict(0))));
+        store.commit(&l1, &record(1, 3)).unwrap();
+        drop(store);
+
+        let store = Store::open(&path).unwrap();
+        let head = store.head().unwrap().unwrap();
+        assert_eq!(head.height, 1);
+        assert_eq!(head.root, l1.root);
+        let s = store.snapshot(&[l0, l1.clone()]).unwrap();
+        assert_eq!(s.root(), Some(l1.root)); // committed layers are skipped
+        assert_eq!(s.get(b"c").unwrap(), Some(b"3".to_vec()));
+        assert_eq!(s.get(b"a").unwrap(), None);
+        assert_eq!(store.tx(&Hash([103; 32])).unwrap().unwrap().height, 1);
+        let (v, proof) = s.get_with_proof(b"c").unwrap();
+        assert_eq!(v, Some(b"3".to_vec()));
+        assert!(!proof.is_empty());
+    }
+
+    #[test]
+    fn same_writes_same_root_regardless_of_layering() {
+        let d1 = tempfile::tempdir().unwrap();
+        let d2 = tempfile::tempdir().unwrap();
+        let a = Store::open(d1.path().join("db")).unwrap();
+        let b = Store::open(d2.path().join("db")).unwrap();
+        let w0 = ws(&[("x", Some("1"))]);
+        let w1 = ws(&[("y", Some("2"))]);
+        // Store a commits each block before executing the next; b executes both speculatively.
+        let la0 = a.snapshot(&[]).unwrap().apply(w0.clone()).unwrap();
+        a.commit(&la0, &record(0, 1)).unwrap();
+        let la1 = a.snapshot(&[]).unwrap().apply(w1.clone()).unwrap();
+        let lb0 = Arc::new(b.snapshot(&[]).unwrap().apply(w0).unwrap());
+        let lb1 = b.snapshot(&[lb0.clone()]).unwrap().apply(w1).unwrap();
+        assert_eq!(la1.root, lb1.root);
+        assert!(matches!(b.commit(&lb1, &record(1, 2)), Err(Error::OutOfOrder { .. })));
+    }
+}
