@@ -1,1 +1,34 @@
-//! placeholder
+//! Adapts the mycel ledger to commonware Simplex: mempool, block building, finalization and sync.
+//!
+//! The pieces, in the order a transaction meets them:
+//! - [`Mempool`]: admits signed transactions after checking size, signature, chain id, nonce
+//!   (replays and gaps are rejected) and fee, against the last finalized state.
+//! - [`App`] (a commonware `Application`): when this validator leads a view it builds a [`Block`]
+//!   from the mempool on top of the parent's post-state, executes it and puts the post-state root
+//!   in the header; when another validator leads, it re-executes the proposal against the parent
+//!   and votes only if the root matches. Blocks are proposed as soon as transactions are waiting
+//!   and at least every `heartbeat` otherwise, so epochs advance on an idle chain.
+//! - [`Finalizer`]: marshal delivers finalized blocks in height order, at least once; each is
+//!   committed to the store (state, tree nodes, block, receipts and head in one redb
+//!   transaction) and only then acknowledged. Re-deliveries are no-ops.
+//! - [`engine::start`]: wires marshal, buffered broadcast, the backfill resolver and Simplex over
+//!   any commonware runtime and p2p implementation (tokio + authenticated TCP for real nodes,
+//!   the deterministic runtime + simulated network for tests).
+//!
+//! Executed but not yet finalized blocks are kept as store layers keyed by digest, so a
+//! validator can build and verify on a notarized parent before it is finalized.
+
+pub mod app;
+pub mod block;
+pub mod chain;
+pub mod engine;
+pub mod error;
+pub mod finalizer;
+pub mod mempool;
+
+pub use app::App;
+pub use block::{Block, Digest};
+pub use chain::Chain;
+pub use error::{Error, Result};
+pub use finalizer::Finalizer;
+pub use mempool::Mempool;

@@ -1,0 +1,121 @@
+//! The commonware `Application`: block proposal and verification.
+
+use crate::{
+    block::{Block, Digest},
+    chain::Chain,
+    Error,
+};
+use commonware_consensus::{marshal::ancestry::Ancestry, simplex::types::Context, Application};
+use commonware_cryptography::{ed25519::PublicKey, Digested, Digestible};
+use commonware_runtime::{Clock, Metrics, Spawner};
+use futures::StreamExt;
+use mycel_primitives::Address;
+use std::{sync::Arc, time::Duration};
+use tracing::{debug, warn};
+
+/// How often a waiting proposer looks at the mempool again.
+const POLL: Duration = Duration::from_millis(2);
+
+/// The application a validator runs inside Simplex.
+#[derive(Clone)]
+pub struct App {
+    chain: Arc<Chain>,
+    me: Address,
+    heartbeat: Duration,
+}
+
+impl App {
+    /// An application for the validator `me`; idle chains get a block every `heartbeat`
+    /// (keep it below the leader timeout).
+    pub fn new(chain: Arc<Chain>, me: &PublicKey, heartbeat: Duration) -> App {
+        App { chain, me: Address::from_public_key(me), heartbeat }
+    }
+
+    /// Executes, oldest first, the ancestors in `ancestry` that this node has not executed yet.
+    async fn catch_up(&self, first: &Digested<Block>, ancestry: &mut (impl Ancestry<Block> + Unpin)) -> bool {
+        let mut missing = Vec::new();
+        let mut cur = first.clone();
+        while !self.chain.is_executed(&cur.digest()) {
+            let head = match self.chain.head() {
+                Ok(h) => h.height,
+                Err(_) => return false,
+            };
+            if cur.inner().height <= head {
+                return false; // a dead fork below the finalized head
+            }
+            missing.push(cur.clone());
+            match ancestry.next().await {
+                Some(b) => cur = b,
+                None => return false,
+            }
+        }
+        for b in missing.iter().rev() {
+            if let Err(e) = self.chain.verify(b.inner()) {
+                warn!(target: "mycel::consensus", height = b.inner().height, error = %e, "ancestor failed re-execution");
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn now_ms<E: Clock>(rt: &E) -> u64 {
+    rt.current().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl<E: Clock + Metrics + Spawner> Application<E> for App {
+    type SigningScheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
+    type Context = Context<Digest, PublicKey>;
+    type Block = Block;
+    type Input = ();
+
+    async fn propose(&mut self, (rt, _ctx): (E, Self::Context), mut ancestry: impl Ancestry<Block>, _input: ()) -> Option<Digested<Block>> {
+        let parent = ancestry.next().await?;
+        if !self.chain.is_executed(&parent.digest()) {
+            let mut rest = ancestry.clone();
+            if !self.catch_up(&parent, &mut rest).await {
+                return None;
+            }
+        }
+        // Propose as soon as transactions wait; otherwise once per heartbeat.
+        let due = parent.inner().timestamp_ms.saturating_add(self.heartbeat.as_millis() as u64);
+        while !self.chain.has_candidates(&parent.digest()) && now_ms(&rt) < due {
+            rt.sleep(POLL).await;
+        }
+        match self.chain.build(parent.inner(), self.me, now_ms(&rt)) {
+            Ok(b) => {
+                debug!(target: "mycel::consensus", height = b.height, txs = b.txs.len(), "proposed");
+                let d = b.digest();
+                Some(Digested::precomputed(b, d))
+            }
+            Err(e) => {
+                warn!(target: "mycel::consensus", error = %e, "could not build a block");
+                None
+            }
+        }
+    }
+
+    async fn verify(&mut self, (_rt, ctx): (E, Self::Context), mut ancestry: impl Ancestry<Block>) -> bool {
+        let Some(block) = ancestry.next().await else { return false };
+        let Some(parent) = ancestry.next().await else { return false };
+        let b = block.inner();
+        if b.proposer != Address::from_public_key(&ctx.leader) {
+            warn!(target: "mycel::consensus", height = b.height, "proposer is not the view's leader");
+            return false;
+        }
+        if b.timestamp_ms < parent.inner().timestamp_ms {
+            return false;
+        }
+        if !self.chain.is_executed(&parent.digest()) && !self.catch_up(&parent, &mut ancestry).await {
+            return false;
+        }
+        match self.chain.verify(b) {
+            Ok(()) => true,
+            Err(Error::UnknownParent(_)) => false,
+            Err(e) => {
+                warn!(target: "mycel::consensus", height = b.height, error = %e, "rejecting block");
+                false
+            }
+        }
+    }
+}

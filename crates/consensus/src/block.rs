@@ -1,0 +1,155 @@
+//! The block: a header committing to the parent, the proposer, the transactions and the
+//! post-state root, and the transactions themselves.
+
+use commonware_codec::{Buf, EncodeSize, Error as CodecError, RangeCfg, Read, Write};
+use commonware_consensus::{types::Height, Heightable};
+use commonware_cryptography::Digestible;
+use mycel_ledger::Tx;
+use mycel_primitives::{
+    codec::{Encode, MAX_TXS_PER_BLOCK},
+    hash::{hash, Domain},
+    merkle, Address, Hash,
+};
+
+/// Block digest type used by consensus (BLAKE3, 32 bytes).
+pub use commonware_cryptography::blake3::Digest;
+
+/// Converts a consensus digest to a ledger hash.
+pub fn to_hash(d: &Digest) -> Hash {
+    Hash(d.0)
+}
+
+/// A block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// Digest of the parent block.
+    pub parent: Digest,
+    /// Height; genesis is 0.
+    pub height: u64,
+    /// Proposer's clock, milliseconds since the Unix epoch. Informational: the state machine
+    /// never reads it.
+    pub timestamp_ms: u64,
+    /// The proposer's address.
+    pub proposer: Address,
+    /// State root after executing this block.
+    pub state_root: Hash,
+    /// RFC 6962 root over the transaction hashes.
+    pub tx_root: Hash,
+    /// Transactions, in execution order.
+    pub txs: Vec<Tx>,
+    digest: Digest,
+}
+
+impl Block {
+    /// Builds a block and computes its digest.
+    pub fn new(parent: Digest, height: u64, timestamp_ms: u64, proposer: Address, state_root: Hash, txs: Vec<Tx>) -> Block {
+        let tx_root = tx_root(&txs);
+        let mut b = Block { parent, height, timestamp_ms, proposer, state_root, tx_root, txs, digest: Digest([0; 32]) };
+        b.digest = Digest(b.header_hash().0);
+        b
+    }
+
+    fn header_hash(&self) -> Hash {
+        let mut h = Vec::with_capacity(32 + 8 + 8 + 20 + 32 + 32);
+        h.extend_from_slice(&self.parent.0);
+        h.extend_from_slice(&self.height.to_be_bytes());
+        h.extend_from_slice(&self.timestamp_ms.to_be_bytes());
+        h.extend_from_slice(&self.proposer.0);
+        h.extend_from_slice(&self.state_root.0);
+        h.extend_from_slice(&self.tx_root.0);
+        hash(Domain::Block, &h)
+    }
+
+    /// The block's digest as a ledger hash.
+    pub fn hash(&self) -> Hash {
+        Hash(self.digest.0)
+    }
+}
+
+/// The transaction root of a block.
+pub fn tx_root(txs: &[Tx]) -> Hash {
+    let leaves: Vec<Hash> = txs.iter().map(|t| merkle::leaf_hash(&t.hash().0)).collect();
+    merkle::root(&leaves)
+}
+
+impl Write for Block {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        self.parent.write(buf);
+        self.height.write(buf);
+        self.timestamp_ms.write(buf);
+        self.proposer.write(buf);
+        self.state_root.write(buf);
+        self.txs.write(buf);
+    }
+}
+
+impl EncodeSize for Block {
+    fn encode_size(&self) -> usize {
+        32 + 8 + 8 + 20 + 32 + self.txs.encode_size()
+    }
+}
+
+impl Read for Block {
+    /// Maximum number of transactions.
+    type Cfg = usize;
+    fn read_cfg(buf: &mut impl Buf, max_txs: &usize) -> Result<Self, CodecError> {
+        let parent = Digest::read_cfg(buf, &())?;
+        let height = u64::read_cfg(buf, &())?;
+        let timestamp_ms = u64::read_cfg(buf, &())?;
+        let proposer = Address::read_cfg(buf, &())?;
+        let state_root = Hash::read_cfg(buf, &())?;
+        let txs = Vec::<Tx>::read_cfg(buf, &(RangeCfg::new(0..=*max_txs), ()))?;
+        // The digest is recomputed, never taken from the wire.
+        Ok(Block::new(parent, height, timestamp_ms, proposer, state_root, txs))
+    }
+}
+
+impl Digestible for Block {
+    type Digest = Digest;
+    fn digest(&self) -> Digest {
+        self.digest
+    }
+}
+
+impl Heightable for Block {
+    fn height(&self) -> Height {
+        Height::new(self.height)
+    }
+}
+
+impl commonware_consensus::Block for Block {
+    fn parent(&self) -> Digest {
+        self.parent
+    }
+}
+
+/// Codec configuration of blocks.
+pub const BLOCK_CFG: usize = MAX_TXS_PER_BLOCK;
+
+/// Encodes a block for the store.
+pub fn encode(b: &Block) -> Vec<u8> {
+    b.encode().to_vec()
+}
+
+/// Decodes a stored block.
+pub fn decode(bytes: &[u8]) -> Result<Block, CodecError> {
+    mycel_primitives::codec::decode_cfg::<Block>(bytes, &BLOCK_CFG)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_recomputes_digest() {
+        let b = Block::new(Digest([1; 32]), 7, 99, Address([2; 20]), Hash([3; 32]), vec![]);
+        let bytes = encode(&b);
+        let back = decode(&bytes).unwrap();
+        assert_eq!(back, b);
+        assert_eq!(back.digest(), b.digest());
+        let mut tampered = bytes.clone();
+        tampered[40] ^= 1; // height byte
+        assert_ne!(decode(&tampered).unwrap().digest(), b.digest());
+        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+}

@@ -1,0 +1,238 @@
+//! Wires marshal, buffered broadcast, the backfill resolver and Simplex for one validator.
+
+use crate::{
+    app::App,
+    block::BLOCK_CFG,
+    chain::Chain,
+    finalizer::Finalizer,
+};
+use commonware_broadcast::buffered;
+use commonware_consensus::{
+    marshal::{self, core::Actor as Marshal, resolver::p2p as backfill, standard::Inline, Start},
+    simplex::{
+        self,
+        config::Floor,
+        elector::RoundRobin,
+        scheme::ed25519::Scheme,
+        ForwardPolicy, SkipBudget, SkipPolicy,
+    },
+    types::{Epoch, FixedEpocher, ViewDelta},
+};
+use commonware_cryptography::{certificate::ConstantProvider, certificate::Verifier as _, ed25519::PublicKey, Digested, Digestible, Sha256};
+use commonware_p2p::{Blocker, Provider, Receiver, Sender};
+use commonware_parallel::Sequential;
+use commonware_runtime::{buffer::paged::CacheRef, Clock, Handle, Metrics, Spawner, Storage};
+use commonware_storage::archive::immutable;
+use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize};
+use std::{sync::Arc, time::Duration};
+
+/// p2p channel of consensus votes.
+pub const CHANNEL_VOTES: u64 = 0;
+/// p2p channel of consensus certificates.
+pub const CHANNEL_CERTIFICATES: u64 = 1;
+/// p2p channel of the consensus certificate resolver.
+pub const CHANNEL_RESOLVER: u64 = 2;
+/// p2p channel of block broadcast.
+pub const CHANNEL_BLOCKS: u64 = 3;
+/// p2p channel of block backfill.
+pub const CHANNEL_BACKFILL: u64 = 4;
+/// Largest p2p message (a full block plus framing).
+pub const MAX_MESSAGE_BYTES: u32 = (mycel_primitives::codec::MAX_BLOCK_BYTES + 64 * 1024) as u32;
+/// Consensus signature namespace.
+pub const NAMESPACE: &[u8] = b"_MYCEL_CONSENSUS";
+
+/// Timing of one validator.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// Idle chains get a block this often (below `leader_timeout`).
+    pub heartbeat: Duration,
+    /// How long to wait for a leader's proposal.
+    pub leader_timeout: Duration,
+    /// How long to wait for a notarized proposal to be certified.
+    pub certification_timeout: Duration,
+    /// Rebroadcast interval of nullify votes.
+    pub timeout_retry: Duration,
+    /// Skip a silent leader after this long.
+    pub skip_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            heartbeat: Duration::from_millis(1_000),
+            leader_timeout: Duration::from_millis(2_000),
+            certification_timeout: Duration::from_millis(3_000),
+            timeout_retry: Duration::from_millis(1_000),
+            skip_timeout: Duration::from_millis(5_000),
+        }
+    }
+}
+
+/// A (sender, receiver) pair of one p2p channel.
+pub type ChannelPair<S, R> = (S, R);
+
+/// Starts one validator's consensus stack and returns the task handles.
+///
+/// `partition` prefixes every storage partition of marshal and Simplex (unique per validator on
+/// a shared storage backend). `signer` must be one of the participants.
+#[allow(clippy::too_many_arguments)]
+pub async fn start<E, S, R, B, P>(
+    context: E,
+    partition: &str,
+    chain: Arc<Chain>,
+    scheme: Scheme,
+    me: PublicKey,
+    timing: Timing,
+    finalizer: Finalizer,
+    blocker: B,
+    provider: P,
+    channels: [ChannelPair<S, R>; 5],
+) -> Vec<Handle<()>>
+where
+    E: Clock + rand::CryptoRng + Spawner + Storage + Metrics,
+    S: Sender<PublicKey = PublicKey>,
+    R: Receiver<PublicKey = PublicKey>,
+    B: Blocker<PublicKey = PublicKey>,
+    P: Provider<PublicKey = PublicKey>,
+{
+    let [votes, certificates, resolver, blocks, backfill_channel] = channels;
+    let page_cache = CacheRef::new(NZU16!(4_096), NZUsize!(1_024));
+    let genesis = chain.genesis_block().clone();
+    let genesis_digest = genesis.digest();
+    let genesis = Digested::precomputed(genesis, genesis_digest);
+
+    let archive = |name: &str| (format!("{partition}-{name}"),);
+    let finalizations = immutable::Archive::init(
+        context.child("finalizations_by_height"),
+        archive_config(&archive("finalizations").0, page_cache.clone(), Scheme::certificate_codec_config_unbounded()),
+    )
+    .await
+    .expect("finalizations archive");
+    let finalized_blocks = immutable::Archive::init(
+        context.child("finalized_blocks"),
+        archive_config(&archive("blocks").0, page_cache.clone(), BLOCK_CFG),
+    )
+    .await
+    .expect("blocks archive");
+
+    let (broadcast, buffer) = buffered::Engine::new(
+        context.child("broadcast"),
+        buffered::Config {
+            public_key: me.clone(),
+            mailbox_size: NZUsize!(1_024),
+            deque_size: 10,
+            priority: false,
+            codec_config: BLOCK_CFG,
+            peer_provider: provider.clone(),
+            strategy: Sequential,
+        },
+    );
+    let resolver_engine = backfill::init(
+        context.child("backfill"),
+        backfill::Config {
+            public_key: me.clone(),
+            peer_provider: provider,
+            blocker: blocker.clone(),
+            mailbox_size: NZUsize!(1_024),
+            fetch_timeout: NZDuration!(Duration::from_secs(2)),
+            fetch_retry_delay: Duration::from_millis(100),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        backfill_channel,
+    );
+
+    let epocher = FixedEpocher::new(NZU64!(u64::MAX));
+    let (marshal, mailbox, _floor) = Marshal::init(
+        context.child("marshal"),
+        finalizations,
+        finalized_blocks,
+        marshal::Config {
+            provider: ConstantProvider::<Scheme, Epoch>::new(scheme.clone()),
+            epocher: epocher.clone(),
+            start: Start::Genesis(genesis),
+            partition_prefix: format!("{partition}-marshal"),
+            mailbox_size: NZUsize!(1_024),
+            view_retention: ViewDelta::new(100),
+            prunable_items_per_section: NZU64!(4_096),
+            page_cache: page_cache.clone(),
+            replay_buffer: NZUsize!(1024 * 1024),
+            key_write_buffer: NZUsize!(1024 * 1024),
+            value_write_buffer: NZUsize!(1024 * 1024),
+            block_codec_config: BLOCK_CFG,
+            max_repair: NZUsize!(20),
+            max_pending_acks: NZUsize!(16),
+            strategy: Sequential,
+        },
+    )
+    .await;
+
+    let app = App::new(chain, &me, timing.heartbeat);
+    let wrapper = Inline::new(context.child("inline"), app, mailbox, epocher);
+    let engine = simplex::Engine::new(
+        context.child("simplex"),
+        simplex::config::Config {
+            scheme,
+            elector: RoundRobin::<Sha256>::default(),
+            blocker,
+            automaton: wrapper.clone(),
+            relay: wrapper.clone(),
+            reporter: wrapper,
+            strategy: Sequential,
+            partition: format!("{partition}-simplex"),
+            mailbox_size: NZUsize!(1_024),
+            epoch: Epoch::zero(),
+            floor: Floor::Genesis(genesis_digest),
+            replay_buffer: NZUsize!(1024 * 1024),
+            write_buffer: NZUsize!(1024 * 1024),
+            page_cache,
+            leader_timeout: timing.leader_timeout,
+            certification_timeout: timing.certification_timeout,
+            timeout_retry: timing.timeout_retry,
+            view_retention: ViewDelta::new(10),
+            skip: SkipPolicy::Enabled { timeout: timing.skip_timeout, budget: SkipBudget::Participants },
+            fetch_timeout: NZDuration!(Duration::from_secs(1)),
+            fetch_retry_delay: Duration::from_millis(100),
+            forward: ForwardPolicy::Disabled,
+            track_historical_votes: false,
+        },
+    );
+
+    vec![
+        broadcast.start(blocks),
+        marshal.start(finalizer, buffer, resolver_engine),
+        engine.start(votes, certificates, resolver),
+    ]
+}
+
+fn archive_config<C: Clone>(prefix: &str, page_cache: CacheRef, codec_config: C) -> immutable::Config<C> {
+    immutable::Config {
+        metadata_partition: format!("{prefix}-metadata"),
+        freezer_table_partition: format!("{prefix}-freezer-table"),
+        freezer_table_initial_size: 64,
+        freezer_table_resize_frequency: 10,
+        freezer_table_resize_chunk_size: 10,
+        freezer_key_partition: format!("{prefix}-freezer-key"),
+        freezer_key_page_cache: page_cache,
+        freezer_value_partition: format!("{prefix}-freezer-value"),
+        freezer_value_target_size: 1024 * 1024,
+        freezer_value_compression: None,
+        ordinal_partition: format!("{prefix}-ordinal"),
+        items_per_section: NZU64!(1_024),
+        codec_config,
+        replay_buffer: NZUsize!(64 * 1024),
+        freezer_key_write_buffer: NZUsize!(64 * 1024),
+        freezer_value_write_buffer: NZUsize!(64 * 1024),
+        ordinal_write_buffer: NZUsize!(64 * 1024),
+    }
+}
+
+/// The participant set of a validator list (sorted, deduplicated).
+pub fn participants(keys: &[PublicKey]) -> commonware_utils::ordered::Set<PublicKey> {
+    commonware_utils::ordered::Set::from_iter_dedup(keys.iter().cloned())
+}
+
+/// The signing scheme of validator `signer` among `participants`; `None` if it is not one.
+pub fn signer_scheme(participants: commonware_utils::ordered::Set<PublicKey>, signer: commonware_cryptography::ed25519::PrivateKey) -> Option<Scheme> {
+    Scheme::signer(NAMESPACE, participants, signer)
+}
