@@ -226,7 +226,7 @@ fn unpayable_fee_invalidates_block() {
     let p = pauper();
     let tx = c.tx(&p, vec![transfer(addr(&account(1)), Amount(5))]);
     assert_eq!(
-        c.expect_invalid(&[tx.clone()], 0),
+        c.expect_invalid(std::slice::from_ref(&tx), 0),
         TxError::InsufficientBalance {
             need: tx.body.fee,
             have: Amount::ZERO
@@ -237,7 +237,7 @@ fn unpayable_fee_invalidates_block() {
     let have = c.balance(&addr(&a));
     let tx = c.tx_with(&a, 0, vec![transfer(addr(&account(1)), Amount(5))], have.0);
     assert_eq!(
-        c.expect_invalid(&[tx.clone()], 0),
+        c.expect_invalid(std::slice::from_ref(&tx), 0),
         TxError::InsufficientBalance {
             need: tx.body.fee,
             have
@@ -446,5 +446,56 @@ fn check_tx_matches_block_admission() {
             expected: "other".into(),
             got: CHAIN.into()
         })
+    );
+}
+
+#[test]
+fn oversized_tx_invalidates_block() {
+    use mycel_primitives::codec::MAX_TX_BYTES;
+    let c = Chain::dev();
+    let a = account(0);
+    let tx = c.tx(&a, vec![transfer(addr(&account(1)), Amount(5))]);
+    let memo = "m".repeat(MAX_TX_BYTES + 1 - tx.encode_size());
+    let tx = TxBody {
+        memo,
+        fee: Amount::from_myc(1),
+        ..tx.body
+    }
+    .sign(&a);
+    let size = tx.encode_size();
+    assert!(size > MAX_TX_BYTES);
+    assert_eq!(
+        c.expect_invalid(&[tx], 0),
+        TxError::TooLarge {
+            size,
+            max: MAX_TX_BYTES
+        }
+    );
+}
+
+#[test]
+fn receipts_and_events_survive_the_codec() {
+    use mycel_primitives::codec::Encode;
+    let mut c = Chain::new(genesis_with(1, |p| p.rewards.epoch_length = 2));
+    let a = account(0);
+    let txs = vec![
+        c.tx_with(
+            &a,
+            0,
+            vec![transfer(addr(&account(1)), Amount(5)), burn(Amount(3))],
+            0,
+        ),
+        c.tx_with(&a, 1, vec![transfer(addr(&account(1)), Amount::ZERO)], 0),
+    ];
+    let out = c.block(&txs);
+    assert!(!out.events.is_empty(), "block 1 ends epoch 0");
+    for r in &out.receipts {
+        let back = mycel_primitives::codec::decode::<mycel_ledger::Receipt>(&r.encode()).unwrap();
+        assert_eq!(&back, r);
+    }
+    let bytes = mycel_ledger::events::encode_events(&out.events);
+    assert_eq!(
+        mycel_ledger::events::decode_events(&bytes).unwrap(),
+        out.events
     );
 }

@@ -437,3 +437,115 @@ fn zero_unbonding_delay_releases_in_the_same_block() {
     );
     assert!(staking_mod::unbonding(&c.state, &who).unwrap().is_empty());
 }
+
+/// Runs `f` as a module hook would (over the state of the next block) and applies its writes.
+fn hook<T>(
+    c: &mut Chain,
+    f: impl FnOnce(&mut mycel_ledger::modules::Ctx<'_, '_, MemState>) -> T,
+) -> (T, Vec<mycel_ledger::Event>) {
+    let env = c.next_env();
+    let params = c.params();
+    let base = c.state.clone();
+    let mut cache = mycel_ledger::state::StateCache::new(&base);
+    let mut ctx = mycel_ledger::modules::Ctx {
+        state: &mut cache,
+        env: &env,
+        params: &params,
+        events: Vec::new(),
+    };
+    let t = f(&mut ctx);
+    let events = std::mem::take(&mut ctx.events);
+    ctx.state.commit_tx();
+    let writes = cache.into_writes();
+    c.state.apply(&writes);
+    (t, events)
+}
+
+#[test]
+fn slash_burns_bonded_stake() {
+    let mut c = chain();
+    let v = c.validator(0);
+    let (supply, burned, pool) = (c.supply(), c.burned(), c.balance(&staking_mod::pool()));
+    let (cut, events) = hook(&mut c, |ctx| {
+        staking_mod::slash(ctx, &v, Role::Validator, 1_000, "test").unwrap()
+    });
+    assert_eq!(cut, Amount::from_myc(1_000));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, "staking.slash");
+    assert_eq!(attr(&events[0], "reason"), "test");
+    assert_eq!(stake(&c, &v, Role::Validator), Amount::from_myc(9_000));
+    assert_eq!(
+        staking_mod::total(&c.state, Role::Validator).unwrap(),
+        Amount::from_myc(9_000)
+    );
+    assert_eq!(c.balance(&staking_mod::pool()), Amount(pool.0 - cut.0));
+    assert_eq!(c.supply(), Amount(supply.0 - cut.0));
+    assert_eq!(c.burned(), Amount(burned.0 + cut.0));
+    assert_eq!(c.supply(), sum_balances(&c.state));
+    let recs = rewards::records(&c.state, 0, Some(&v)).unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(
+        (recs[0].reason, recs[0].amount, recs[0].debit),
+        (rewards::Reason::Slashed, cut, true)
+    );
+    // Nothing bonded: nothing slashed.
+    let (cut, events) = hook(&mut c, |ctx| {
+        staking_mod::slash(ctx, &addr(&account(0)), Role::Worker, 10_000, "none").unwrap()
+    });
+    assert_eq!(cut, Amount::ZERO);
+    assert!(events.is_empty());
+    // More than 100% is capped at the whole stake.
+    let (cut, _) = hook(&mut c, |ctx| {
+        staking_mod::slash(ctx, &v, Role::Validator, u16::MAX, "all").unwrap()
+    });
+    assert_eq!(cut, Amount::from_myc(9_000));
+    assert_eq!(stake(&c, &v, Role::Validator), Amount::ZERO);
+    assert_eq!(c.balance(&staking_mod::pool()), Amount::ZERO);
+    assert_eq!(c.supply(), sum_balances(&c.state));
+}
+
+#[test]
+fn jail_blocks_bonding_and_validator_set_until_unjailed() {
+    let mut c = Chain::new(genesis_with(1, |p| p.rewards.epoch_length = 5));
+    let a = account(0);
+    let who = addr(&a);
+    assert!(
+        run(
+            &mut c,
+            &a,
+            vec![bond(Role::Validator, Amount::from_myc(1_000))]
+        )
+        .success
+    );
+    let r = run(&mut c, &a, vec![Message::Staking(staking_mod::Msg::Unjail)]);
+    assert_eq!(r.code, "not_jailed");
+    let until = 6;
+    hook(&mut c, |ctx| staking_mod::jail(ctx, &who, until));
+    assert_eq!(
+        account_view(&c.state, &who).unwrap().jailed_until,
+        Some(until)
+    );
+    let r = run(&mut c, &a, vec![bond(Role::Worker, Amount::from_myc(100))]);
+    assert_eq!(r.code, "jailed");
+    let r = run(&mut c, &a, vec![Message::Staking(staking_mod::Msg::Unjail)]);
+    assert_eq!(r.code, "jailed");
+    // The jailed account is left out of the next epoch's set.
+    c.run_to(4);
+    assert_eq!(
+        staking_mod::validator_set(&c.state, 1).unwrap(),
+        vec![(c.validator(0), Amount::from_myc(10_000))]
+    );
+    c.run_to(until - 1);
+    let r = run(&mut c, &a, vec![Message::Staking(staking_mod::Msg::Unjail)]);
+    assert_eq!(c.height, until);
+    assert!(r.success, "{r:?}");
+    assert_eq!(r.events[0].kind, "staking.unjail");
+    assert_eq!(account_view(&c.state, &who).unwrap().jailed_until, None);
+    assert!(run(&mut c, &a, vec![bond(Role::Worker, Amount::from_myc(100))]).success);
+    c.run_to(9);
+    assert!(
+        staking_mod::validator_set(&c.state, 2)
+            .unwrap()
+            .contains(&(who, Amount::from_myc(1_000)))
+    );
+}

@@ -1,0 +1,510 @@
+//! Command-line definitions and their dispatch to `mycel-node`.
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use mycel_ledger::{
+    modules::{bank, staking},
+    Message,
+};
+use mycel_node::{
+    client::Client,
+    init::{init, InitOptions},
+    keystore::Keystore,
+    node::{run as run_node, RunOptions},
+    Home,
+};
+use mycel_primitives::{Address, Amount, Hash};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+/// mycel: one node binary for a ledger of data, compute, models and receipts.
+#[derive(Parser, Debug)]
+#[command(name = "mycel", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct Global {
+    /// Node home (default: $MYCEL_HOME, else ~/.mycel).
+    #[arg(long, global = true, env = "MYCEL_HOME")]
+    home: Option<PathBuf>,
+    /// API of the node to talk to (default: the home's configured API address).
+    #[arg(long, global = true, env = "MYCEL_NODE")]
+    node: Option<String>,
+    /// Print JSON for scripts.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a home: validator key, funded dev accounts, genesis, config.
+    Init(InitArgs),
+    /// Run the node in the home.
+    Node(NodeArgs),
+    /// Initialise a throwaway (or the named) home and run a single-validator devnet.
+    Devnet(DevnetArgs),
+    /// Manage local keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Sign and submit transactions.
+    #[command(subcommand)]
+    Tx(TxCmd),
+    /// Read chain state.
+    #[command(subcommand)]
+    Query(QueryCmd),
+    /// Print shell completions.
+    Completions {
+        /// Shell.
+        shell: clap_complete::Shell,
+    },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Args, Debug)]
+struct InitArgs {
+    /// Chain id.
+    #[arg(long, default_value = "mycel-devnet-1")]
+    chain_id: String,
+    /// Number of funded dev accounts.
+    #[arg(long, default_value_t = 4)]
+    accounts: usize,
+    /// Blocks per epoch.
+    #[arg(long, default_value_t = 20)]
+    epoch_length: u64,
+    /// Overwrite an existing home.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    addrs: AddrArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+struct AddrArgs {
+    /// HTTP API listen address.
+    #[arg(long = "api.addr")]
+    api_addr: Option<SocketAddr>,
+    /// p2p listen address.
+    #[arg(long = "p2p.addr")]
+    p2p_addr: Option<SocketAddr>,
+}
+
+#[derive(Args, Debug)]
+struct NodeArgs {
+    #[command(flatten)]
+    addrs: AddrArgs,
+}
+
+#[derive(Args, Debug)]
+struct DevnetArgs {
+    /// Number of funded dev accounts.
+    #[arg(long, default_value_t = 4)]
+    accounts: usize,
+    #[command(flatten)]
+    addrs: AddrArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCmd {
+    /// Create a key with a new 24-word mnemonic.
+    New {
+        /// Name.
+        name: String,
+    },
+    /// List keys.
+    List,
+    /// Show a key.
+    Show {
+        /// Name.
+        name: String,
+        /// Also print the mnemonic.
+        #[arg(long)]
+        mnemonic: bool,
+    },
+    /// Import a key from its mnemonic (read from stdin unless --mnemonic is given).
+    Import {
+        /// Name.
+        name: String,
+        /// The phrase.
+        #[arg(long)]
+        mnemonic: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct TxOpts {
+    /// Name of the signing key.
+    #[arg(long)]
+    from: String,
+    /// Fee (default: the chain minimum), e.g. `0.001` (MYC) or `10000u` (base units).
+    #[arg(long)]
+    fee: Option<Amount>,
+    /// Memo.
+    #[arg(long, default_value = "")]
+    memo: String,
+    /// Return after submission instead of waiting for finality.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum TxCmd {
+    /// Transfer MYC.
+    Transfer {
+        #[command(flatten)]
+        opts: TxOpts,
+        /// Recipient address or key name.
+        #[arg(long)]
+        to: String,
+        /// Amount, e.g. `1.5` (MYC) or `1500u` (base units).
+        #[arg(long)]
+        amount: Amount,
+    },
+    /// Bond stake for a role (validator, worker, auditor, edge).
+    Bond {
+        #[command(flatten)]
+        opts: TxOpts,
+        /// Role.
+        #[arg(long)]
+        role: staking::Role,
+        /// Amount.
+        #[arg(long)]
+        amount: Amount,
+    },
+    /// Start unbonding stake.
+    Unbond {
+        #[command(flatten)]
+        opts: TxOpts,
+        /// Role.
+        #[arg(long)]
+        role: staking::Role,
+        /// Amount.
+        #[arg(long)]
+        amount: Amount,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum QueryCmd {
+    /// An account (address or key name).
+    Account {
+        /// Address or key name.
+        who: String,
+    },
+    /// A block (height or `latest`).
+    Block {
+        /// Height.
+        #[arg(default_value = "latest")]
+        height: String,
+    },
+    /// A transaction by hash.
+    Tx {
+        /// Hash.
+        hash: String,
+    },
+    /// Node status.
+    Status,
+    /// Events over a range of blocks.
+    Events {
+        /// First height.
+        #[arg(long)]
+        from: Option<u64>,
+        /// Last height.
+        #[arg(long)]
+        to: Option<u64>,
+        /// Only this kind, e.g. `bank.transfer`.
+        #[arg(long)]
+        kind: Option<String>,
+    },
+    /// Rewards records of an epoch.
+    Rewards {
+        /// Epoch.
+        epoch: u64,
+        /// Only this address or key name.
+        #[arg(long)]
+        address: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCmd {
+    /// Ledger throughput, the ed25519 ceiling, and HTTP-to-finality latency on a devnet.
+    Ledger(mycel_node::bench::LedgerBenchArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let home = Home::resolve(cli.global.home.clone());
+    match cli.command {
+        Command::Init(a) => {
+            let mut opts = InitOptions { chain_id: a.chain_id, accounts: a.accounts, epoch_length: a.epoch_length, force: a.force, ..Default::default() };
+            apply_addrs(&mut opts.config, &a.addrs);
+            let out = init(&home, &opts)?;
+            if cli.global.json {
+                print_json(&serde_json::json!({
+                    "home": home.path(),
+                    "chain_id": out.genesis.chain_id,
+                    "validator": out.validator.address,
+                    "accounts": out.accounts.iter().map(|k| serde_json::json!({"name": k.name, "address": k.address})).collect::<Vec<_>>(),
+                }));
+            } else {
+                println!("initialised {} (chain {})", home.path().display(), out.genesis.chain_id);
+                println!("validator  {}", out.validator.address);
+                for k in &out.accounts {
+                    println!("{:<10} {}  {}", k.name, k.address, opts.balance);
+                }
+            }
+            Ok(())
+        }
+        Command::Node(a) => run_node(&home, RunOptions { api_addr: a.addrs.api_addr, p2p_addr: a.addrs.p2p_addr, on_ready: None }).map_err(Into::into),
+        Command::Devnet(a) => devnet(cli.global.home.clone(), a),
+        Command::Keys(k) => keys(&home, k, cli.global.json),
+        Command::Tx(t) => block_on(tx(&home, cli.global.node.as_deref(), t, cli.global.json)),
+        Command::Query(q) => block_on(query(&home, cli.global.node.as_deref(), q, cli.global.json)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "mycel", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Bench(BenchCmd::Ledger(a)) => mycel_node::bench::ledger(&a).map_err(Into::into),
+    }
+}
+
+fn apply_addrs(cfg: &mut mycel_node::NodeConfig, a: &AddrArgs) {
+    if let Some(x) = a.api_addr {
+        cfg.api_addr = x;
+    }
+    if let Some(x) = a.p2p_addr {
+        cfg.p2p_addr = x;
+    }
+}
+
+fn block_on<F: std::future::Future<Output = Result<()>>>(f: F) -> Result<()> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
+}
+
+fn print_json(v: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
+}
+
+fn devnet(home_flag: Option<PathBuf>, a: DevnetArgs) -> Result<()> {
+    let home = match home_flag {
+        Some(p) => Home(p),
+        None => Home(std::env::temp_dir().join(format!("mycel-devnet-{}", std::process::id()))),
+    };
+    if !home.is_initialised() {
+        let mut opts = InitOptions { accounts: a.accounts, ..Default::default() };
+        apply_addrs(&mut opts.config, &a.addrs);
+        init(&home, &opts)?;
+    }
+    let genesis = home.genesis()?;
+    let ks = Keystore::new(home.keys_dir());
+    let keys = ks.list()?;
+    let cfg = home.config()?;
+    let p2p = a.addrs.p2p_addr.unwrap_or(cfg.p2p_addr);
+    let home_shown = home.path().display().to_string();
+    let on_ready = Arc::new(move |api: SocketAddr| {
+        println!("mycel devnet is running");
+        println!("  chain id   {}", genesis.chain_id);
+        println!("  home       {home_shown}");
+        println!("  http api   http://{api}/api/v1/status");
+        println!("  metrics    http://{api}/metrics");
+        println!("  p2p        {p2p}");
+        println!("funded accounts (keys in {home_shown}/keys):");
+        for k in &keys {
+            let bal = genesis.accounts.iter().find(|x| x.address == k.address).map(|x| x.balance.to_string()).unwrap_or_else(|| "validator".into());
+            println!("  {:<10} {}  {}", k.name, k.address, bal);
+        }
+        println!("try: mycel --home {home_shown} tx transfer --from dev0 --to dev1 --amount 1.5");
+    });
+    run_node(&home, RunOptions { api_addr: a.addrs.api_addr, p2p_addr: a.addrs.p2p_addr, on_ready: Some(on_ready) })?;
+    Ok(())
+}
+
+fn keys(home: &Home, cmd: KeysCmd, json: bool) -> Result<()> {
+    let ks = Keystore::new(home.keys_dir());
+    let show = |k: &mycel_node::keystore::KeyFile, mnemonic: bool| {
+        if json {
+            let mut v = serde_json::json!({"name": k.name, "address": k.address, "public_key": k.public_key});
+            if mnemonic {
+                v["mnemonic"] = serde_json::Value::String(k.mnemonic.clone());
+            }
+            print_json(&v);
+        } else {
+            println!("{:<12} {}  {}", k.name, k.address, k.public_key);
+            if mnemonic {
+                println!("mnemonic: {}", k.mnemonic);
+            }
+        }
+    };
+    match cmd {
+        KeysCmd::New { name } => {
+            let k = ks.generate(&name)?;
+            show(&k, true);
+            if !json {
+                eprintln!("write the mnemonic down: it is the only way to restore this key elsewhere");
+            }
+        }
+        KeysCmd::List => {
+            let all = ks.list()?;
+            if json {
+                print_json(&all.iter().map(|k| serde_json::json!({"name": k.name, "address": k.address, "public_key": k.public_key})).collect::<Vec<_>>());
+            } else {
+                for k in &all {
+                    show(k, false);
+                }
+            }
+        }
+        KeysCmd::Show { name, mnemonic } => show(&ks.load(&name)?, mnemonic),
+        KeysCmd::Import { name, mnemonic } => {
+            let phrase = match mnemonic {
+                Some(p) => p,
+                None => {
+                    let mut s = String::new();
+                    std::io::stdin().read_line(&mut s)?;
+                    s
+                }
+            };
+            show(&ks.import(&name, &phrase)?, false);
+        }
+    }
+    Ok(())
+}
+
+fn client(home: &Home, node: Option<&str>) -> Result<Client> {
+    let url = match node {
+        Some(u) => u.to_string(),
+        None => format!("http://{}", home.config()?.api_addr),
+    };
+    Ok(Client::new(&url))
+}
+
+fn resolve_address(home: &Home, who: &str) -> Result<Address> {
+    if who.starts_with("myc1") {
+        return Ok(who.parse()?);
+    }
+    Ok(Keystore::new(home.keys_dir()).load(who).with_context(|| format!("{who:?} is neither an address nor a key name"))?.address)
+}
+
+async fn tx(home: &Home, node: Option<&str>, cmd: TxCmd, json: bool) -> Result<()> {
+    let c = client(home, node)?;
+    let (opts, msg) = match cmd {
+        TxCmd::Transfer { opts, to, amount } => {
+            let to = resolve_address(home, &to)?;
+            (opts, Message::Bank(bank::Msg::Transfer { to, amount }))
+        }
+        TxCmd::Bond { opts, role, amount } => (opts, Message::Staking(staking::Msg::Bond { role, amount })),
+        TxCmd::Unbond { opts, role, amount } => (opts, Message::Staking(staking::Msg::Unbond { role, amount })),
+    };
+    let key = Keystore::new(home.keys_dir()).load(&opts.from)?.private_key()?;
+    let tx = c.sign(&key, vec![msg], opts.fee, &opts.memo).await?;
+    let hash = c.submit(&tx).await?;
+    if opts.no_wait {
+        if json {
+            print_json(&serde_json::json!({"hash": hash, "status": "pending"}));
+        } else {
+            println!("submitted {hash}");
+        }
+        return Ok(());
+    }
+    let st = c.wait(&hash, Duration::from_secs(60)).await?;
+    if json {
+        print_json(&st);
+    } else {
+        match &st.receipt {
+            Some(r) if r.success => println!("finalized {hash} at height {} (fee {})", st.height.unwrap_or(0), r.fee),
+            Some(r) => println!("finalized {hash} at height {} but failed: {} ({})", st.height.unwrap_or(0), r.error, r.code),
+            None => println!("{hash} is still {}", st.status),
+        }
+    }
+    if let Some(r) = &st.receipt {
+        if !r.success {
+            bail!("transaction failed: {}", r.error);
+        }
+    } else {
+        bail!("transaction {hash} not finalized within 60 s");
+    }
+    Ok(())
+}
+
+async fn query(home: &Home, node: Option<&str>, cmd: QueryCmd, json: bool) -> Result<()> {
+    let c = client(home, node)?;
+    match cmd {
+        QueryCmd::Account { who } => {
+            let a = resolve_address(home, &who)?;
+            let v = c.account(&a).await?;
+            if json {
+                print_json(&v);
+            } else {
+                let bal: u128 = v["balance"].as_str().unwrap_or("0").parse().unwrap_or(0);
+                println!("address  {a}\nbalance  {}\nnonce    {}", Amount(bal), v["nonce"]);
+                if let Some(stakes) = v["stakes"].as_array().filter(|s| !s.is_empty()) {
+                    for s in stakes {
+                        let amt: u128 = s[1].as_str().unwrap_or("0").parse().unwrap_or(0);
+                        println!("staked   {} as {}", Amount(amt), s[0].as_str().unwrap_or("?"));
+                    }
+                }
+            }
+        }
+        QueryCmd::Block { height } => {
+            let v = c.block(&height).await?;
+            if json {
+                print_json(&v);
+            } else {
+                println!(
+                    "height {}  hash {}\nparent {}\nproposer {}  state_root {}\n{} transactions",
+                    v["height"], v["hash"].as_str().unwrap_or(""), v["parent"].as_str().unwrap_or(""), v["proposer"].as_str().unwrap_or(""), v["state_root"].as_str().unwrap_or(""),
+                    v["txs"].as_array().map_or(0, |t| t.len())
+                );
+            }
+        }
+        QueryCmd::Tx { hash } => {
+            let h = Hash::from_hex(&hash)?;
+            let st = c.tx(&h).await?;
+            if json {
+                print_json(&st);
+            } else {
+                println!("{} {} height {:?}", st.hash, st.status, st.height);
+                if let Some(r) = st.receipt {
+                    println!("success {} fee {} {}", r.success, r.fee, r.error);
+                    for e in r.events {
+                        println!("  {} {:?}", e.kind, e.attrs);
+                    }
+                }
+            }
+        }
+        QueryCmd::Status => {
+            let s = c.status().await?;
+            if json {
+                print_json(&s);
+            } else {
+                println!("chain {}  height {}  epoch {}\nstate_root {}\nmempool {}  supply {}", s.chain_id, s.height, s.epoch, s.state_root, s.mempool_size, s.supply);
+            }
+        }
+        QueryCmd::Events { from, to, kind } => {
+            let ev = c.events(from, to, kind.as_deref()).await?;
+            if json {
+                print_json(&ev);
+            } else {
+                for b in ev {
+                    for e in b.events {
+                        println!("{:>8} {} {:?}", b.height, e.event.kind, e.event.attrs);
+                    }
+                }
+            }
+        }
+        QueryCmd::Rewards { epoch, address } => {
+            let path = match address {
+                Some(a) => format!("/api/v1/rewards/{epoch}?address={}", resolve_address(home, &a)?),
+                None => format!("/api/v1/rewards/{epoch}"),
+            };
+            let v: serde_json::Value = c.get(&path).await?;
+            print_json(&v);
+        }
+    }
+    Ok(())
+}

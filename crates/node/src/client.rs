@@ -1,0 +1,142 @@
+//! A Rust client of the HTTP API (used by the CLI and the tests).
+
+use crate::{
+    api::{BlockEvents, ErrorBody, Status, Submitted, TxStatus},
+    Error, Result,
+};
+use commonware_cryptography::Signer;
+use mycel_ledger::{modules::bank, Message, Tx, TxBody};
+use mycel_primitives::{
+    codec::{Encode, EncodeSize},
+    Address, Amount, Hash, PrivateKey,
+};
+use serde::de::DeserializeOwned;
+use std::time::{Duration, Instant};
+
+/// Installs the process-wide TLS crypto provider (ring) once, as reqwest is built without one.
+fn install_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// API client.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client of the node at `base` (e.g. `http://127.0.0.1:7700`).
+    pub fn new(base: &str) -> Client {
+        install_crypto();
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client"),
+        }
+    }
+
+    async fn parse<T: DeserializeOwned>(&self, url: &str, r: std::result::Result<reqwest::Response, reqwest::Error>) -> Result<T> {
+        let r = r.map_err(|e| Error::Unreachable { url: url.to_string(), why: e.to_string() })?;
+        let ok = r.status().is_success();
+        let text = r.text().await.map_err(|e| Error::Unreachable { url: url.to_string(), why: e.to_string() })?;
+        if ok {
+            serde_json::from_str(&text).map_err(|e| Error::Invalid { what: format!("answer of {url}"), why: e.to_string() })
+        } else {
+            match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(b) => Err(Error::Api { code: b.error.code, message: b.error.message }),
+                Err(_) => Err(Error::Api { code: "http".into(), message: text }),
+            }
+        }
+    }
+
+    /// GET a JSON path.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let url = format!("{}{path}", self.base);
+        let r = self.http.get(&url).send().await;
+        self.parse(&url, r).await
+    }
+
+    /// Node status.
+    pub async fn status(&self) -> Result<Status> {
+        self.get("/api/v1/status").await
+    }
+
+    /// An account.
+    pub async fn account(&self, a: &Address) -> Result<serde_json::Value> {
+        self.get(&format!("/api/v1/accounts/{a}")).await
+    }
+
+    /// A block (`latest` or a height).
+    pub async fn block(&self, h: &str) -> Result<serde_json::Value> {
+        self.get(&format!("/api/v1/blocks/{h}")).await
+    }
+
+    /// Events of a range of blocks.
+    pub async fn events(&self, from: Option<u64>, to: Option<u64>, kind: Option<&str>) -> Result<Vec<BlockEvents>> {
+        let mut q = Vec::new();
+        if let Some(f) = from {
+            q.push(format!("from={f}"));
+        }
+        if let Some(t) = to {
+            q.push(format!("to={t}"));
+        }
+        if let Some(k) = kind {
+            q.push(format!("kind={k}"));
+        }
+        self.get(&format!("/api/v1/events?{}", q.join("&"))).await
+    }
+
+    /// A transaction's status.
+    pub async fn tx(&self, h: &Hash) -> Result<TxStatus> {
+        self.get(&format!("/api/v1/txs/{h}")).await
+    }
+
+    /// Submits a signed transaction.
+    pub async fn submit(&self, tx: &Tx) -> Result<Hash> {
+        let url = format!("{}/api/v1/txs", self.base);
+        let r = self
+            .http
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .body(tx.encode().to_vec())
+            .send()
+            .await;
+        let s: Submitted = self.parse(&url, r).await?;
+        Ok(s.hash)
+    }
+
+    /// Polls until `h` is finalized or `timeout` passes.
+    pub async fn wait(&self, h: &Hash, timeout: Duration) -> Result<TxStatus> {
+        let start = Instant::now();
+        loop {
+            match self.tx(h).await {
+                Ok(s) if s.status == "finalized" => return Ok(s),
+                Ok(_) | Err(Error::Api { .. }) if start.elapsed() < timeout => tokio::time::sleep(Duration::from_millis(20)).await,
+                Ok(s) => return Ok(s),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Builds and signs a transaction from `key` with the account's next nonce and the minimum
+    /// fee (or `fee`).
+    pub async fn sign(&self, key: &PrivateKey, messages: Vec<Message>, fee: Option<Amount>, memo: &str) -> Result<Tx> {
+        let status = self.status().await?;
+        let addr = Address::from_public_key(&key.public_key());
+        let acct = self.account(&addr).await?;
+        let nonce = acct["nonce"].as_u64().unwrap_or(0);
+        let mut body = TxBody { chain_id: status.chain_id, sender: key.public_key(), nonce, fee: Amount::ZERO, messages, memo: memo.to_string() };
+        body.fee = match fee {
+            Some(f) => f,
+            None => {
+                // The fee field has a fixed width, so the size is known before it is set.
+                let size = body.encode_size() + 64;
+                bank::min_fee(&bank::Params { min_fee: status.min_fee, fee_per_byte: status.fee_per_byte, fee_burn_bps: 0 }, size)
+            }
+        };
+        Ok(body.sign(key))
+    }
+}
