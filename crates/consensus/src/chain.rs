@@ -67,7 +67,7 @@ impl Chain {
                 b
             }
         };
-        Ok(Chain {
+        let chain = Chain {
             store,
             chain_id: genesis.chain_id.clone(),
             params: genesis.params.clone(),
@@ -75,7 +75,33 @@ impl Chain {
             pending: Mutex::new(BTreeMap::new()),
             mempool: Mutex::new(Mempool::new(mempool_size)),
             max_block_txs,
-        })
+        };
+        chain.restore_mempool()?;
+        Ok(chain)
+    }
+
+    /// Re-admits the transactions acknowledged before a restart, in nonce order; those that
+    /// are no longer valid (finalized meanwhile, or stale) are forgotten.
+    fn restore_mempool(&self) -> Result<()> {
+        let mut txs: Vec<Tx> = self.store.pending_txs()?.iter().filter_map(|b| Tx::decode_bytes(b).ok()).collect();
+        txs.sort_by_key(|t| (t.sender(), t.body.nonce));
+        let state = self.finalized_state()?;
+        let mut dead = Vec::new();
+        let mut mempool = self.mempool.lock();
+        let mut restored = 0;
+        for tx in txs {
+            let h = tx.hash();
+            match mempool.admit(tx, &state, &self.params, &self.chain_id) {
+                Ok(_) => restored += 1,
+                Err(_) => dead.push(h),
+            }
+        }
+        drop(mempool);
+        self.store.remove_pending_txs(&dead)?;
+        if restored > 0 {
+            info!(target: "mycel::mempool", restored, "re-admitted acknowledged transactions");
+        }
+        Ok(())
     }
 
     /// The store.
@@ -118,10 +144,18 @@ impl Chain {
         self.mempool.lock().contains(hash)
     }
 
-    /// Admits a transaction into the mempool.
+    /// Admits a transaction into the mempool and records it durably before acknowledging it,
+    /// so an acknowledged transaction survives a crash.
     pub fn submit(&self, tx: Tx) -> std::result::Result<Hash, TxError> {
-        let state = self.finalized_state().map_err(|e| TxError::Malformed(e.to_string()))?;
-        self.mempool.lock().admit(tx, &state, &self.params, &self.chain_id)
+        let state = self.finalized_state().map_err(|e| TxError::Unavailable(e.to_string()))?;
+        let bytes = tx.encode().to_vec();
+        let mut mempool = self.mempool.lock();
+        let hash = mempool.admit(tx, &state, &self.params, &self.chain_id)?;
+        if let Err(e) = self.store.put_pending_tx(&hash, &bytes) {
+            mempool.remove(&hash);
+            return Err(TxError::Unavailable(e.to_string()));
+        }
+        Ok(hash)
     }
 
     /// The layers from the last finalized block up to `digest`, oldest first; `None` if some
@@ -181,6 +215,7 @@ impl Chain {
                     let bad = txs.remove(index);
                     debug!(target: "mycel::mempool", tx = %bad.hash(), %error, "dropping invalid transaction");
                     self.mempool.lock().remove(&bad.hash());
+                    self.store.remove_pending_txs(&[bad.hash()])?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -249,15 +284,15 @@ impl Chain {
             &p.layer,
             &BlockRecord { height: block.height, digest: block.hash(), bytes: block::encode(block), txs, events: encode_events(&p.events) },
         )?;
+        let mut done: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
         {
             let mut mempool = self.mempool.lock();
-            for t in &block.txs {
-                mempool.remove(&t.hash());
+            for h in &done {
+                mempool.remove(h);
             }
-            if let Ok(state) = self.store.snapshot(&[]) {
-                mempool.prune(&state);
-            }
+            done.extend(mempool.prune(&self.store.snapshot(&[])?));
         }
+        self.store.remove_pending_txs(&done)?;
         self.pending.lock().retain(|_, p| p.block.height > block.height);
         debug!(target: "mycel::chain", height = block.height, txs = block.txs.len(), root = %block.state_root, "finalized");
         Ok(())

@@ -93,16 +93,18 @@ impl Mempool {
         }
     }
 
-    /// Drops transactions made stale by a newly finalized state (nonce already used).
-    pub fn prune(&mut self, state: &(impl StateRead + ?Sized)) {
+    /// Drops transactions made stale by a newly finalized state (nonce already used) and
+    /// returns their hashes.
+    pub fn prune(&mut self, state: &(impl StateRead + ?Sized)) -> Vec<Hash> {
         let mut stale = Vec::new();
         for (sender, by_nonce) in &self.by_sender {
             let Ok(n) = nonce(state, sender) else { continue };
             stale.extend(by_nonce.range(..n).map(|(_, h)| *h));
         }
-        for h in stale {
-            self.remove(&h);
+        for h in &stale {
+            self.remove(h);
         }
+        stale
     }
 }
 

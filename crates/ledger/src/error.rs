@@ -106,6 +106,9 @@ pub enum TxError {
     /// The mempool is full.
     #[error("mempool full")]
     MempoolFull,
+    /// The node could not record the transaction durably; nothing was admitted.
+    #[error("node unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl TxError {
@@ -130,6 +133,7 @@ impl TxError {
             TxError::Overflow => "overflow",
             TxError::Duplicate(_) => "duplicate_tx",
             TxError::MempoolFull => "mempool_full",
+            TxError::Unavailable(_) => "unavailable",
         }
     }
 }

@@ -105,6 +105,7 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
         .route("/api/v1/blocks/{height}/events", get(block_events))
         .route("/api/v1/events", get(events))
         .route("/api/v1/rewards/{epoch}", get(get_rewards))
+        .route("/api/v1/supply", get(supply))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body))
@@ -378,6 +379,39 @@ async fn get_rewards(State(s): State<ApiState>, Path(epoch): Path<u64>, Query(q)
         epoch,
         summary: rewards::summary(&state, epoch).map_err(ApiError::internal)?,
         records: rewards::records(&state, epoch, addr.as_ref()).map_err(ApiError::internal)?,
+    }))
+}
+
+/// Answer of `GET /api/v1/supply`: an audit of the bank invariant.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct SupplyAudit {
+    /// Height audited.
+    pub height: u64,
+    /// Recorded total supply.
+    pub supply: Amount,
+    /// Everything ever burned.
+    pub burned: Amount,
+    /// Sum of every balance, module accounts included.
+    pub balances_sum: Amount,
+    /// Number of non-zero balances.
+    pub accounts: usize,
+    /// `supply == balances_sum`.
+    pub consistent: bool,
+}
+
+async fn supply(State(s): State<ApiState>) -> ApiResult<SupplyAudit> {
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    let height = state.version().unwrap_or(0);
+    let balances = bank::balances(&state).map_err(ApiError::internal)?;
+    let sum = balances.iter().try_fold(Amount::ZERO, |acc, (_, b)| acc.checked_add(*b)).map_err(ApiError::internal)?;
+    let supply = bank::supply(&state).map_err(ApiError::internal)?;
+    Ok(Json(SupplyAudit {
+        height,
+        supply,
+        burned: bank::burned(&state).map_err(ApiError::internal)?,
+        balances_sum: sum,
+        accounts: balances.len(),
+        consistent: sum == supply,
     }))
 }
 

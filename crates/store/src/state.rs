@@ -139,6 +139,7 @@ impl Store {
             w.open_table(TXS).map_err(db)?;
             w.open_table(EVENTS).map_err(db)?;
             w.open_table(META).map_err(db)?;
+            w.open_table(MEMPOOL).map_err(db)?;
         }
         w.commit().map_err(db)?;
         Ok(Store { db: database, commit_lock: Mutex::new(()) })
@@ -294,6 +295,40 @@ impl Store {
             index: u32::from_be_bytes(b[8..12].try_into().expect("4")),
             receipt: b[12..].to_vec(),
         }))
+    }
+
+    /// Durably records an admitted transaction, so that it survives a crash before finality.
+    pub fn put_pending_tx(&self, hash: &Hash, bytes: &[u8]) -> Result<()> {
+        let w = self.db.begin_write().map_err(db)?;
+        w.open_table(MEMPOOL).map_err(db)?.insert(hash.0.as_slice(), bytes).map_err(db)?;
+        w.commit().map_err(db)
+    }
+
+    /// Forgets admitted transactions (finalized or found invalid).
+    pub fn remove_pending_txs(&self, hashes: &[Hash]) -> Result<()> {
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let w = self.db.begin_write().map_err(db)?;
+        {
+            let mut t = w.open_table(MEMPOOL).map_err(db)?;
+            for h in hashes {
+                t.remove(h.0.as_slice()).map_err(db)?;
+            }
+        }
+        w.commit().map_err(db)
+    }
+
+    /// Every recorded admitted transaction (encoded).
+    pub fn pending_txs(&self) -> Result<Vec<Vec<u8>>> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = r.open_table(MEMPOOL).map_err(db)?;
+        let mut out = Vec::new();
+        for e in t.iter().map_err(db)? {
+            let (_, v) = e.map_err(db)?;
+            out.push(v.value().to_vec());
+        }
+        Ok(out)
     }
 
     /// The encoded events of the block at `height`.

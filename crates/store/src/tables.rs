@@ -20,6 +20,8 @@ pub const BLOCK_META: TableDefinition<u64, &[u8]> = TableDefinition::new("block_
 pub const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txs");
 /// Events of a block: height → encoded events.
 pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// Admitted but not yet finalized transactions: tx hash (32) → encoded tx.
+pub const MEMPOOL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mempool");
 /// Singletons: name → bytes.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 

@@ -1,0 +1,275 @@
+//! End-to-end tests of the real `mycel` binary on 127.0.0.1: crash safety under kill -9 and the
+//! HTTP API's answers to bad input.
+
+use commonware_cryptography::Signer;
+use mycel_ledger::{modules::bank, Message, Tx, TxBody};
+use mycel_node::{client::Client, keystore::Keystore, Error};
+use mycel_primitives::{Address, Amount, Hash, PrivateKey};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mycel");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Devnet {
+    home: PathBuf,
+    api: String,
+    p2p: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Devnet {
+    fn init() -> Devnet {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let api = format!("127.0.0.1:{}", free_port());
+        let p2p = format!("127.0.0.1:{}", free_port());
+        let out = Command::new(BIN)
+            .args(["--home", home.to_str().unwrap(), "init", "--api.addr", &api, "--p2p.addr", &p2p])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        Devnet { home, api, p2p, _dir: dir }
+    }
+
+    fn start(&self) -> Child {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.home.join("node.log")).unwrap();
+        Command::new(BIN)
+            .args(["--home", self.home.to_str().unwrap(), "node"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    fn client(&self) -> Client {
+        Client::new(&format!("http://{}", self.api))
+    }
+
+    fn key(&self, name: &str) -> PrivateKey {
+        Keystore::new(self.home.join("keys")).load(name).unwrap().private_key().unwrap()
+    }
+}
+
+async fn wait_up(c: &Client, home: &Path) {
+    let start = Instant::now();
+    while c.status().await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "node did not start: {}", std::fs::read_to_string(home.join("node.log")).unwrap_or_default());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn transfer(key: &PrivateKey, nonce: u64, to: Address) -> Tx {
+    TxBody {
+        chain_id: "mycel-devnet-1".into(),
+        sender: key.public_key(),
+        nonce,
+        fee: Amount::from_myc(1),
+        messages: vec![Message::Bank(bank::Msg::Transfer { to, amount: Amount(1_000 + nonce as u128) })],
+        memo: String::new(),
+    }
+    .sign(key)
+}
+
+/// Kills the node with SIGKILL at arbitrary moments while transfers stream in. Every
+/// transaction the API acknowledged is finalized in the end, nothing finalized is ever lost or
+/// changed, and the bank invariant (supply = sum of balances) holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_during_transfers_loses_nothing() {
+    let net = Devnet::init();
+    let c = net.client();
+    let keys: Vec<PrivateKey> = (0..4).map(|i| net.key(&format!("dev{i}"))).collect();
+    let sink = Address([42; 20]);
+    let mut nonces = [0u64; 4];
+    let mut acked: Vec<Hash> = Vec::new();
+    let mut unsure: Vec<Tx> = Vec::new();
+    let mut finalized: BTreeMap<Hash, u64> = BTreeMap::new();
+    let mut roots: BTreeMap<u64, String> = BTreeMap::new();
+    // Deterministic pseudo-random kill times between 150 ms and 1.5 s.
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for round in 0..6 {
+        let mut node = net.start();
+        wait_up(&c, &net.home).await;
+        // Transactions whose acknowledgement was lost in the previous crash are re-sent: they
+        // are either duplicates, already finalized (nonce used) or new.
+        for tx in unsure.drain(..) {
+            match c.submit(&tx).await {
+                Ok(h) => acked.push(h),
+                Err(Error::Api { code, .. }) if code == "duplicate_tx" || code == "nonce_too_low" => acked.push(tx.hash()),
+                Err(e) => panic!("resubmission failed: {e}"),
+            }
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let run_for = Duration::from_millis(150 + x % 1_350);
+        let start = Instant::now();
+        let mut i = 0usize;
+        while start.elapsed() < run_for {
+            let a = i % 4;
+            let tx = transfer(&keys[a], nonces[a], sink);
+            nonces[a] += 1;
+            match c.submit(&tx).await {
+                Ok(h) => acked.push(h),
+                Err(e) => panic!("submission refused in round {round}: {e}"),
+            }
+            i += 1;
+        }
+        // Remember what is already final, and the state root of the head.
+        for h in &acked {
+            if let Ok(s) = c.tx(h).await {
+                if s.status == "finalized" {
+                    finalized.insert(*h, s.height.unwrap());
+                }
+            }
+        }
+        if let Ok(s) = c.status().await {
+            roots.insert(s.height, s.state_root.to_hex());
+        }
+        // One more transaction in flight at the moment of the kill.
+        let a = i % 4;
+        let tx = transfer(&keys[a], nonces[a], sink);
+        nonces[a] += 1;
+        let in_flight = {
+            let c = c.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move { c.submit(&tx).await })
+        };
+        tokio::time::sleep(Duration::from_millis(x % 5)).await;
+        node.kill().unwrap();
+        node.wait().unwrap();
+        match in_flight.await.unwrap() {
+            Ok(h) => acked.push(h),
+            Err(_) => unsure.push(tx),
+        }
+    }
+
+    let mut node = net.start();
+    wait_up(&c, &net.home).await;
+    for tx in unsure.drain(..) {
+        match c.submit(&tx).await {
+            Ok(h) => acked.push(h),
+            Err(Error::Api { code, .. }) if code == "duplicate_tx" || code == "nonce_too_low" => acked.push(tx.hash()),
+            Err(e) => panic!("resubmission failed: {e}"),
+        }
+    }
+    for h in &acked {
+        let s = c.wait(h, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(s.status, "finalized", "acknowledged tx {h} was lost");
+        assert!(s.receipt.as_ref().unwrap().success);
+        if let Some(height) = finalized.get(h) {
+            assert_eq!(s.height, Some(*height), "finalized tx {h} moved");
+        }
+    }
+    for (height, root) in &roots {
+        let b = c.block(&height.to_string()).await.unwrap();
+        assert_eq!(b["state_root"].as_str().unwrap(), root, "state root at {height} changed after restart");
+    }
+    let audit: serde_json::Value = c.get("/api/v1/supply").await.unwrap();
+    assert_eq!(audit["consistent"], true, "{audit}");
+    for (a, k) in keys.iter().enumerate() {
+        let acct = c.account(&Address::from_public_key(&k.public_key())).await.unwrap();
+        assert_eq!(acct["nonce"].as_u64().unwrap(), nonces[a], "account {a} nonce");
+    }
+    assert!(acked.len() > 20, "too few transactions exercised: {}", acked.len());
+    node.kill().unwrap();
+    node.wait().unwrap();
+}
+
+/// Bad input over real HTTP: typed errors and no state change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_rejects_bad_input_without_state_change() {
+    let net = Devnet::init();
+    let c = net.client();
+    let mut node = net.start();
+    wait_up(&c, &net.home).await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/api/v1/txs", net.api);
+    let key = net.key("dev0");
+    let to = Address([7; 20]);
+    let before = c.account(&Address::from_public_key(&key.public_key())).await.unwrap();
+
+    let code = |r: serde_json::Value| r["error"]["code"].as_str().unwrap_or("").to_string();
+    let post = |body: Vec<u8>, ct: &'static str| {
+        let http = http.clone();
+        let url = url.clone();
+        async move { http.post(&url).header("content-type", ct).body(body).send().await.unwrap() }
+    };
+    // Malformed JSON, non-hex, garbage bytes, oversized payload.
+    let r = post(b"{not json".to_vec(), "application/json").await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(code(r.json().await.unwrap()), "malformed_json");
+    let r = post(br#"{"tx":"xyz"}"#.to_vec(), "application/json").await;
+    assert_eq!(code(r.json().await.unwrap()), "malformed_tx");
+    let r = post(vec![1, 2, 3], "application/octet-stream").await;
+    assert_eq!(code(r.json().await.unwrap()), "malformed_tx");
+    let r = post(vec![0; 1024 * 1024], "application/octet-stream").await;
+    assert_eq!(r.status(), 413);
+    assert_eq!(code(r.json().await.unwrap()), "payload_too_large");
+
+    let submit_code = |tx: Tx| {
+        let c = c.clone();
+        async move {
+            match c.submit(&tx).await {
+                Err(Error::Api { code, .. }) => code,
+                other => panic!("expected an error, got {other:?}"),
+            }
+        }
+    };
+    // Bad signature.
+    let mut bad = transfer(&key, 0, to);
+    bad.body.memo = "tampered".into();
+    assert_eq!(submit_code(bad).await, "bad_signature");
+    // Wrong chain id.
+    let mut body = transfer(&key, 0, to).body;
+    body.chain_id = "other-chain".into();
+    assert_eq!(submit_code(body.sign(&key)).await, "wrong_chain_id");
+    // Gapped nonce.
+    assert_eq!(submit_code(transfer(&key, 5, to)).await, "nonce_gap");
+    // Fee too low.
+    let mut body = transfer(&key, 0, to).body;
+    body.fee = Amount(1);
+    assert_eq!(submit_code(body.sign(&key)).await, "fee_too_low");
+    // Cannot pay the fee.
+    let poor = mycel_primitives::keys::private_key_from_seed(b"nobody");
+    assert_eq!(submit_code(transfer(&poor, 0, to)).await, "insufficient_balance");
+    // Unknown message type: corrupt the module tag of a valid encoding.
+    let good = transfer(&key, 0, to);
+    let mut bytes = mycel_primitives::codec::Encode::encode(&good).to_vec();
+    let at = 1 + "mycel-devnet-1".len() + 32 + 8 + 16 + 1;
+    bytes[at] = 99;
+    let r = post(bytes, "application/octet-stream").await;
+    assert_eq!(code(r.json().await.unwrap()), "unknown_message");
+
+    // A valid transfer goes through; replaying it is refused.
+    let tx = transfer(&key, 0, to);
+    let h = c.submit(&tx).await.unwrap();
+    assert_eq!(c.wait(&h, Duration::from_secs(30)).await.unwrap().status, "finalized");
+    let replay = c.submit(&tx).await;
+    assert!(matches!(replay, Err(Error::Api { ref code, .. }) if code == "nonce_too_low" || code == "duplicate_tx"), "{replay:?}");
+
+    // Only the valid transfer changed the sender's state.
+    let after = c.account(&Address::from_public_key(&key.public_key())).await.unwrap();
+    assert_eq!(before["nonce"].as_u64().unwrap() + 1, after["nonce"].as_u64().unwrap());
+    let spent = before["balance"].as_str().unwrap().parse::<u128>().unwrap() - after["balance"].as_str().unwrap().parse::<u128>().unwrap();
+    assert_eq!(spent, Amount::from_myc(1).0 + 1_000);
+
+    // Unknown routes and malformed parameters are typed too.
+    let r = http.get(format!("http://{}/api/v1/accounts/nope", net.api)).send().await.unwrap();
+    assert_eq!(code(r.json().await.unwrap()), "bad_request");
+    let r = http.get(format!("http://{}/api/v1/nothing", net.api)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    // Metrics are exported.
+    let m = http.get(format!("http://{}/metrics", net.api)).send().await.unwrap().text().await.unwrap();
+    assert!(m.contains("finalized_txs"), "{}", &m[..m.len().min(500)]);
+    let _ = &net.p2p;
+    node.kill().unwrap();
+    node.wait().unwrap();
+}
