@@ -1,17 +1,17 @@
 //! Command-line definitions and their dispatch to `mycel-node`.
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use mycel_ledger::{
-    modules::{bank, staking},
     Message,
+    modules::{bank, staking},
 };
 use mycel_node::{
-    client::Client,
-    init::{init, InitOptions},
-    keystore::Keystore,
-    node::{run as run_node, RunOptions},
     Home,
+    client::Client,
+    init::{InitOptions, init},
+    keystore::Keystore,
+    node::{RunOptions, run as run_node},
 };
 use mycel_primitives::{Address, Amount, Hash};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
@@ -242,7 +242,13 @@ pub fn run(cli: Cli) -> Result<()> {
     let home = Home::resolve(cli.global.home.clone());
     match cli.command {
         Command::Init(a) => {
-            let mut opts = InitOptions { chain_id: a.chain_id, accounts: a.accounts, epoch_length: a.epoch_length, force: a.force, ..Default::default() };
+            let mut opts = InitOptions {
+                chain_id: a.chain_id,
+                accounts: a.accounts,
+                epoch_length: a.epoch_length,
+                force: a.force,
+                ..Default::default()
+            };
             apply_addrs(&mut opts.config, &a.addrs);
             let out = init(&home, &opts)?;
             if cli.global.json {
@@ -253,7 +259,11 @@ pub fn run(cli: Cli) -> Result<()> {
                     "accounts": out.accounts.iter().map(|k| serde_json::json!({"name": k.name, "address": k.address})).collect::<Vec<_>>(),
                 }));
             } else {
-                println!("initialised {} (chain {})", home.path().display(), out.genesis.chain_id);
+                println!(
+                    "initialised {} (chain {})",
+                    home.path().display(),
+                    out.genesis.chain_id
+                );
                 println!("validator  {}", out.validator.address);
                 for k in &out.accounts {
                     println!("{:<10} {}  {}", k.name, k.address, opts.balance);
@@ -261,7 +271,15 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Node(a) => run_node(&home, RunOptions { api_addr: a.addrs.api_addr, p2p_addr: a.addrs.p2p_addr, on_ready: None }).map_err(Into::into),
+        Command::Node(a) => run_node(
+            &home,
+            RunOptions {
+                api_addr: a.addrs.api_addr,
+                p2p_addr: a.addrs.p2p_addr,
+                on_ready: None,
+            },
+        )
+        .map_err(Into::into),
         Command::Devnet(a) => devnet(cli.global.home.clone(), a),
         Command::Keys(k) => keys(&home, k, cli.global.json),
         Command::Tx(t) => block_on(tx(&home, cli.global.node.as_deref(), t, cli.global.json)),
@@ -284,7 +302,10 @@ fn apply_addrs(cfg: &mut mycel_node::NodeConfig, a: &AddrArgs) {
 }
 
 fn block_on<F: std::future::Future<Output = Result<()>>>(f: F) -> Result<()> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
 }
 
 fn print_json(v: &impl serde::Serialize) {
@@ -297,7 +318,10 @@ fn devnet(home_flag: Option<PathBuf>, a: DevnetArgs) -> Result<()> {
         None => Home(std::env::temp_dir().join(format!("mycel-devnet-{}", std::process::id()))),
     };
     if !home.is_initialised() {
-        let mut opts = InitOptions { accounts: a.accounts, ..Default::default() };
+        let mut opts = InitOptions {
+            accounts: a.accounts,
+            ..Default::default()
+        };
         apply_addrs(&mut opts.config, &a.addrs);
         init(&home, &opts)?;
     }
@@ -316,12 +340,24 @@ fn devnet(home_flag: Option<PathBuf>, a: DevnetArgs) -> Result<()> {
         println!("  p2p        {p2p}");
         println!("funded accounts (keys in {home_shown}/keys):");
         for k in &keys {
-            let bal = genesis.accounts.iter().find(|x| x.address == k.address).map(|x| x.balance.to_string()).unwrap_or_else(|| "validator".into());
+            let bal = genesis
+                .accounts
+                .iter()
+                .find(|x| x.address == k.address)
+                .map(|x| x.balance.to_string())
+                .unwrap_or_else(|| "validator".into());
             println!("  {:<10} {}  {}", k.name, k.address, bal);
         }
         println!("try: mycel --home {home_shown} tx transfer --from dev0 --to dev1 --amount 1.5");
     });
-    run_node(&home, RunOptions { api_addr: a.addrs.api_addr, p2p_addr: a.addrs.p2p_addr, on_ready: Some(on_ready) })?;
+    run_node(
+        &home,
+        RunOptions {
+            api_addr: a.addrs.api_addr,
+            p2p_addr: a.addrs.p2p_addr,
+            on_ready: Some(on_ready),
+        },
+    )?;
     Ok(())
 }
 
@@ -346,7 +382,9 @@ fn keys(home: &Home, cmd: KeysCmd, json: bool) -> Result<()> {
             let k = ks.generate(&name)?;
             show(&k, true);
             if !json {
-                eprintln!("write the mnemonic down: it is the only way to restore this key elsewhere");
+                eprintln!(
+                    "write the mnemonic down: it is the only way to restore this key elsewhere"
+                );
             }
         }
         KeysCmd::List => {
@@ -387,7 +425,10 @@ fn resolve_address(home: &Home, who: &str) -> Result<Address> {
     if who.starts_with("myc1") {
         return Ok(who.parse()?);
     }
-    Ok(Keystore::new(home.keys_dir()).load(who).with_context(|| format!("{who:?} is neither an address nor a key name"))?.address)
+    Ok(Keystore::new(home.keys_dir())
+        .load(who)
+        .with_context(|| format!("{who:?} is neither an address nor a key name"))?
+        .address)
 }
 
 async fn tx(home: &Home, node: Option<&str>, cmd: TxCmd, json: bool) -> Result<()> {
@@ -397,10 +438,17 @@ async fn tx(home: &Home, node: Option<&str>, cmd: TxCmd, json: bool) -> Result<(
             let to = resolve_address(home, &to)?;
             (opts, Message::Bank(bank::Msg::Transfer { to, amount }))
         }
-        TxCmd::Bond { opts, role, amount } => (opts, Message::Staking(staking::Msg::Bond { role, amount })),
-        TxCmd::Unbond { opts, role, amount } => (opts, Message::Staking(staking::Msg::Unbond { role, amount })),
+        TxCmd::Bond { opts, role, amount } => {
+            (opts, Message::Staking(staking::Msg::Bond { role, amount }))
+        }
+        TxCmd::Unbond { opts, role, amount } => (
+            opts,
+            Message::Staking(staking::Msg::Unbond { role, amount }),
+        ),
     };
-    let key = Keystore::new(home.keys_dir()).load(&opts.from)?.private_key()?;
+    let key = Keystore::new(home.keys_dir())
+        .load(&opts.from)?
+        .private_key()?;
     let tx = c.sign(&key, vec![msg], opts.fee, &opts.memo).await?;
     let hash = c.submit(&tx).await?;
     if opts.no_wait {
@@ -416,8 +464,17 @@ async fn tx(home: &Home, node: Option<&str>, cmd: TxCmd, json: bool) -> Result<(
         print_json(&st);
     } else {
         match &st.receipt {
-            Some(r) if r.success => println!("finalized {hash} at height {} (fee {})", st.height.unwrap_or(0), r.fee),
-            Some(r) => println!("finalized {hash} at height {} but failed: {} ({})", st.height.unwrap_or(0), r.error, r.code),
+            Some(r) if r.success => println!(
+                "finalized {hash} at height {} (fee {})",
+                st.height.unwrap_or(0),
+                r.fee
+            ),
+            Some(r) => println!(
+                "finalized {hash} at height {} but failed: {} ({})",
+                st.height.unwrap_or(0),
+                r.error,
+                r.code
+            ),
             None => println!("{hash} is still {}", st.status),
         }
     }
@@ -441,11 +498,19 @@ async fn query(home: &Home, node: Option<&str>, cmd: QueryCmd, json: bool) -> Re
                 print_json(&v);
             } else {
                 let bal: u128 = v["balance"].as_str().unwrap_or("0").parse().unwrap_or(0);
-                println!("address  {a}\nbalance  {}\nnonce    {}", Amount(bal), v["nonce"]);
+                println!(
+                    "address  {a}\nbalance  {}\nnonce    {}",
+                    Amount(bal),
+                    v["nonce"]
+                );
                 if let Some(stakes) = v["stakes"].as_array().filter(|s| !s.is_empty()) {
                     for s in stakes {
                         let amt: u128 = s[1].as_str().unwrap_or("0").parse().unwrap_or(0);
-                        println!("staked   {} as {}", Amount(amt), s[0].as_str().unwrap_or("?"));
+                        println!(
+                            "staked   {} as {}",
+                            Amount(amt),
+                            s[0].as_str().unwrap_or("?")
+                        );
                     }
                 }
             }
@@ -457,7 +522,11 @@ async fn query(home: &Home, node: Option<&str>, cmd: QueryCmd, json: bool) -> Re
             } else {
                 println!(
                     "height {}  hash {}\nparent {}\nproposer {}  state_root {}\n{} transactions",
-                    v["height"], v["hash"].as_str().unwrap_or(""), v["parent"].as_str().unwrap_or(""), v["proposer"].as_str().unwrap_or(""), v["state_root"].as_str().unwrap_or(""),
+                    v["height"],
+                    v["hash"].as_str().unwrap_or(""),
+                    v["parent"].as_str().unwrap_or(""),
+                    v["proposer"].as_str().unwrap_or(""),
+                    v["state_root"].as_str().unwrap_or(""),
                     v["txs"].as_array().map_or(0, |t| t.len())
                 );
             }
@@ -482,7 +551,10 @@ async fn query(home: &Home, node: Option<&str>, cmd: QueryCmd, json: bool) -> Re
             if json {
                 print_json(&s);
             } else {
-                println!("chain {}  height {}  epoch {}\nstate_root {}\nmempool {}  supply {}", s.chain_id, s.height, s.epoch, s.state_root, s.mempool_size, s.supply);
+                println!(
+                    "chain {}  height {}  epoch {}\nstate_root {}\nmempool {}  supply {}",
+                    s.chain_id, s.height, s.epoch, s.state_root, s.mempool_size, s.supply
+                );
             }
         }
         QueryCmd::Events { from, to, kind } => {
@@ -499,7 +571,10 @@ async fn query(home: &Home, node: Option<&str>, cmd: QueryCmd, json: bool) -> Re
         }
         QueryCmd::Rewards { epoch, address } => {
             let path = match address {
-                Some(a) => format!("/api/v1/rewards/{epoch}?address={}", resolve_address(home, &a)?),
+                Some(a) => format!(
+                    "/api/v1/rewards/{epoch}?address={}",
+                    resolve_address(home, &a)?
+                ),
                 None => format!("/api/v1/rewards/{epoch}"),
             };
             let v: serde_json::Value = c.get(&path).await?;

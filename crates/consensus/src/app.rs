@@ -1,12 +1,12 @@
 //! The commonware `Application`: block proposal and verification.
 
 use crate::{
+    Error,
     block::{Block, Digest},
     chain::Chain,
-    Error,
 };
-use commonware_consensus::{marshal::ancestry::Ancestry, simplex::types::Context, Application};
-use commonware_cryptography::{ed25519::PublicKey, Digested, Digestible};
+use commonware_consensus::{Application, marshal::ancestry::Ancestry, simplex::types::Context};
+use commonware_cryptography::{Digested, Digestible, ed25519::PublicKey};
 use commonware_runtime::{Clock, Metrics, Spawner};
 use futures::StreamExt;
 use mycel_primitives::Address;
@@ -28,11 +28,15 @@ impl App {
     /// An application for the validator `me`; idle chains get a block every `heartbeat`
     /// (keep it below the leader timeout).
     pub fn new(chain: Arc<Chain>, me: &PublicKey, heartbeat: Duration) -> App {
-        App { chain, me: Address::from_public_key(me), heartbeat }
+        App {
+            chain,
+            me: Address::from_public_key(me),
+            heartbeat,
+        }
     }
 
     /// Executes, oldest first, the ancestors in `ancestry` that this node has not executed yet.
-    async fn catch_up(&self, first: &Digested<Block>, ancestry: &mut (impl Ancestry<Block> + Unpin)) -> bool {
+    async fn catch_up(&self, first: &Digested<Block>, ancestry: &mut impl Ancestry<Block>) -> bool {
         let mut missing = Vec::new();
         let mut cur = first.clone();
         while !self.chain.is_executed(&cur.digest()) {
@@ -60,7 +64,10 @@ impl App {
 }
 
 fn now_ms<E: Clock>(rt: &E) -> u64 {
-    rt.current().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    rt.current()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl<E: Clock + Metrics + Spawner> Application<E> for App {
@@ -69,7 +76,12 @@ impl<E: Clock + Metrics + Spawner> Application<E> for App {
     type Block = Block;
     type Input = ();
 
-    async fn propose(&mut self, (rt, _ctx): (E, Self::Context), mut ancestry: impl Ancestry<Block>, _input: ()) -> Option<Digested<Block>> {
+    async fn propose(
+        &mut self,
+        (rt, _ctx): (E, Self::Context),
+        mut ancestry: impl Ancestry<Block>,
+        _input: (),
+    ) -> Option<Digested<Block>> {
         let parent = ancestry.next().await?;
         if !self.chain.is_executed(&parent.digest()) {
             let mut rest = ancestry.clone();
@@ -78,7 +90,10 @@ impl<E: Clock + Metrics + Spawner> Application<E> for App {
             }
         }
         // Propose as soon as transactions wait; otherwise once per heartbeat.
-        let due = parent.inner().timestamp_ms.saturating_add(self.heartbeat.as_millis() as u64);
+        let due = parent
+            .inner()
+            .timestamp_ms
+            .saturating_add(self.heartbeat.as_millis() as u64);
         while !self.chain.has_candidates(&parent.digest()) && now_ms(&rt) < due {
             rt.sleep(POLL).await;
         }
@@ -95,9 +110,17 @@ impl<E: Clock + Metrics + Spawner> Application<E> for App {
         }
     }
 
-    async fn verify(&mut self, (_rt, ctx): (E, Self::Context), mut ancestry: impl Ancestry<Block>) -> bool {
-        let Some(block) = ancestry.next().await else { return false };
-        let Some(parent) = ancestry.next().await else { return false };
+    async fn verify(
+        &mut self,
+        (_rt, ctx): (E, Self::Context),
+        mut ancestry: impl Ancestry<Block>,
+    ) -> bool {
+        let Some(block) = ancestry.next().await else {
+            return false;
+        };
+        let Some(parent) = ancestry.next().await else {
+            return false;
+        };
         let b = block.inner();
         if b.proposer != Address::from_public_key(&ctx.leader) {
             warn!(target: "mycel::consensus", height = b.height, "proposer is not the view's leader");
@@ -106,7 +129,8 @@ impl<E: Clock + Metrics + Spawner> Application<E> for App {
         if b.timestamp_ms < parent.inner().timestamp_ms {
             return false;
         }
-        if !self.chain.is_executed(&parent.digest()) && !self.catch_up(&parent, &mut ancestry).await {
+        if !self.chain.is_executed(&parent.digest()) && !self.catch_up(&parent, &mut ancestry).await
+        {
             return false;
         }
         match self.chain.verify(b) {

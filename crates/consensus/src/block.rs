@@ -2,13 +2,14 @@
 //! post-state root, and the transactions themselves.
 
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, RangeCfg, Read, Write};
-use commonware_consensus::{types::Height, Heightable};
+use commonware_consensus::{Heightable, types::Height};
 use commonware_cryptography::Digestible;
 use mycel_ledger::Tx;
 use mycel_primitives::{
+    Address, Hash,
     codec::{Encode, MAX_TXS_PER_BLOCK},
-    hash::{hash, Domain},
-    merkle, Address, Hash,
+    hash::{Domain, hash},
+    merkle,
 };
 
 /// Block digest type used by consensus (BLAKE3, 32 bytes).
@@ -42,9 +43,25 @@ pub struct Block {
 
 impl Block {
     /// Builds a block and computes its digest.
-    pub fn new(parent: Digest, height: u64, timestamp_ms: u64, proposer: Address, state_root: Hash, txs: Vec<Tx>) -> Block {
+    pub fn new(
+        parent: Digest,
+        height: u64,
+        timestamp_ms: u64,
+        proposer: Address,
+        state_root: Hash,
+        txs: Vec<Tx>,
+    ) -> Block {
         let tx_root = tx_root(&txs);
-        let mut b = Block { parent, height, timestamp_ms, proposer, state_root, tx_root, txs, digest: Digest([0; 32]) };
+        let mut b = Block {
+            parent,
+            height,
+            timestamp_ms,
+            proposer,
+            state_root,
+            tx_root,
+            txs,
+            digest: Digest([0; 32]),
+        };
         b.digest = Digest(b.header_hash().0);
         b
     }
@@ -100,7 +117,14 @@ impl Read for Block {
         let state_root = Hash::read_cfg(buf, &())?;
         let txs = Vec::<Tx>::read_cfg(buf, &(RangeCfg::new(0..=*max_txs), ()))?;
         // The digest is recomputed, never taken from the wire.
-        Ok(Block::new(parent, height, timestamp_ms, proposer, state_root, txs))
+        Ok(Block::new(
+            parent,
+            height,
+            timestamp_ms,
+            proposer,
+            state_root,
+            txs,
+        ))
     }
 }
 
@@ -142,7 +166,14 @@ mod tests {
 
     #[test]
     fn round_trip_recomputes_digest() {
-        let b = Block::new(Digest([1; 32]), 7, 99, Address([2; 20]), Hash([3; 32]), vec![]);
+        let b = Block::new(
+            Digest([1; 32]),
+            7,
+            99,
+            Address([2; 20]),
+            Hash([3; 32]),
+            vec![],
+        );
         let bytes = encode(&b);
         let back = decode(&bytes).unwrap();
         assert_eq!(back, b);

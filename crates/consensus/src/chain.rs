@@ -2,18 +2,18 @@
 //! unfinalized blocks and the mempool.
 
 use crate::{
-    block::{self, to_hash, Block, Digest},
-    mempool::Mempool,
     Error, Result,
+    block::{self, Block, Digest, to_hash},
+    mempool::Mempool,
 };
 use commonware_cryptography::Digestible;
 use mycel_ledger::{
-    events::encode_events,
-    execute::{execute_block, execute_genesis, BlockEnv},
-    genesis::{Genesis, Params},
     Error as LedgerError, Receipt, Tx, TxError,
+    events::encode_events,
+    execute::{BlockEnv, execute_block, execute_genesis},
+    genesis::{Genesis, Params},
 };
-use mycel_primitives::{codec::Encode, Address, Hash};
+use mycel_primitives::{Address, Hash, codec::Encode};
 use mycel_store::{BlockRecord, CommitInfo, Layer, Snapshot, Store};
 use parking_lot::Mutex;
 use std::{
@@ -21,6 +21,9 @@ use std::{
     sync::Arc,
 };
 use tracing::{debug, info};
+
+/// The layers from the finalized head to a block, and the transactions they already include.
+type Path = (Vec<Arc<Layer>>, BTreeSet<Hash>);
 
 /// A block executed here but not finalized yet.
 struct Pending {
@@ -44,7 +47,12 @@ pub struct Chain {
 impl Chain {
     /// Opens the chain in `store`, writing genesis if the store is empty. Fails if the store
     /// holds another chain.
-    pub fn open(store: Arc<Store>, genesis: &Genesis, max_block_txs: usize, mempool_size: usize) -> Result<Chain> {
+    pub fn open(
+        store: Arc<Store>,
+        genesis: &Genesis,
+        max_block_txs: usize,
+        mempool_size: usize,
+    ) -> Result<Chain> {
         let genesis_parent = Digest(genesis.digest().0);
         let genesis_block = match store.head()? {
             None => {
@@ -53,16 +61,27 @@ impl Chain {
                 let b = Block::new(genesis_parent, 0, 0, Address::default(), layer.root, vec![]);
                 store.commit(
                     &layer,
-                    &BlockRecord { height: 0, digest: b.hash(), bytes: block::encode(&b), txs: vec![], events: encode_events(&out.events) },
+                    &BlockRecord {
+                        height: 0,
+                        digest: b.hash(),
+                        bytes: block::encode(&b),
+                        txs: vec![],
+                        events: encode_events(&out.events),
+                    },
                 )?;
                 info!(target: "mycel::chain", root = %layer.root, "genesis written");
                 b
             }
             Some(_) => {
-                let bytes = store.block(0)?.ok_or_else(|| Error::InvalidBlock("store has no genesis block".into()))?;
-                let b = block::decode(&bytes).map_err(|e| Error::InvalidBlock(format!("stored genesis: {e}")))?;
+                let bytes = store
+                    .block(0)?
+                    .ok_or_else(|| Error::InvalidBlock("store has no genesis block".into()))?;
+                let b = block::decode(&bytes)
+                    .map_err(|e| Error::InvalidBlock(format!("stored genesis: {e}")))?;
                 if b.parent != genesis_parent {
-                    return Err(Error::InvalidBlock("the store holds a different chain than this genesis".into()));
+                    return Err(Error::InvalidBlock(
+                        "the store holds a different chain than this genesis".into(),
+                    ));
                 }
                 b
             }
@@ -83,7 +102,12 @@ impl Chain {
     /// Re-admits the transactions acknowledged before a restart, in nonce order; those that
     /// are no longer valid (finalized meanwhile, or stale) are forgotten.
     fn restore_mempool(&self) -> Result<()> {
-        let mut txs: Vec<Tx> = self.store.pending_txs()?.iter().filter_map(|b| Tx::decode_bytes(b).ok()).collect();
+        let mut txs: Vec<Tx> = self
+            .store
+            .pending_txs()?
+            .iter()
+            .filter_map(|b| Tx::decode_bytes(b).ok())
+            .collect();
         txs.sort_by_key(|t| (t.sender(), t.body.nonce));
         let state = self.finalized_state()?;
         let mut dead = Vec::new();
@@ -126,7 +150,9 @@ impl Chain {
 
     /// The last finalized block.
     pub fn head(&self) -> Result<CommitInfo> {
-        self.store.head()?.ok_or_else(|| Error::InvalidBlock("empty store".into()))
+        self.store
+            .head()?
+            .ok_or_else(|| Error::InvalidBlock("empty store".into()))
     }
 
     /// A read view of the last finalized state.
@@ -147,7 +173,9 @@ impl Chain {
     /// Admits a transaction into the mempool and records it durably before acknowledging it,
     /// so an acknowledged transaction survives a crash.
     pub fn submit(&self, tx: Tx) -> std::result::Result<Hash, TxError> {
-        let state = self.finalized_state().map_err(|e| TxError::Unavailable(e.to_string()))?;
+        let state = self
+            .finalized_state()
+            .map_err(|e| TxError::Unavailable(e.to_string()))?;
         let bytes = tx.encode().to_vec();
         let mut mempool = self.mempool.lock();
         let hash = mempool.admit(tx, &state, &self.params, &self.chain_id)?;
@@ -160,7 +188,11 @@ impl Chain {
 
     /// The layers from the last finalized block up to `digest`, oldest first; `None` if some
     /// block on the way was never executed here or sits on a dead fork.
-    fn layers_to(&self, digest: Digest, pending: &BTreeMap<Digest, Pending>) -> Result<Option<(Vec<Arc<Layer>>, BTreeSet<Hash>)>> {
+    fn layers_to(
+        &self,
+        digest: Digest,
+        pending: &BTreeMap<Digest, Pending>,
+    ) -> Result<Option<Path>> {
         let head = self.head()?;
         let mut layers = Vec::new();
         let mut txs = BTreeSet::new();
@@ -170,7 +202,9 @@ impl Chain {
                 layers.reverse();
                 return Ok(Some((layers, txs)));
             }
-            let Some(p) = pending.get(&cur) else { return Ok(None) };
+            let Some(p) = pending.get(&cur) else {
+                return Ok(None);
+            };
             if p.block.height <= head.height {
                 return Ok(None);
             }
@@ -203,11 +237,22 @@ impl Chain {
     pub fn build(&self, parent: &Block, proposer: Address, timestamp_ms: u64) -> Result<Block> {
         let (layers, exclude) = {
             let pending = self.pending.lock();
-            self.layers_to(parent.digest(), &pending)?.ok_or(Error::UnknownParent(parent.digest()))?
+            self.layers_to(parent.digest(), &pending)?
+                .ok_or(Error::UnknownParent(parent.digest()))?
         };
-        let mut txs: Vec<Tx> = self.mempool.lock().candidates(self.max_block_txs, &exclude).iter().map(|t| (**t).clone()).collect();
+        let mut txs: Vec<Tx> = self
+            .mempool
+            .lock()
+            .candidates(self.max_block_txs, &exclude)
+            .iter()
+            .map(|t| (**t).clone())
+            .collect();
         let snapshot = self.store.snapshot(&layers)?;
-        let env = BlockEnv { height: parent.height + 1, proposer, parent: to_hash(&parent.digest()) };
+        let env = BlockEnv {
+            height: parent.height + 1,
+            proposer,
+            parent: to_hash(&parent.digest()),
+        };
         let out = loop {
             match execute_block(&snapshot, &env, &txs) {
                 Ok(out) => break out,
@@ -221,10 +266,22 @@ impl Chain {
             }
         };
         let layer = snapshot.apply(out.writes)?;
-        let b = Block::new(parent.digest(), parent.height + 1, timestamp_ms.max(parent.timestamp_ms), proposer, layer.root, txs);
+        let b = Block::new(
+            parent.digest(),
+            parent.height + 1,
+            timestamp_ms.max(parent.timestamp_ms),
+            proposer,
+            layer.root,
+            txs,
+        );
         self.pending.lock().insert(
             b.digest(),
-            Pending { block: Arc::new(b.clone()), layer: Arc::new(layer), receipts: out.receipts, events: out.events },
+            Pending {
+                block: Arc::new(b.clone()),
+                layer: Arc::new(layer),
+                receipts: out.receipts,
+                events: out.events,
+            },
         );
         Ok(b)
     }
@@ -235,25 +292,46 @@ impl Chain {
             return Ok(());
         }
         if block.txs.len() > self.max_block_txs {
-            return Err(Error::InvalidBlock(format!("{} transactions, above {}", block.txs.len(), self.max_block_txs)));
+            return Err(Error::InvalidBlock(format!(
+                "{} transactions, above {}",
+                block.txs.len(),
+                self.max_block_txs
+            )));
         }
         let layers = {
             let pending = self.pending.lock();
-            self.layers_to(block.parent, &pending)?.ok_or(Error::UnknownParent(block.parent))?.0
+            self.layers_to(block.parent, &pending)?
+                .ok_or(Error::UnknownParent(block.parent))?
+                .0
         };
         let snapshot = self.store.snapshot(&layers)?;
         if snapshot.version() != Some(block.height - 1) {
-            return Err(Error::InvalidBlock(format!("height {} does not follow its parent", block.height)));
+            return Err(Error::InvalidBlock(format!(
+                "height {} does not follow its parent",
+                block.height
+            )));
         }
-        let env = BlockEnv { height: block.height, proposer: block.proposer, parent: to_hash(&block.parent) };
+        let env = BlockEnv {
+            height: block.height,
+            proposer: block.proposer,
+            parent: to_hash(&block.parent),
+        };
         let out = execute_block(&snapshot, &env, &block.txs)?;
         let layer = snapshot.apply(out.writes)?;
         if layer.root != block.state_root {
-            return Err(Error::InvalidBlock(format!("state root {} but execution gives {}", block.state_root, layer.root)));
+            return Err(Error::InvalidBlock(format!(
+                "state root {} but execution gives {}",
+                block.state_root, layer.root
+            )));
         }
         self.pending.lock().insert(
             block.digest(),
-            Pending { block: Arc::new(block.clone()), layer: Arc::new(layer), receipts: out.receipts, events: out.events },
+            Pending {
+                block: Arc::new(block.clone()),
+                layer: Arc::new(layer),
+                receipts: out.receipts,
+                events: out.events,
+            },
         );
         Ok(())
     }
@@ -265,7 +343,10 @@ impl Chain {
         if block.height <= head.height {
             return match self.store.block_meta(block.height)? {
                 Some((d, _)) if d == block.hash() => Ok(()),
-                _ => Err(Error::InvalidBlock(format!("conflicting finalized block at height {}", block.height))),
+                _ => Err(Error::InvalidBlock(format!(
+                    "conflicting finalized block at height {}",
+                    block.height
+                ))),
             };
         }
         if to_hash(&block.parent) != head.digest {
@@ -274,7 +355,11 @@ impl Chain {
         if !self.pending.lock().contains_key(&block.digest()) {
             self.verify(block)?;
         }
-        let p = self.pending.lock().remove(&block.digest()).ok_or(Error::UnknownParent(block.digest()))?;
+        let p = self
+            .pending
+            .lock()
+            .remove(&block.digest())
+            .ok_or(Error::UnknownParent(block.digest()))?;
         let txs = p
             .receipts
             .iter()
@@ -282,7 +367,13 @@ impl Chain {
             .collect();
         self.store.commit(
             &p.layer,
-            &BlockRecord { height: block.height, digest: block.hash(), bytes: block::encode(block), txs, events: encode_events(&p.events) },
+            &BlockRecord {
+                height: block.height,
+                digest: block.hash(),
+                bytes: block::encode(block),
+                txs,
+                events: encode_events(&p.events),
+            },
         )?;
         let mut done: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
         {
@@ -293,7 +384,9 @@ impl Chain {
             done.extend(mempool.prune(&self.store.snapshot(&[])?));
         }
         self.store.remove_pending_txs(&done)?;
-        self.pending.lock().retain(|_, p| p.block.height > block.height);
+        self.pending
+            .lock()
+            .retain(|_, p| p.block.height > block.height);
         debug!(target: "mycel::chain", height = block.height, txs = block.txs.len(), root = %block.state_root, "finalized");
         Ok(())
     }

@@ -1,27 +1,22 @@
 //! Wires marshal, buffered broadcast, the backfill resolver and Simplex for one validator.
 
-use crate::{
-    app::App,
-    block::BLOCK_CFG,
-    chain::Chain,
-    finalizer::Finalizer,
-};
+use crate::{app::App, block::BLOCK_CFG, chain::Chain, finalizer::Finalizer};
 use commonware_broadcast::buffered;
 use commonware_consensus::{
-    marshal::{self, core::Actor as Marshal, resolver::p2p as backfill, standard::Inline, Start},
+    marshal::{self, Start, core::Actor as Marshal, resolver::p2p as backfill, standard::Inline},
     simplex::{
-        self,
-        config::Floor,
-        elector::RoundRobin,
+        self, ForwardPolicy, SkipBudget, SkipPolicy, config::Floor, elector::RoundRobin,
         scheme::ed25519::Scheme,
-        ForwardPolicy, SkipBudget, SkipPolicy,
     },
     types::{Epoch, FixedEpocher, ViewDelta},
 };
-use commonware_cryptography::{certificate::ConstantProvider, certificate::Verifier as _, ed25519::PublicKey, Digested, Digestible, Sha256};
+use commonware_cryptography::{
+    Digested, Digestible, Sha256, certificate::ConstantProvider, certificate::Verifier as _,
+    ed25519::PublicKey,
+};
 use commonware_p2p::{Blocker, Provider, Receiver, Sender};
 use commonware_parallel::Sequential;
-use commonware_runtime::{buffer::paged::CacheRef, Clock, Handle, Metrics, Spawner, Storage};
+use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
 use commonware_storage::archive::immutable;
 use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize};
 use std::{sync::Arc, time::Duration};
@@ -104,7 +99,11 @@ where
     let archive = |name: &str| (format!("{partition}-{name}"),);
     let finalizations = immutable::Archive::init(
         context.child("finalizations_by_height"),
-        archive_config(&archive("finalizations").0, page_cache.clone(), Scheme::certificate_codec_config_unbounded()),
+        archive_config(
+            &archive("finalizations").0,
+            page_cache.clone(),
+            Scheme::certificate_codec_config_unbounded(),
+        ),
     )
     .await
     .expect("finalizations archive");
@@ -190,7 +189,10 @@ where
             certification_timeout: timing.certification_timeout,
             timeout_retry: timing.timeout_retry,
             view_retention: ViewDelta::new(10),
-            skip: SkipPolicy::Enabled { timeout: timing.skip_timeout, budget: SkipBudget::Participants },
+            skip: SkipPolicy::Enabled {
+                timeout: timing.skip_timeout,
+                budget: SkipBudget::Participants,
+            },
             fetch_timeout: NZDuration!(Duration::from_secs(1)),
             fetch_retry_delay: Duration::from_millis(100),
             forward: ForwardPolicy::Disabled,
@@ -205,7 +207,11 @@ where
     ]
 }
 
-fn archive_config<C: Clone>(prefix: &str, page_cache: CacheRef, codec_config: C) -> immutable::Config<C> {
+fn archive_config<C: Clone>(
+    prefix: &str,
+    page_cache: CacheRef,
+    codec_config: C,
+) -> immutable::Config<C> {
     immutable::Config {
         metadata_partition: format!("{prefix}-metadata"),
         freezer_table_partition: format!("{prefix}-freezer-table"),
@@ -233,6 +239,9 @@ pub fn participants(keys: &[PublicKey]) -> commonware_utils::ordered::Set<Public
 }
 
 /// The signing scheme of validator `signer` among `participants`; `None` if it is not one.
-pub fn signer_scheme(participants: commonware_utils::ordered::Set<PublicKey>, signer: commonware_cryptography::ed25519::PrivateKey) -> Option<Scheme> {
+pub fn signer_scheme(
+    participants: commonware_utils::ordered::Set<PublicKey>,
+    signer: commonware_cryptography::ed25519::PrivateKey,
+) -> Option<Scheme> {
     Scheme::signer(NAMESPACE, participants, signer)
 }

@@ -2,10 +2,13 @@
 
 use crate::{block::Block, chain::Chain};
 use commonware_actor::Feedback;
-use commonware_consensus::{marshal::Update, Reporter};
+use commonware_consensus::{Reporter, marshal::Update};
 use commonware_utils::Acknowledgement;
 use std::sync::Arc;
 use tracing::error;
+
+/// Called after each newly committed block.
+pub type FinalizedHook = Arc<dyn Fn(&Block) + Send + Sync>;
 
 /// Marshal's reporter: commits each finalized block durably before acknowledging it.
 ///
@@ -15,17 +18,20 @@ use tracing::error;
 #[derive(Clone)]
 pub struct Finalizer {
     chain: Arc<Chain>,
-    on_finalized: Option<Arc<dyn Fn(&Block) + Send + Sync>>,
+    on_finalized: Option<FinalizedHook>,
 }
 
 impl Finalizer {
     /// A finalizer for `chain`.
     pub fn new(chain: Arc<Chain>) -> Finalizer {
-        Finalizer { chain, on_finalized: None }
+        Finalizer {
+            chain,
+            on_finalized: None,
+        }
     }
 
     /// Calls `f` after each newly committed block (metrics, subscribers).
-    pub fn with_hook(mut self, f: Arc<dyn Fn(&Block) + Send + Sync>) -> Finalizer {
+    pub fn with_hook(mut self, f: FinalizedHook) -> Finalizer {
         self.on_finalized = Some(f);
         self
     }

@@ -1,7 +1,7 @@
 //! The mempool: admission checks and proposal order.
 
-use mycel_ledger::{check_tx, execute::nonce, genesis::Params, Tx, TxError};
-use mycel_primitives::{codec::EncodeSize, Address, Hash};
+use mycel_ledger::{Tx, TxError, check_tx, execute::nonce, genesis::Params};
+use mycel_primitives::{Address, Hash, codec::EncodeSize};
 use mycel_store::StateRead;
 use std::{
     collections::{BTreeMap, BTreeSet, VecDeque},
@@ -19,7 +19,12 @@ pub struct Mempool {
 impl Mempool {
     /// An empty mempool holding at most `max_txs`.
     pub fn new(max_txs: usize) -> Self {
-        Mempool { txs: BTreeMap::new(), queue: VecDeque::new(), by_sender: BTreeMap::new(), max_txs }
+        Mempool {
+            txs: BTreeMap::new(),
+            queue: VecDeque::new(),
+            by_sender: BTreeMap::new(),
+            max_txs,
+        }
     }
 
     /// Number of pending transactions.
@@ -39,7 +44,13 @@ impl Mempool {
 
     /// Admits `tx` after checking it against `state` (the last finalized state). The nonce must
     /// be the sender's next one, counting its transactions already pending here.
-    pub fn admit(&mut self, tx: Tx, state: &(impl StateRead + ?Sized), params: &Params, chain_id: &str) -> Result<Hash, TxError> {
+    pub fn admit(
+        &mut self,
+        tx: Tx,
+        state: &(impl StateRead + ?Sized),
+        params: &Params,
+        chain_id: &str,
+    ) -> Result<Hash, TxError> {
         let hash = tx.hash();
         if self.txs.contains_key(&hash) {
             return Err(TxError::Duplicate(hash));
@@ -49,18 +60,29 @@ impl Mempool {
         }
         let size = tx.encode_size();
         if size > mycel_primitives::codec::MAX_TX_BYTES {
-            return Err(TxError::TooLarge { size, max: mycel_primitives::codec::MAX_TX_BYTES });
+            return Err(TxError::TooLarge {
+                size,
+                max: mycel_primitives::codec::MAX_TX_BYTES,
+            });
         }
         tx.verify_signature()?;
         let sender = tx.sender();
         let state_nonce = nonce(state, &sender).map_err(|e| TxError::Malformed(e.to_string()))?;
         let pending = self.by_sender.get(&sender);
-        let expected = pending.and_then(|p| p.keys().next_back()).map_or(state_nonce, |n| (n + 1).max(state_nonce));
+        let expected = pending
+            .and_then(|p| p.keys().next_back())
+            .map_or(state_nonce, |n| (n + 1).max(state_nonce));
         if tx.body.nonce < expected && tx.body.nonce >= state_nonce {
-            return Err(TxError::NonceTooLow { expected, got: tx.body.nonce });
+            return Err(TxError::NonceTooLow {
+                expected,
+                got: tx.body.nonce,
+            });
         }
         check_tx(state, params, chain_id, &tx, Some(expected))?;
-        self.by_sender.entry(sender).or_default().insert(tx.body.nonce, hash);
+        self.by_sender
+            .entry(sender)
+            .or_default()
+            .insert(tx.body.nonce, hash);
         self.txs.insert(hash, Arc::new(tx));
         self.queue.push_back(hash);
         Ok(hash)
@@ -69,7 +91,11 @@ impl Mempool {
     /// Up to `max` transactions in arrival order, skipping `exclude` (transactions already in
     /// unfinalized ancestors of the block being built).
     pub fn candidates(&mut self, max: usize, exclude: &BTreeSet<Hash>) -> Vec<Arc<Tx>> {
-        while self.queue.front().is_some_and(|h| !self.txs.contains_key(h)) {
+        while self
+            .queue
+            .front()
+            .is_some_and(|h| !self.txs.contains_key(h))
+        {
             self.queue.pop_front();
         }
         self.queue
@@ -98,7 +124,9 @@ impl Mempool {
     pub fn prune(&mut self, state: &(impl StateRead + ?Sized)) -> Vec<Hash> {
         let mut stale = Vec::new();
         for (sender, by_nonce) in &self.by_sender {
-            let Ok(n) = nonce(state, sender) else { continue };
+            let Ok(n) = nonce(state, sender) else {
+                continue;
+            };
             stale.extend(by_nonce.range(..n).map(|(_, h)| *h));
         }
         for h in &stale {
@@ -113,10 +141,10 @@ mod tests {
     use super::*;
     use commonware_cryptography::Signer;
     use mycel_ledger::{
-        execute::execute_genesis,
-        genesis::{dev_key, Genesis},
-        modules::bank,
         Message, TxBody,
+        execute::execute_genesis,
+        genesis::{Genesis, dev_key},
+        modules::bank,
     };
     use mycel_primitives::Amount;
     use mycel_store::MemState;
@@ -135,7 +163,10 @@ mod tests {
             sender: k.public_key(),
             nonce,
             fee: Amount::from_myc(1),
-            messages: vec![Message::Bank(bank::Msg::Transfer { to: Address([5; 20]), amount: Amount(1) })],
+            messages: vec![Message::Bank(bank::Msg::Transfer {
+                to: Address([5; 20]),
+                amount: Amount(1),
+            })],
             memo: String::new(),
         }
         .sign(&k)
@@ -146,13 +177,28 @@ mod tests {
         let (g, s) = setup();
         let mut m = Mempool::new(10);
         m.admit(transfer(0, "mp"), &s, &g.params, "mp").unwrap();
-        assert!(matches!(m.admit(transfer(0, "mp"), &s, &g.params, "mp"), Err(TxError::Duplicate(_))));
-        assert!(matches!(m.admit(transfer(2, "mp"), &s, &g.params, "mp"), Err(TxError::NonceGap { expected: 1, got: 2 })));
+        assert!(matches!(
+            m.admit(transfer(0, "mp"), &s, &g.params, "mp"),
+            Err(TxError::Duplicate(_))
+        ));
+        assert!(matches!(
+            m.admit(transfer(2, "mp"), &s, &g.params, "mp"),
+            Err(TxError::NonceGap {
+                expected: 1,
+                got: 2
+            })
+        ));
         m.admit(transfer(1, "mp"), &s, &g.params, "mp").unwrap();
-        assert!(matches!(m.admit(transfer(5, "other"), &s, &g.params, "mp"), Err(TxError::WrongChainId { .. })));
+        assert!(matches!(
+            m.admit(transfer(5, "other"), &s, &g.params, "mp"),
+            Err(TxError::WrongChainId { .. })
+        ));
         let mut bad = transfer(2, "mp");
         bad.body.memo = "tampered".into();
-        assert_eq!(m.admit(bad, &s, &g.params, "mp"), Err(TxError::BadSignature));
+        assert_eq!(
+            m.admit(bad, &s, &g.params, "mp"),
+            Err(TxError::BadSignature)
+        );
         assert_eq!(m.candidates(10, &BTreeSet::new()).len(), 2);
         let first = m.candidates(1, &BTreeSet::new())[0].hash();
         let excl: BTreeSet<Hash> = [first].into();
@@ -166,6 +212,9 @@ mod tests {
         let (g, s) = setup();
         let mut m = Mempool::new(1);
         m.admit(transfer(0, "mp"), &s, &g.params, "mp").unwrap();
-        assert_eq!(m.admit(transfer(1, "mp"), &s, &g.params, "mp"), Err(TxError::MempoolFull));
+        assert_eq!(
+            m.admit(transfer(1, "mp"), &s, &g.params, "mp"),
+            Err(TxError::MempoolFull)
+        );
     }
 }

@@ -155,6 +155,14 @@ pub enum Error {
         /// Why.
         error: TxError,
     },
+    /// The block does not follow its parent state.
+    #[error("block height {got} does not follow the parent state (expected {expected})")]
+    WrongHeight {
+        /// Parent height + 1.
+        expected: u64,
+        /// The block's height.
+        got: u64,
+    },
     /// Reading state failed.
     #[error(transparent)]
     Store(#[from] mycel_store::Error),

@@ -1,8 +1,8 @@
 //! Events and transaction receipts.
 
 use mycel_primitives::{
-    codec::{read_string, string_size, write_string, EncodeSize, RangeCfg, Read, Write},
     Amount, Hash,
+    codec::{EncodeSize, RangeCfg, Read, Write, read_string, string_size, write_string},
 };
 
 /// Longest event attribute value.
@@ -22,7 +22,10 @@ impl Event {
     pub fn new(kind: &str, attrs: &[(&str, String)]) -> Event {
         Event {
             kind: kind.to_string(),
-            attrs: attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            attrs: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
         }
     }
 }
@@ -42,13 +45,20 @@ impl EncodeSize for Event {
     fn encode_size(&self) -> usize {
         string_size(&self.kind)
             + 4
-            + self.attrs.iter().map(|(k, v)| string_size(k) + string_size(v)).sum::<usize>()
+            + self
+                .attrs
+                .iter()
+                .map(|(k, v)| string_size(k) + string_size(v))
+                .sum::<usize>()
     }
 }
 
 impl Read for Event {
     type Cfg = ();
-    fn read_cfg(buf: &mut impl mycel_primitives::codec::Buf, _: &()) -> Result<Self, mycel_primitives::codec::CodecError> {
+    fn read_cfg(
+        buf: &mut impl mycel_primitives::codec::Buf,
+        _: &(),
+    ) -> Result<Self, mycel_primitives::codec::CodecError> {
         let kind = read_string(buf, MAX_ATTR)?;
         let n = u32::read_cfg(buf, &())? as usize;
         if n > 256 {
@@ -98,7 +108,10 @@ impl EncodeSize for Receipt {
 
 impl Read for Receipt {
     type Cfg = ();
-    fn read_cfg(buf: &mut impl mycel_primitives::codec::Buf, _: &()) -> Result<Self, mycel_primitives::codec::CodecError> {
+    fn read_cfg(
+        buf: &mut impl mycel_primitives::codec::Buf,
+        _: &(),
+    ) -> Result<Self, mycel_primitives::codec::CodecError> {
         Ok(Receipt {
             tx_hash: Hash::read_cfg(buf, &())?,
             success: bool::read_cfg(buf, &())?,

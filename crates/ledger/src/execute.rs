@@ -1,14 +1,14 @@
 //! Block execution and transaction admission.
 
 use crate::{
+    Error, Result, TxError,
     events::{Event, Receipt},
     genesis::{Genesis, Params},
-    modules::{bank, registry, staking, Ctx},
-    state::{key, StateCache},
-    tx::{verify_signatures, Tx},
-    Error, Result, TxError,
+    modules::{Ctx, bank, registry, staking},
+    state::{StateCache, key},
+    tx::{Tx, verify_signatures},
 };
-use mycel_primitives::{codec::EncodeSize, codec::MAX_TX_BYTES, Address, Amount, Hash};
+use mycel_primitives::{Address, Amount, Hash, codec::EncodeSize, codec::MAX_TX_BYTES};
 use mycel_store::{StateRead, WriteSet};
 
 const NONCE: &[u8] = b"auth/nonce/";
@@ -49,13 +49,17 @@ pub fn nonce(state: &(impl StateRead + ?Sized), addr: &Address) -> Result<u64> {
 
 /// The chain parameters stored at genesis.
 pub fn params(state: &(impl StateRead + ?Sized)) -> Result<Params> {
-    let raw = state.get(PARAMS)?.ok_or_else(|| crate::state::corrupt(PARAMS, "missing (no genesis?)"))?;
+    let raw = state
+        .get(PARAMS)?
+        .ok_or_else(|| crate::state::corrupt(PARAMS, "missing (no genesis?)"))?;
     serde_json::from_slice(&raw).map_err(|e| crate::state::corrupt(PARAMS, e))
 }
 
 /// The chain id stored at genesis.
 pub fn chain_id(state: &(impl StateRead + ?Sized)) -> Result<String> {
-    let raw = state.get(CHAIN_ID)?.ok_or_else(|| crate::state::corrupt(CHAIN_ID, "missing (no genesis?)"))?;
+    let raw = state
+        .get(CHAIN_ID)?
+        .ok_or_else(|| crate::state::corrupt(CHAIN_ID, "missing (no genesis?)"))?;
     String::from_utf8(raw).map_err(|e| crate::state::corrupt(CHAIN_ID, e))
 }
 
@@ -67,13 +71,25 @@ pub fn height(state: &(impl StateRead + ?Sized)) -> Result<u64> {
 /// Admission checks a mempool runs before accepting `tx` (the signature is checked separately,
 /// so that callers can batch it). `next_nonce` overrides the state nonce when the sender has
 /// pending transactions.
-pub fn check_tx(state: &(impl StateRead + ?Sized), params: &Params, chain_id: &str, tx: &Tx, next_nonce: Option<u64>) -> std::result::Result<(), TxError> {
+pub fn check_tx(
+    state: &(impl StateRead + ?Sized),
+    params: &Params,
+    chain_id: &str,
+    tx: &Tx,
+    next_nonce: Option<u64>,
+) -> std::result::Result<(), TxError> {
     let size = tx.encode_size();
     if size > MAX_TX_BYTES {
-        return Err(TxError::TooLarge { size, max: MAX_TX_BYTES });
+        return Err(TxError::TooLarge {
+            size,
+            max: MAX_TX_BYTES,
+        });
     }
     if tx.body.chain_id != chain_id {
-        return Err(TxError::WrongChainId { expected: chain_id.into(), got: tx.body.chain_id.clone() });
+        return Err(TxError::WrongChainId {
+            expected: chain_id.into(),
+            got: tx.body.chain_id.clone(),
+        });
     }
     if tx.body.messages.is_empty() {
         return Err(TxError::Empty);
@@ -82,18 +98,30 @@ pub fn check_tx(state: &(impl StateRead + ?Sized), params: &Params, chain_id: &s
     let state_nonce = nonce(state, &sender).map_err(|e| TxError::Malformed(e.to_string()))?;
     let expected = next_nonce.unwrap_or(state_nonce);
     if tx.body.nonce < state_nonce {
-        return Err(TxError::NonceTooLow { expected: state_nonce, got: tx.body.nonce });
+        return Err(TxError::NonceTooLow {
+            expected: state_nonce,
+            got: tx.body.nonce,
+        });
     }
     if tx.body.nonce != expected {
-        return Err(TxError::NonceGap { expected, got: tx.body.nonce });
+        return Err(TxError::NonceGap {
+            expected,
+            got: tx.body.nonce,
+        });
     }
     let min = bank::min_fee(&params.bank, size);
     if tx.body.fee < min {
-        return Err(TxError::FeeTooLow { min, got: tx.body.fee });
+        return Err(TxError::FeeTooLow {
+            min,
+            got: tx.body.fee,
+        });
     }
     let have = bank::balance(state, &sender).map_err(|e| TxError::Malformed(e.to_string()))?;
     if have < tx.body.fee {
-        return Err(TxError::InsufficientBalance { need: tx.body.fee, have });
+        return Err(TxError::InsufficientBalance {
+            need: tx.body.fee,
+            have,
+        });
     }
     Ok(())
 }
@@ -105,47 +133,92 @@ pub fn check_tx(state: &(impl StateRead + ?Sized), params: &Params, chain_id: &s
 /// and [`Error::InvalidTx`] names the first offender. A valid transaction whose messages fail
 /// still pays its fee and uses its nonce; its receipt carries the error and its message effects
 /// are rolled back.
-pub fn execute_block(state: &(impl StateRead + ?Sized), env: &BlockEnv, txs: &[Tx]) -> Result<BlockOutput> {
+pub fn execute_block(
+    state: &(impl StateRead + ?Sized),
+    env: &BlockEnv,
+    txs: &[Tx],
+) -> Result<BlockOutput> {
     let params = params(state)?;
     let chain = chain_id(state)?;
+    let parent_height = height(state)?;
+    if env.height != parent_height + 1 {
+        return Err(Error::WrongHeight {
+            expected: parent_height + 1,
+            got: env.height,
+        });
+    }
     verify_signatures(txs).map_err(|(index, error)| Error::InvalidTx { index, error })?;
 
     let mut cache = StateCache::new(state);
     let mut receipts = Vec::with_capacity(txs.len());
     for (index, tx) in txs.iter().enumerate() {
-        check_tx(&cache, &params, &chain, tx, None).map_err(|error| Error::InvalidTx { index, error })?;
+        check_tx(&cache, &params, &chain, tx, None)
+            .map_err(|error| Error::InvalidTx { index, error })?;
         let sender = tx.sender();
         let hash = tx.hash();
-        let mut ctx = Ctx { state: &mut cache, env, params: &params, events: Vec::new() };
-        bank::charge_fee(&mut ctx, &sender, tx.body.fee, &params.bank).map_err(|error| Error::InvalidTx { index, error })?;
+        let mut ctx = Ctx {
+            state: &mut cache,
+            env,
+            params: &params,
+            events: Vec::new(),
+        };
+        bank::charge_fee(&mut ctx, &sender, tx.body.fee, &params.bank)
+            .map_err(|error| Error::InvalidTx { index, error })?;
         ctx.state.put(nonce_key(&sender), &(tx.body.nonce + 1));
         ctx.state.commit_tx();
 
-        let outcome = tx.body.messages.iter().try_for_each(|m| registry::execute(&mut ctx, sender, m));
+        let outcome = tx
+            .body
+            .messages
+            .iter()
+            .try_for_each(|m| registry::execute(&mut ctx, sender, m));
         let receipt = match outcome {
             Ok(()) => {
                 let events = std::mem::take(&mut ctx.events);
                 ctx.state.commit_tx();
-                Receipt { tx_hash: hash, success: true, code: String::new(), error: String::new(), fee: tx.body.fee, events }
+                Receipt {
+                    tx_hash: hash,
+                    success: true,
+                    code: String::new(),
+                    error: String::new(),
+                    fee: tx.body.fee,
+                    events,
+                }
             }
             Err(e) => {
                 ctx.state.rollback_tx();
-                Receipt { tx_hash: hash, success: false, code: e.code().into(), error: e.to_string(), fee: tx.body.fee, events: Vec::new() }
+                Receipt {
+                    tx_hash: hash,
+                    success: false,
+                    code: e.code().into(),
+                    error: e.to_string(),
+                    fee: tx.body.fee,
+                    events: Vec::new(),
+                }
             }
         };
         receipts.push(receipt);
     }
 
-    let mut ctx = Ctx { state: &mut cache, env, params: &params, events: Vec::new() };
+    let mut ctx = Ctx {
+        state: &mut cache,
+        env,
+        params: &params,
+        events: Vec::new(),
+    };
     registry::end_block(&mut ctx)?;
     let len = params.rewards.epoch_length.max(1);
-    if (env.height + 1) % len == 0 {
+    if (env.height + 1).is_multiple_of(len) {
         registry::end_epoch(&mut ctx, env.height / len)?;
     }
     ctx.state.put(HEIGHT.to_vec(), &env.height);
     let events = std::mem::take(&mut ctx.events);
     ctx.state.commit_tx();
-    Ok(BlockOutput { writes: cache.into_writes(), receipts, events })
+    Ok(BlockOutput {
+        writes: cache.into_writes(),
+        receipts,
+        events,
+    })
 }
 
 /// Executes the genesis document into the state of height 0.
@@ -153,9 +226,18 @@ pub fn execute_genesis(genesis: &Genesis) -> Result<BlockOutput> {
     genesis.validate()?;
     let empty = mycel_store::MemState::default();
     let mut cache = StateCache::new(&empty);
-    let env = BlockEnv { height: 0, proposer: Address::default(), parent: Hash::ZERO };
+    let env = BlockEnv {
+        height: 0,
+        proposer: Address::default(),
+        parent: Hash::ZERO,
+    };
     let params = genesis.params.clone();
-    let mut ctx = Ctx { state: &mut cache, env: &env, params: &params, events: Vec::new() };
+    let mut ctx = Ctx {
+        state: &mut cache,
+        env: &env,
+        params: &params,
+        events: Vec::new(),
+    };
     let fail = |what: &str, e: TxError| Error::Genesis(format!("{what}: {e}"));
     for a in &genesis.accounts {
         bank::mint(&mut ctx, &a.address, a.balance).map_err(|e| fail("account", e))?;
@@ -163,14 +245,23 @@ pub fn execute_genesis(genesis: &Genesis) -> Result<BlockOutput> {
     for v in &genesis.validators {
         let addr = Address::from_public_key(&v.key()?);
         bank::mint(&mut ctx, &addr, v.stake).map_err(|e| fail("validator", e))?;
-        staking::genesis_bond(&mut ctx, &addr, staking::Role::Validator, v.stake).map_err(|e| fail("validator", e))?;
+        staking::genesis_bond(&mut ctx, &addr, staking::Role::Validator, v.stake)
+            .map_err(|e| fail("validator", e))?;
     }
-    ctx.state.put_raw(PARAMS.to_vec(), serde_json::to_vec(&genesis.params).expect("params serialize"));
-    ctx.state.put_raw(CHAIN_ID.to_vec(), genesis.chain_id.as_bytes().to_vec());
+    ctx.state.put_raw(
+        PARAMS.to_vec(),
+        serde_json::to_vec(&genesis.params).expect("params serialize"),
+    );
+    ctx.state
+        .put_raw(CHAIN_ID.to_vec(), genesis.chain_id.as_bytes().to_vec());
     ctx.state.put(HEIGHT.to_vec(), &0u64);
     let events = std::mem::take(&mut ctx.events);
     ctx.state.commit_tx();
-    Ok(BlockOutput { writes: cache.into_writes(), receipts: Vec::new(), events })
+    Ok(BlockOutput {
+        writes: cache.into_writes(),
+        receipts: Vec::new(),
+        events,
+    })
 }
 
 /// Everything an account holds, for queries.

@@ -1,14 +1,14 @@
 //! Genesis: the chain's initial accounts, validators and parameters, from TOML or JSON.
 
 use crate::{
-    modules::{bank, rewards, staking},
     Error, Result,
+    modules::{bank, rewards, staking},
 };
 use commonware_cryptography::Signer;
 use mycel_primitives::{
-    hash::{hash, Domain},
-    keys::{private_key_from_seed, public_key_from_bytes},
     Address, Amount, Hash, PrivateKey, PublicKey,
+    hash::{Domain, hash},
+    keys::{private_key_from_seed, public_key_from_bytes},
 };
 use std::path::Path;
 
@@ -45,7 +45,8 @@ pub struct GenesisValidator {
 impl GenesisValidator {
     /// Parsed public key.
     pub fn key(&self) -> Result<PublicKey> {
-        let bytes = hex::decode(&self.public_key).map_err(|e| Error::Genesis(format!("validator key: {e}")))?;
+        let bytes = hex::decode(&self.public_key)
+            .map_err(|e| Error::Genesis(format!("validator key: {e}")))?;
         public_key_from_bytes(&bytes).map_err(|e| Error::Genesis(format!("validator key: {e}")))
     }
 }
@@ -68,9 +69,11 @@ pub struct Genesis {
 impl Genesis {
     /// Reads a genesis file (`.json`, otherwise TOML).
     pub fn load(path: &Path) -> Result<Genesis> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Genesis(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Genesis(format!("{}: {e}", path.display())))?;
         let g: Genesis = if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str(&text).map_err(|e| Error::Genesis(format!("{}: {e}", path.display())))?
+            serde_json::from_str(&text)
+                .map_err(|e| Error::Genesis(format!("{}: {e}", path.display())))?
         } else {
             toml::from_str(&text).map_err(|e| Error::Genesis(format!("{}: {e}", path.display())))?
         };
@@ -95,19 +98,33 @@ impl Genesis {
         for v in &self.validators {
             let k = v.key()?;
             if !seen.insert(Address::from_public_key(&k)) {
-                return Err(Error::Genesis(format!("duplicate validator {}", v.public_key)));
+                return Err(Error::Genesis(format!(
+                    "duplicate validator {}",
+                    v.public_key
+                )));
             }
             if v.stake < self.params.staking.min_stake[0] {
-                return Err(Error::Genesis(format!("validator {} stake below the minimum", v.public_key)));
+                return Err(Error::Genesis(format!(
+                    "validator {} stake below the minimum",
+                    v.public_key
+                )));
             }
         }
         let p = &self.params;
+        if p.staking.max_validators == 0 {
+            return Err(Error::Genesis("max_validators must be positive".into()));
+        }
         if p.rewards.epoch_length == 0 {
             return Err(Error::Genesis("epoch_length must be positive".into()));
         }
-        let bps = p.rewards.validator_bps as u32 + p.rewards.worker_bps as u32 + p.rewards.data_bps as u32 + p.rewards.auditor_bps as u32;
+        let bps = p.rewards.validator_bps as u32
+            + p.rewards.worker_bps as u32
+            + p.rewards.data_bps as u32
+            + p.rewards.auditor_bps as u32;
         if bps != 10_000 {
-            return Err(Error::Genesis(format!("emission shares sum to {bps} bps, expected 10000")));
+            return Err(Error::Genesis(format!(
+                "emission shares sum to {bps} bps, expected 10000"
+            )));
         }
         if p.bank.fee_burn_bps > 10_000 {
             return Err(Error::Genesis("fee_burn_bps above 10000".into()));
@@ -117,7 +134,12 @@ impl Genesis {
 
     /// The genesis digest: the parent of block 1.
     pub fn digest(&self) -> Hash {
-        hash(Domain::Block, serde_json::to_string(self).expect("genesis serializes").as_bytes())
+        hash(
+            Domain::Block,
+            serde_json::to_string(self)
+                .expect("genesis serializes")
+                .as_bytes(),
+        )
     }
 
     /// Validator public keys in genesis order.
@@ -128,23 +150,36 @@ impl Genesis {
     /// A development genesis with `validators` validators and eight funded accounts, all with
     /// deterministic keys from [`dev_key`]. Never use these keys outside tests.
     pub fn dev(chain_id: &str, validators: usize) -> Genesis {
-        let vkeys: Vec<PublicKey> = (0..validators).map(|i| dev_key("validator", i).public_key()).collect();
+        let vkeys: Vec<PublicKey> = (0..validators)
+            .map(|i| dev_key("validator", i).public_key())
+            .collect();
         let akeys: Vec<PublicKey> = (0..8).map(|i| dev_key("account", i).public_key()).collect();
         Genesis::build(chain_id, &vkeys, &akeys, Amount::from_myc(1_000_000))
     }
 
     /// A genesis with the given validator keys (each bonding 10,000 MYC) and funded accounts.
-    pub fn build(chain_id: &str, validators: &[PublicKey], accounts: &[PublicKey], balance: Amount) -> Genesis {
+    pub fn build(
+        chain_id: &str,
+        validators: &[PublicKey],
+        accounts: &[PublicKey],
+        balance: Amount,
+    ) -> Genesis {
         let params = Params::default();
         Genesis {
             chain_id: chain_id.to_string(),
             accounts: accounts
                 .iter()
-                .map(|k| GenesisAccount { address: Address::from_public_key(k), balance })
+                .map(|k| GenesisAccount {
+                    address: Address::from_public_key(k),
+                    balance,
+                })
                 .collect(),
             validators: validators
                 .iter()
-                .map(|k| GenesisValidator { public_key: hex::encode(k.as_ref()), stake: Amount::from_myc(10_000) })
+                .map(|k| GenesisValidator {
+                    public_key: hex::encode(k.as_ref()),
+                    stake: Amount::from_myc(10_000),
+                })
                 .collect(),
             params,
         }

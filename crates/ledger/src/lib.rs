@@ -33,6 +33,6 @@ pub mod tx;
 
 pub use error::{Error, Result, TxError};
 pub use events::{Event, Receipt};
-pub use execute::{check_tx, execute_block, BlockEnv, BlockOutput};
+pub use execute::{BlockEnv, BlockOutput, check_tx, execute_block};
 pub use modules::Message;
-pub use tx::{Tx, TxBody, TX_NAMESPACE};
+pub use tx::{TX_NAMESPACE, Tx, TxBody};

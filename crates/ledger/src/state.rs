@@ -6,8 +6,8 @@
 
 use crate::{Error, Result};
 use mycel_primitives::{
-    codec::{Encode, Read},
     Amount,
+    codec::{Encode, Read},
 };
 use mycel_store::{StateRead, WriteSet};
 use std::collections::BTreeMap;
@@ -22,7 +22,11 @@ pub struct StateCache<'a, S: StateRead + ?Sized> {
 impl<'a, S: StateRead + ?Sized> StateCache<'a, S> {
     /// A cache over `base` with empty buffers.
     pub fn new(base: &'a S) -> Self {
-        StateCache { base, block: BTreeMap::new(), tx: BTreeMap::new() }
+        StateCache {
+            base,
+            block: BTreeMap::new(),
+            tx: BTreeMap::new(),
+        }
     }
 
     /// Raw read.
@@ -49,7 +53,9 @@ impl<'a, S: StateRead + ?Sized> StateCache<'a, S> {
     /// Reads and decodes a value.
     pub fn get<T: Read<Cfg = ()>>(&self, key: &[u8]) -> Result<Option<T>> {
         match self.get_raw(key)? {
-            Some(b) => mycel_primitives::codec::decode::<T>(&b).map(Some).map_err(|e| corrupt(key, e)),
+            Some(b) => mycel_primitives::codec::decode::<T>(&b)
+                .map(Some)
+                .map_err(|e| corrupt(key, e)),
             None => Ok(None),
         }
     }
@@ -75,8 +81,12 @@ impl<'a, S: StateRead + ?Sized> StateCache<'a, S> {
 
     /// All live entries under `prefix`, in key order, including buffered writes.
     pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> =
-            self.base.scan_prefix(prefix)?.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self
+            .base
+            .scan_prefix(prefix)?
+            .into_iter()
+            .map(|(k, v)| (k, Some(v)))
+            .collect();
         for buf in [&self.block, &self.tx] {
             for (k, v) in buf.range(prefix.to_vec()..) {
                 if !k.starts_with(prefix) {
@@ -85,7 +95,10 @@ impl<'a, S: StateRead + ?Sized> StateCache<'a, S> {
                 merged.insert(k.clone(), v.clone());
             }
         }
-        Ok(merged.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect())
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
     }
 
     /// Keeps the current transaction's writes.
@@ -129,11 +142,16 @@ pub fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 /// Decodes a value read from a [`StateRead`].
 pub fn read<T: Read<Cfg = ()>>(state: &(impl StateRead + ?Sized), key: &[u8]) -> Result<Option<T>> {
     match state.get(key)? {
-        Some(b) => mycel_primitives::codec::decode::<T>(&b).map(Some).map_err(|e| corrupt(key, e)),
+        Some(b) => mycel_primitives::codec::decode::<T>(&b)
+            .map(Some)
+            .map_err(|e| corrupt(key, e)),
         None => Ok(None),
     }
 }
 
 pub(crate) fn corrupt(key: &[u8], e: impl std::fmt::Display) -> Error {
-    Error::Corrupt { key: String::from_utf8_lossy(key).into_owned(), why: e.to_string() }
+    Error::Corrupt {
+        key: String::from_utf8_lossy(key).into_owned(),
+        why: e.to_string(),
+    }
 }

@@ -1,11 +1,14 @@
 //! The signed transaction envelope.
 
-use crate::{modules::Message, TxError};
+use crate::{TxError, modules::Message};
 use mycel_primitives::{
-    codec::{read_string, string_size, write_string, Encode, EncodeSize, RangeCfg, Read, Write, MAX_MESSAGES_PER_TX, MAX_STRING_BYTES, MAX_TX_BYTES},
-    hash::{hash, Domain},
-    keys::{self, SignedMessage},
     Address, Amount, Hash, PrivateKey, PublicKey, Signature,
+    codec::{
+        Encode, EncodeSize, MAX_MESSAGES_PER_TX, MAX_STRING_BYTES, MAX_TX_BYTES, RangeCfg, Read,
+        Write, read_string, string_size, write_string,
+    },
+    hash::{Domain, hash},
+    keys::{self, SignedMessage},
 };
 
 /// Signature namespace of transactions: a tx signature can never be replayed as a consensus
@@ -42,7 +45,10 @@ impl TxBody {
     /// Signs the body.
     pub fn sign(self, key: &PrivateKey) -> Tx {
         let signature = keys::sign(key, TX_NAMESPACE, &self.encode());
-        Tx { body: self, signature }
+        Tx {
+            body: self,
+            signature,
+        }
     }
 
     /// The sender's address.
@@ -55,12 +61,18 @@ impl Tx {
     /// Decodes a transaction from untrusted bytes, enforcing the size limit first.
     pub fn decode_bytes(bytes: &[u8]) -> Result<Tx, TxError> {
         if bytes.len() > MAX_TX_BYTES {
-            return Err(TxError::TooLarge { size: bytes.len(), max: MAX_TX_BYTES });
+            return Err(TxError::TooLarge {
+                size: bytes.len(),
+                max: MAX_TX_BYTES,
+            });
         }
         mycel_primitives::codec::decode::<Tx>(bytes).map_err(|e| match e {
             mycel_primitives::codec::CodecError::Wrapped("message", inner) => {
                 match inner.downcast::<crate::modules::UnknownMessage>() {
-                    Ok(u) => TxError::UnknownMessage { module: u.module, kind: u.kind },
+                    Ok(u) => TxError::UnknownMessage {
+                        module: u.module,
+                        kind: u.kind,
+                    },
                     Err(other) => TxError::Malformed(other.to_string()),
                 }
             }
@@ -80,7 +92,12 @@ impl Tx {
 
     /// Verifies the signature alone.
     pub fn verify_signature(&self) -> Result<(), TxError> {
-        if keys::verify(&self.body.sender, TX_NAMESPACE, &self.body.encode(), &self.signature) {
+        if keys::verify(
+            &self.body.sender,
+            TX_NAMESPACE,
+            &self.body.encode(),
+            &self.signature,
+        ) {
             Ok(())
         } else {
             Err(TxError::BadSignature)
@@ -94,7 +111,11 @@ pub fn verify_signatures(txs: &[Tx]) -> Result<(), (usize, TxError)> {
     let items: Vec<SignedMessage> = txs
         .iter()
         .zip(&bodies)
-        .map(|(t, b)| SignedMessage { public_key: &t.body.sender, message: b, signature: &t.signature })
+        .map(|(t, b)| SignedMessage {
+            public_key: &t.body.sender,
+            message: b,
+            signature: &t.signature,
+        })
         .collect();
     if keys::verify_batch(TX_NAMESPACE, &items) {
         return Ok(());
@@ -118,13 +139,21 @@ impl Write for TxBody {
 
 impl EncodeSize for TxBody {
     fn encode_size(&self) -> usize {
-        string_size(&self.chain_id) + 32 + 8 + 16 + self.messages.encode_size() + string_size(&self.memo)
+        string_size(&self.chain_id)
+            + 32
+            + 8
+            + 16
+            + self.messages.encode_size()
+            + string_size(&self.memo)
     }
 }
 
 impl Read for TxBody {
     type Cfg = ();
-    fn read_cfg(buf: &mut impl mycel_primitives::codec::Buf, _: &()) -> Result<Self, mycel_primitives::codec::CodecError> {
+    fn read_cfg(
+        buf: &mut impl mycel_primitives::codec::Buf,
+        _: &(),
+    ) -> Result<Self, mycel_primitives::codec::CodecError> {
         Ok(TxBody {
             chain_id: read_string(buf, 64)?,
             sender: PublicKey::read_cfg(buf, &())?,
@@ -151,8 +180,14 @@ impl EncodeSize for Tx {
 
 impl Read for Tx {
     type Cfg = ();
-    fn read_cfg(buf: &mut impl mycel_primitives::codec::Buf, _: &()) -> Result<Self, mycel_primitives::codec::CodecError> {
-        Ok(Tx { body: TxBody::read_cfg(buf, &())?, signature: Signature::read_cfg(buf, &())? })
+    fn read_cfg(
+        buf: &mut impl mycel_primitives::codec::Buf,
+        _: &(),
+    ) -> Result<Self, mycel_primitives::codec::CodecError> {
+        Ok(Tx {
+            body: TxBody::read_cfg(buf, &())?,
+            signature: Signature::read_cfg(buf, &())?,
+        })
     }
 }
 
@@ -193,8 +228,8 @@ impl From<&Tx> for TxView {
 mod tests {
     use super::*;
     use crate::modules::bank;
-    use mycel_primitives::keys::private_key_from_seed;
     use commonware_cryptography::Signer;
+    use mycel_primitives::keys::private_key_from_seed;
 
     fn sample(nonce: u64) -> (PrivateKey, Tx) {
         let k = private_key_from_seed(b"alice");
@@ -203,7 +238,10 @@ mod tests {
             sender: k.public_key(),
             nonce,
             fee: Amount(1000),
-            messages: vec![Message::Bank(bank::Msg::Transfer { to: Address([9; 20]), amount: Amount(5) })],
+            messages: vec![Message::Bank(bank::Msg::Transfer {
+                to: Address([9; 20]),
+                amount: Amount(5),
+            })],
             memo: "hi".into(),
         };
         (k.clone(), body.sign(&k))
@@ -236,12 +274,24 @@ mod tests {
     fn malformed_bytes_are_typed_errors() {
         let (_, tx) = sample(0);
         let bytes = tx.encode().to_vec();
-        assert!(matches!(Tx::decode_bytes(&bytes[..bytes.len() - 1]), Err(TxError::Malformed(_))));
+        assert!(matches!(
+            Tx::decode_bytes(&bytes[..bytes.len() - 1]),
+            Err(TxError::Malformed(_))
+        ));
         let mut extra = bytes.clone();
         extra.push(0);
-        assert!(matches!(Tx::decode_bytes(&extra), Err(TxError::Malformed(_))));
-        assert!(matches!(Tx::decode_bytes(&vec![0u8; MAX_TX_BYTES + 1]), Err(TxError::TooLarge { .. })));
-        assert!(matches!(Tx::decode_bytes(b"garbage"), Err(TxError::Malformed(_))));
+        assert!(matches!(
+            Tx::decode_bytes(&extra),
+            Err(TxError::Malformed(_))
+        ));
+        assert!(matches!(
+            Tx::decode_bytes(&vec![0u8; MAX_TX_BYTES + 1]),
+            Err(TxError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            Tx::decode_bytes(b"garbage"),
+            Err(TxError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -253,7 +303,10 @@ mod tests {
         bytes[at] = 200;
         assert_eq!(
             Tx::decode_bytes(&bytes),
-            Err(TxError::UnknownMessage { module: 200, kind: bytes[at + 1] })
+            Err(TxError::UnknownMessage {
+                module: 200,
+                kind: bytes[at + 1]
+            })
         );
     }
 

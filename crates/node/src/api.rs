@@ -5,22 +5,22 @@
 //! `payload_too_large` and `internal`).
 
 use axum::{
+    Json, Router,
     body::Bytes,
-    extract::{rejection::BytesRejection, DefaultBodyLimit, Path, Query, State},
-    http::{header, HeaderMap, StatusCode},
+    extract::{DefaultBodyLimit, Path, Query, State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
-    Json, Router,
 };
-use mycel_consensus::{block, Chain};
+use mycel_consensus::{Chain, block};
 use mycel_ledger::{
+    Event, Receipt, Tx, TxError,
     events::decode_events,
     execute::account,
     modules::{bank, rewards},
     tx::TxView,
-    Event, Receipt, Tx, TxError,
 };
-use mycel_primitives::{codec::decode, Address, Amount, Hash};
+use mycel_primitives::{Address, Amount, Hash, codec::decode};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -45,7 +45,11 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code: code.into(), message: message.into() }
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
     }
     fn not_found(what: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
@@ -88,7 +92,16 @@ pub struct ErrorDetail {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: ErrorDetail { code: self.code, message: self.message } })).into_response()
+        (
+            self.status,
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code: self.code,
+                    message: self.message,
+                },
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -169,17 +182,35 @@ pub struct Submitted {
     pub hash: Hash,
 }
 
-async fn submit_tx(State(s): State<ApiState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult<Submitted> {
+async fn submit_tx(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Submitted> {
     let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.body_text()),
+        BytesRejection::FailedToBufferBody(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.body_text(),
+        ),
         _ => ApiError::bad_request(e.body_text()),
     })?;
-    let raw = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/octet-stream"));
+    let raw = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/octet-stream"));
     let bytes = if raw {
         body.to_vec()
     } else {
-        let req: SubmitTx = serde_json::from_slice(&body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?;
-        hex::decode(req.tx.trim()).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_tx", format!("tx is not hex: {e}")))?
+        let req: SubmitTx = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()))?;
+        hex::decode(req.tx.trim()).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_tx",
+                format!("tx is not hex: {e}"),
+            )
+        })?
     };
     let tx = Tx::decode_bytes(&bytes)?;
     let hash = s.chain.submit(tx)?;
@@ -205,16 +236,35 @@ async fn tx_status(State(s): State<ApiState>, Path(hash): Path<String>) -> ApiRe
     let hash = Hash::from_hex(&hash).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if let Some(loc) = s.chain.store().tx(&hash).map_err(ApiError::internal)? {
         let receipt: Receipt = decode(&loc.receipt).map_err(ApiError::internal)?;
-        return Ok(Json(TxStatus { hash, status: "finalized".into(), height: Some(loc.height), index: Some(loc.index), receipt: Some(receipt) }));
+        return Ok(Json(TxStatus {
+            hash,
+            status: "finalized".into(),
+            height: Some(loc.height),
+            index: Some(loc.index),
+            receipt: Some(receipt),
+        }));
     }
     if s.chain.in_mempool(&hash) {
-        return Ok(Json(TxStatus { hash, status: "pending".into(), height: None, index: None, receipt: None }));
+        return Ok(Json(TxStatus {
+            hash,
+            status: "pending".into(),
+            height: None,
+            index: None,
+            receipt: None,
+        }));
     }
-    Err(ApiError::not_found(format!("transaction {hash} is neither pending nor finalized")))
+    Err(ApiError::not_found(format!(
+        "transaction {hash} is neither pending nor finalized"
+    )))
 }
 
-async fn get_account(State(s): State<ApiState>, Path(address): Path<String>) -> ApiResult<mycel_ledger::execute::AccountView> {
-    let addr: Address = address.parse().map_err(|e: mycel_primitives::Error| ApiError::bad_request(e.to_string()))?;
+async fn get_account(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+) -> ApiResult<mycel_ledger::execute::AccountView> {
+    let addr: Address = address
+        .parse()
+        .map_err(|e: mycel_primitives::Error| ApiError::bad_request(e.to_string()))?;
     let state = s.chain.finalized_state().map_err(ApiError::internal)?;
     Ok(Json(account(&state, &addr).map_err(ApiError::internal)?))
 }
@@ -244,11 +294,17 @@ fn height_param(s: &ApiState, h: &str) -> Result<u64, ApiError> {
     if h == "latest" {
         return Ok(s.chain.head().map_err(ApiError::internal)?.height);
     }
-    h.parse().map_err(|_| ApiError::bad_request(format!("height {h:?} is not a number or \"latest\"")))
+    h.parse()
+        .map_err(|_| ApiError::bad_request(format!("height {h:?} is not a number or \"latest\"")))
 }
 
 fn load_block(s: &ApiState, height: u64) -> Result<block::Block, ApiError> {
-    let bytes = s.chain.store().block(height).map_err(ApiError::internal)?.ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
+    let bytes = s
+        .chain
+        .store()
+        .block(height)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no block at height {height}")))?;
     block::decode(&bytes).map_err(ApiError::internal)
 }
 
@@ -257,7 +313,12 @@ async fn get_block(State(s): State<ApiState>, Path(h): Path<String>) -> ApiResul
     let b = load_block(&s, height)?;
     let mut txs = Vec::new();
     for t in &b.txs {
-        let receipt = s.chain.store().tx(&t.hash()).map_err(ApiError::internal)?.and_then(|l| decode::<Receipt>(&l.receipt).ok());
+        let receipt = s
+            .chain
+            .store()
+            .tx(&t.hash())
+            .map_err(ApiError::internal)?
+            .and_then(|l| decode::<Receipt>(&l.receipt).ok());
         let mut v = serde_json::to_value(TxView::from(t)).map_err(ApiError::internal)?;
         v["receipt"] = serde_json::to_value(receipt).map_err(ApiError::internal)?;
         txs.push(v);
@@ -300,11 +361,20 @@ fn events_of(s: &ApiState, height: u64) -> Result<BlockEvents, ApiError> {
         let h = t.hash();
         if let Some(loc) = s.chain.store().tx(&h).map_err(ApiError::internal)? {
             let r: Receipt = decode(&loc.receipt).map_err(ApiError::internal)?;
-            events.extend(r.events.into_iter().map(|event| EventView { tx: Some(h), event }));
+            events.extend(
+                r.events
+                    .into_iter()
+                    .map(|event| EventView { tx: Some(h), event }),
+            );
         }
     }
     if let Some(raw) = s.chain.store().events(height).map_err(ApiError::internal)? {
-        events.extend(decode_events(&raw).map_err(ApiError::internal)?.into_iter().map(|event| EventView { tx: None, event }));
+        events.extend(
+            decode_events(&raw)
+                .map_err(ApiError::internal)?
+                .into_iter()
+                .map(|event| EventView { tx: None, event }),
+        );
     }
     Ok(BlockEvents { height, events })
 }
@@ -328,7 +398,10 @@ pub struct EventsQuery {
 /// Most blocks one events query scans.
 const MAX_EVENT_RANGE: u64 = 1_000;
 
-async fn events(State(s): State<ApiState>, Query(q): Query<EventsQuery>) -> ApiResult<Vec<BlockEvents>> {
+async fn events(
+    State(s): State<ApiState>,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<Vec<BlockEvents>> {
     let head = s.chain.head().map_err(ApiError::internal)?.height;
     let to = q.to.unwrap_or(head).min(head);
     let from = q.from.unwrap_or(to.saturating_sub(100));
@@ -336,7 +409,9 @@ async fn events(State(s): State<ApiState>, Query(q): Query<EventsQuery>) -> ApiR
         return Err(ApiError::bad_request("from is above to"));
     }
     if to - from >= MAX_EVENT_RANGE {
-        return Err(ApiError::bad_request(format!("at most {MAX_EVENT_RANGE} blocks per query")));
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_EVENT_RANGE} blocks per query"
+        )));
     }
     let mut out = Vec::new();
     for h in from..=to {
@@ -369,9 +444,16 @@ pub struct RewardsView {
     pub records: Vec<rewards::Record>,
 }
 
-async fn get_rewards(State(s): State<ApiState>, Path(epoch): Path<u64>, Query(q): Query<RewardsQuery>) -> ApiResult<RewardsView> {
+async fn get_rewards(
+    State(s): State<ApiState>,
+    Path(epoch): Path<u64>,
+    Query(q): Query<RewardsQuery>,
+) -> ApiResult<RewardsView> {
     let addr = match q.address {
-        Some(a) => Some(a.parse::<Address>().map_err(|e| ApiError::bad_request(e.to_string()))?),
+        Some(a) => Some(
+            a.parse::<Address>()
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        ),
         None => None,
     };
     let state = s.chain.finalized_state().map_err(ApiError::internal)?;
@@ -403,7 +485,10 @@ async fn supply(State(s): State<ApiState>) -> ApiResult<SupplyAudit> {
     let state = s.chain.finalized_state().map_err(ApiError::internal)?;
     let height = state.version().unwrap_or(0);
     let balances = bank::balances(&state).map_err(ApiError::internal)?;
-    let sum = balances.iter().try_fold(Amount::ZERO, |acc, (_, b)| acc.checked_add(*b)).map_err(ApiError::internal)?;
+    let sum = balances
+        .iter()
+        .try_fold(Amount::ZERO, |acc, (_, b)| acc.checked_add(*b))
+        .map_err(ApiError::internal)?;
     let supply = bank::supply(&state).map_err(ApiError::internal)?;
     Ok(Json(SupplyAudit {
         height,
@@ -416,5 +501,8 @@ async fn supply(State(s): State<ApiState>) -> ApiResult<SupplyAudit> {
 }
 
 async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], (s.metrics)())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        (s.metrics)(),
+    )
 }

@@ -1,14 +1,14 @@
 //! A Rust client of the HTTP API (used by the CLI and the tests).
 
 use crate::{
-    api::{BlockEvents, ErrorBody, Status, Submitted, TxStatus},
     Error, Result,
+    api::{BlockEvents, ErrorBody, Status, Submitted, TxStatus},
 };
 use commonware_cryptography::Signer;
-use mycel_ledger::{modules::bank, Message, Tx, TxBody};
+use mycel_ledger::{Message, Tx, TxBody, modules::bank};
 use mycel_primitives::{
-    codec::{Encode, EncodeSize},
     Address, Amount, Hash, PrivateKey,
+    codec::{Encode, EncodeSize},
 };
 use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
@@ -34,20 +34,42 @@ impl Client {
         install_crypto();
         Client {
             base: base.trim_end_matches('/').to_string(),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
         }
     }
 
-    async fn parse<T: DeserializeOwned>(&self, url: &str, r: std::result::Result<reqwest::Response, reqwest::Error>) -> Result<T> {
-        let r = r.map_err(|e| Error::Unreachable { url: url.to_string(), why: e.to_string() })?;
+    async fn parse<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        r: std::result::Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<T> {
+        let r = r.map_err(|e| Error::Unreachable {
+            url: url.to_string(),
+            why: e.to_string(),
+        })?;
         let ok = r.status().is_success();
-        let text = r.text().await.map_err(|e| Error::Unreachable { url: url.to_string(), why: e.to_string() })?;
+        let text = r.text().await.map_err(|e| Error::Unreachable {
+            url: url.to_string(),
+            why: e.to_string(),
+        })?;
         if ok {
-            serde_json::from_str(&text).map_err(|e| Error::Invalid { what: format!("answer of {url}"), why: e.to_string() })
+            serde_json::from_str(&text).map_err(|e| Error::Invalid {
+                what: format!("answer of {url}"),
+                why: e.to_string(),
+            })
         } else {
             match serde_json::from_str::<ErrorBody>(&text) {
-                Ok(b) => Err(Error::Api { code: b.error.code, message: b.error.message }),
-                Err(_) => Err(Error::Api { code: "http".into(), message: text }),
+                Ok(b) => Err(Error::Api {
+                    code: b.error.code,
+                    message: b.error.message,
+                }),
+                Err(_) => Err(Error::Api {
+                    code: "http".into(),
+                    message: text,
+                }),
             }
         }
     }
@@ -75,7 +97,12 @@ impl Client {
     }
 
     /// Events of a range of blocks.
-    pub async fn events(&self, from: Option<u64>, to: Option<u64>, kind: Option<&str>) -> Result<Vec<BlockEvents>> {
+    pub async fn events(
+        &self,
+        from: Option<u64>,
+        to: Option<u64>,
+        kind: Option<&str>,
+    ) -> Result<Vec<BlockEvents>> {
         let mut q = Vec::new();
         if let Some(f) = from {
             q.push(format!("from={f}"));
@@ -114,7 +141,9 @@ impl Client {
         loop {
             match self.tx(h).await {
                 Ok(s) if s.status == "finalized" => return Ok(s),
-                Ok(_) | Err(Error::Api { .. }) if start.elapsed() < timeout => tokio::time::sleep(Duration::from_millis(20)).await,
+                Ok(_) | Err(Error::Api { .. }) if start.elapsed() < timeout => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
                 Ok(s) => return Ok(s),
                 Err(e) => return Err(e),
             }
@@ -123,18 +152,38 @@ impl Client {
 
     /// Builds and signs a transaction from `key` with the account's next nonce and the minimum
     /// fee (or `fee`).
-    pub async fn sign(&self, key: &PrivateKey, messages: Vec<Message>, fee: Option<Amount>, memo: &str) -> Result<Tx> {
+    pub async fn sign(
+        &self,
+        key: &PrivateKey,
+        messages: Vec<Message>,
+        fee: Option<Amount>,
+        memo: &str,
+    ) -> Result<Tx> {
         let status = self.status().await?;
         let addr = Address::from_public_key(&key.public_key());
         let acct = self.account(&addr).await?;
         let nonce = acct["nonce"].as_u64().unwrap_or(0);
-        let mut body = TxBody { chain_id: status.chain_id, sender: key.public_key(), nonce, fee: Amount::ZERO, messages, memo: memo.to_string() };
+        let mut body = TxBody {
+            chain_id: status.chain_id,
+            sender: key.public_key(),
+            nonce,
+            fee: Amount::ZERO,
+            messages,
+            memo: memo.to_string(),
+        };
         body.fee = match fee {
             Some(f) => f,
             None => {
                 // The fee field has a fixed width, so the size is known before it is set.
                 let size = body.encode_size() + 64;
-                bank::min_fee(&bank::Params { min_fee: status.min_fee, fee_per_byte: status.fee_per_byte, fee_burn_bps: 0 }, size)
+                bank::min_fee(
+                    &bank::Params {
+                        min_fee: status.min_fee,
+                        fee_per_byte: status.fee_per_byte,
+                        fee_burn_bps: 0,
+                    },
+                    size,
+                )
             }
         };
         Ok(body.sign(key))

@@ -1,6 +1,6 @@
 //! Node configuration and the home directory layout.
 
-use crate::{error::io, Error, Result};
+use crate::{Error, Result, error::io};
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -65,7 +65,9 @@ impl Home {
         if let Some(p) = std::env::var_os("MYCEL_HOME") {
             return Home(PathBuf::from(p));
         }
-        let base = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let base = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
         Home(base.join(".mycel"))
     }
 
@@ -106,7 +108,10 @@ impl Home {
             return Ok(NodeConfig::default());
         }
         let text = std::fs::read_to_string(&p).map_err(io(&p))?;
-        toml::from_str(&text).map_err(|e| Error::Invalid { what: p.display().to_string(), why: e.to_string() })
+        toml::from_str(&text).map_err(|e| Error::Invalid {
+            what: p.display().to_string(),
+            why: e.to_string(),
+        })
     }
 
     /// Writes `config.toml`.

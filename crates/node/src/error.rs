@@ -57,5 +57,8 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Wraps an I/O error with its path.
 pub fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.display().to_string(), source }
+    move |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }

@@ -1,10 +1,10 @@
 //! `mycel init`: a new home with a validator key, funded accounts and a genesis.
 
 use crate::{
+    Error, Result,
     config::{Home, NodeConfig},
     error::io,
     keystore::{KeyFile, Keystore},
-    Error, Result,
 };
 use mycel_ledger::genesis::{Genesis, GenesisAccount, GenesisValidator};
 use mycel_primitives::Amount;
@@ -68,11 +68,22 @@ pub fn init(home: &Home, opts: &InitOptions) -> Result<Initialised> {
     std::fs::create_dir_all(home.path()).map_err(io(home.path()))?;
     let ks = Keystore::new(home.keys_dir());
     let validator = ks.generate("validator")?;
-    let accounts: Vec<KeyFile> = (0..opts.accounts).map(|i| ks.generate(&format!("dev{i}"))).collect::<Result<_>>()?;
+    let accounts: Vec<KeyFile> = (0..opts.accounts)
+        .map(|i| ks.generate(&format!("dev{i}")))
+        .collect::<Result<_>>()?;
     let mut genesis = Genesis {
         chain_id: opts.chain_id.clone(),
-        accounts: accounts.iter().map(|k| GenesisAccount { address: k.address, balance: opts.balance }).collect(),
-        validators: vec![GenesisValidator { public_key: validator.public_key.clone(), stake: Amount::from_myc(10_000) }],
+        accounts: accounts
+            .iter()
+            .map(|k| GenesisAccount {
+                address: k.address,
+                balance: opts.balance,
+            })
+            .collect(),
+        validators: vec![GenesisValidator {
+            public_key: validator.public_key.clone(),
+            stake: Amount::from_myc(10_000),
+        }],
         params: Default::default(),
     };
     genesis.params.rewards.epoch_length = opts.epoch_length;
@@ -81,5 +92,9 @@ pub fn init(home: &Home, opts: &InitOptions) -> Result<Initialised> {
     let gp = home.genesis_path();
     std::fs::write(&gp, genesis.to_toml()).map_err(io(&gp))?;
     home.write_config(&opts.config)?;
-    Ok(Initialised { validator, accounts, genesis })
+    Ok(Initialised {
+        validator,
+        accounts,
+        genesis,
+    })
 }

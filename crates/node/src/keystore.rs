@@ -4,12 +4,12 @@
 //! 24-word mnemonic (empty passphrase), so `mycel keys import` restores the same address
 //! anywhere. Files are `keys/<name>.json`, readable by the owner only.
 
-use crate::{error::io, Error, Result};
+use crate::{Error, Result, error::io};
 use bip39::Mnemonic;
 use commonware_cryptography::Signer;
 use mycel_primitives::{
-    keys::{private_key_bytes, private_key_from_bytes, private_key_from_seed},
     Address, PrivateKey,
+    keys::{private_key_bytes, private_key_from_bytes, private_key_from_seed},
 };
 use std::path::{Path, PathBuf};
 
@@ -31,14 +31,23 @@ pub struct KeyFile {
 impl KeyFile {
     /// The signing key.
     pub fn private_key(&self) -> Result<PrivateKey> {
-        let bytes = hex::decode(&self.secret_key).map_err(|e| Error::Invalid { what: format!("key {}", self.name), why: e.to_string() })?;
-        private_key_from_bytes(&bytes).map_err(|e| Error::Invalid { what: format!("key {}", self.name), why: e.to_string() })
+        let bytes = hex::decode(&self.secret_key).map_err(|e| Error::Invalid {
+            what: format!("key {}", self.name),
+            why: e.to_string(),
+        })?;
+        private_key_from_bytes(&bytes).map_err(|e| Error::Invalid {
+            what: format!("key {}", self.name),
+            why: e.to_string(),
+        })
     }
 }
 
 /// Derives the key of a mnemonic phrase.
 pub fn key_from_mnemonic(phrase: &str) -> Result<(Mnemonic, PrivateKey)> {
-    let m = Mnemonic::parse_normalized(phrase.trim()).map_err(|e| Error::Invalid { what: "mnemonic".into(), why: e.to_string() })?;
+    let m = Mnemonic::parse_normalized(phrase.trim()).map_err(|e| Error::Invalid {
+        what: "mnemonic".into(),
+        why: e.to_string(),
+    })?;
     let key = private_key_from_seed(&m.to_seed(""));
     Ok((m, key))
 }
@@ -49,8 +58,16 @@ pub struct Keystore {
 }
 
 fn valid_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(Error::Invalid { what: format!("key name {name:?}"), why: "use 1-64 letters, digits, '-' or '_'".into() });
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::Invalid {
+            what: format!("key name {name:?}"),
+            why: "use 1-64 letters, digits, '-' or '_'".into(),
+        });
     }
     Ok(())
 }
@@ -78,7 +95,10 @@ impl Keystore {
         valid_name(name)?;
         let p = self.path(name);
         if p.exists() {
-            return Err(Error::Invalid { what: format!("key name {name:?}"), why: "a key with this name exists".into() });
+            return Err(Error::Invalid {
+                what: format!("key name {name:?}"),
+                why: "a key with this name exists".into(),
+            });
         }
         let (m, key) = key_from_mnemonic(phrase)?;
         let pk = key.public_key();
@@ -90,7 +110,12 @@ impl Keystore {
             mnemonic: m.to_string(),
         };
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-        write_private(&p, serde_json::to_string_pretty(&kf).expect("serializes").as_bytes())?;
+        write_private(
+            &p,
+            serde_json::to_string_pretty(&kf)
+                .expect("serializes")
+                .as_bytes(),
+        )?;
         Ok(kf)
     }
 
@@ -102,11 +127,17 @@ impl Keystore {
             return Err(Error::UnknownKey(name.to_string()));
         }
         let text = std::fs::read_to_string(&p).map_err(io(&p))?;
-        let kf: KeyFile = serde_json::from_str(&text).map_err(|e| Error::Invalid { what: p.display().to_string(), why: e.to_string() })?;
+        let kf: KeyFile = serde_json::from_str(&text).map_err(|e| Error::Invalid {
+            what: p.display().to_string(),
+            why: e.to_string(),
+        })?;
         // Never trust the cached address: recompute it from the secret.
         let key = kf.private_key()?;
         if Address::from_public_key(&key.public_key()) != kf.address {
-            return Err(Error::Invalid { what: p.display().to_string(), why: "address does not match the secret key".into() });
+            return Err(Error::Invalid {
+                what: p.display().to_string(),
+                why: "address does not match the secret key".into(),
+            });
         }
         Ok(kf)
     }
@@ -119,7 +150,12 @@ impl Keystore {
         let mut names: Vec<String> = std::fs::read_dir(&self.dir)
             .map_err(io(&self.dir))?
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_string))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .map(str::to_string)
+            })
             .collect();
         names.sort();
         names.iter().map(|n| self.load(n)).collect()

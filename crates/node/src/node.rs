@@ -1,25 +1,27 @@
 //! Runs a validator node: consensus over authenticated TCP, the ledger store and the HTTP API.
 
 use crate::{
+    Error, Result,
     api::{self, ApiState},
     config::Home,
     error::io,
     keystore::Keystore,
-    Error, Result,
 };
-use commonware_cryptography::{ed25519::PublicKey, ChaCha20Poly1305, Signer};
-use commonware_p2p::{authenticated::lookup, Address as P2pAddress, AddressableManager as _};
-use commonware_runtime::{tokio as cw_tokio, Metrics, Quota, Runner as _, Spawner as _, Supervisor as _};
+use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519::PublicKey};
+use commonware_p2p::{Address as P2pAddress, AddressableManager as _, authenticated::lookup};
+use commonware_runtime::{
+    Metrics, Quota, Runner as _, Spawner as _, Supervisor as _, tokio as cw_tokio,
+};
 use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
 };
-use commonware_utils::{ordered::Map, NZUsize, NZU32};
+use commonware_utils::{NZU32, NZUsize, ordered::Map};
 use mycel_consensus::{
-    engine::{self, Timing},
     Chain, Finalizer,
+    engine::{self, Timing},
 };
-use mycel_primitives::{keys::public_key_from_bytes, Address};
+use mycel_primitives::{Address, keys::public_key_from_bytes};
 use mycel_store::Store;
 use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
 use std::{sync::Arc, time::Duration};
@@ -46,23 +48,40 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         cfg.p2p_addr = a;
     }
     let genesis = home.genesis()?;
-    let key = Keystore::new(home.keys_dir()).load("validator")?.private_key()?;
+    let key = Keystore::new(home.keys_dir())
+        .load("validator")?
+        .private_key()?;
     let me = key.public_key();
     let validators = genesis.validator_keys()?;
     if !validators.contains(&me) {
-        return Err(Error::Invalid { what: "validator key".into(), why: "this node's key is not a genesis validator (full nodes are not supported yet)".into() });
+        return Err(Error::Invalid {
+            what: "validator key".into(),
+            why: "this node's key is not a genesis validator (full nodes are not supported yet)"
+                .into(),
+        });
     }
     let data = home.data_dir();
     std::fs::create_dir_all(&data).map_err(io(&data))?;
     let store = Arc::new(Store::open(data.join("state.redb"))?);
-    let chain = Arc::new(Chain::open(store, &genesis, cfg.max_block_txs, cfg.mempool_size)?);
+    let chain = Arc::new(Chain::open(
+        store,
+        &genesis,
+        cfg.max_block_txs,
+        cfg.mempool_size,
+    )?);
     let head = chain.head()?;
     info!(target: "mycel::node", height = head.height, root = %head.root, "store opened");
 
     let mut peers: Vec<(PublicKey, P2pAddress)> = vec![(me.clone(), cfg.p2p_addr.into())];
     for p in &cfg.peers {
-        let bytes = hex::decode(&p.public_key).map_err(|e| Error::Invalid { what: "peer key".into(), why: e.to_string() })?;
-        let pk = public_key_from_bytes(&bytes).map_err(|e| Error::Invalid { what: "peer key".into(), why: e.to_string() })?;
+        let bytes = hex::decode(&p.public_key).map_err(|e| Error::Invalid {
+            what: "peer key".into(),
+            why: e.to_string(),
+        })?;
+        let pk = public_key_from_bytes(&bytes).map_err(|e| Error::Invalid {
+            what: "peer key".into(),
+            why: e.to_string(),
+        })?;
         peers.push((pk, p.address.into()));
     }
     let timing = Timing {
@@ -72,13 +91,23 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         timeout_retry: Duration::from_millis(1_000),
         skip_timeout: Duration::from_millis(cfg.leader_timeout_ms + 3_000),
     };
-    let runtime = cw_tokio::Config::new().with_storage_directory(data.join("consensus")).with_worker_threads(2).with_catch_panics(false);
+    let runtime = cw_tokio::Config::new()
+        .with_storage_directory(data.join("consensus"))
+        .with_worker_threads(2)
+        .with_catch_panics(false);
     let validator_addr = Address::from_public_key(&me);
     let result: Result<()> = cw_tokio::Runner::new(runtime).start(|ctx| async move {
-        let max_msg = engine::MAX_MESSAGE_BYTES.min(lookup::max_size::<Cups<Sake<commonware_cryptography::ed25519::PrivateKey>, ChaCha20Poly1305>>());
+        let max_msg = engine::MAX_MESSAGE_BYTES.min(lookup::max_size::<
+            Cups<Sake<commonware_cryptography::ed25519::PrivateKey>, ChaCha20Poly1305>,
+        >());
         let p2p = lookup::Config::local(
             Cups::<_, ChaCha20Poly1305>::new(
-                Sake { signer: key.clone(), synchrony_bound: Duration::from_secs(5), max_handshake_age: Duration::from_secs(10), version: sake::Version::V1 },
+                Sake {
+                    signer: key.clone(),
+                    synchrony_bound: Duration::from_secs(5),
+                    max_handshake_age: Duration::from_secs(10),
+                    version: sake::Version::V1,
+                },
                 cups::Version::V1,
             ),
             b"_MYCEL_P2P",
@@ -88,7 +117,11 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             NZUsize!(1_024),
         );
         let (mut network, mut oracle) = lookup::Network::new(ctx.child("p2p"), p2p);
-        let peer_map: Map<PublicKey, P2pAddress> = peers.try_into().map_err(|_| Error::Invalid { what: "peers".into(), why: "duplicate peer".into() })?;
+        let peer_map: Map<PublicKey, P2pAddress> =
+            peers.try_into().map_err(|_| Error::Invalid {
+                what: "peers".into(),
+                why: "duplicate peer".into(),
+            })?;
         let _ = oracle.track(0, peer_map);
         let quota = Quota::per_second(NZU32!(100_000));
         let channels = [
@@ -101,8 +134,16 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         network.start();
 
         let height = ctx.register("height", "last finalized height", Gauge::<i64>::default());
-        let mempool = ctx.register("mempool_size", "pending transactions", Gauge::<i64>::default());
-        let finalized_txs = ctx.register("finalized_txs", "transactions finalized since start", Counter::<u64>::default());
+        let mempool = ctx.register(
+            "mempool_size",
+            "pending transactions",
+            Gauge::<i64>::default(),
+        );
+        let finalized_txs = ctx.register(
+            "finalized_txs",
+            "transactions finalized since start",
+            Counter::<u64>::default(),
+        );
         height.set(head.height as i64);
         let hook_chain = chain.clone();
         let finalizer = Finalizer::new(chain.clone()).with_hook(Arc::new(move |b| {
@@ -112,13 +153,36 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         }));
 
         let participants = engine::participants(&validators);
-        let scheme = engine::signer_scheme(participants, key).ok_or_else(|| Error::Invalid { what: "validator key".into(), why: "not a participant".into() })?;
-        let handles = engine::start(ctx.child("engine"), "mycel", chain.clone(), scheme, me, timing, finalizer, oracle.clone(), oracle, channels).await;
+        let scheme = engine::signer_scheme(participants, key).ok_or_else(|| Error::Invalid {
+            what: "validator key".into(),
+            why: "not a participant".into(),
+        })?;
+        let handles = engine::start(
+            ctx.child("engine"),
+            "mycel",
+            chain.clone(),
+            scheme,
+            me,
+            timing,
+            finalizer,
+            oracle.clone(),
+            oracle,
+            channels,
+        )
+        .await;
 
         let metrics_ctx = ctx.child("api_metrics");
-        let state = ApiState { chain, validator: validator_addr, metrics: Arc::new(move || metrics_ctx.encode()) };
-        let listener = tokio::net::TcpListener::bind(cfg.api_addr).await.map_err(io(std::path::Path::new(&cfg.api_addr.to_string())))?;
-        let bound = listener.local_addr().map_err(io(std::path::Path::new("api listener")))?;
+        let state = ApiState {
+            chain,
+            validator: validator_addr,
+            metrics: Arc::new(move || metrics_ctx.encode()),
+        };
+        let listener = tokio::net::TcpListener::bind(cfg.api_addr)
+            .await
+            .map_err(io(std::path::Path::new(&cfg.api_addr.to_string())))?;
+        let bound = listener
+            .local_addr()
+            .map_err(io(std::path::Path::new("api listener")))?;
         let app = api::router(state, cfg.max_request_bytes);
         ctx.child("api").spawn(move |_| async move {
             if let Err(e) = axum::serve(listener, app).await {

@@ -1,9 +1,9 @@
 //! Account addresses: the first 20 bytes of the public key's hash, printed as bech32m `myc1…`.
 
 use crate::{
-    hash::{hash, Domain},
-    keys::PublicKey,
     Error, Result,
+    hash::{Domain, hash},
+    keys::PublicKey,
 };
 use bech32::{Bech32m, Hrp};
 use commonware_codec::{FixedSize, Read, Write};
@@ -58,7 +58,9 @@ impl FromStr for Address {
             return Err(bad(format!("expected prefix {HRP:?}")));
         }
         let data: Vec<u8> = checked.byte_iter().collect();
-        let arr: [u8; 20] = data.try_into().map_err(|_| bad("expected 20 bytes".into()))?;
+        let arr: [u8; 20] = data
+            .try_into()
+            .map_err(|_| bad("expected 20 bytes".into()))?;
         Ok(Address(arr))
     }
 }
@@ -75,7 +77,10 @@ impl FixedSize for Address {
 
 impl Read for Address {
     type Cfg = ();
-    fn read_cfg(buf: &mut impl commonware_codec::Buf, _: &()) -> std::result::Result<Self, commonware_codec::Error> {
+    fn read_cfg(
+        buf: &mut impl commonware_codec::Buf,
+        _: &(),
+    ) -> std::result::Result<Self, commonware_codec::Error> {
         <[u8; 20]>::read_cfg(buf, &()).map(Address)
     }
 }
@@ -111,8 +116,17 @@ mod tests {
         let mut corrupted = s.clone().into_bytes();
         let last = corrupted.len() - 1;
         corrupted[last] = if corrupted[last] == b'q' { b'p' } else { b'q' };
-        assert!(String::from_utf8(corrupted).unwrap().parse::<Address>().is_err());
-        assert!("cosmos1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqnrql8a".parse::<Address>().is_err());
+        assert!(
+            String::from_utf8(corrupted)
+                .unwrap()
+                .parse::<Address>()
+                .is_err()
+        );
+        assert!(
+            "cosmos1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqnrql8a"
+                .parse::<Address>()
+                .is_err()
+        );
         assert!("myc1".parse::<Address>().is_err());
         assert!("hello".parse::<Address>().is_err());
     }

@@ -32,12 +32,18 @@ impl Amount {
 
     /// Checked addition.
     pub fn checked_add(self, o: Amount) -> Result<Amount> {
-        self.0.checked_add(o.0).map(Amount).ok_or(Error::AmountOverflow)
+        self.0
+            .checked_add(o.0)
+            .map(Amount)
+            .ok_or(Error::AmountOverflow)
     }
 
     /// Checked subtraction.
     pub fn checked_sub(self, o: Amount) -> Result<Amount> {
-        self.0.checked_sub(o.0).map(Amount).ok_or(Error::AmountOverflow)
+        self.0
+            .checked_sub(o.0)
+            .map(Amount)
+            .ok_or(Error::AmountOverflow)
     }
 
     /// `self * num / den`, rounded down, without intermediate overflow for realistic supplies
@@ -46,7 +52,9 @@ impl Amount {
         if den == 0 {
             return Err(Error::AmountOverflow);
         }
-        mul_div_u128(self.0, num, den).map(Amount).ok_or(Error::AmountOverflow)
+        mul_div_u128(self.0, num, den)
+            .map(Amount)
+            .ok_or(Error::AmountOverflow)
     }
 
     /// True when zero.
@@ -130,11 +138,16 @@ impl FromStr for Amount {
         if !w.chars().all(|c| c.is_ascii_digit()) || !fr.chars().all(|c| c.is_ascii_digit()) {
             return Err(bad("not a decimal number"));
         }
-        let whole: u128 = if w.is_empty() { 0 } else { w.parse().map_err(|_| bad("too large"))? };
+        let whole: u128 = if w.is_empty() {
+            0
+        } else {
+            w.parse().map_err(|_| bad("too large"))?
+        };
         let frac: u128 = if fr.is_empty() {
             0
         } else {
-            fr.parse::<u128>().map_err(|_| bad("bad fraction"))? * 10u128.pow(DECIMALS - fr.len() as u32)
+            fr.parse::<u128>().map_err(|_| bad("bad fraction"))?
+                * 10u128.pow(DECIMALS - fr.len() as u32)
         };
         whole
             .checked_mul(BASE_UNITS_PER_MYC)
@@ -156,7 +169,10 @@ impl FixedSize for Amount {
 
 impl Read for Amount {
     type Cfg = ();
-    fn read_cfg(buf: &mut impl commonware_codec::Buf, _: &()) -> std::result::Result<Self, commonware_codec::Error> {
+    fn read_cfg(
+        buf: &mut impl commonware_codec::Buf,
+        _: &(),
+    ) -> std::result::Result<Self, commonware_codec::Error> {
         u128::read_cfg(buf, &()).map(Amount)
     }
 }

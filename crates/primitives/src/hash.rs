@@ -118,7 +118,10 @@ impl FixedSize for Hash {
 
 impl Read for Hash {
     type Cfg = ();
-    fn read_cfg(buf: &mut impl commonware_codec::Buf, _: &()) -> std::result::Result<Self, commonware_codec::Error> {
+    fn read_cfg(
+        buf: &mut impl commonware_codec::Buf,
+        _: &(),
+    ) -> std::result::Result<Self, commonware_codec::Error> {
         <[u8; 32]>::read_cfg(buf, &()).map(Hash)
     }
 }
@@ -164,10 +167,22 @@ mod tests {
     fn golden_vectors() {
         // Computed independently with the Python `blake3` package (derive_key mode).
         let cases = [
-            (Domain::Tx, "4c8b991f266d01ffff178e9ee65be30df665195a8ad0b0b93c9a818b7e2e0410"),
-            (Domain::Block, "f61c48057e5183aef5d8043fb06bf0f0e2396c727f49712cff990d87bfca30da"),
-            (Domain::Address, "d4ccf13405002775af5ba63c36460f1cf3f4582b44a54eba6dbeebdfe82fd4bb"),
-            (Domain::MerkleLeaf, "69df0319ffa7985ebcf7f2f9b25c9ed452c743b5e62e8d40f83c05b36cc69c20"),
+            (
+                Domain::Tx,
+                "4c8b991f266d01ffff178e9ee65be30df665195a8ad0b0b93c9a818b7e2e0410",
+            ),
+            (
+                Domain::Block,
+                "f61c48057e5183aef5d8043fb06bf0f0e2396c727f49712cff990d87bfca30da",
+            ),
+            (
+                Domain::Address,
+                "d4ccf13405002775af5ba63c36460f1cf3f4582b44a54eba6dbeebdfe82fd4bb",
+            ),
+            (
+                Domain::MerkleLeaf,
+                "69df0319ffa7985ebcf7f2f9b25c9ed452c743b5e62e8d40f83c05b36cc69c20",
+            ),
         ];
         for (domain, expected) in cases {
             assert_eq!(hash(domain, b"mycel").to_hex(), expected, "{domain:?}");

@@ -1,15 +1,15 @@
 //! ed25519 keys and signatures (commonware-cryptography's ZIP-215 implementation, the same one
 //! the consensus engine uses) with deterministic batch verification.
 
-use crate::{
-    hash::{hash, hash_parts, Domain},
-    Error, Result,
-};
 use crate::codec::decode;
+use crate::{
+    Error, Result,
+    hash::{Domain, hash, hash_parts},
+};
 use commonware_codec::Encode;
 pub use commonware_cryptography::ed25519::{PrivateKey, PublicKey, Signature};
 use commonware_cryptography::{BatchEntry, BatchVerifier, Signer, Verifier};
-use rand::{rngs::StdRng, SeedableRng};
+use rand::{SeedableRng, rngs::StdRng};
 
 /// Derives a signing key from seed material (e.g. a BIP39 seed) with a domain-separated BLAKE3
 /// key derivation. The same seed always gives the same key.
@@ -95,17 +95,29 @@ mod tests {
     fn sign_verify_and_batch() {
         let keys: Vec<PrivateKey> = (0..8u8).map(|i| private_key_from_seed(&[i; 16])).collect();
         let msgs: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; 40]).collect();
-        let sigs: Vec<Signature> = keys.iter().zip(&msgs).map(|(k, m)| sign(k, b"ns", m)).collect();
+        let sigs: Vec<Signature> = keys
+            .iter()
+            .zip(&msgs)
+            .map(|(k, m)| sign(k, b"ns", m))
+            .collect();
         let pks: Vec<PublicKey> = keys.iter().map(|k| k.public_key()).collect();
         assert!(verify(&pks[0], b"ns", &msgs[0], &sigs[0]));
         assert!(!verify(&pks[0], b"other", &msgs[0], &sigs[0]));
         let items: Vec<SignedMessage> = (0..8)
-            .map(|i| SignedMessage { public_key: &pks[i], message: &msgs[i], signature: &sigs[i] })
+            .map(|i| SignedMessage {
+                public_key: &pks[i],
+                message: &msgs[i],
+                signature: &sigs[i],
+            })
             .collect();
         assert!(verify_batch(b"ns", &items));
         // One swapped signature fails the whole batch.
         let mut bad: Vec<SignedMessage> = (0..8)
-            .map(|i| SignedMessage { public_key: &pks[i], message: &msgs[i], signature: &sigs[i] })
+            .map(|i| SignedMessage {
+                public_key: &pks[i],
+                message: &msgs[i],
+                signature: &sigs[i],
+            })
             .collect();
         bad[3].signature = &sigs[4];
         assert!(!verify_batch(b"ns", &bad));

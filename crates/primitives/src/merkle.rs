@@ -6,8 +6,8 @@
 //! that uses the same leaf and node hashes. The root of an empty tree is the hash of nothing.
 
 use crate::{
-    hash::{hash, Domain},
     Error, Hash, Result,
+    hash::{Domain, hash},
 };
 
 /// Hash of one leaf.
@@ -62,7 +62,11 @@ pub fn prove(leaves: &[Hash], index: usize) -> Option<InclusionProof> {
     }
     let mut path = Vec::new();
     build_path(leaves, index, &mut path);
-    Some(InclusionProof { index: index as u64, size: leaves.len() as u64, path })
+    Some(InclusionProof {
+        index: index as u64,
+        size: leaves.len() as u64,
+        path,
+    })
 }
 
 fn build_path(leaves: &[Hash], index: usize, path: &mut Vec<Hash>) {
@@ -121,7 +125,9 @@ mod tests {
     use super::*;
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(&(i as u64).to_be_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(&(i as u64).to_be_bytes()))
+            .collect()
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! The redb-backed store, read snapshots and the state-read trait the ledger executes against.
 
 use crate::{
+    Error, Result,
     error::db,
     layer::{Layer, WriteSet},
     tables::*,
-    Error, Result,
 };
 use jmt::{
-    storage::{LeafNode, Node, NodeKey, TreeReader},
     JellyfishMerkleTree, KeyHash, OwnedValue, Version,
+    storage::{LeafNode, Node, NodeKey, TreeReader},
 };
 use mycel_primitives::Hash;
 use parking_lot::Mutex;
@@ -78,7 +78,10 @@ impl CommitInfo {
     }
     fn decode(b: &[u8]) -> Result<Self> {
         if b.len() != 72 {
-            return Err(Error::Corrupt { table: "meta", why: format!("head is {} bytes", b.len()) });
+            return Err(Error::Corrupt {
+                table: "meta",
+                why: format!("head is {} bytes", b.len()),
+            });
         }
         Ok(CommitInfo {
             height: u64::from_be_bytes(b[..8].try_into().expect("8 bytes")),
@@ -142,7 +145,10 @@ impl Store {
             w.open_table(MEMPOOL).map_err(db)?;
         }
         w.commit().map_err(db)?;
-        Ok(Store { db: database, commit_lock: Mutex::new(()) })
+        Ok(Store {
+            db: database,
+            commit_lock: Mutex::new(()),
+        })
     }
 
     /// The last committed block, or `None` for an empty store.
@@ -186,10 +192,17 @@ impl Store {
                 .get(block.height)
                 .map_err(db)?
                 .is_some_and(|m| m.value()[..32] == block.digest.0);
-            return if same { Ok(()) } else { Err(Error::Conflict(block.height)) };
+            return if same {
+                Ok(())
+            } else {
+                Err(Error::Conflict(block.height))
+            };
         }
         if block.height != expected || layer.version != block.height {
-            return Err(Error::OutOfOrder { expected, got: block.height });
+            return Err(Error::OutOfOrder {
+                expected,
+                got: block.height,
+            });
         }
         {
             let mut state = w.open_table(STATE).map_err(db)?;
@@ -202,13 +215,19 @@ impl Store {
             let mut nodes = w.open_table(NODES).map_err(db)?;
             for (nk, node) in layer.tree.node_batch.nodes() {
                 nodes
-                    .insert(borsh::to_vec(nk).map_err(db)?.as_slice(), borsh::to_vec(node).map_err(db)?.as_slice())
+                    .insert(
+                        borsh::to_vec(nk).map_err(db)?.as_slice(),
+                        borsh::to_vec(node).map_err(db)?.as_slice(),
+                    )
                     .map_err(db)?;
             }
             let mut values = w.open_table(VALUES).map_err(db)?;
             for ((version, key_hash), value) in layer.tree.node_batch.values() {
                 values
-                    .insert(value_key(key_hash, *version).as_slice(), encode_opt(value.as_deref()).as_slice())
+                    .insert(
+                        value_key(key_hash, *version).as_slice(),
+                        encode_opt(value.as_deref()).as_slice(),
+                    )
                     .map_err(db)?;
             }
             let mut stale = w.open_table(STALE).map_err(db)?;
@@ -233,9 +252,13 @@ impl Store {
             }
 
             let mut blocks = w.open_table(BLOCKS).map_err(db)?;
-            blocks.insert(block.height, block.bytes.as_slice()).map_err(db)?;
+            blocks
+                .insert(block.height, block.bytes.as_slice())
+                .map_err(db)?;
             let mut digests = w.open_table(BLOCK_DIGESTS).map_err(db)?;
-            digests.insert(block.digest.0.as_slice(), block.height).map_err(db)?;
+            digests
+                .insert(block.digest.0.as_slice(), block.height)
+                .map_err(db)?;
             let mut bmeta = w.open_table(BLOCK_META).map_err(db)?;
             let mut m = block.digest.0.to_vec();
             m.extend_from_slice(&layer.root.0);
@@ -248,10 +271,17 @@ impl Store {
                 txs.insert(h.0.as_slice(), v.as_slice()).map_err(db)?;
             }
             let mut events = w.open_table(EVENTS).map_err(db)?;
-            events.insert(block.height, block.events.as_slice()).map_err(db)?;
+            events
+                .insert(block.height, block.events.as_slice())
+                .map_err(db)?;
             let mut meta = w.open_table(META).map_err(db)?;
-            let head = CommitInfo { height: block.height, digest: block.digest, root: layer.root };
-            meta.insert(META_HEAD, head.encode().as_slice()).map_err(db)?;
+            let head = CommitInfo {
+                height: block.height,
+                digest: block.digest,
+                root: layer.root,
+            };
+            meta.insert(META_HEAD, head.encode().as_slice())
+                .map_err(db)?;
         }
         w.commit().map_err(db)?;
         Ok(())
@@ -270,7 +300,10 @@ impl Store {
         let t = r.open_table(BLOCK_META).map_err(db)?;
         Ok(t.get(height).map_err(db)?.map(|v| {
             let b = v.value();
-            (Hash(b[..32].try_into().expect("32")), Hash(b[32..64].try_into().expect("32")))
+            (
+                Hash(b[..32].try_into().expect("32")),
+                Hash(b[32..64].try_into().expect("32")),
+            )
         }))
     }
 
@@ -285,10 +318,15 @@ impl Store {
     pub fn tx(&self, hash: &Hash) -> Result<Option<TxLocation>> {
         let r = self.db.begin_read().map_err(db)?;
         let t = r.open_table(TXS).map_err(db)?;
-        let Some(v) = t.get(hash.0.as_slice()).map_err(db)? else { return Ok(None) };
+        let Some(v) = t.get(hash.0.as_slice()).map_err(db)? else {
+            return Ok(None);
+        };
         let b = v.value();
         if b.len() < 12 {
-            return Err(Error::Corrupt { table: "txs", why: "short record".into() });
+            return Err(Error::Corrupt {
+                table: "txs",
+                why: "short record".into(),
+            });
         }
         Ok(Some(TxLocation {
             height: u64::from_be_bytes(b[..8].try_into().expect("8")),
@@ -300,7 +338,10 @@ impl Store {
     /// Durably records an admitted transaction, so that it survives a crash before finality.
     pub fn put_pending_tx(&self, hash: &Hash, bytes: &[u8]) -> Result<()> {
         let w = self.db.begin_write().map_err(db)?;
-        w.open_table(MEMPOOL).map_err(db)?.insert(hash.0.as_slice(), bytes).map_err(db)?;
+        w.open_table(MEMPOOL)
+            .map_err(db)?
+            .insert(hash.0.as_slice(), bytes)
+            .map_err(db)?;
         w.commit().map_err(db)
     }
 
@@ -380,12 +421,18 @@ impl Snapshot {
 
     /// The height of the newest state visible in this view (`None` before genesis).
     pub fn version(&self) -> Option<u64> {
-        self.layers.last().map(|l| l.version).or(self.head.map(|h| h.height))
+        self.layers
+            .last()
+            .map(|l| l.version)
+            .or(self.head.map(|h| h.height))
     }
 
     /// The state root of the newest state visible in this view.
     pub fn root(&self) -> Option<Hash> {
-        self.layers.last().map(|l| l.root).or(self.head.map(|h| h.root))
+        self.layers
+            .last()
+            .map(|l| l.root)
+            .or(self.head.map(|h| h.root))
     }
 
     /// Computes the layer produced by applying `writes` on top of this view as the next version.
@@ -399,13 +446,20 @@ impl Snapshot {
         let (root, batch) = tree
             .put_value_set(set, version)
             .map_err(|e| Error::Tree(e.to_string()))?;
-        Ok(Layer { version, writes, root: Hash(root.0), tree: batch })
+        Ok(Layer {
+            version,
+            writes,
+            root: Hash(root.0),
+            tree: batch,
+        })
     }
 
     /// The value under `key` with a proof against [`Self::root`] (ICS23-compatible JMT proof,
     /// borsh-encoded), for light clients.
     pub fn get_with_proof(&self, key: &[u8]) -> Result<(Option<Vec<u8>>, Vec<u8>)> {
-        let version = self.version().ok_or_else(|| Error::Tree("empty state".into()))?;
+        let version = self
+            .version()
+            .ok_or_else(|| Error::Tree("empty state".into()))?;
         let tree = JellyfishMerkleTree::<_, Sha256>::new(self);
         let (value, proof) = tree
             .get_with_proof(KeyHash::with::<Sha256>(key), version)
@@ -443,7 +497,10 @@ impl StateRead for Snapshot {
                 merged.insert(k.clone(), v.clone());
             }
         }
-        Ok(merged.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect())
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
     }
 }
 
@@ -462,7 +519,11 @@ impl TreeReader for Snapshot {
         }
     }
 
-    fn get_value_option(&self, max_version: Version, key_hash: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
         for l in self.layers.iter().rev() {
             if l.version > max_version {
                 continue;
@@ -522,7 +583,7 @@ mod tests {
         let s0 = store.snapshot(&[]).unwrap();
         let l0 = Arc::new(s0.apply(ws(&[("a", Some("1")), ("b", Some("2"))])).unwrap());
         // Speculative read through the layer.
-        let s1 = store.snapshot(&[l0.clone()]).unwrap();
+        let s1 = store.snapshot(std::slice::from_ref(&l0)).unwrap();
         assert_eq!(s1.get(b"a").unwrap(), Some(b"1".to_vec()));
         let l1 = Arc::new(s1.apply(ws(&[("a", None), ("c", Some("3"))])).unwrap());
         let s2 = store.snapshot(&[l0.clone(), l1.clone()]).unwrap();
@@ -532,7 +593,10 @@ mod tests {
 
         store.commit(&l0, &record(0, 1)).unwrap();
         store.commit(&l0, &record(0, 1)).unwrap(); // idempotent
-        assert!(matches!(store.commit(&l0, &record(0, 2)), Err(Error::Conflict(0))));
+        assert!(matches!(
+            store.commit(&l0, &record(0, 2)),
+            Err(Error::Conflict(0))
+        ));
         store.commit(&l1, &record(1, 3)).unwrap();
         drop(store);
 
@@ -563,8 +627,15 @@ mod tests {
         a.commit(&la0, &record(0, 1)).unwrap();
         let la1 = a.snapshot(&[]).unwrap().apply(w1.clone()).unwrap();
         let lb0 = Arc::new(b.snapshot(&[]).unwrap().apply(w0).unwrap());
-        let lb1 = b.snapshot(&[lb0.clone()]).unwrap().apply(w1).unwrap();
+        let lb1 = b
+            .snapshot(std::slice::from_ref(&lb0))
+            .unwrap()
+            .apply(w1)
+            .unwrap();
         assert_eq!(la1.root, lb1.root);
-        assert!(matches!(b.commit(&lb1, &record(1, 2)), Err(Error::OutOfOrder { .. })));
+        assert!(matches!(
+            b.commit(&lb1, &record(1, 2)),
+            Err(Error::OutOfOrder { .. })
+        ));
     }
 }

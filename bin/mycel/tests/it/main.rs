@@ -2,8 +2,8 @@
 //! HTTP API's answers to bad input.
 
 use commonware_cryptography::Signer;
-use mycel_ledger::{modules::bank, Message, Tx, TxBody};
-use mycel_node::{client::Client, keystore::Keystore, Error};
+use mycel_ledger::{Message, Tx, TxBody, modules::bank};
+use mycel_node::{Error, client::Client, keystore::Keystore};
 use mycel_primitives::{Address, Amount, Hash, PrivateKey};
 use std::{
     collections::BTreeMap,
@@ -15,7 +15,11 @@ use std::{
 const BIN: &str = env!("CARGO_BIN_EXE_mycel");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Devnet {
@@ -32,15 +36,36 @@ impl Devnet {
         let api = format!("127.0.0.1:{}", free_port());
         let p2p = format!("127.0.0.1:{}", free_port());
         let out = Command::new(BIN)
-            .args(["--home", home.to_str().unwrap(), "init", "--api.addr", &api, "--p2p.addr", &p2p])
+            .args([
+                "--home",
+                home.to_str().unwrap(),
+                "init",
+                "--api.addr",
+                &api,
+                "--p2p.addr",
+                &p2p,
+            ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
-        Devnet { home, api, p2p, _dir: dir }
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Devnet {
+            home,
+            api,
+            p2p,
+            _dir: dir,
+        }
     }
 
     fn start(&self) -> Child {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.home.join("node.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.home.join("node.log"))
+            .unwrap();
         Command::new(BIN)
             .args(["--home", self.home.to_str().unwrap(), "node"])
             .stdout(Stdio::null())
@@ -54,14 +79,22 @@ impl Devnet {
     }
 
     fn key(&self, name: &str) -> PrivateKey {
-        Keystore::new(self.home.join("keys")).load(name).unwrap().private_key().unwrap()
+        Keystore::new(self.home.join("keys"))
+            .load(name)
+            .unwrap()
+            .private_key()
+            .unwrap()
     }
 }
 
 async fn wait_up(c: &Client, home: &Path) {
     let start = Instant::now();
     while c.status().await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "node did not start: {}", std::fs::read_to_string(home.join("node.log")).unwrap_or_default());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "node did not start: {}",
+            std::fs::read_to_string(home.join("node.log")).unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -72,7 +105,10 @@ fn transfer(key: &PrivateKey, nonce: u64, to: Address) -> Tx {
         sender: key.public_key(),
         nonce,
         fee: Amount::from_myc(1),
-        messages: vec![Message::Bank(bank::Msg::Transfer { to, amount: Amount(1_000 + nonce as u128) })],
+        messages: vec![Message::Bank(bank::Msg::Transfer {
+            to,
+            amount: Amount(1_000 + nonce as u128),
+        })],
         memo: String::new(),
     }
     .sign(key)
@@ -102,7 +138,11 @@ async fn kill9_during_transfers_loses_nothing() {
         for tx in unsure.drain(..) {
             match c.submit(&tx).await {
                 Ok(h) => acked.push(h),
-                Err(Error::Api { code, .. }) if code == "duplicate_tx" || code == "nonce_too_low" => acked.push(tx.hash()),
+                Err(Error::Api { code, .. })
+                    if code == "duplicate_tx" || code == "nonce_too_low" =>
+                {
+                    acked.push(tx.hash())
+                }
                 Err(e) => panic!("resubmission failed: {e}"),
             }
         }
@@ -124,10 +164,10 @@ async fn kill9_during_transfers_loses_nothing() {
         }
         // Remember what is already final, and the state root of the head.
         for h in &acked {
-            if let Ok(s) = c.tx(h).await {
-                if s.status == "finalized" {
-                    finalized.insert(*h, s.height.unwrap());
-                }
+            if let Ok(s) = c.tx(h).await
+                && s.status == "finalized"
+            {
+                finalized.insert(*h, s.height.unwrap());
             }
         }
         if let Ok(s) = c.status().await {
@@ -156,7 +196,9 @@ async fn kill9_during_transfers_loses_nothing() {
     for tx in unsure.drain(..) {
         match c.submit(&tx).await {
             Ok(h) => acked.push(h),
-            Err(Error::Api { code, .. }) if code == "duplicate_tx" || code == "nonce_too_low" => acked.push(tx.hash()),
+            Err(Error::Api { code, .. }) if code == "duplicate_tx" || code == "nonce_too_low" => {
+                acked.push(tx.hash())
+            }
             Err(e) => panic!("resubmission failed: {e}"),
         }
     }
@@ -170,15 +212,30 @@ async fn kill9_during_transfers_loses_nothing() {
     }
     for (height, root) in &roots {
         let b = c.block(&height.to_string()).await.unwrap();
-        assert_eq!(b["state_root"].as_str().unwrap(), root, "state root at {height} changed after restart");
+        assert_eq!(
+            b["state_root"].as_str().unwrap(),
+            root,
+            "state root at {height} changed after restart"
+        );
     }
     let audit: serde_json::Value = c.get("/api/v1/supply").await.unwrap();
     assert_eq!(audit["consistent"], true, "{audit}");
     for (a, k) in keys.iter().enumerate() {
-        let acct = c.account(&Address::from_public_key(&k.public_key())).await.unwrap();
-        assert_eq!(acct["nonce"].as_u64().unwrap(), nonces[a], "account {a} nonce");
+        let acct = c
+            .account(&Address::from_public_key(&k.public_key()))
+            .await
+            .unwrap();
+        assert_eq!(
+            acct["nonce"].as_u64().unwrap(),
+            nonces[a],
+            "account {a} nonce"
+        );
     }
-    assert!(acked.len() > 20, "too few transactions exercised: {}", acked.len());
+    assert!(
+        acked.len() > 20,
+        "too few transactions exercised: {}",
+        acked.len()
+    );
     node.kill().unwrap();
     node.wait().unwrap();
 }
@@ -194,13 +251,23 @@ async fn api_rejects_bad_input_without_state_change() {
     let url = format!("http://{}/api/v1/txs", net.api);
     let key = net.key("dev0");
     let to = Address([7; 20]);
-    let before = c.account(&Address::from_public_key(&key.public_key())).await.unwrap();
+    let before = c
+        .account(&Address::from_public_key(&key.public_key()))
+        .await
+        .unwrap();
 
     let code = |r: serde_json::Value| r["error"]["code"].as_str().unwrap_or("").to_string();
     let post = |body: Vec<u8>, ct: &'static str| {
         let http = http.clone();
         let url = url.clone();
-        async move { http.post(&url).header("content-type", ct).body(body).send().await.unwrap() }
+        async move {
+            http.post(&url)
+                .header("content-type", ct)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
     };
     // Malformed JSON, non-hex, garbage bytes, oversized payload.
     let r = post(b"{not json".to_vec(), "application/json").await;
@@ -239,7 +306,10 @@ async fn api_rejects_bad_input_without_state_change() {
     assert_eq!(submit_code(body.sign(&key)).await, "fee_too_low");
     // Cannot pay the fee.
     let poor = mycel_primitives::keys::private_key_from_seed(b"nobody");
-    assert_eq!(submit_code(transfer(&poor, 0, to)).await, "insufficient_balance");
+    assert_eq!(
+        submit_code(transfer(&poor, 0, to)).await,
+        "insufficient_balance"
+    );
     // Unknown message type: corrupt the module tag of a valid encoding.
     let good = transfer(&key, 0, to);
     let mut bytes = mycel_primitives::codec::Encode::encode(&good).to_vec();
@@ -251,23 +321,51 @@ async fn api_rejects_bad_input_without_state_change() {
     // A valid transfer goes through; replaying it is refused.
     let tx = transfer(&key, 0, to);
     let h = c.submit(&tx).await.unwrap();
-    assert_eq!(c.wait(&h, Duration::from_secs(30)).await.unwrap().status, "finalized");
+    assert_eq!(
+        c.wait(&h, Duration::from_secs(30)).await.unwrap().status,
+        "finalized"
+    );
     let replay = c.submit(&tx).await;
-    assert!(matches!(replay, Err(Error::Api { ref code, .. }) if code == "nonce_too_low" || code == "duplicate_tx"), "{replay:?}");
+    assert!(
+        matches!(replay, Err(Error::Api { ref code, .. }) if code == "nonce_too_low" || code == "duplicate_tx"),
+        "{replay:?}"
+    );
 
     // Only the valid transfer changed the sender's state.
-    let after = c.account(&Address::from_public_key(&key.public_key())).await.unwrap();
-    assert_eq!(before["nonce"].as_u64().unwrap() + 1, after["nonce"].as_u64().unwrap());
-    let spent = before["balance"].as_str().unwrap().parse::<u128>().unwrap() - after["balance"].as_str().unwrap().parse::<u128>().unwrap();
+    let after = c
+        .account(&Address::from_public_key(&key.public_key()))
+        .await
+        .unwrap();
+    assert_eq!(
+        before["nonce"].as_u64().unwrap() + 1,
+        after["nonce"].as_u64().unwrap()
+    );
+    let spent = before["balance"].as_str().unwrap().parse::<u128>().unwrap()
+        - after["balance"].as_str().unwrap().parse::<u128>().unwrap();
     assert_eq!(spent, Amount::from_myc(1).0 + 1_000);
 
     // Unknown routes and malformed parameters are typed too.
-    let r = http.get(format!("http://{}/api/v1/accounts/nope", net.api)).send().await.unwrap();
+    let r = http
+        .get(format!("http://{}/api/v1/accounts/nope", net.api))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(code(r.json().await.unwrap()), "bad_request");
-    let r = http.get(format!("http://{}/api/v1/nothing", net.api)).send().await.unwrap();
+    let r = http
+        .get(format!("http://{}/api/v1/nothing", net.api))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     // Metrics are exported.
-    let m = http.get(format!("http://{}/metrics", net.api)).send().await.unwrap().text().await.unwrap();
+    let m = http
+        .get(format!("http://{}/metrics", net.api))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(m.contains("finalized_txs"), "{}", &m[..m.len().min(500)]);
     let _ = &net.p2p;
     node.kill().unwrap();

@@ -2,18 +2,20 @@
 //! Simplex + marshal, simulated network with latency and jitter, a crashed validator, a
 //! partition that heals and a restart that catches up.
 
-use commonware_cryptography::{ed25519::PublicKey, Signer};
+use commonware_cryptography::{Signer, ed25519::PublicKey};
 use commonware_p2p::simulated::{self, Link, Network, Oracle};
-use commonware_runtime::{deterministic, Clock, Handle, Metrics, Quota, Runner, Spawner, Supervisor};
-use commonware_utils::{probability, NZUsize, NZU32};
+use commonware_runtime::{
+    Clock, Handle, Metrics, Quota, Runner, Spawner, Supervisor, deterministic,
+};
+use commonware_utils::{NZU32, NZUsize, probability};
 use mycel_consensus::{
-    engine::{self, Timing},
     Chain, Finalizer,
+    engine::{self, Timing},
 };
 use mycel_ledger::{
-    genesis::{dev_key, Genesis},
-    modules::bank,
     Message, TxBody,
+    genesis::{Genesis, dev_key},
+    modules::bank,
 };
 use mycel_primitives::{Address, Amount, Hash};
 use mycel_store::Store;
@@ -40,47 +42,53 @@ fn spawn_validator(
     let oracle = oracle.clone();
     let slot: Arc<Mutex<Option<Arc<Chain>>>> = Arc::new(Mutex::new(None));
     let slot_task = slot.clone();
-    let handle = ctx.child("validator").with_attribute("index", i).spawn(move |ctx| async move {
-        let sk = dev_key("validator", i);
-        let pk = sk.public_key();
-        let control = oracle.control(pk.clone());
-        let quota = Quota::per_second(NZU32!(100_000));
-        let mut channels = Vec::new();
-        for ch in 0..5u64 {
-            channels.push(control.register(ch, quota).await.expect("register channel"));
-        }
-        let channels: [_; 5] = channels.try_into().unwrap_or_else(|_| unreachable!());
-        // A restarted validator may find the previous incarnation's file still closing.
-        let store = loop {
-            match Store::open(dir.join("state.redb")) {
-                Ok(s) => break Arc::new(s),
-                Err(_) => ctx.sleep(Duration::from_millis(50)).await,
+    let handle = ctx
+        .child("validator")
+        .with_attribute("index", i)
+        .spawn(move |ctx| async move {
+            let sk = dev_key("validator", i);
+            let pk = sk.public_key();
+            let control = oracle.control(pk.clone());
+            let quota = Quota::per_second(NZU32!(100_000));
+            let mut channels = Vec::new();
+            for ch in 0..5u64 {
+                channels.push(control.register(ch, quota).await.expect("register channel"));
             }
-        };
-        let chain = Arc::new(Chain::open(store, &genesis, 1_000, 10_000).expect("open chain"));
-        *slot_task.lock() = Some(chain.clone());
-        let participants = engine::participants(&genesis.validator_keys().unwrap());
-        let scheme = engine::signer_scheme(participants, sk).expect("participant");
-        let record = seen.clone();
-        let finalizer = Finalizer::new(chain.clone()).with_hook(Arc::new(move |b| {
-            record.lock().insert(b.height, (b.hash(), b.state_root));
-        }));
-        let handles = engine::start(
-            ctx.child("node"),
-            &format!("v{i}"),
-            chain,
-            scheme,
-            pk,
-            Timing::default(),
-            finalizer,
-            control.clone(),
-            oracle.manager(),
-            channels,
-        )
-        .await;
-        futures::future::join_all(handles).await;
-    });
-    Validator { handle, chain: slot }
+            let channels: [_; 5] = channels.try_into().unwrap_or_else(|_| unreachable!());
+            // A restarted validator may find the previous incarnation's file still closing.
+            let store = loop {
+                match Store::open(dir.join("state.redb")) {
+                    Ok(s) => break Arc::new(s),
+                    Err(_) => ctx.sleep(Duration::from_millis(50)).await,
+                }
+            };
+            let chain = Arc::new(Chain::open(store, &genesis, 1_000, 10_000).expect("open chain"));
+            *slot_task.lock() = Some(chain.clone());
+            let participants = engine::participants(&genesis.validator_keys().unwrap());
+            let scheme = engine::signer_scheme(participants, sk).expect("participant");
+            let record = seen.clone();
+            let finalizer = Finalizer::new(chain.clone()).with_hook(Arc::new(move |b| {
+                record.lock().insert(b.height, (b.hash(), b.state_root));
+            }));
+            let handles = engine::start(
+                ctx.child("node"),
+                &format!("v{i}"),
+                chain,
+                scheme,
+                pk,
+                Timing::default(),
+                finalizer,
+                control.clone(),
+                oracle.manager(),
+                channels,
+            )
+            .await;
+            futures::future::join_all(handles).await;
+        });
+    Validator {
+        handle,
+        chain: slot,
+    }
 }
 
 fn max_height(seen: &Seen) -> u64 {
@@ -103,7 +111,10 @@ fn transfer(from: usize, nonce: u64, chain_id: &str) -> mycel_ledger::Tx {
         sender: k.public_key(),
         nonce,
         fee: Amount::from_myc(1),
-        messages: vec![Message::Bank(bank::Msg::Transfer { to: Address([from as u8 + 1; 20]), amount: Amount(1_000 + nonce as u128) })],
+        messages: vec![Message::Bank(bank::Msg::Transfer {
+            to: Address([from as u8 + 1; 20]),
+            amount: Amount(1_000 + nonce as u128),
+        })],
         memo: String::new(),
     }
     .sign(&k)
@@ -118,7 +129,9 @@ fn submit(v: &Validator, tx: mycel_ledger::Tx) {
 fn run(seed: u64) -> Vec<(u64, Hash, Hash)> {
     let dirs: Vec<tempfile::TempDir> = (0..N).map(|_| tempfile::tempdir().unwrap()).collect();
     let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
-    let cfg = deterministic::Config::new().with_seed(seed).with_timeout(Some(Duration::from_secs(3_600)));
+    let cfg = deterministic::Config::new()
+        .with_seed(seed)
+        .with_timeout(Some(Duration::from_secs(3_600)));
     deterministic::Runner::new(cfg).start(|ctx| async move {
         let genesis = Genesis::dev("sim", N);
         let keys: Vec<PublicKey> = genesis.validator_keys().unwrap();
@@ -134,19 +147,42 @@ fn run(seed: u64) -> Vec<(u64, Hash, Hash)> {
         )
         .await;
         network.start();
-        let link = Link { latency: Duration::from_millis(20), jitter: Duration::from_millis(5), success_rate: probability!(1.0) };
+        let link = Link {
+            latency: Duration::from_millis(20),
+            jitter: Duration::from_millis(5),
+            success_rate: probability!(1.0),
+        };
         for a in &keys {
             for b in &keys {
                 if a != b {
-                    oracle.add_link(a.clone(), b.clone(), link.clone()).await.unwrap();
+                    oracle
+                        .add_link(a.clone(), b.clone(), link.clone())
+                        .await
+                        .unwrap();
                 }
             }
         }
         // dev_key("validator", i) are the genesis validators, in genesis order.
-        let index_of = |i: usize| keys.iter().position(|k| *k == dev_key("validator", i).public_key()).unwrap();
-        let seen: Vec<Seen> = (0..N).map(|_| Arc::new(Mutex::new(BTreeMap::new()))).collect();
-        let mut vals: Vec<Validator> =
-            (0..N).map(|i| spawn_validator(&ctx, &oracle, i, genesis.clone(), paths[i].clone(), seen[i].clone())).collect();
+        let index_of = |i: usize| {
+            keys.iter()
+                .position(|k| *k == dev_key("validator", i).public_key())
+                .unwrap()
+        };
+        let seen: Vec<Seen> = (0..N)
+            .map(|_| Arc::new(Mutex::new(BTreeMap::new())))
+            .collect();
+        let mut vals: Vec<Validator> = (0..N)
+            .map(|i| {
+                spawn_validator(
+                    &ctx,
+                    &oracle,
+                    i,
+                    genesis.clone(),
+                    paths[i].clone(),
+                    seen[i].clone(),
+                )
+            })
+            .collect();
 
         // Transactions go to every validator so whichever leads includes them.
         ctx.sleep(Duration::from_millis(500)).await;
@@ -169,7 +205,11 @@ fn run(seed: u64) -> Vec<(u64, Hash, Hash)> {
         wait_for(&ctx, &seen, &[0, 1, 2], h + 5).await;
 
         // Partition {0} | {1, 2}: without a quorum nothing new finalizes.
-        let (k0, k1, k2) = (keys[index_of(0)].clone(), keys[index_of(1)].clone(), keys[index_of(2)].clone());
+        let (k0, k1, k2) = (
+            keys[index_of(0)].clone(),
+            keys[index_of(1)].clone(),
+            keys[index_of(2)].clone(),
+        );
         for p in [&k1, &k2] {
             oracle.remove_link(k0.clone(), p.clone()).await.unwrap();
             oracle.remove_link(p.clone(), k0.clone()).await.unwrap();
@@ -178,21 +218,40 @@ fn run(seed: u64) -> Vec<(u64, Hash, Hash)> {
         let stalled = (0..3).map(|i| max_height(&seen[i])).max().unwrap();
         ctx.sleep(Duration::from_secs(20)).await;
         let after = (0..3).map(|i| max_height(&seen[i])).max().unwrap();
-        assert!(after <= stalled + 1, "finalized without a quorum: {stalled} -> {after}");
+        assert!(
+            after <= stalled + 1,
+            "finalized without a quorum: {stalled} -> {after}"
+        );
 
         // Heal: progress resumes.
         for p in [&k1, &k2] {
-            oracle.add_link(k0.clone(), p.clone(), link.clone()).await.unwrap();
-            oracle.add_link(p.clone(), k0.clone(), link.clone()).await.unwrap();
+            oracle
+                .add_link(k0.clone(), p.clone(), link.clone())
+                .await
+                .unwrap();
+            oracle
+                .add_link(p.clone(), k0.clone(), link.clone())
+                .await
+                .unwrap();
         }
         wait_for(&ctx, &seen, &[0, 1, 2], after + 5).await;
 
         // Restart validator 3 from its store: it catches up through backfill.
         let target = (0..3).map(|i| max_height(&seen[i])).max().unwrap();
-        vals[3] = spawn_validator(&ctx, &oracle, 3, genesis.clone(), paths[3].clone(), seen[3].clone());
+        vals[3] = spawn_validator(
+            &ctx,
+            &oracle,
+            3,
+            genesis.clone(),
+            paths[3].clone(),
+            seen[3].clone(),
+        );
         wait_for(&ctx, &seen, &[0, 1, 2, 3], target + 3).await;
 
-        assert!(oracle.blocked().await.unwrap().is_empty(), "an honest peer was blocked");
+        assert!(
+            oracle.blocked().await.unwrap().is_empty(),
+            "an honest peer was blocked"
+        );
         // Every validator finalized the same block and state root at every height it saw.
         let reference = seen[0].lock().clone();
         for s in &seen[1..] {
@@ -205,8 +264,22 @@ fn run(seed: u64) -> Vec<(u64, Hash, Hash)> {
         // The transfers were finalized: account 0 used 5 nonces, account 1 used 5.
         let chain = vals[0].chain.lock().clone().unwrap();
         let state = chain.finalized_state().unwrap();
-        assert_eq!(mycel_ledger::execute::nonce(&state, &Address::from_public_key(&dev_key("account", 0).public_key())).unwrap(), 5);
-        assert_eq!(mycel_ledger::execute::nonce(&state, &Address::from_public_key(&dev_key("account", 1).public_key())).unwrap(), 5);
+        assert_eq!(
+            mycel_ledger::execute::nonce(
+                &state,
+                &Address::from_public_key(&dev_key("account", 0).public_key())
+            )
+            .unwrap(),
+            5
+        );
+        assert_eq!(
+            mycel_ledger::execute::nonce(
+                &state,
+                &Address::from_public_key(&dev_key("account", 1).public_key())
+            )
+            .unwrap(),
+            5
+        );
         let _ = ctx.encode();
         reference.into_iter().map(|(h, (d, r))| (h, d, r)).collect()
     })

@@ -8,10 +8,12 @@ pub mod bank;
 pub mod rewards;
 pub mod staking;
 
-use crate::{events::Event, execute::BlockEnv, genesis::Params, state::StateCache, Result, TxError};
+use crate::{
+    Result, TxError, events::Event, execute::BlockEnv, genesis::Params, state::StateCache,
+};
 use mycel_primitives::{
-    codec::{CodecError, EncodeSize, Read, Write},
     Address,
+    codec::{CodecError, EncodeSize, Read, Write},
 };
 use mycel_store::StateRead;
 
@@ -44,7 +46,11 @@ pub trait Module {
     type Msg;
 
     /// Applies one message from `sender`. An error rolls back the whole transaction's messages.
-    fn execute<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, sender: Address, msg: &Self::Msg) -> std::result::Result<(), TxError>;
+    fn execute<S: StateRead + ?Sized>(
+        ctx: &mut Ctx<'_, '_, S>,
+        sender: Address,
+        msg: &Self::Msg,
+    ) -> std::result::Result<(), TxError>;
 
     /// Runs after the block's transactions.
     fn end_block<S: StateRead + ?Sized>(_ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
@@ -107,13 +113,20 @@ impl EncodeSize for Message {
 
 impl Read for Message {
     type Cfg = ();
-    fn read_cfg(buf: &mut impl mycel_primitives::codec::Buf, _: &()) -> std::result::Result<Self, CodecError> {
+    fn read_cfg(
+        buf: &mut impl mycel_primitives::codec::Buf,
+        _: &(),
+    ) -> std::result::Result<Self, CodecError> {
         let module = u8::read_cfg(buf, &())?;
         match module {
             bank::Bank::ID => Ok(Message::Bank(bank::Msg::read_cfg(buf, &())?)),
             staking::Staking::ID => Ok(Message::Staking(staking::Msg::read_cfg(buf, &())?)),
             _ => {
-                let kind = if buf.has_remaining() { buf.chunk()[0] } else { 0 };
+                let kind = if buf.has_remaining() {
+                    buf.chunk()[0]
+                } else {
+                    0
+                };
                 Err(unknown(module, kind))
             }
         }
@@ -125,7 +138,11 @@ pub mod registry {
     use super::*;
 
     /// Dispatches a message to its module.
-    pub fn execute<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, sender: Address, msg: &Message) -> std::result::Result<(), TxError> {
+    pub fn execute<S: StateRead + ?Sized>(
+        ctx: &mut Ctx<'_, '_, S>,
+        sender: Address,
+        msg: &Message,
+    ) -> std::result::Result<(), TxError> {
         match msg {
             Message::Bank(m) => bank::Bank::execute(ctx, sender, m),
             Message::Staking(m) => staking::Staking::execute(ctx, sender, m),

@@ -261,7 +261,7 @@ fn run_block(c: &mut Chain, ops: &[Op]) -> (BlockOutput, Vec<Option<Amount>>) {
         }
     }
     assert_eq!(c.burned(), Amount(burned0.0 + expect_burn));
-    let epoch_end = (c.height + 1) % EPOCH == 0;
+    let epoch_end = (c.height + 1).is_multiple_of(EPOCH);
     let emitted = if epoch_end {
         rewards::emission(&p.rewards, c.height / EPOCH).0
     } else {
@@ -297,7 +297,7 @@ proptest! {
         check_invariants(&c, minted, initial);
         for ops in &blocks {
             let (out, _) = run_block(&mut c, ops);
-            if (c.height + 1) % EPOCH == 0 {
+            if (c.height + 1).is_multiple_of(EPOCH) {
                 let epoch = c.height / EPOCH;
                 minted = Amount(minted.0 + rewards::emission(&p.rewards, epoch).0);
                 prop_assert!(rewards::summary(&c.state, epoch).unwrap().is_some());
@@ -310,7 +310,7 @@ proptest! {
         let end = c.height + DELAY;
         while c.height < end {
             c.block(&[]);
-            if (c.height + 1) % EPOCH == 0 {
+            if (c.height + 1).is_multiple_of(EPOCH) {
                 minted = Amount(minted.0 + rewards::emission(&p.rewards, c.height / EPOCH).0);
             }
             check_invariants(&c, minted, initial);

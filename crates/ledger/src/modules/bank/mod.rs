@@ -3,11 +3,11 @@
 //! State: `bank/bal/<addr>` → [`Amount`], `bank/supply` → [`Amount`], `bank/burned` → [`Amount`].
 //! Invariant: the sum of all balances (module accounts included) equals the supply.
 
-use super::{rewards, Ctx, Module};
-use crate::{state::key, Result, TxError};
+use super::{Ctx, Module, rewards};
+use crate::{Result, TxError, state::key};
 use mycel_primitives::{
-    codec::{CodecError, EncodeSize, Read, Write},
     Address, Amount,
+    codec::{CodecError, EncodeSize, Read, Write},
 };
 use mycel_store::StateRead;
 
@@ -36,13 +36,21 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { min_fee: Amount(10_000), fee_per_byte: Amount(10), fee_burn_bps: 5_000 }
+        Params {
+            min_fee: Amount(10_000),
+            fee_per_byte: Amount(10),
+            fee_burn_bps: 5_000,
+        }
     }
 }
 
 /// The minimum fee for a transaction of `size` encoded bytes.
 pub fn min_fee(p: &Params, size: usize) -> Amount {
-    Amount(p.min_fee.0.saturating_add(p.fee_per_byte.0.saturating_mul(size as u128)))
+    Amount(
+        p.min_fee
+            .0
+            .saturating_add(p.fee_per_byte.0.saturating_mul(size as u128)),
+    )
 }
 
 /// Bank messages.
@@ -90,10 +98,18 @@ impl EncodeSize for Msg {
 
 impl Read for Msg {
     type Cfg = ();
-    fn read_cfg(buf: &mut impl mycel_primitives::codec::Buf, _: &()) -> std::result::Result<Self, CodecError> {
+    fn read_cfg(
+        buf: &mut impl mycel_primitives::codec::Buf,
+        _: &(),
+    ) -> std::result::Result<Self, CodecError> {
         match u8::read_cfg(buf, &())? {
-            0 => Ok(Msg::Transfer { to: Address::read_cfg(buf, &())?, amount: Amount::read_cfg(buf, &())? }),
-            1 => Ok(Msg::Burn { amount: Amount::read_cfg(buf, &())? }),
+            0 => Ok(Msg::Transfer {
+                to: Address::read_cfg(buf, &())?,
+                amount: Amount::read_cfg(buf, &())?,
+            }),
+            1 => Ok(Msg::Burn {
+                amount: Amount::read_cfg(buf, &())?,
+            }),
             k => Err(super::unknown(Bank::ID, k)),
         }
     }
@@ -104,7 +120,11 @@ impl Module for Bank {
     const ID: u8 = 1;
     type Msg = Msg;
 
-    fn execute<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, sender: Address, msg: &Msg) -> std::result::Result<(), TxError> {
+    fn execute<S: StateRead + ?Sized>(
+        ctx: &mut Ctx<'_, '_, S>,
+        sender: Address,
+        msg: &Msg,
+    ) -> std::result::Result<(), TxError> {
         match msg {
             Msg::Transfer { to, amount } => {
                 if amount.is_zero() {
@@ -113,7 +133,11 @@ impl Module for Bank {
                 transfer(ctx, &sender, to, *amount)?;
                 ctx.emit(
                     "bank.transfer",
-                    &[("from", sender.to_string()), ("to", to.to_string()), ("amount", amount.0.to_string())],
+                    &[
+                        ("from", sender.to_string()),
+                        ("to", to.to_string()),
+                        ("amount", amount.0.to_string()),
+                    ],
                 );
             }
             Msg::Burn { amount } => {
@@ -121,7 +145,13 @@ impl Module for Bank {
                     return Err(TxError::ZeroAmount);
                 }
                 burn(ctx, &sender, *amount)?;
-                ctx.emit("bank.burn", &[("from", sender.to_string()), ("amount", amount.0.to_string())]);
+                ctx.emit(
+                    "bank.burn",
+                    &[
+                        ("from", sender.to_string()),
+                        ("amount", amount.0.to_string()),
+                    ],
+                );
             }
         }
         Ok(())
@@ -151,56 +181,102 @@ pub fn burned(state: &(impl StateRead + ?Sized)) -> Result<Amount> {
 pub fn balances(state: &(impl StateRead + ?Sized)) -> Result<Vec<(Address, Amount)>> {
     let mut out = Vec::new();
     for (k, v) in state.scan_prefix(BAL)? {
-        let addr: [u8; 20] = k[BAL.len()..].try_into().map_err(|_| crate::state::corrupt(&k, "address length"))?;
-        let amt = mycel_primitives::codec::decode::<Amount>(&v).map_err(|e| crate::state::corrupt(&k, e))?;
+        let addr: [u8; 20] = k[BAL.len()..]
+            .try_into()
+            .map_err(|_| crate::state::corrupt(&k, "address length"))?;
+        let amt = mycel_primitives::codec::decode::<Amount>(&v)
+            .map_err(|e| crate::state::corrupt(&k, e))?;
         out.push((Address(addr), amt));
     }
     Ok(out)
 }
 
 /// Takes `amount` from `from`.
-pub fn debit<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, from: &Address, amount: Amount) -> std::result::Result<(), TxError> {
+pub fn debit<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    from: &Address,
+    amount: Amount,
+) -> std::result::Result<(), TxError> {
     let k = bal_key(from);
-    let have = ctx.state.amount(&k).map_err(|e| TxError::Malformed(e.to_string()))?;
-    let left = have.checked_sub(amount).map_err(|_| TxError::InsufficientBalance { need: amount, have })?;
+    let have = ctx
+        .state
+        .amount(&k)
+        .map_err(|e| TxError::Malformed(e.to_string()))?;
+    let left = have
+        .checked_sub(amount)
+        .map_err(|_| TxError::InsufficientBalance { need: amount, have })?;
     ctx.state.set_amount(k, left);
     Ok(())
 }
 
 /// Gives `amount` to `to`.
-pub fn credit<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, to: &Address, amount: Amount) -> std::result::Result<(), TxError> {
+pub fn credit<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    to: &Address,
+    amount: Amount,
+) -> std::result::Result<(), TxError> {
     let k = bal_key(to);
-    let have = ctx.state.amount(&k).map_err(|e| TxError::Malformed(e.to_string()))?;
+    let have = ctx
+        .state
+        .amount(&k)
+        .map_err(|e| TxError::Malformed(e.to_string()))?;
     ctx.state.set_amount(k, have.checked_add(amount)?);
     Ok(())
 }
 
 /// Moves `amount` between accounts.
-pub fn transfer<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, from: &Address, to: &Address, amount: Amount) -> std::result::Result<(), TxError> {
+pub fn transfer<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    from: &Address,
+    to: &Address,
+    amount: Amount,
+) -> std::result::Result<(), TxError> {
     debit(ctx, from, amount)?;
     credit(ctx, to, amount)
 }
 
 /// Creates `amount` in `to` (emissions, genesis).
-pub fn mint<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, to: &Address, amount: Amount) -> std::result::Result<(), TxError> {
+pub fn mint<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    to: &Address,
+    amount: Amount,
+) -> std::result::Result<(), TxError> {
     credit(ctx, to, amount)?;
-    let s = ctx.state.amount(SUPPLY).map_err(|e| TxError::Malformed(e.to_string()))?;
+    let s = ctx
+        .state
+        .amount(SUPPLY)
+        .map_err(|e| TxError::Malformed(e.to_string()))?;
     ctx.state.put(SUPPLY.to_vec(), &s.checked_add(amount)?);
     Ok(())
 }
 
 /// Destroys `amount` held by `from`.
-pub fn burn<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, from: &Address, amount: Amount) -> std::result::Result<(), TxError> {
+pub fn burn<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    from: &Address,
+    amount: Amount,
+) -> std::result::Result<(), TxError> {
     debit(ctx, from, amount)?;
-    let s = ctx.state.amount(SUPPLY).map_err(|e| TxError::Malformed(e.to_string()))?;
+    let s = ctx
+        .state
+        .amount(SUPPLY)
+        .map_err(|e| TxError::Malformed(e.to_string()))?;
     ctx.state.put(SUPPLY.to_vec(), &s.checked_sub(amount)?);
-    let b = ctx.state.amount(BURNED).map_err(|e| TxError::Malformed(e.to_string()))?;
+    let b = ctx
+        .state
+        .amount(BURNED)
+        .map_err(|e| TxError::Malformed(e.to_string()))?;
     ctx.state.put(BURNED.to_vec(), &b.checked_add(amount)?);
     Ok(())
 }
 
 /// Charges a transaction's fee: the burn share is destroyed, the rest goes to the fee collector.
-pub fn charge_fee<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, payer: &Address, fee: Amount, p: &Params) -> std::result::Result<(), TxError> {
+pub fn charge_fee<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    payer: &Address,
+    fee: Amount,
+    p: &Params,
+) -> std::result::Result<(), TxError> {
     if fee.is_zero() {
         return Ok(());
     }
@@ -210,6 +286,7 @@ pub fn charge_fee<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, payer: &Addre
         burn(ctx, &fee_collector(), burned)?;
     }
     let epoch = rewards::epoch_of(ctx.params, ctx.env.height);
-    rewards::record(ctx.state, epoch, payer, rewards::Reason::FeePaid, fee).map_err(|e| TxError::Malformed(e.to_string()))?;
+    rewards::record(ctx.state, epoch, payer, rewards::Reason::FeePaid, fee)
+        .map_err(|e| TxError::Malformed(e.to_string()))?;
     Ok(())
 }

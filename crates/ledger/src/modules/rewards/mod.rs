@@ -12,11 +12,11 @@
 //! State: `rewards/rec/<epoch BE><addr><reason BE>` → [`Amount`] accumulated;
 //! `rewards/epoch/<epoch BE>` → [`EpochSummary`].
 
-use super::{bank, staking, Ctx, Module};
-use crate::{genesis, state::key, Result, TxError};
+use super::{Ctx, Module, bank, staking};
+use crate::{Result, TxError, genesis, state::key};
 use mycel_primitives::{
-    codec::{EncodeSize, Read, Write},
     Address, Amount,
+    codec::{EncodeSize, Read, Write},
 };
 use mycel_store::StateRead;
 
@@ -65,7 +65,9 @@ impl Default for Params {
 }
 
 /// Why an account's balance or stake changed. Codes are stable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Credit: validator share of the epoch emission, by stake.
@@ -144,7 +146,10 @@ impl EncodeSize for EpochSummary {
 
 impl Read for EpochSummary {
     type Cfg = ();
-    fn read_cfg(buf: &mut impl mycel_primitives::codec::Buf, _: &()) -> std::result::Result<Self, mycel_primitives::codec::CodecError> {
+    fn read_cfg(
+        buf: &mut impl mycel_primitives::codec::Buf,
+        _: &(),
+    ) -> std::result::Result<Self, mycel_primitives::codec::CodecError> {
         Ok(EpochSummary {
             emission: Amount::read_cfg(buf, &())?,
             validators: Amount::read_cfg(buf, &())?,
@@ -181,8 +186,18 @@ pub fn record<S: StateRead + ?Sized>(
     if amount.is_zero() {
         return Ok(());
     }
-    let k = key(REC, &[&epoch.to_be_bytes(), &addr.0, &(reason as u16).to_be_bytes()]);
-    let v = state.amount(&k)?.checked_add(amount).map_err(|_| crate::Error::Overflow("reward record"))?;
+    let k = key(
+        REC,
+        &[
+            &epoch.to_be_bytes(),
+            &addr.0,
+            &(reason as u16).to_be_bytes(),
+        ],
+    );
+    let v = state
+        .amount(&k)?
+        .checked_add(amount)
+        .map_err(|_| crate::Error::Overflow("reward record"))?;
     state.set_amount(k, v);
     Ok(())
 }
@@ -203,7 +218,11 @@ pub struct Record {
 }
 
 /// Records of `epoch` (all accounts, or one).
-pub fn records(state: &(impl StateRead + ?Sized), epoch: u64, addr: Option<&Address>) -> Result<Vec<Record>> {
+pub fn records(
+    state: &(impl StateRead + ?Sized),
+    epoch: u64,
+    addr: Option<&Address>,
+) -> Result<Vec<Record>> {
     let mut prefix = key(REC, &[&epoch.to_be_bytes()]);
     if let Some(a) = addr {
         prefix.extend_from_slice(&a.0);
@@ -214,13 +233,15 @@ pub fn records(state: &(impl StateRead + ?Sized), epoch: u64, addr: Option<&Addr
         if rest.len() != 8 + 20 + 2 {
             return Err(crate::state::corrupt(&k, "bad record key"));
         }
-        let reason = Reason::from_u16(u16::from_be_bytes([rest[28], rest[29]])).ok_or_else(|| crate::state::corrupt(&k, "bad reason"))?;
+        let reason = Reason::from_u16(u16::from_be_bytes([rest[28], rest[29]]))
+            .ok_or_else(|| crate::state::corrupt(&k, "bad reason"))?;
         out.push(Record {
             epoch,
             address: Address(rest[8..28].try_into().expect("20 bytes")),
             reason,
             debit: reason.is_debit(),
-            amount: mycel_primitives::codec::decode::<Amount>(&v).map_err(|e| crate::state::corrupt(&k, e))?,
+            amount: mycel_primitives::codec::decode::<Amount>(&v)
+                .map_err(|e| crate::state::corrupt(&k, e))?,
         });
     }
     Ok(out)
@@ -233,7 +254,10 @@ pub fn summary(state: &(impl StateRead + ?Sized), epoch: u64) -> Result<Option<E
 
 fn tx_err(e: TxError) -> crate::Error {
     match e {
-        TxError::Malformed(m) => crate::Error::Corrupt { key: "rewards".into(), why: m },
+        TxError::Malformed(m) => crate::Error::Corrupt {
+            key: "rewards".into(),
+            why: m,
+        },
         _ => crate::Error::Overflow("rewards payout"),
     }
 }
@@ -243,7 +267,11 @@ impl Module for Rewards {
     const ID: u8 = 3;
     type Msg = ();
 
-    fn execute<S: StateRead + ?Sized>(_: &mut Ctx<'_, '_, S>, _: Address, _: &()) -> std::result::Result<(), TxError> {
+    fn execute<S: StateRead + ?Sized>(
+        _: &mut Ctx<'_, '_, S>,
+        _: Address,
+        _: &(),
+    ) -> std::result::Result<(), TxError> {
         Ok(())
     }
 
@@ -252,35 +280,73 @@ impl Module for Rewards {
         let minted = emission(&p, epoch);
         let validators = staking::validator_set(ctx.state, epoch)?;
         let total_stake: u128 = validators.iter().map(|(_, s)| s.0).sum();
-        let mut summary = EpochSummary { emission: minted, validator_count: validators.len() as u32, ..Default::default() };
+        let mut summary = EpochSummary {
+            emission: minted,
+            validator_count: validators.len() as u32,
+            ..Default::default()
+        };
 
         // Everything is minted to the reserve first, then paid out of it, so that supply always
         // equals the sum of balances even mid-hook.
         bank::mint(ctx, &reserve(), minted).map_err(tx_err)?;
-        let validator_pool = minted.mul_div(p.validator_bps as u128, 10_000).map_err(|_| crate::Error::Overflow("emission split"))?;
+        let validator_pool = minted
+            .mul_div(p.validator_bps as u128, 10_000)
+            .map_err(|_| crate::Error::Overflow("emission split"))?;
         let fees = bank::balance(ctx.state, &bank::fee_collector())?;
+        let mut fees_moved = Amount::ZERO;
         if total_stake > 0 {
+            fees_moved = fees;
             bank::transfer(ctx, &bank::fee_collector(), &reserve(), fees).map_err(tx_err)?;
             for (addr, stake) in &validators {
-                let e = validator_pool.mul_div(stake.0, total_stake).map_err(|_| crate::Error::Overflow("emission share"))?;
-                let f = fees.mul_div(stake.0, total_stake).map_err(|_| crate::Error::Overflow("fee share"))?;
-                bank::transfer(ctx, &reserve(), addr, e.checked_add(f).map_err(|_| crate::Error::Overflow("share"))?).map_err(tx_err)?;
+                let e = validator_pool
+                    .mul_div(stake.0, total_stake)
+                    .map_err(|_| crate::Error::Overflow("emission share"))?;
+                let f = fees
+                    .mul_div(stake.0, total_stake)
+                    .map_err(|_| crate::Error::Overflow("fee share"))?;
+                bank::transfer(
+                    ctx,
+                    &reserve(),
+                    addr,
+                    e.checked_add(f)
+                        .map_err(|_| crate::Error::Overflow("share"))?,
+                )
+                .map_err(tx_err)?;
                 record(ctx.state, epoch, addr, Reason::ValidatorEmission, e)?;
                 record(ctx.state, epoch, addr, Reason::FeeShare, f)?;
-                summary.validators = summary.validators.checked_add(e).map_err(|_| crate::Error::Overflow("summary"))?;
-                summary.fees = summary.fees.checked_add(f).map_err(|_| crate::Error::Overflow("summary"))?;
+                summary.validators = summary
+                    .validators
+                    .checked_add(e)
+                    .map_err(|_| crate::Error::Overflow("summary"))?;
+                summary.fees = summary
+                    .fees
+                    .checked_add(f)
+                    .map_err(|_| crate::Error::Overflow("summary"))?;
             }
         }
-        let shares = [(p.worker_bps, Reason::ReservedWorkers), (p.data_bps, Reason::ReservedData), (p.auditor_bps, Reason::ReservedAuditors)];
+        let shares = [
+            (p.worker_bps, Reason::ReservedWorkers),
+            (p.data_bps, Reason::ReservedData),
+            (p.auditor_bps, Reason::ReservedAuditors),
+        ];
         let mut accounted = summary.validators;
         for (bps, reason) in shares {
-            let a = minted.mul_div(bps as u128, 10_000).map_err(|_| crate::Error::Overflow("emission split"))?;
+            let a = minted
+                .mul_div(bps as u128, 10_000)
+                .map_err(|_| crate::Error::Overflow("emission split"))?;
             record(ctx.state, epoch, &reserve(), reason, a)?;
-            accounted = accounted.checked_add(a).map_err(|_| crate::Error::Overflow("split"))?;
+            accounted = accounted
+                .checked_add(a)
+                .map_err(|_| crate::Error::Overflow("split"))?;
         }
         let dust = minted.checked_sub(accounted).unwrap_or_default();
         record(ctx.state, epoch, &reserve(), Reason::Dust, dust)?;
-        summary.reserved = minted.checked_sub(summary.validators).unwrap_or_default();
+        // Everything minted or collected that the validators did not receive stays in the reserve.
+        summary.reserved = minted
+            .checked_add(fees_moved)
+            .and_then(|t| t.checked_sub(summary.validators))
+            .and_then(|t| t.checked_sub(summary.fees))
+            .map_err(|_| crate::Error::Overflow("summary"))?;
         ctx.state.put(key(EPOCH, &[&epoch.to_be_bytes()]), &summary);
         ctx.emit(
             "rewards.epoch",
@@ -301,7 +367,11 @@ mod tests {
 
     #[test]
     fn halving_schedule() {
-        let p = Params { initial_emission: Amount(1_000), halving_interval: 2, ..Default::default() };
+        let p = Params {
+            initial_emission: Amount(1_000),
+            halving_interval: 2,
+            ..Default::default()
+        };
         assert_eq!(emission(&p, 0), Amount(1_000));
         assert_eq!(emission(&p, 1), Amount(1_000));
         assert_eq!(emission(&p, 2), Amount(500));

@@ -9,11 +9,11 @@
 //! `staking/unbond/<release height BE><addr><role>` → [`Amount`]; `staking/jail/<addr>` → until
 //! height (u64); `staking/valset/<epoch BE><addr>` → stake.
 
-use super::{bank, rewards, Ctx, Module};
-use crate::{state::key, Result, TxError};
+use super::{Ctx, Module, bank, rewards};
+use crate::{Result, TxError, state::key};
 use mycel_primitives::{
-    codec::{CodecError, EncodeSize, Read, Write},
     Address, Amount,
+    codec::{CodecError, EncodeSize, Read, Write},
 };
 use mycel_store::StateRead;
 
@@ -32,7 +32,9 @@ pub fn pool() -> Address {
 }
 
 /// What stake is bonded for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Proposes and votes on blocks.
@@ -89,7 +91,12 @@ impl Default for Params {
     fn default() -> Self {
         Params {
             unbonding_delay: 100,
-            min_stake: [Amount::from_myc(1_000), Amount::from_myc(100), Amount::from_myc(100), Amount::from_myc(10)],
+            min_stake: [
+                Amount::from_myc(1_000),
+                Amount::from_myc(100),
+                Amount::from_myc(100),
+                Amount::from_myc(10),
+            ],
             max_validators: 100,
         }
     }
@@ -146,15 +153,24 @@ impl EncodeSize for Msg {
 
 impl Read for Msg {
     type Cfg = ();
-    fn read_cfg(buf: &mut impl mycel_primitives::codec::Buf, _: &()) -> std::result::Result<Self, CodecError> {
+    fn read_cfg(
+        buf: &mut impl mycel_primitives::codec::Buf,
+        _: &(),
+    ) -> std::result::Result<Self, CodecError> {
         let kind = u8::read_cfg(buf, &())?;
         let role = |buf: &mut _| -> std::result::Result<Role, CodecError> {
             let r = u8::read_cfg(buf, &())?;
             Role::from_u8(r).ok_or(CodecError::InvalidEnum(r))
         };
         match kind {
-            0 => Ok(Msg::Bond { role: role(buf)?, amount: Amount::read_cfg(buf, &())? }),
-            1 => Ok(Msg::Unbond { role: role(buf)?, amount: Amount::read_cfg(buf, &())? }),
+            0 => Ok(Msg::Bond {
+                role: role(buf)?,
+                amount: Amount::read_cfg(buf, &())?,
+            }),
+            1 => Ok(Msg::Unbond {
+                role: role(buf)?,
+                amount: Amount::read_cfg(buf, &())?,
+            }),
             2 => Ok(Msg::Unjail),
             k => Err(super::unknown(Staking::ID, k)),
         }
@@ -174,27 +190,43 @@ impl Module for Staking {
     const ID: u8 = 2;
     type Msg = Msg;
 
-    fn execute<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, sender: Address, msg: &Msg) -> std::result::Result<(), TxError> {
+    fn execute<S: StateRead + ?Sized>(
+        ctx: &mut Ctx<'_, '_, S>,
+        sender: Address,
+        msg: &Msg,
+    ) -> std::result::Result<(), TxError> {
         match msg {
             Msg::Bond { role, amount } => {
                 if amount.is_zero() {
                     return Err(TxError::ZeroAmount);
                 }
-                if let Some(until) = jailed_until(ctx.state, &sender).map_err(err)? {
-                    if until > ctx.env.height {
-                        return Err(TxError::Jailed(until));
-                    }
+                if let Some(until) = jailed_until(ctx.state, &sender)
+                    .map_err(err)?
+                    .filter(|u| *u > ctx.env.height)
+                {
+                    return Err(TxError::Jailed(until));
                 }
                 let k = stake_key(&sender, *role);
                 let new = ctx.state.amount(&k).map_err(err)?.checked_add(*amount)?;
                 let min = ctx.params.staking.min_stake[*role as usize];
                 if new < min {
-                    return Err(TxError::BelowMinStake { role: role.name().into(), min, got: new });
+                    return Err(TxError::BelowMinStake {
+                        role: role.name().into(),
+                        min,
+                        got: new,
+                    });
                 }
                 bank::transfer(ctx, &sender, &pool(), *amount)?;
                 ctx.state.set_amount(k, new);
                 add_total(ctx, *role, *amount, true)?;
-                ctx.emit("staking.bond", &[("address", sender.to_string()), ("role", role.name().into()), ("amount", amount.0.to_string())]);
+                ctx.emit(
+                    "staking.bond",
+                    &[
+                        ("address", sender.to_string()),
+                        ("role", role.name().into()),
+                        ("amount", amount.0.to_string()),
+                    ],
+                );
             }
             Msg::Unbond { role, amount } => {
                 if amount.is_zero() {
@@ -204,10 +236,17 @@ impl Module for Staking {
                 let bonded = ctx.state.amount(&k).map_err(err)?;
                 let left = bonded
                     .checked_sub(*amount)
-                    .map_err(|_| TxError::InsufficientStake { bonded, requested: *amount })?;
+                    .map_err(|_| TxError::InsufficientStake {
+                        bonded,
+                        requested: *amount,
+                    })?;
                 let min = ctx.params.staking.min_stake[*role as usize];
                 if !left.is_zero() && left < min {
-                    return Err(TxError::BelowMinStake { role: role.name().into(), min, got: left });
+                    return Err(TxError::BelowMinStake {
+                        role: role.name().into(),
+                        min,
+                        got: left,
+                    });
                 }
                 ctx.state.set_amount(k, left);
                 add_total(ctx, *role, *amount, false)?;
@@ -217,7 +256,12 @@ impl Module for Staking {
                 ctx.state.set_amount(uk, queued);
                 ctx.emit(
                     "staking.unbond",
-                    &[("address", sender.to_string()), ("role", role.name().into()), ("amount", amount.0.to_string()), ("release_height", release.to_string())],
+                    &[
+                        ("address", sender.to_string()),
+                        ("role", role.name().into()),
+                        ("amount", amount.0.to_string()),
+                        ("release_height", release.to_string()),
+                    ],
                 );
             }
             Msg::Unjail => match jailed_until(ctx.state, &sender).map_err(err)? {
@@ -237,12 +281,30 @@ impl Module for Staking {
         let prefix = key(UNBOND, &[&ctx.env.height.to_be_bytes()]);
         let epoch = rewards::epoch_of(ctx.params, ctx.env.height);
         for (k, v) in ctx.state.scan_prefix(&prefix)? {
-            let amount = mycel_primitives::codec::decode::<Amount>(&v).map_err(|e| crate::state::corrupt(&k, e))?;
-            let addr = Address(k[prefix.len()..prefix.len() + 20].try_into().map_err(|_| crate::state::corrupt(&k, "short key"))?);
-            bank::transfer(ctx, &pool(), &addr, amount).map_err(|_| crate::Error::Overflow("unbond release"))?;
-            rewards::record(ctx.state, epoch, &addr, rewards::Reason::UnbondReleased, amount)?;
+            let amount = mycel_primitives::codec::decode::<Amount>(&v)
+                .map_err(|e| crate::state::corrupt(&k, e))?;
+            let addr = Address(
+                k[prefix.len()..prefix.len() + 20]
+                    .try_into()
+                    .map_err(|_| crate::state::corrupt(&k, "short key"))?,
+            );
+            bank::transfer(ctx, &pool(), &addr, amount)
+                .map_err(|_| crate::Error::Overflow("unbond release"))?;
+            rewards::record(
+                ctx.state,
+                epoch,
+                &addr,
+                rewards::Reason::UnbondReleased,
+                amount,
+            )?;
             ctx.state.delete(k);
-            ctx.emit("staking.unbond_released", &[("address", addr.to_string()), ("amount", amount.0.to_string())]);
+            ctx.emit(
+                "staking.unbond_released",
+                &[
+                    ("address", addr.to_string()),
+                    ("amount", amount.0.to_string()),
+                ],
+            );
         }
         Ok(())
     }
@@ -263,29 +325,51 @@ impl Module for Staking {
         candidates.truncate(ctx.params.staking.max_validators as usize);
         let next = epoch + 1;
         for (stake, addr) in &candidates {
-            ctx.state.put(key(VALSET, &[&next.to_be_bytes(), &addr.0]), stake);
+            ctx.state
+                .put(key(VALSET, &[&next.to_be_bytes(), &addr.0]), stake);
         }
-        ctx.emit("staking.validator_set", &[("epoch", next.to_string()), ("size", candidates.len().to_string())]);
+        ctx.emit(
+            "staking.validator_set",
+            &[
+                ("epoch", next.to_string()),
+                ("size", candidates.len().to_string()),
+            ],
+        );
         Ok(())
     }
 }
 
-fn add_total<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, role: Role, amount: Amount, up: bool) -> std::result::Result<(), TxError> {
+fn add_total<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    role: Role,
+    amount: Amount,
+    up: bool,
+) -> std::result::Result<(), TxError> {
     let k = key(TOTAL, &[&[role as u8]]);
     let t = ctx.state.amount(&k).map_err(err)?;
-    let t = if up { t.checked_add(amount)? } else { t.checked_sub(amount)? };
+    let t = if up {
+        t.checked_add(amount)?
+    } else {
+        t.checked_sub(amount)?
+    };
     ctx.state.set_amount(k, t);
     Ok(())
 }
 
 /// Bonds stake directly (genesis), moving it from the account's balance.
-pub fn genesis_bond<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, addr: &Address, role: Role, amount: Amount) -> std::result::Result<(), TxError> {
+pub fn genesis_bond<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    addr: &Address,
+    role: Role,
+    amount: Amount,
+) -> std::result::Result<(), TxError> {
     bank::transfer(ctx, addr, &pool(), amount)?;
     let k = stake_key(addr, role);
     let new = ctx.state.amount(&k).map_err(err)?.checked_add(amount)?;
     ctx.state.set_amount(k, new);
     add_total(ctx, role, amount, true)?;
-    ctx.state.put(key(VALSET, &[&0u64.to_be_bytes(), &addr.0]), &new);
+    ctx.state
+        .put(key(VALSET, &[&0u64.to_be_bytes(), &addr.0]), &new);
     Ok(())
 }
 
@@ -308,14 +392,22 @@ pub fn stakes(state: &(impl StateRead + ?Sized)) -> Result<Vec<(Address, Role, A
             return Err(crate::state::corrupt(&k, "bad stake key"));
         }
         let role = Role::from_u8(rest[20]).ok_or_else(|| crate::state::corrupt(&k, "bad role"))?;
-        let amount = mycel_primitives::codec::decode::<Amount>(&v).map_err(|e| crate::state::corrupt(&k, e))?;
-        out.push((Address(rest[..20].try_into().expect("20 bytes")), role, amount));
+        let amount = mycel_primitives::codec::decode::<Amount>(&v)
+            .map_err(|e| crate::state::corrupt(&k, e))?;
+        out.push((
+            Address(rest[..20].try_into().expect("20 bytes")),
+            role,
+            amount,
+        ));
     }
     Ok(out)
 }
 
 /// Pending unbondings of `addr`: (release height, role, amount).
-pub fn unbonding(state: &(impl StateRead + ?Sized), addr: &Address) -> Result<Vec<(u64, Role, Amount)>> {
+pub fn unbonding(
+    state: &(impl StateRead + ?Sized),
+    addr: &Address,
+) -> Result<Vec<(u64, Role, Amount)>> {
     let mut out = Vec::new();
     for (k, v) in state.scan_prefix(UNBOND)? {
         let rest = &k[UNBOND.len()..];
@@ -324,7 +416,12 @@ pub fn unbonding(state: &(impl StateRead + ?Sized), addr: &Address) -> Result<Ve
         }
         let h = u64::from_be_bytes(rest[..8].try_into().expect("8 bytes"));
         let role = Role::from_u8(rest[28]).ok_or_else(|| crate::state::corrupt(&k, "bad role"))?;
-        out.push((h, role, mycel_primitives::codec::decode::<Amount>(&v).map_err(|e| crate::state::corrupt(&k, e))?));
+        out.push((
+            h,
+            role,
+            mycel_primitives::codec::decode::<Amount>(&v)
+                .map_err(|e| crate::state::corrupt(&k, e))?,
+        ));
     }
     Ok(out)
 }
@@ -335,12 +432,23 @@ pub fn jailed_until(state: &(impl StateRead + ?Sized), addr: &Address) -> Result
 }
 
 /// The validator set of `epoch`: (address, stake), in address order.
-pub fn validator_set(state: &(impl StateRead + ?Sized), epoch: u64) -> Result<Vec<(Address, Amount)>> {
+pub fn validator_set(
+    state: &(impl StateRead + ?Sized),
+    epoch: u64,
+) -> Result<Vec<(Address, Amount)>> {
     let prefix = key(VALSET, &[&epoch.to_be_bytes()]);
     let mut out = Vec::new();
     for (k, v) in state.scan_prefix(&prefix)? {
-        let addr = Address(k[prefix.len()..].try_into().map_err(|_| crate::state::corrupt(&k, "bad valset key"))?);
-        out.push((addr, mycel_primitives::codec::decode::<Amount>(&v).map_err(|e| crate::state::corrupt(&k, e))?));
+        let addr = Address(
+            k[prefix.len()..]
+                .try_into()
+                .map_err(|_| crate::state::corrupt(&k, "bad valset key"))?,
+        );
+        out.push((
+            addr,
+            mycel_primitives::codec::decode::<Amount>(&v)
+                .map_err(|e| crate::state::corrupt(&k, e))?,
+        ));
     }
     Ok(out)
 }
@@ -348,26 +456,47 @@ pub fn validator_set(state: &(impl StateRead + ?Sized), epoch: u64) -> Result<Ve
 /// Jails `addr` until `until` (hook for the verify and market modules).
 pub fn jail<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, addr: &Address, until: u64) {
     ctx.state.put(key(JAIL, &[&addr.0]), &until);
-    ctx.emit("staking.jail", &[("address", addr.to_string()), ("until", until.to_string())]);
+    ctx.emit(
+        "staking.jail",
+        &[("address", addr.to_string()), ("until", until.to_string())],
+    );
 }
 
 /// Burns `bps` basis points of `addr`'s `role` stake (hook for the verify and market modules).
 /// Returns the amount slashed.
-pub fn slash<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, addr: &Address, role: Role, bps: u16, reason: &str) -> Result<Amount> {
+pub fn slash<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    addr: &Address,
+    role: Role,
+    bps: u16,
+    reason: &str,
+) -> Result<Amount> {
     let k = stake_key(addr, role);
     let bonded = ctx.state.amount(&k)?;
-    let cut = bonded.mul_div(bps.min(10_000) as u128, 10_000).map_err(|_| crate::Error::Overflow("slash"))?;
+    let cut = bonded
+        .mul_div(bps.min(10_000) as u128, 10_000)
+        .map_err(|_| crate::Error::Overflow("slash"))?;
     if cut.is_zero() {
         return Ok(cut);
     }
-    ctx.state.set_amount(k, bonded.checked_sub(cut).map_err(|_| crate::Error::Overflow("slash"))?);
+    ctx.state.set_amount(
+        k,
+        bonded
+            .checked_sub(cut)
+            .map_err(|_| crate::Error::Overflow("slash"))?,
+    );
     add_total(ctx, role, cut, false).map_err(|_| crate::Error::Overflow("slash"))?;
     bank::burn(ctx, &pool(), cut).map_err(|_| crate::Error::Overflow("slash"))?;
     let epoch = rewards::epoch_of(ctx.params, ctx.env.height);
     rewards::record(ctx.state, epoch, addr, rewards::Reason::Slashed, cut)?;
     ctx.emit(
         "staking.slash",
-        &[("address", addr.to_string()), ("role", role.name().into()), ("amount", cut.0.to_string()), ("reason", reason.into())],
+        &[
+            ("address", addr.to_string()),
+            ("role", role.name().into()),
+            ("amount", cut.0.to_string()),
+            ("reason", reason.into()),
+        ],
     );
     Ok(cut)
 }
