@@ -33,6 +33,8 @@ pub struct ApiState {
     pub validator: Address,
     /// Renders the Prometheus text exposition.
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    /// The last finalized height, updated by the finalizer (long polls wait on it).
+    pub finalized: tokio::sync::watch::Receiver<u64>,
 }
 
 /// An API error.
@@ -232,26 +234,50 @@ pub struct TxStatus {
     pub receipt: Option<Receipt>,
 }
 
-async fn tx_status(State(s): State<ApiState>, Path(hash): Path<String>) -> ApiResult<TxStatus> {
+/// Query of `GET /api/v1/txs/{hash}`.
+#[derive(Deserialize, Debug)]
+pub struct TxQuery {
+    /// Wait up to this many milliseconds (at most 60,000) for a pending transaction to be
+    /// finalized before answering.
+    pub wait_ms: Option<u64>,
+}
+
+async fn tx_status(State(s): State<ApiState>, Path(hash): Path<String>, Query(q): Query<TxQuery>) -> ApiResult<TxStatus> {
     let hash = Hash::from_hex(&hash).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let wait = std::time::Duration::from_millis(q.wait_ms.unwrap_or(0).min(60_000));
+    let mut finalized = s.finalized.clone();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        finalized.borrow_and_update();
+        let st = tx_lookup(&s, hash)?;
+        if st.status == "finalized" || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(st));
+        }
+        if tokio::time::timeout_at(deadline, finalized.changed()).await.is_err() {
+            return Ok(Json(tx_lookup(&s, hash)?));
+        }
+    }
+}
+
+fn tx_lookup(s: &ApiState, hash: Hash) -> Result<TxStatus, ApiError> {
     if let Some(loc) = s.chain.store().tx(&hash).map_err(ApiError::internal)? {
         let receipt: Receipt = decode(&loc.receipt).map_err(ApiError::internal)?;
-        return Ok(Json(TxStatus {
+        return Ok(TxStatus {
             hash,
             status: "finalized".into(),
             height: Some(loc.height),
             index: Some(loc.index),
             receipt: Some(receipt),
-        }));
+        });
     }
     if s.chain.in_mempool(&hash) {
-        return Ok(Json(TxStatus {
+        return Ok(TxStatus {
             hash,
             status: "pending".into(),
             height: None,
             index: None,
             receipt: None,
-        }));
+        });
     }
     Err(ApiError::not_found(format!(
         "transaction {hash} is neither pending nor finalized"

@@ -146,7 +146,9 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         );
         height.set(head.height as i64);
         let hook_chain = chain.clone();
+        let (finalized_tx, finalized_rx) = tokio::sync::watch::channel(head.height);
         let finalizer = Finalizer::new(chain.clone()).with_hook(Arc::new(move |b| {
+            finalized_tx.send_replace(b.height);
             height.set(b.height as i64);
             mempool.set(hook_chain.mempool_len() as i64);
             finalized_txs.inc_by(b.txs.len() as u64);
@@ -176,6 +178,7 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             chain,
             validator: validator_addr,
             metrics: Arc::new(move || metrics_ctx.encode()),
+            finalized: finalized_rx,
         };
         let listener = tokio::net::TcpListener::bind(cfg.api_addr)
             .await

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: unit, property, integration (deterministic 4-validator
+# simulation, kill -9 of the real binary, HTTP bad input) and doctests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+profile="${NEXTEST_PROFILE:-default}"
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --profile "$profile"
+else
+  cargo test --workspace --all-targets
+fi
+cargo test --workspace --doc
