@@ -47,6 +47,8 @@ enum Command {
     Node(NodeArgs),
     /// Initialise a throwaway (or the named) home and run a single-validator devnet.
     Devnet(DevnetArgs),
+    /// Create homes for a local multi-validator network (run each with `mycel --home DIR/nodeI node`).
+    Testnet(TestnetArgs),
     /// Manage local keys.
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -107,6 +109,28 @@ struct DevnetArgs {
     accounts: usize,
     #[command(flatten)]
     addrs: AddrArgs,
+}
+
+#[derive(Args, Debug)]
+struct TestnetArgs {
+    /// Directory that receives node0, node1, …
+    #[arg(long)]
+    dir: PathBuf,
+    /// Number of validators.
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// Node i listens on base-port + 2i (API) and base-port + 2i + 1 (p2p).
+    #[arg(long, default_value_t = 7710)]
+    base_port: u16,
+    /// Number of funded dev accounts (shared by every home).
+    #[arg(long, default_value_t = 4)]
+    accounts: usize,
+    /// Chain id.
+    #[arg(long, default_value = "mycel-testnet-1")]
+    chain_id: String,
+    /// Overwrite existing homes.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -281,6 +305,23 @@ pub fn run(cli: Cli) -> Result<()> {
         )
         .map_err(Into::into),
         Command::Devnet(a) => devnet(cli.global.home.clone(), a),
+        Command::Testnet(a) => {
+            let opts = InitOptions {
+                chain_id: a.chain_id,
+                accounts: a.accounts,
+                force: a.force,
+                ..Default::default()
+            };
+            let t = mycel_node::init::init_testnet(&a.dir, a.validators, a.base_port, &opts)?;
+            if cli.global.json {
+                print_json(&t);
+            } else {
+                for (h, api) in t.homes.iter().zip(&t.apis) {
+                    println!("mycel --home {} node    # api http://{api}", h.display());
+                }
+            }
+            Ok(())
+        }
         Command::Keys(k) => keys(&home, k, cli.global.json),
         Command::Tx(t) => block_on(tx(&home, cli.global.node.as_deref(), t, cli.global.json)),
         Command::Query(q) => block_on(query(&home, cli.global.node.as_deref(), q, cli.global.json)),

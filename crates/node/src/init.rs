@@ -98,3 +98,112 @@ pub fn init(home: &Home, opts: &InitOptions) -> Result<Initialised> {
         genesis,
     })
 }
+
+/// A local multi-validator network: one home per validator under a directory.
+#[derive(Debug, serde::Serialize)]
+pub struct Testnet {
+    /// The homes, `node0`, `node1`, …
+    pub homes: Vec<std::path::PathBuf>,
+    /// Each node's HTTP API address.
+    pub apis: Vec<std::net::SocketAddr>,
+    /// The shared genesis.
+    pub genesis: Genesis,
+}
+
+/// Creates `validators` homes under `dir` that share one genesis and know each other as peers.
+/// Node `i` listens on `127.0.0.1:base_port + 2i` (API) and `base_port + 2i + 1` (p2p). Every
+/// home holds the same funded `dev*` keys.
+pub fn init_testnet(
+    dir: &std::path::Path,
+    validators: usize,
+    base_port: u16,
+    opts: &InitOptions,
+) -> Result<Testnet> {
+    if validators == 0 {
+        return Err(Error::Invalid {
+            what: "validators".into(),
+            why: "at least one".into(),
+        });
+    }
+    let homes: Vec<Home> = (0..validators)
+        .map(|i| Home(dir.join(format!("node{i}"))))
+        .collect();
+    for h in &homes {
+        if h.is_initialised() && !opts.force {
+            return Err(Error::Invalid {
+                what: h.path().display().to_string(),
+                why: "already initialised (pass --force)".into(),
+            });
+        }
+        if h.path().exists() {
+            std::fs::remove_dir_all(h.path()).map_err(io(h.path()))?;
+        }
+    }
+    let port = |i: usize, k: u16| -> Result<u16> {
+        base_port
+            .checked_add(2 * i as u16 + k)
+            .ok_or_else(|| Error::Invalid {
+                what: "base port".into(),
+                why: "port range overflows".into(),
+            })
+    };
+    let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+    let stores: Vec<Keystore> = homes.iter().map(|h| Keystore::new(h.keys_dir())).collect();
+    let vkeys: Vec<KeyFile> = stores
+        .iter()
+        .map(|ks| ks.generate("validator"))
+        .collect::<Result<_>>()?;
+    let accounts: Vec<KeyFile> = (0..opts.accounts)
+        .map(|i| stores[0].generate(&format!("dev{i}")))
+        .collect::<Result<_>>()?;
+    for ks in &stores[1..] {
+        for a in &accounts {
+            ks.import(&a.name, &a.mnemonic)?;
+        }
+    }
+    let mut genesis = Genesis {
+        chain_id: opts.chain_id.clone(),
+        accounts: accounts
+            .iter()
+            .map(|k| GenesisAccount {
+                address: k.address,
+                balance: opts.balance,
+            })
+            .collect(),
+        validators: vkeys
+            .iter()
+            .map(|k| GenesisValidator {
+                public_key: k.public_key.clone(),
+                stake: Amount::from_myc(10_000),
+            })
+            .collect(),
+        params: Default::default(),
+    };
+    genesis.params.rewards.epoch_length = opts.epoch_length;
+    genesis.params.staking.unbonding_delay = opts.epoch_length;
+    genesis.validate()?;
+    let mut apis = Vec::new();
+    for (i, h) in homes.iter().enumerate() {
+        let gp = h.genesis_path();
+        std::fs::write(&gp, genesis.to_toml()).map_err(io(&gp))?;
+        let mut cfg = opts.config.clone();
+        cfg.api_addr = addr(port(i, 0)?);
+        cfg.p2p_addr = addr(port(i, 1)?);
+        cfg.peers = (0..validators)
+            .filter(|j| *j != i)
+            .map(|j| {
+                Ok(crate::config::Peer {
+                    public_key: vkeys[j].public_key.clone(),
+                    address: addr(port(j, 1)?),
+                })
+            })
+            .collect::<Result<_>>()?;
+        h.write_config(&cfg)?;
+        apis.push(cfg.api_addr);
+    }
+    Ok(Testnet {
+        homes: homes.into_iter().map(|h| h.0).collect(),
+        apis,
+        genesis,
+    })
+}

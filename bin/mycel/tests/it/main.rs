@@ -371,3 +371,101 @@ async fn api_rejects_bad_input_without_state_change() {
     node.kill().unwrap();
     node.wait().unwrap();
 }
+
+/// Finds `n` consecutive free ports on 127.0.0.1.
+fn free_port_range(n: u16) -> u16 {
+    let mut base = 20_000 + (std::process::id() as u16 % 20_000);
+    loop {
+        let ok = (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if ok {
+            return base;
+        }
+        base = base.wrapping_add(n + 7).max(20_000);
+    }
+}
+
+/// Four real validator processes over authenticated TCP on 127.0.0.1 finalize a transfer and
+/// agree on every block and state root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_over_tcp_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = free_port_range(8);
+    let out = Command::new(BIN)
+        .args([
+            "testnet",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--validators",
+            "4",
+            "--base-port",
+            &base.to_string(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "testnet failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let homes: Vec<PathBuf> = (0..4)
+        .map(|i| dir.path().join(format!("node{i}")))
+        .collect();
+    let mut nodes: Vec<Child> = homes
+        .iter()
+        .map(|h| {
+            let log = std::fs::File::create(h.join("node.log")).unwrap();
+            Command::new(BIN)
+                .args(["--home", h.to_str().unwrap(), "node"])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let clients: Vec<Client> = (0..4)
+        .map(|i| Client::new(&format!("http://127.0.0.1:{}", base + 2 * i)))
+        .collect();
+    for (c, h) in clients.iter().zip(&homes) {
+        wait_up(c, h).await;
+    }
+    // Blocks finalize across the four processes.
+    let start = Instant::now();
+    while clients[0].status().await.unwrap().height < 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "no progress: {}",
+            std::fs::read_to_string(homes[0].join("node.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A transfer submitted to node 1 is finalized and visible on every node.
+    let key = Keystore::new(homes[1].join("keys"))
+        .load("dev0")
+        .unwrap()
+        .private_key()
+        .unwrap();
+    let mut body = transfer(&key, 0, Address([9; 20])).body;
+    body.chain_id = "mycel-testnet-1".into();
+    let h = clients[1].submit(&body.sign(&key)).await.unwrap();
+    let st = clients[1].wait(&h, Duration::from_secs(90)).await.unwrap();
+    assert_eq!(st.status, "finalized");
+    let height = st.height.unwrap();
+    for c in &clients {
+        let s = c.wait(&h, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(s.height, Some(height));
+    }
+    // Every node has the same block and state root at every height up to the transfer's.
+    for hgt in 1..=height {
+        let reference = clients[0].block(&hgt.to_string()).await.unwrap();
+        for c in &clients[1..] {
+            let b = c.block(&hgt.to_string()).await.unwrap();
+            assert_eq!(b["hash"], reference["hash"], "height {hgt}");
+            assert_eq!(b["state_root"], reference["state_root"], "height {hgt}");
+        }
+    }
+    for n in &mut nodes {
+        n.kill().unwrap();
+        n.wait().unwrap();
+    }
+}
