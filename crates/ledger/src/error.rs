@@ -106,6 +106,12 @@ pub enum TxError {
     /// The mempool is full.
     #[error("mempool full")]
     MempoolFull,
+    /// A data-module message is invalid (unknown dataset, bad proof, bad claim…).
+    #[error("invalid data message: {0}")]
+    InvalidData(String),
+    /// The sender may not do this.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
     /// The node could not record the transaction durably; nothing was admitted.
     #[error("node unavailable: {0}")]
     Unavailable(String),
@@ -134,6 +140,8 @@ impl TxError {
             TxError::Duplicate(_) => "duplicate_tx",
             TxError::MempoolFull => "mempool_full",
             TxError::Unavailable(_) => "unavailable",
+            TxError::InvalidData(_) => "invalid_data",
+            TxError::Unauthorized(_) => "unauthorized",
         }
     }
 }

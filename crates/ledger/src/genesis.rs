@@ -2,7 +2,7 @@
 
 use crate::{
     Error, Result,
-    modules::{bank, rewards, staking},
+    modules::{bank, data, rewards, staking},
 };
 use commonware_cryptography::Signer;
 use mycel_primitives::{
@@ -22,6 +22,8 @@ pub struct Params {
     pub staking: staking::Params,
     /// Rewards.
     pub rewards: rewards::Params,
+    /// Data.
+    pub data: data::Params,
 }
 
 /// A funded account.

@@ -242,7 +242,11 @@ pub struct TxQuery {
     pub wait_ms: Option<u64>,
 }
 
-async fn tx_status(State(s): State<ApiState>, Path(hash): Path<String>, Query(q): Query<TxQuery>) -> ApiResult<TxStatus> {
+async fn tx_status(
+    State(s): State<ApiState>,
+    Path(hash): Path<String>,
+    Query(q): Query<TxQuery>,
+) -> ApiResult<TxStatus> {
     let hash = Hash::from_hex(&hash).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let wait = std::time::Duration::from_millis(q.wait_ms.unwrap_or(0).min(60_000));
     let mut finalized = s.finalized.clone();
@@ -253,7 +257,10 @@ async fn tx_status(State(s): State<ApiState>, Path(hash): Path<String>, Query(q)
         if st.status == "finalized" || tokio::time::Instant::now() >= deadline {
             return Ok(Json(st));
         }
-        if tokio::time::timeout_at(deadline, finalized.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, finalized.changed())
+            .await
+            .is_err()
+        {
             return Ok(Json(tx_lookup(&s, hash)?));
         }
     }

@@ -5,6 +5,7 @@
 //! and a line in each function of [`registry`]. No other module changes.
 
 pub mod bank;
+pub mod data;
 pub mod rewards;
 pub mod staking;
 
@@ -71,6 +72,8 @@ pub enum Message {
     Bank(bank::Msg),
     /// `staking` messages.
     Staking(staking::Msg),
+    /// `data` messages.
+    Data(data::Msg),
 }
 
 /// Raised (wrapped in the codec error) when a message tag is unknown, so the API can say so.
@@ -98,6 +101,10 @@ impl Write for Message {
                 staking::Staking::ID.write(buf);
                 m.write(buf)
             }
+            Message::Data(m) => {
+                data::Data::ID.write(buf);
+                m.write(buf)
+            }
         }
     }
 }
@@ -107,6 +114,7 @@ impl EncodeSize for Message {
         1 + match self {
             Message::Bank(m) => m.encode_size(),
             Message::Staking(m) => m.encode_size(),
+            Message::Data(m) => m.encode_size(),
         }
     }
 }
@@ -121,6 +129,7 @@ impl Read for Message {
         match module {
             bank::Bank::ID => Ok(Message::Bank(bank::Msg::read_cfg(buf, &())?)),
             staking::Staking::ID => Ok(Message::Staking(staking::Msg::read_cfg(buf, &())?)),
+            data::Data::ID => Ok(Message::Data(data::Msg::read_cfg(buf, &())?)),
             _ => {
                 let kind = if buf.has_remaining() {
                     buf.chunk()[0]
@@ -146,6 +155,7 @@ pub mod registry {
         match msg {
             Message::Bank(m) => bank::Bank::execute(ctx, sender, m),
             Message::Staking(m) => staking::Staking::execute(ctx, sender, m),
+            Message::Data(m) => data::Data::execute(ctx, sender, m),
         }
     }
 
@@ -153,6 +163,7 @@ pub mod registry {
     pub fn end_block<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
         bank::Bank::end_block(ctx)?;
         staking::Staking::end_block(ctx)?;
+        data::Data::end_block(ctx)?;
         rewards::Rewards::end_block(ctx)
     }
 

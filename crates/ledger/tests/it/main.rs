@@ -1,6 +1,7 @@
 //! Integration tests of the ledger: whole blocks executed over an in-memory state.
 
 mod bank;
+mod data;
 mod genesis;
 mod rewards;
 mod staking;

@@ -88,10 +88,14 @@ pub enum Reason {
     ReservedAuditors = 8,
     /// Credit (reserve): rounding remainders.
     Dust = 9,
+    /// Debit: a novelty bond lost to a successful challenge.
+    NoveltyForfeited = 10,
+    /// Credit: the challenger's share of a forfeited novelty bond.
+    ChallengeReward = 11,
 }
 
 impl Reason {
-    const ALL: [Reason; 9] = [
+    const ALL: [Reason; 11] = [
         Reason::ValidatorEmission,
         Reason::FeeShare,
         Reason::FeePaid,
@@ -101,6 +105,8 @@ impl Reason {
         Reason::ReservedData,
         Reason::ReservedAuditors,
         Reason::Dust,
+        Reason::NoveltyForfeited,
+        Reason::ChallengeReward,
     ];
 
     fn from_u16(v: u16) -> Option<Reason> {
@@ -109,7 +115,10 @@ impl Reason {
 
     /// `true` for debits.
     pub fn is_debit(self) -> bool {
-        matches!(self, Reason::FeePaid | Reason::Slashed)
+        matches!(
+            self,
+            Reason::FeePaid | Reason::Slashed | Reason::NoveltyForfeited
+        )
     }
 }
 
