@@ -121,6 +121,11 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
         .route("/api/v1/events", get(events))
         .route("/api/v1/rewards/{epoch}", get(get_rewards))
         .route("/api/v1/supply", get(supply))
+        .route("/api/v1/datasets/{root}", get(get_dataset))
+        .route(
+            "/api/v1/contributors/{address}/datasets",
+            get(contributor_datasets),
+        )
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body))
@@ -495,6 +500,31 @@ async fn get_rewards(
         summary: rewards::summary(&state, epoch).map_err(ApiError::internal)?,
         records: rewards::records(&state, epoch, addr.as_ref()).map_err(ApiError::internal)?,
     }))
+}
+
+async fn get_dataset(
+    State(s): State<ApiState>,
+    Path(root): Path<String>,
+) -> ApiResult<mycel_ledger::modules::data::Dataset> {
+    let root = Hash::from_hex(&root).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    mycel_ledger::modules::data::dataset(&state, &root)
+        .map_err(ApiError::internal)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no dataset with root {root}")))
+}
+
+async fn contributor_datasets(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+) -> ApiResult<Vec<Hash>> {
+    let addr: Address = address
+        .parse()
+        .map_err(|e: mycel_primitives::Error| ApiError::bad_request(e.to_string()))?;
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    Ok(Json(
+        mycel_ledger::modules::data::datasets_of(&state, &addr).map_err(ApiError::internal)?,
+    ))
 }
 
 /// Answer of `GET /api/v1/supply`: an audit of the bank invariant.
