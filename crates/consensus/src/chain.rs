@@ -13,7 +13,10 @@ use mycel_ledger::{
     execute::{BlockEnv, execute_block, execute_genesis},
     genesis::{Genesis, Params},
 };
-use mycel_primitives::{Address, Hash, codec::Encode};
+use mycel_primitives::{
+    Address, Hash,
+    codec::{Encode, EncodeSize, MAX_BLOCK_BYTES},
+};
 use mycel_store::{BlockRecord, CommitInfo, Layer, Snapshot, Store};
 use parking_lot::Mutex;
 use std::{
@@ -21,6 +24,9 @@ use std::{
     sync::Arc,
 };
 use tracing::{debug, info};
+
+/// Encoded size of a block without its transactions (header fields and the count prefix).
+const BLOCK_HEADER_BYTES: usize = 32 + 8 + 8 + 20 + 32 + 5;
 
 /// The layers from the finalized head to a block, and the transactions they already include.
 type Path = (Vec<Arc<Layer>>, BTreeSet<Hash>);
@@ -240,13 +246,18 @@ impl Chain {
             self.layers_to(parent.digest(), &pending)?
                 .ok_or(Error::UnknownParent(parent.digest()))?
         };
-        let mut txs: Vec<Tx> = self
-            .mempool
-            .lock()
-            .candidates(self.max_block_txs, &exclude)
-            .iter()
-            .map(|t| (**t).clone())
-            .collect();
+        // Fill the block up to the transaction count and the byte limit (which keeps every
+        // block below the p2p message limit).
+        let mut budget = MAX_BLOCK_BYTES - BLOCK_HEADER_BYTES;
+        let mut txs: Vec<Tx> = Vec::new();
+        for t in self.mempool.lock().candidates(self.max_block_txs, &exclude) {
+            let size = t.encode_size();
+            if size > budget {
+                break;
+            }
+            budget -= size;
+            txs.push((*t).clone());
+        }
         let snapshot = self.store.snapshot(&layers)?;
         let env = BlockEnv {
             height: parent.height + 1,
@@ -290,6 +301,12 @@ impl Chain {
     pub fn verify(&self, block: &Block) -> Result<()> {
         if self.pending.lock().contains_key(&block.digest()) {
             return Ok(());
+        }
+        let size = block.encode_size();
+        if size > MAX_BLOCK_BYTES {
+            return Err(Error::InvalidBlock(format!(
+                "{size} bytes, above {MAX_BLOCK_BYTES}"
+            )));
         }
         if block.txs.len() > self.max_block_txs {
             return Err(Error::InvalidBlock(format!(
