@@ -109,6 +109,9 @@ pub enum TxError {
     /// A data-module message is invalid (unknown dataset, bad proof, bad claim…).
     #[error("invalid data message: {0}")]
     InvalidData(String),
+    /// A market message is invalid (unknown job, no eligible worker, bad offer…).
+    #[error("invalid market message: {0}")]
+    InvalidMarket(String),
     /// The sender may not do this.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
@@ -141,6 +144,7 @@ impl TxError {
             TxError::MempoolFull => "mempool_full",
             TxError::Unavailable(_) => "unavailable",
             TxError::InvalidData(_) => "invalid_data",
+            TxError::InvalidMarket(_) => "invalid_market",
             TxError::Unauthorized(_) => "unauthorized",
         }
     }

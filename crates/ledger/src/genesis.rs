@@ -2,7 +2,7 @@
 
 use crate::{
     Error, Result,
-    modules::{bank, data, rewards, staking},
+    modules::{bank, data, market, rewards, staking},
 };
 use commonware_cryptography::Signer;
 use mycel_primitives::{
@@ -24,6 +24,8 @@ pub struct Params {
     pub rewards: rewards::Params,
     /// Data.
     pub data: data::Params,
+    /// Market.
+    pub market: market::Params,
 }
 
 /// A funded account.

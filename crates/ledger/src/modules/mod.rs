@@ -6,6 +6,7 @@
 
 pub mod bank;
 pub mod data;
+pub mod market;
 pub mod rewards;
 pub mod staking;
 
@@ -74,6 +75,8 @@ pub enum Message {
     Staking(staking::Msg),
     /// `data` messages.
     Data(data::Msg),
+    /// `market` messages.
+    Market(market::Msg),
 }
 
 /// Raised (wrapped in the codec error) when a message tag is unknown, so the API can say so.
@@ -105,6 +108,10 @@ impl Write for Message {
                 data::Data::ID.write(buf);
                 m.write(buf)
             }
+            Message::Market(m) => {
+                market::Market::ID.write(buf);
+                m.write(buf)
+            }
         }
     }
 }
@@ -115,6 +122,7 @@ impl EncodeSize for Message {
             Message::Bank(m) => m.encode_size(),
             Message::Staking(m) => m.encode_size(),
             Message::Data(m) => m.encode_size(),
+            Message::Market(m) => m.encode_size(),
         }
     }
 }
@@ -130,6 +138,7 @@ impl Read for Message {
             bank::Bank::ID => Ok(Message::Bank(bank::Msg::read_cfg(buf, &())?)),
             staking::Staking::ID => Ok(Message::Staking(staking::Msg::read_cfg(buf, &())?)),
             data::Data::ID => Ok(Message::Data(data::Msg::read_cfg(buf, &())?)),
+            market::Market::ID => Ok(Message::Market(market::Msg::read_cfg(buf, &())?)),
             _ => {
                 let kind = if buf.has_remaining() {
                     buf.chunk()[0]
@@ -156,6 +165,7 @@ pub mod registry {
             Message::Bank(m) => bank::Bank::execute(ctx, sender, m),
             Message::Staking(m) => staking::Staking::execute(ctx, sender, m),
             Message::Data(m) => data::Data::execute(ctx, sender, m),
+            Message::Market(m) => market::Market::execute(ctx, sender, m),
         }
     }
 
@@ -164,6 +174,7 @@ pub mod registry {
         bank::Bank::end_block(ctx)?;
         staking::Staking::end_block(ctx)?;
         data::Data::end_block(ctx)?;
+        market::Market::end_block(ctx)?;
         rewards::Rewards::end_block(ctx)
     }
 

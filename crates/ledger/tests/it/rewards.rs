@@ -90,6 +90,8 @@ fn single_validator_epoch_payout() {
             emission,
             validators: validator_emission,
             fees: fee_share,
+            workers: Amount::ZERO,
+            data: Amount::ZERO,
             reserved: Amount(emission.0 - validator_emission.0),
             validator_count: 1,
         })

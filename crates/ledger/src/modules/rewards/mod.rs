@@ -92,10 +92,18 @@ pub enum Reason {
     NoveltyForfeited = 10,
     /// Credit: the challenger's share of a forfeited novelty bond.
     ChallengeReward = 11,
+    /// Credit: a worker's fee for a settled job.
+    JobFee = 12,
+    /// Debit: what a poster paid for a settled job.
+    JobPaid = 13,
+    /// Credit: a worker's share of the epoch emission, by settled work units.
+    WorkerEmission = 14,
+    /// Credit: a data contributor's share of the epoch emission, by novel bytes used by jobs.
+    DataEmission = 15,
 }
 
 impl Reason {
-    const ALL: [Reason; 11] = [
+    const ALL: [Reason; 15] = [
         Reason::ValidatorEmission,
         Reason::FeeShare,
         Reason::FeePaid,
@@ -107,6 +115,10 @@ impl Reason {
         Reason::Dust,
         Reason::NoveltyForfeited,
         Reason::ChallengeReward,
+        Reason::JobFee,
+        Reason::JobPaid,
+        Reason::WorkerEmission,
+        Reason::DataEmission,
     ];
 
     fn from_u16(v: u16) -> Option<Reason> {
@@ -131,6 +143,10 @@ pub struct EpochSummary {
     pub validators: Amount,
     /// Fees paid to validators.
     pub fees: Amount,
+    /// Paid to workers by settled work units.
+    pub workers: Amount,
+    /// Paid to data contributors by novel bytes used.
+    pub data: Amount,
     /// Sent to the reserve (shares not yet claimable plus dust).
     pub reserved: Amount,
     /// Size of the validator set that was paid.
@@ -142,6 +158,8 @@ impl Write for EpochSummary {
         self.emission.write(buf);
         self.validators.write(buf);
         self.fees.write(buf);
+        self.workers.write(buf);
+        self.data.write(buf);
         self.reserved.write(buf);
         self.validator_count.write(buf);
     }
@@ -149,7 +167,7 @@ impl Write for EpochSummary {
 
 impl EncodeSize for EpochSummary {
     fn encode_size(&self) -> usize {
-        16 * 4 + 4
+        16 * 6 + 4
     }
 }
 
@@ -163,6 +181,8 @@ impl Read for EpochSummary {
             emission: Amount::read_cfg(buf, &())?,
             validators: Amount::read_cfg(buf, &())?,
             fees: Amount::read_cfg(buf, &())?,
+            workers: Amount::read_cfg(buf, &())?,
+            data: Amount::read_cfg(buf, &())?,
             reserved: Amount::read_cfg(buf, &())?,
             validator_count: u32::read_cfg(buf, &())?,
         })
@@ -271,6 +291,33 @@ fn tx_err(e: TxError) -> crate::Error {
     }
 }
 
+/// Pays `pool` out of the reserve to `weights` pro rata (integer shares, dust stays in the
+/// reserve) and returns what was paid.
+fn pay_pro_rata<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    epoch: u64,
+    pool: Amount,
+    weights: &[(Address, u64)],
+    reason: Reason,
+) -> Result<Amount> {
+    let total: u128 = weights.iter().map(|(_, w)| *w as u128).sum();
+    let mut paid = Amount::ZERO;
+    if total == 0 {
+        return Ok(paid);
+    }
+    for (addr, w) in weights {
+        let share = pool
+            .mul_div(*w as u128, total)
+            .map_err(|_| crate::Error::Overflow("pro rata share"))?;
+        bank::transfer(ctx, &reserve(), addr, share).map_err(tx_err)?;
+        record(ctx.state, epoch, addr, reason, share)?;
+        paid = paid
+            .checked_add(share)
+            .map_err(|_| crate::Error::Overflow("pro rata"))?;
+    }
+    Ok(paid)
+}
+
 impl Module for Rewards {
     const NAME: &'static str = "rewards";
     const ID: u8 = 3;
@@ -333,17 +380,45 @@ impl Module for Rewards {
                     .map_err(|_| crate::Error::Overflow("summary"))?;
             }
         }
-        let shares = [
-            (p.worker_bps, Reason::ReservedWorkers),
-            (p.data_bps, Reason::ReservedData),
-            (p.auditor_bps, Reason::ReservedAuditors),
-        ];
+        // Workers are paid by the work units they settled this epoch, data contributors by the
+        // novel bytes of their datasets that settled jobs used; with no such work the share
+        // waits in the reserve.
         let mut accounted = summary.validators;
-        for (bps, reason) in shares {
-            let a = minted
-                .mul_div(bps as u128, 10_000)
-                .map_err(|_| crate::Error::Overflow("emission split"))?;
-            record(ctx.state, epoch, &reserve(), reason, a)?;
+        let worker_pool = minted
+            .mul_div(p.worker_bps as u128, 10_000)
+            .map_err(|_| crate::Error::Overflow("emission split"))?;
+        let units = super::market::units(ctx.state, epoch)?;
+        summary.workers = pay_pro_rata(ctx, epoch, worker_pool, &units, Reason::WorkerEmission)?;
+        record(
+            ctx.state,
+            epoch,
+            &reserve(),
+            Reason::ReservedWorkers,
+            worker_pool.checked_sub(summary.workers).unwrap_or_default(),
+        )?;
+        let data_pool = minted
+            .mul_div(p.data_bps as u128, 10_000)
+            .map_err(|_| crate::Error::Overflow("emission split"))?;
+        let used = super::market::data_used(ctx.state, epoch)?;
+        summary.data = pay_pro_rata(ctx, epoch, data_pool, &used, Reason::DataEmission)?;
+        record(
+            ctx.state,
+            epoch,
+            &reserve(),
+            Reason::ReservedData,
+            data_pool.checked_sub(summary.data).unwrap_or_default(),
+        )?;
+        let auditor_pool = minted
+            .mul_div(p.auditor_bps as u128, 10_000)
+            .map_err(|_| crate::Error::Overflow("emission split"))?;
+        record(
+            ctx.state,
+            epoch,
+            &reserve(),
+            Reason::ReservedAuditors,
+            auditor_pool,
+        )?;
+        for a in [worker_pool, data_pool, auditor_pool] {
             accounted = accounted
                 .checked_add(a)
                 .map_err(|_| crate::Error::Overflow("split"))?;
@@ -355,6 +430,8 @@ impl Module for Rewards {
             .checked_add(fees_moved)
             .and_then(|t| t.checked_sub(summary.validators))
             .and_then(|t| t.checked_sub(summary.fees))
+            .and_then(|t| t.checked_sub(summary.workers))
+            .and_then(|t| t.checked_sub(summary.data))
             .map_err(|_| crate::Error::Overflow("summary"))?;
         ctx.state.put(key(EPOCH, &[&epoch.to_be_bytes()]), &summary);
         ctx.emit(
