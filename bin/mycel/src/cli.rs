@@ -4,7 +4,11 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use mycel_ledger::{
     Message,
-    modules::{bank, staking},
+    modules::{
+        bank,
+        market::{self, JobKind},
+        staking,
+    },
 };
 use mycel_node::{
     Home,
@@ -32,8 +36,8 @@ struct Global {
     #[arg(long, global = true, env = "MYCEL_HOME")]
     home: Option<PathBuf>,
     /// API of the node to talk to (default: the home's configured API address).
-    #[arg(long, global = true, env = "MYCEL_NODE")]
-    node: Option<String>,
+    #[arg(long, global = true, env = "MYCEL_API")]
+    api: Option<String>,
     /// Print JSON for scripts.
     #[arg(long, global = true)]
     json: bool,
@@ -66,6 +70,55 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Post and follow compute jobs.
+    #[command(subcommand)]
+    Job(JobCmd),
+    /// Explain a node's earnings per epoch, with a reason for every figure.
+    Earnings {
+        /// The node's address or key name.
+        #[arg(long = "node")]
+        who: String,
+        /// Only this epoch (default: the current and the previous one).
+        #[arg(long)]
+        epoch: Option<u64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum JobCmd {
+    /// Post a job with its maximum fee in escrow; it is assigned at once.
+    Post {
+        #[command(flatten)]
+        opts: TxOpts,
+        /// Kind: generate, embed, finetune, dedup.
+        #[arg(long)]
+        kind: JobKind,
+        /// Model ID (hex).
+        #[arg(long)]
+        model: String,
+        /// Input blob hash or dataset root (hex).
+        #[arg(long)]
+        input: String,
+        /// Maximum fee, escrowed.
+        #[arg(long)]
+        max_fee: Amount,
+        /// Blocks the worker has to deliver.
+        #[arg(long, default_value_t = 30)]
+        deadline: u64,
+        /// Kind-specific parameters (JSON).
+        #[arg(long, default_value = "{}")]
+        params: String,
+    },
+    /// A job's status.
+    Status {
+        /// Job ID.
+        id: u64,
+    },
+    /// A job's result (output hash, units, commitment, fee).
+    Result {
+        /// Job ID.
+        id: u64,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -200,6 +253,43 @@ enum TxCmd {
         #[arg(long)]
         amount: Amount,
     },
+    /// Publish or replace this worker's offer (needs worker stake).
+    Offer {
+        #[command(flatten)]
+        opts: TxOpts,
+        /// Job kinds served, comma-separated: generate, embed, finetune, dedup.
+        #[arg(long, value_delimiter = ',')]
+        kinds: Vec<JobKind>,
+        /// Model IDs served (hex), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        /// Price per work unit.
+        #[arg(long)]
+        price: Amount,
+        /// Hardware class.
+        #[arg(long, default_value = "cpu")]
+        hardware: String,
+        /// Endpoint clients reach the worker at.
+        #[arg(long, default_value = "")]
+        endpoint: String,
+    },
+    /// Commit a job result as its assigned worker.
+    CommitResult {
+        #[command(flatten)]
+        opts: TxOpts,
+        /// Job ID.
+        #[arg(long)]
+        job: u64,
+        /// Output blob hash (hex).
+        #[arg(long)]
+        output: String,
+        /// Work units done.
+        #[arg(long)]
+        units: u64,
+        /// Result-commitment root (hex).
+        #[arg(long)]
+        commitment: String,
+    },
     /// Start unbonding stake.
     Unbond {
         #[command(flatten)]
@@ -323,13 +413,21 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Keys(k) => keys(&home, k, cli.global.json),
-        Command::Tx(t) => block_on(tx(&home, cli.global.node.as_deref(), t, cli.global.json)),
-        Command::Query(q) => block_on(query(&home, cli.global.node.as_deref(), q, cli.global.json)),
+        Command::Tx(t) => block_on(tx(&home, cli.global.api.as_deref(), t, cli.global.json)),
+        Command::Query(q) => block_on(query(&home, cli.global.api.as_deref(), q, cli.global.json)),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mycel", &mut std::io::stdout());
             Ok(())
         }
         Command::Bench(BenchCmd::Ledger(a)) => mycel_node::bench::ledger(&a).map_err(Into::into),
+        Command::Job(j) => block_on(job(&home, cli.global.api.as_deref(), j, cli.global.json)),
+        Command::Earnings { who, epoch } => block_on(earnings(
+            &home,
+            cli.global.api.as_deref(),
+            &who,
+            epoch,
+            cli.global.json,
+        )),
     }
 }
 
@@ -486,6 +584,43 @@ async fn tx(home: &Home, node: Option<&str>, cmd: TxCmd, json: bool) -> Result<(
             opts,
             Message::Staking(staking::Msg::Unbond { role, amount }),
         ),
+        TxCmd::Offer {
+            opts,
+            kinds,
+            models,
+            price,
+            hardware,
+            endpoint,
+        } => {
+            let models = models
+                .iter()
+                .map(|m| Hash::from_hex(m))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let kinds = kinds.iter().fold(0u8, |acc, k| acc | (1 << (*k as u8)));
+            let offer = market::Offer {
+                kinds,
+                models,
+                hardware,
+                price_per_unit: price,
+                endpoint,
+            };
+            (opts, Message::Market(market::Msg::Offer(Box::new(offer))))
+        }
+        TxCmd::CommitResult {
+            opts,
+            job,
+            output,
+            units,
+            commitment,
+        } => {
+            let msg = market::Msg::CommitResult {
+                job,
+                output: Hash::from_hex(&output)?,
+                units,
+                commitment: Hash::from_hex(&commitment)?,
+            };
+            (opts, Message::Market(msg))
+        }
     };
     let key = Keystore::new(home.keys_dir())
         .load(&opts.from)?
@@ -620,6 +755,144 @@ async fn query(home: &Home, node: Option<&str>, cmd: QueryCmd, json: bool) -> Re
             };
             let v: serde_json::Value = c.get(&path).await?;
             print_json(&v);
+        }
+    }
+    Ok(())
+}
+
+/// Signs, submits and waits for one transaction; prints and returns its status.
+async fn send(
+    c: &Client,
+    key: &mycel_primitives::PrivateKey,
+    msg: Message,
+    opts: &TxOpts,
+    json: bool,
+) -> Result<mycel_node::api::TxStatus> {
+    let tx = c.sign(key, vec![msg], opts.fee, &opts.memo).await?;
+    let hash = c.submit(&tx).await?;
+    let st = c.wait(&hash, Duration::from_secs(60)).await?;
+    match &st.receipt {
+        Some(r) if r.success => {
+            if !json {
+                println!("finalized {hash} at height {}", st.height.unwrap_or(0));
+            }
+            Ok(st)
+        }
+        Some(r) => bail!("transaction {hash} failed: {} ({})", r.error, r.code),
+        None => bail!("transaction {hash} not finalized within 60 s"),
+    }
+}
+
+async fn job(home: &Home, api: Option<&str>, cmd: JobCmd, json: bool) -> Result<()> {
+    let c = client(home, api)?;
+    match cmd {
+        JobCmd::Post {
+            opts,
+            kind,
+            model,
+            input,
+            max_fee,
+            deadline,
+            params,
+        } => {
+            serde_json::from_str::<serde_json::Value>(&params).context("--params must be JSON")?;
+            let key = Keystore::new(home.keys_dir())
+                .load(&opts.from)?
+                .private_key()?;
+            let msg = Message::Market(market::Msg::PostJob {
+                kind,
+                model: Hash::from_hex(&model)?,
+                input: Hash::from_hex(&input)?,
+                params: params.into_bytes(),
+                max_fee,
+                deadline_blocks: deadline,
+            });
+            let st = send(&c, &key, msg, &opts, json).await?;
+            let receipt = st.receipt.expect("finalized");
+            let id = receipt
+                .events
+                .iter()
+                .find(|e| e.kind == "market.job_posted")
+                .and_then(|e| e.attrs.iter().find(|(k, _)| k == "job"))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let worker = receipt
+                .events
+                .iter()
+                .find(|e| e.kind == "market.assigned")
+                .and_then(|e| e.attrs.iter().find(|(k, _)| k == "worker"))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            if json {
+                print_json(&serde_json::json!({"job": id, "worker": worker, "tx": st.hash}));
+            } else {
+                println!("job {id} assigned to {worker}");
+            }
+        }
+        JobCmd::Status { id } | JobCmd::Result { id } => {
+            let v: serde_json::Value = c.get(&format!("/api/v1/jobs/{id}")).await?;
+            print_json(&v);
+        }
+    }
+    Ok(())
+}
+
+async fn earnings(
+    home: &Home,
+    api: Option<&str>,
+    who: &str,
+    epoch: Option<u64>,
+    json: bool,
+) -> Result<()> {
+    let c = client(home, api)?;
+    let addr = resolve_address(home, who)?;
+    let path = match epoch {
+        Some(e) => format!("/api/v1/earnings/{addr}?epoch={e}"),
+        None => format!("/api/v1/earnings/{addr}"),
+    };
+    let e: mycel_node::api::Earnings = c.get(&path).await?;
+    if json {
+        print_json(&e);
+        return Ok(());
+    }
+    println!("earnings of {} at height {}", e.address, e.height);
+    for (role, amount) in &e.stakes {
+        println!("  staked {amount} as {role}");
+    }
+    println!("  worker reputation {}", e.reputation);
+    if e.blockers.is_empty() {
+        println!("  nothing blocks this node from being assigned work");
+    } else {
+        for b in &e.blockers {
+            println!("  not eligible for jobs: {b}");
+        }
+    }
+    for j in &e.jobs {
+        println!("  job {}: {}", j["id"], j["reason"].as_str().unwrap_or(""));
+    }
+    for ep in &e.epochs {
+        println!(
+            "epoch {} (heights {}..={}){}: {} work units, credits {}, debits {}",
+            ep.epoch,
+            ep.heights.0,
+            ep.heights.1,
+            if ep.ended { "" } else { " [in progress]" },
+            ep.work_units,
+            ep.credits,
+            ep.debits
+        );
+        if ep.records.is_empty() {
+            println!("    no credits or debits");
+        }
+        for r in &ep.records {
+            let amount: u128 = r["amount"].as_str().unwrap_or("0").parse().unwrap_or(0);
+            println!(
+                "    {} {:>24}  {:<20} {}",
+                if r["debit"] == true { "-" } else { "+" },
+                Amount(amount).to_string(),
+                r["reason"].as_str().unwrap_or(""),
+                r["explanation"].as_str().unwrap_or("")
+            );
         }
     }
     Ok(())

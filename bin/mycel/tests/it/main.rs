@@ -469,3 +469,121 @@ async fn four_processes_over_tcp_agree() {
         n.wait().unwrap();
     }
 }
+
+fn cli(net: &Devnet, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args([
+            "--home",
+            net.home.to_str().unwrap(),
+            "--api",
+            &format!("http://{}", net.api),
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mycel {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A worker bonds, offers, is assigned a job posted with the CLI, commits a result and is paid
+/// at settlement; `mycel earnings` explains every figure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_flow_and_earnings_over_the_cli() {
+    let net = Devnet::init();
+    let c = net.client();
+    let mut node = net.start();
+    wait_up(&c, &net.home).await;
+    let model = "07".repeat(32);
+    let run = |args: &[&str]| cli(&net, args);
+    // Before bonding, the earnings debugger says why dev1 gets no work.
+    let e: serde_json::Value =
+        serde_json::from_str(&run(&["--json", "earnings", "--node", "dev1"])).unwrap();
+    let blockers = e["blockers"].as_array().unwrap();
+    assert!(
+        blockers
+            .iter()
+            .any(|b| b.as_str().unwrap().starts_with("below minimum stake")),
+        "{e}"
+    );
+    assert!(
+        blockers
+            .iter()
+            .any(|b| b.as_str().unwrap().starts_with("no offer")),
+        "{e}"
+    );
+
+    run(&[
+        "tx", "bond", "--from", "dev1", "--role", "worker", "--amount", "100",
+    ]);
+    run(&[
+        "tx", "offer", "--from", "dev1", "--kinds", "embed", "--models", &model, "--price", "1000u",
+    ]);
+    let posted: serde_json::Value = serde_json::from_str(&run(&[
+        "--json",
+        "job",
+        "post",
+        "--from",
+        "dev0",
+        "--kind",
+        "embed",
+        "--model",
+        &model,
+        "--input",
+        &"01".repeat(32),
+        "--max-fee",
+        "2",
+        "--deadline",
+        "50",
+    ]))
+    .unwrap();
+    let dev1 = Keystore::new(net.home.join("keys"))
+        .load("dev1")
+        .unwrap()
+        .address
+        .to_string();
+    assert_eq!(posted["worker"], dev1.as_str());
+    let id = posted["job"].as_str().unwrap().to_string();
+    run(&[
+        "tx",
+        "commit-result",
+        "--from",
+        "dev1",
+        "--job",
+        &id,
+        "--output",
+        &"02".repeat(32),
+        "--units",
+        "500",
+        "--commitment",
+        &"03".repeat(32),
+    ]);
+    // Settlement comes after the challenge window (10 blocks at one per second when idle).
+    let start = Instant::now();
+    loop {
+        let j: serde_json::Value =
+            serde_json::from_str(&run(&["--json", "job", "status", &id])).unwrap();
+        if j["status"] == "settled" {
+            // 500 units × 1000 = 500,000 base units, 5% burned.
+            assert_eq!(j["fee"], "475000");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "job never settled: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let text = run(&["earnings", "--node", "dev1"]);
+    assert!(text.contains("job_fee"), "{text}");
+    assert!(text.contains("settled: paid"), "{text}");
+    assert!(text.contains("nothing blocks this node"), "{text}");
+    let audit: serde_json::Value = c.get("/api/v1/supply").await.unwrap();
+    assert_eq!(audit["consistent"], true);
+    node.kill().unwrap();
+    node.wait().unwrap();
+}

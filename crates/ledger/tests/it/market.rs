@@ -172,6 +172,8 @@ fn missed_deadline_penalises_and_reassigns_then_refunds() {
         "reassigned to the other worker"
     );
     assert_eq!(second.attempts, 2);
+    assert_eq!(market::jobs_of(&c.state, &first.worker).unwrap(), vec![0]);
+    assert_eq!(market::jobs_of(&c.state, &second.worker).unwrap(), vec![0]);
     let stake_after =
         mycel_ledger::modules::staking::stake(&c.state, &first.worker, Role::Worker).unwrap();
     assert_eq!(

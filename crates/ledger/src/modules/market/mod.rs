@@ -43,6 +43,7 @@ const DUE: &[u8] = b"market/due/";
 const REP: &[u8] = b"market/rep/";
 const UNITS: &[u8] = b"market/units/";
 const USED: &[u8] = b"market/used/";
+const BY_WORKER: &[u8] = b"market/worker/";
 
 /// Reputation of a new worker; missed deadlines lower it, settled jobs raise it (capped).
 pub const START_REPUTATION: u64 = 100;
@@ -470,6 +471,62 @@ pub fn reputation(state: &(impl StateRead + ?Sized), worker: &Address) -> Result
     Ok(crate::state::read::<u64>(state, &key(REP, &[&worker.0]))?.unwrap_or(START_REPUTATION))
 }
 
+/// IDs of the jobs ever assigned to `worker`, ascending.
+pub fn jobs_of(state: &(impl StateRead + ?Sized), worker: &Address) -> Result<Vec<u64>> {
+    let p = key(BY_WORKER, &[&worker.0]);
+    state
+        .scan_prefix(&p)?
+        .into_iter()
+        .map(|(k, _)| {
+            Ok(u64::from_be_bytes(
+                k[p.len()..]
+                    .try_into()
+                    .map_err(|_| crate::state::corrupt(&k, "bad key"))?,
+            ))
+        })
+        .collect()
+}
+
+/// Why a worker can or cannot be assigned jobs right now, in plain words (the earnings
+/// debugger shows these). Empty when it is eligible for every job its offer names.
+pub fn blockers(
+    state: &(impl StateRead + ?Sized),
+    params: &crate::genesis::Params,
+    height: u64,
+    worker: &Address,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let min = params.staking.min_stake[staking::Role::Worker as usize];
+    let stake = staking::stake(state, worker, staking::Role::Worker)?;
+    if stake < min {
+        out.push(format!(
+            "below minimum stake: {stake} bonded as worker, {min} required"
+        ));
+    }
+    if let Some(until) = staking::jailed_until(state, worker)?.filter(|u| *u > height) {
+        out.push(format!("jailed until height {until}"));
+    }
+    let unbonding: Vec<_> = staking::unbonding(state, worker)?
+        .into_iter()
+        .filter(|(_, r, _)| *r == staking::Role::Worker)
+        .collect();
+    for (h, _, a) in unbonding {
+        out.push(format!(
+            "unbonding {a} of worker stake (released at height {h})"
+        ));
+    }
+    match offer(state, worker)? {
+        None => out.push("no offer published: publish one with `mycel tx offer`".into()),
+        Some(o) if o.models.is_empty() => out.push("the offer serves no model".into()),
+        Some(_) => {}
+    }
+    let rep = reputation(state, worker)?;
+    if rep < START_REPUTATION {
+        out.push(format!("reputation {rep} below the starting {START_REPUTATION} after missed deadlines: fewer assignments"));
+    }
+    Ok(out)
+}
+
 /// Work units settled by each worker in `epoch`, in address order.
 pub fn units(state: &(impl StateRead + ?Sized), epoch: u64) -> Result<Vec<(Address, u64)>> {
     per_epoch(state, UNITS, epoch)
@@ -587,6 +644,10 @@ fn assign<S: StateRead + ?Sized>(
     job.attempts += 1;
     job.due = ctx.env.height + job.deadline_blocks;
     ctx.state.put_raw(due_key(job.due, job.id), Vec::new());
+    ctx.state.put_raw(
+        key(BY_WORKER, &[&worker.0, &job.id.to_be_bytes()]),
+        Vec::new(),
+    );
     ctx.emit(
         "market.assigned",
         &[
