@@ -274,3 +274,216 @@ fn epoch_rewards_pay_workers_by_units_and_contributors_by_novel_bytes_used() {
     assert_eq!((s.workers, s.data), (worker_share, data_share));
     escrow_is_backed(&c);
 }
+
+mod sessions {
+    use super::*;
+    use mycel_ledger::modules::market::{Receipt, SessionMsg, session};
+    use mycel_primitives::merkle;
+
+    fn gen_offer(price: u128) -> Message {
+        Message::Market(market::Msg::Offer(Box::new(Offer {
+            kinds: 0b01,
+            models: vec![MODEL],
+            hardware: "cpu".into(),
+            price_per_unit: Amount(price),
+            endpoint: "127.0.0.1:9000".into(),
+        })))
+    }
+
+    fn smsg(m: SessionMsg) -> Message {
+        Message::Market(market::Msg::Session(m))
+    }
+
+    /// Worker = account 1 (bonded, generation offer at 1,000 per token); client = account 0
+    /// with session 0 open and a 1 MYC deposit.
+    fn open() -> Chain {
+        let mut c = Chain::new(genesis_with(1, |_| {}));
+        let w = account(1);
+        c.block(&[c.tx(&w, vec![bond(Role::Worker, Amount::from_myc(100))])]);
+        c.block(&[c.tx(&w, vec![gen_offer(1_000)])]);
+        let out = c.block(&[c.tx(
+            &account(0),
+            vec![smsg(SessionMsg::Open {
+                worker: addr(&w),
+                model: MODEL,
+                deposit: Amount::from_myc(1),
+                duration_blocks: 50,
+            })],
+        )]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        c
+    }
+
+    fn receipts(n: u64) -> Vec<Receipt> {
+        (0..n)
+            .map(|seq| Receipt {
+                session: 0,
+                seq,
+                input_hash: Hash([seq as u8; 32]),
+                output_hash: Hash([seq as u8 + 100; 32]),
+                tokens: 10,
+                amount: Amount(10_000),
+            })
+            .collect()
+    }
+
+    fn root(r: &[Receipt]) -> Hash {
+        merkle::root(&r.iter().map(Receipt::leaf).collect::<Vec<_>>())
+    }
+
+    fn settle(c: &mut Chain, r: &[Receipt]) -> mycel_ledger::Receipt {
+        let total = Amount(r.iter().map(|x| x.amount.0).sum());
+        let out = c.block(&[c.tx(
+            &account(1),
+            vec![smsg(SessionMsg::Settle {
+                session: 0,
+                receipts_root: root(r),
+                count: r.len() as u64,
+                total,
+            })],
+        )]);
+        out.receipts[0].clone()
+    }
+
+    #[test]
+    fn cumulative_settlement_pays_once_and_close_refunds() {
+        let mut c = open();
+        let r = receipts(5);
+        let w_before = c.balance(&addr(&account(1)));
+        let rc = settle(&mut c, &r[..3]);
+        assert!(rc.success, "{}", rc.error);
+        // The same settlement again is refused: nothing is paid twice.
+        let again = settle(&mut c, &r[..3]);
+        assert_eq!(again.code, "invalid_market");
+        let third = settle(&mut c, &r);
+        assert!(third.success);
+        // 30,000 then 20,000 charged, each less the 5% protocol fee; the worker paid three tx fees.
+        let paid = (30_000u128 - 1_500) + (20_000 - 1_000);
+        let fees = rc.fee.0 + again.fee.0 + third.fee.0;
+        assert_eq!(c.balance(&addr(&account(1))).0, w_before.0 + paid - fees);
+        let s = session(&c.state, 0).unwrap().unwrap();
+        assert_eq!((s.count, s.total), (5, Amount(50_000)));
+        // The client may close only after expiry; the refund is the unspent deposit.
+        let out = c.block(&[c.tx(&account(0), vec![smsg(SessionMsg::Close { session: 0 })])]);
+        assert_eq!(out.receipts[0].code, "unauthorized");
+        c.run_to(s.expires);
+        let before = c.balance(&addr(&account(0)));
+        let out = c.block(&[c.tx(&account(0), vec![smsg(SessionMsg::Close { session: 0 })])]);
+        assert!(out.receipts[0].success);
+        assert_eq!(
+            c.balance(&addr(&account(0))).0 + out.receipts[0].fee.0 - before.0,
+            Amount::from_myc(1).0 - 50_000
+        );
+        escrow_is_backed_sessions(&c);
+    }
+
+    fn escrow_is_backed_sessions(c: &Chain) {
+        let mut open = 0u128;
+        for id in 0.. {
+            let Some(s) = session(&c.state, id).unwrap() else {
+                break;
+            };
+            if !s.closed {
+                open += s.deposit.0 - s.total.0;
+            }
+        }
+        assert_eq!(c.balance(&market::escrow()).0, open);
+        assert_eq!(c.supply(), sum_balances(&c.state));
+    }
+
+    fn dispute(c: &mut Chain, r: &Receipt, signer: &PrivateKey) -> mycel_ledger::Receipt {
+        let sig = r.sign(signer);
+        let msg = smsg(SessionMsg::Dispute {
+            receipt: r.clone(),
+            worker_key: commonware_cryptography::Signer::public_key(&account(1))
+                .as_ref()
+                .to_vec(),
+            signature: mycel_primitives::codec::Encode::encode(&sig).to_vec(),
+        });
+        let out = c.block(&[c.tx(&account(0), vec![msg])]);
+        out.receipts[0].clone()
+    }
+
+    #[test]
+    fn overcharging_receipt_is_refunded_from_stake() {
+        let mut c = open();
+        let mut r = receipts(1)[0].clone();
+        r.amount = Amount(20_000); // 10 tokens × 1,000 = 10,000 is fair
+        let stake =
+            mycel_ledger::modules::staking::stake(&c.state, &addr(&account(1)), Role::Worker)
+                .unwrap();
+        let before = c.balance(&addr(&account(0)));
+        let rc = dispute(&mut c, &r, &account(1));
+        assert!(rc.success, "{}", rc.error);
+        assert_eq!(
+            c.balance(&addr(&account(0))).0 + rc.fee.0 - before.0,
+            20_000
+        );
+        let after =
+            mycel_ledger::modules::staking::stake(&c.state, &addr(&account(1)), Role::Worker)
+                .unwrap();
+        assert_eq!(stake.0 - after.0, 20_000);
+        escrow_is_backed_sessions(&c);
+    }
+
+    #[test]
+    fn receipt_signed_by_another_key_is_rejected() {
+        let mut c = open();
+        let r = receipts(1)[0].clone();
+        let rc = dispute(&mut c, &r, &account(2));
+        assert_eq!(rc.code, "bad_signature");
+    }
+
+    #[test]
+    fn settled_receipt_missing_from_root_costs_the_worker_unless_answered() {
+        let mut c = open();
+        let r = receipts(4);
+        // The worker settles a root that leaves out receipt 2 (replaced by a cheaper one).
+        let mut forged = r.clone();
+        forged[2].amount = Amount(1);
+        let total = Amount(forged.iter().map(|x| x.amount.0).sum());
+        c.block(&[c.tx(
+            &account(1),
+            vec![smsg(SessionMsg::Settle {
+                session: 0,
+                receipts_root: root(&forged),
+                count: 4,
+                total,
+            })],
+        )]);
+        // An honest receipt 1 is answered with its proof: no penalty.
+        assert!(dispute(&mut c, &r[1], &account(1)).success);
+        let proof =
+            merkle::prove(&forged.iter().map(Receipt::leaf).collect::<Vec<_>>(), 1).unwrap();
+        let out = c.block(&[c.tx(
+            &account(1),
+            vec![smsg(SessionMsg::Answer {
+                receipt: r[1].clone(),
+                proof,
+            })],
+        )]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        // Receipt 2 is not in the root; the worker cannot answer and pays at the deadline.
+        let stake =
+            mycel_ledger::modules::staking::stake(&c.state, &addr(&account(1)), Role::Worker)
+                .unwrap();
+        assert!(dispute(&mut c, &r[2], &account(1)).success);
+        let bad = merkle::prove(&forged.iter().map(Receipt::leaf).collect::<Vec<_>>(), 2).unwrap();
+        let out = c.block(&[c.tx(
+            &account(1),
+            vec![smsg(SessionMsg::Answer {
+                receipt: r[2].clone(),
+                proof: bad,
+            })],
+        )]);
+        assert_eq!(out.receipts[0].code, "invalid_market");
+        let before = c.balance(&addr(&account(0)));
+        c.run_to(c.height + 20);
+        let after =
+            mycel_ledger::modules::staking::stake(&c.state, &addr(&account(1)), Role::Worker)
+                .unwrap();
+        assert_eq!(stake.0 - after.0, r[2].amount.0);
+        assert_eq!(c.balance(&addr(&account(0))).0 - before.0, r[2].amount.0);
+        escrow_is_backed_sessions(&c);
+    }
+}

@@ -22,6 +22,10 @@
 //! `market/units/<epoch BE><addr>` → settled work units; `market/used/<epoch BE><addr>` → novel
 //! bytes of the contributor's datasets used by settled jobs.
 
+mod session;
+
+pub use session::{RECEIPT_NAMESPACE, Receipt, Session, SessionMsg, session};
+
 use super::{Ctx, Module, bank, data, rewards, staking};
 use crate::{Result, TxError, state::key};
 use mycel_primitives::{
@@ -244,6 +248,8 @@ pub enum Msg {
         /// Root of the result commitments (per-item hashes, trace).
         commitment: Hash,
     },
+    /// Interactive-session messages.
+    Session(SessionMsg),
 }
 
 impl Write for Offer {
@@ -398,6 +404,10 @@ impl Write for Msg {
                 units.write(buf);
                 commitment.write(buf);
             }
+            Msg::Session(m) => {
+                4u8.write(buf);
+                m.write(buf);
+            }
         }
     }
 }
@@ -409,6 +419,7 @@ impl EncodeSize for Msg {
             Msg::CloseOffer => 0,
             Msg::PostJob { params, .. } => 1 + 32 + 32 + params.encode_size() + 16 + 8,
             Msg::CommitResult { .. } => 8 + 32 + 8 + 32,
+            Msg::Session(m) => m.encode_size(),
         }
     }
 }
@@ -439,6 +450,7 @@ impl Read for Msg {
                 units: u64::read_cfg(buf, &())?,
                 commitment: Hash::read_cfg(buf, &())?,
             }),
+            4 => Ok(Msg::Session(SessionMsg::read_cfg(buf, &())?)),
             k => Err(super::unknown(Market::ID, k)),
         }
     }
@@ -670,6 +682,7 @@ impl Module for Market {
         msg: &Msg,
     ) -> std::result::Result<(), TxError> {
         match msg {
+            Msg::Session(m) => return session::execute(ctx, sender, m),
             Msg::Offer(o) => {
                 let min = ctx.params.staking.min_stake[staking::Role::Worker as usize];
                 let stake =
@@ -810,6 +823,7 @@ impl Module for Market {
 
     /// Settles jobs whose challenge window ended and handles missed deadlines.
     fn end_block<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
+        session::end_block(ctx)?;
         let prefix = key(DUE, &[&ctx.env.height.to_be_bytes()]);
         let p = ctx.params.market.clone();
         let epoch = rewards::epoch_of(ctx.params, ctx.env.height);

@@ -500,3 +500,26 @@ pub fn slash<S: StateRead + ?Sized>(
     );
     Ok(cut)
 }
+
+/// Moves `amount` of `addr`'s bonded `role` stake to `to` (a compensation ordered by another
+/// module, e.g. a refund for a proven session dispute).
+pub fn take_stake<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    addr: &Address,
+    role: Role,
+    amount: Amount,
+    to: &Address,
+) -> Result<()> {
+    if amount.is_zero() {
+        return Ok(());
+    }
+    let k = stake_key(addr, role);
+    let bonded = ctx.state.amount(&k)?;
+    let left = bonded
+        .checked_sub(amount)
+        .map_err(|_| crate::Error::Overflow("take stake"))?;
+    ctx.state.set_amount(k, left);
+    add_total(ctx, role, amount, false).map_err(|_| crate::Error::Overflow("take stake"))?;
+    bank::transfer(ctx, &pool(), to, amount).map_err(|_| crate::Error::Overflow("take stake"))?;
+    Ok(())
+}
