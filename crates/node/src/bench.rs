@@ -300,3 +300,200 @@ fn latency(samples: usize) -> Result<(f64, f64, usize)> {
     let _ = std::fs::remove_dir_all(&home);
     result
 }
+
+/// Options of `mycel bench market`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MarketBenchArgs {
+    /// Jobs to run through their whole lifecycle.
+    #[arg(long, default_value_t = 2_000)]
+    pub jobs: usize,
+}
+
+/// Ledger cost of a batch job (transactions, bytes on chain, state written) and the ledger's
+/// job-lifecycle throughput, measured by executing real blocks.
+pub fn market(args: &MarketBenchArgs) -> Result<()> {
+    use mycel_ledger::modules::{
+        market::{self, JobKind, Offer},
+        staking::Role,
+    };
+    use mycel_primitives::codec::EncodeSize;
+    use mycel_store::MemState;
+
+    let posters: Vec<PrivateKey> = (0..100).map(|i| dev_key("poster", i)).collect();
+    let workers: Vec<PrivateKey> = (0..10).map(|i| dev_key("worker", i)).collect();
+    let all: Vec<_> = posters
+        .iter()
+        .chain(&workers)
+        .map(|k| k.public_key())
+        .collect();
+    let mut genesis = Genesis::build(
+        "bench",
+        &[dev_key("validator", 0).public_key()],
+        &all,
+        Amount::from_myc(1_000_000),
+    );
+    genesis.params.market.challenge_window = 2;
+    let out = mycel_ledger::execute::execute_genesis(&genesis)?;
+    let mut state = MemState::default();
+    state.apply(&out.writes);
+    let mut height = 0u64;
+    let mut nonces = std::collections::BTreeMap::<Address, u64>::new();
+    let model = mycel_primitives::Hash([7; 32]);
+    let mut sign = |k: &PrivateKey, msg: Message| {
+        let a = Address::from_public_key(&k.public_key());
+        let n = nonces.entry(a).or_insert(0);
+        let tx = TxBody {
+            chain_id: "bench".into(),
+            sender: k.public_key(),
+            nonce: *n,
+            fee: Amount::from_myc(1),
+            messages: vec![msg],
+            memo: String::new(),
+        }
+        .sign(k);
+        *n += 1;
+        tx
+    };
+    let mut run = |state: &mut MemState, txs: &[Tx]| -> Result<(usize, Duration)> {
+        height += 1;
+        let env = BlockEnv {
+            height,
+            proposer: Address::default(),
+            parent: mycel_primitives::Hash([height as u8; 32]),
+        };
+        let t = Instant::now();
+        let out = execute_block(state, &env, txs)?;
+        let el = t.elapsed();
+        let bytes = out
+            .writes
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()))
+            .sum();
+        if let Some(r) = out.receipts.iter().find(|r| !r.success) {
+            return Err(Error::Api {
+                code: r.code.clone(),
+                message: r.error.clone(),
+            });
+        }
+        state.apply(&out.writes);
+        Ok((bytes, el))
+    };
+    let mut setup = Vec::new();
+    for w in &workers {
+        setup.push(sign(
+            w,
+            Message::Staking(mycel_ledger::modules::staking::Msg::Bond {
+                role: Role::Worker,
+                amount: Amount::from_myc(1_000),
+            }),
+        ));
+    }
+    run(&mut state, &setup)?;
+    let offers: Vec<Tx> = workers
+        .iter()
+        .map(|w| {
+            sign(
+                w,
+                Message::Market(market::Msg::Offer(Box::new(Offer {
+                    kinds: 0b1111,
+                    models: vec![model],
+                    hardware: "cpu".into(),
+                    price_per_unit: Amount(1_000),
+                    endpoint: "127.0.0.1:1".into(),
+                }))),
+            )
+        })
+        .collect();
+    run(&mut state, &offers)?;
+
+    let posts: Vec<Tx> = (0..args.jobs)
+        .map(|i| {
+            sign(
+                &posters[i % posters.len()],
+                Message::Market(market::Msg::PostJob {
+                    kind: JobKind::Embed,
+                    model,
+                    input: mycel_primitives::Hash([(i % 251) as u8; 32]),
+                    params: br#"{"batch":32}"#.to_vec(),
+                    max_fee: Amount::from_myc(1),
+                    deadline_blocks: 100,
+                }),
+            )
+        })
+        .collect();
+    let post_bytes: usize = posts.iter().map(|t| t.encode_size()).sum();
+    // A fresh chain numbers its jobs from 0.
+    let first_job = 0u64;
+    let (post_state, post_time) = run(&mut state, &posts)?;
+    let worker_of = |id: u64, state: &MemState| -> Result<Address> {
+        Ok(market::job(state, id)?
+            .map(|j| j.worker)
+            .unwrap_or_default())
+    };
+    let mut commits = Vec::new();
+    for i in 0..args.jobs as u64 {
+        let w = worker_of(first_job + i, &state)?;
+        let key = workers
+            .iter()
+            .find(|k| Address::from_public_key(&k.public_key()) == w)
+            .expect("assigned to a bench worker");
+        commits.push(sign(
+            key,
+            Message::Market(market::Msg::CommitResult {
+                job: first_job + i,
+                output: mycel_primitives::Hash([1; 32]),
+                units: 100,
+                commitment: mycel_primitives::Hash([2; 32]),
+            }),
+        ));
+    }
+    let commit_bytes: usize = commits.iter().map(|t| t.encode_size()).sum();
+    let (commit_state, commit_time) = run(&mut state, &commits)?;
+    let (_, _) = run(&mut state, &[])?;
+    let (settle_state, settle_time) = run(&mut state, &[])?;
+    let settled = (0..args.jobs as u64).filter(|i| matches!(market::job(&state, first_job + i), Ok(Some(j)) if j.status == market::JobStatus::Settled)).count();
+    let n = args.jobs as f64;
+    let total = post_time + commit_time + settle_time;
+    println!(
+        "mycel bench market: {} batch jobs through post → assign → commit → settle, {} workers",
+        args.jobs,
+        workers.len()
+    );
+    println!();
+    println!("{:<58} {:>12}", "figure", "value");
+    println!(
+        "{:<58} {:>12}",
+        "transactions per job (post + commit; settlement is automatic)", 2
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "bytes on chain per job (both signed transactions)",
+        (post_bytes + commit_bytes) as f64 / n
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "  of which PostJob tx",
+        post_bytes as f64 / n
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "  of which CommitResult tx",
+        commit_bytes as f64 / n
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "state bytes written per job (post + commit + settle)",
+        (post_state + commit_state + settle_state) as f64 / n
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "job lifecycles executed per second (ledger only)",
+        n / total.as_secs_f64()
+    );
+    println!("{:<58} {:>12}", "jobs settled", settled);
+    println!(
+        "{:<58} {:>12}",
+        "design budget per on-chain event (DESIGN.md)", "100-300 B"
+    );
+    Ok(())
+}
