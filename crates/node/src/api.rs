@@ -35,7 +35,12 @@ pub struct ApiState {
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
     /// The last finalized height, updated by the finalizer (long polls wait on it).
     pub finalized: tokio::sync::watch::Receiver<u64>,
+    /// The node's blob store.
+    pub blobs: mycel_store::BlobStore,
 }
+
+/// Largest blob accepted over HTTP.
+pub const MAX_BLOB_BYTES: usize = 64 * 1024 * 1024;
 
 /// An API error.
 #[derive(Debug)]
@@ -111,7 +116,12 @@ type ApiResult<T> = Result<Json<T>, ApiError>;
 
 /// The router.
 pub fn router(state: ApiState, max_body: usize) -> Router {
+    let blobs = Router::new()
+        .route("/api/v1/blobs", post(put_blob))
+        .layer(DefaultBodyLimit::max(MAX_BLOB_BYTES));
     Router::new()
+        .merge(blobs)
+        .route("/api/v1/blobs/{hash}", get(get_blob))
         .route("/api/v1/status", get(status))
         .route("/api/v1/txs", post(submit_tx))
         .route("/api/v1/txs/{hash}", get(tx_status))
@@ -687,6 +697,42 @@ fn explain(r: rewards::Reason) -> &'static str {
             "data share of the epoch emission, pro rata to novel bytes used by settled jobs"
         }
     }
+}
+
+async fn put_blob(
+    State(s): State<ApiState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Submitted> {
+    let body = body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.body_text(),
+        ),
+        _ => ApiError::bad_request(e.body_text()),
+    })?;
+    let blobs = s.blobs.clone();
+    let hash = tokio::task::spawn_blocking(move || blobs.put(&body))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(Json(Submitted { hash }))
+}
+
+async fn get_blob(
+    State(s): State<ApiState>,
+    Path(hash): Path<String>,
+) -> Result<Response, ApiError> {
+    let hash = Hash::from_hex(&hash).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let blobs = s.blobs.clone();
+    let bytes = tokio::task::spawn_blocking(move || blobs.get(&hash))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| match e {
+            mycel_store::Error::MissingBlob(h) => ApiError::not_found(format!("no blob {h}")),
+            e => ApiError::internal(e),
+        })?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
 /// Answer of `GET /api/v1/supply`: an audit of the bank invariant.

@@ -121,6 +121,63 @@ impl Client {
         self.get(&format!("/api/v1/txs/{h}")).await
     }
 
+    /// Uploads a blob; returns its address.
+    pub async fn put_blob(&self, bytes: Vec<u8>) -> Result<Hash> {
+        let url = format!("{}/api/v1/blobs", self.base);
+        let r = self
+            .http
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await;
+        let s: Submitted = self.parse(&url, r).await?;
+        Ok(s.hash)
+    }
+
+    /// Downloads a blob and checks its hash.
+    pub async fn get_blob(&self, h: &Hash) -> Result<Vec<u8>> {
+        let url = format!("{}/api/v1/blobs/{h}", self.base);
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable {
+                url: url.clone(),
+                why: e.to_string(),
+            })?;
+        if !r.status().is_success() {
+            let text = r.text().await.unwrap_or_default();
+            return Err(match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(b) => Error::Api {
+                    code: b.error.code,
+                    message: b.error.message,
+                },
+                Err(_) => Error::Api {
+                    code: "http".into(),
+                    message: text,
+                },
+            });
+        }
+        let bytes = r
+            .bytes()
+            .await
+            .map_err(|e| Error::Unreachable {
+                url: url.clone(),
+                why: e.to_string(),
+            })?
+            .to_vec();
+        let actual = mycel_store::blob_hash(&bytes);
+        if actual != *h {
+            return Err(Error::Invalid {
+                what: format!("blob {h}"),
+                why: format!("content hashes to {actual}"),
+            });
+        }
+        Ok(bytes)
+    }
+
     /// Submits a signed transaction.
     pub async fn submit(&self, tx: &Tx) -> Result<Hash> {
         let url = format!("{}/api/v1/txs", self.base);

@@ -63,6 +63,7 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
     let data = home.data_dir();
     std::fs::create_dir_all(&data).map_err(io(&data))?;
     let store = Arc::new(Store::open(data.join("state.redb"))?);
+    let blobs = mycel_store::BlobStore::open(home.path().join("blobs"))?;
     let chain = Arc::new(Chain::open(
         store,
         &genesis,
@@ -179,6 +180,7 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             validator: validator_addr,
             metrics: Arc::new(move || metrics_ctx.encode()),
             finalized: finalized_rx,
+            blobs,
         };
         let listener = tokio::net::TcpListener::bind(cfg.api_addr)
             .await

@@ -17,6 +17,17 @@ pub enum Error {
         /// What was wrong.
         why: String,
     },
+    /// A blob is not in the store.
+    #[error("blob {0} is not in the store")]
+    MissingBlob(mycel_primitives::Hash),
+    /// A blob's bytes no longer hash to its address.
+    #[error("blob {expected} is corrupt: its content hashes to {actual}")]
+    CorruptBlob {
+        /// The address.
+        expected: mycel_primitives::Hash,
+        /// What the bytes hash to.
+        actual: mycel_primitives::Hash,
+    },
     /// A block was committed out of order.
     #[error("cannot commit height {got}: next height is {expected}")]
     OutOfOrder {

@@ -15,11 +15,13 @@
 //! the committed state: a layer holds one block's write set and the tree nodes it created, and a
 //! [`Snapshot`] reads through a chain of layers down to the database.
 
+pub mod blobs;
 mod error;
 mod layer;
 mod state;
 mod tables;
 
+pub use blobs::{BlobStore, blob_hash};
 pub use error::{Error, Result};
 pub use layer::{Layer, WriteSet};
 pub use state::{BlockRecord, CommitInfo, MemState, Snapshot, StateRead, Store, TxLocation};

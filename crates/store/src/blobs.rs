@@ -1,0 +1,116 @@
+//! The content-addressed blob store: dataset chunks, model weights, job inputs and outputs.
+//!
+//! A blob is addressed by the plain BLAKE3 hash of its bytes (the hash iroh-blobs and any BLAKE3
+//! tool compute, so addresses do not depend on the transport). Blobs live in
+//! `<dir>/<first two hex digits>/<hex>`, are written to a temporary file, synced and renamed into
+//! place (a crash leaves either the whole blob or nothing), and are verified on every read.
+
+use crate::{Error, Result};
+use mycel_primitives::Hash;
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+/// A directory of content-addressed blobs.
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    dir: PathBuf,
+}
+
+/// The address of `bytes`.
+pub fn blob_hash(bytes: &[u8]) -> Hash {
+    Hash(*blake3::hash(bytes).as_bytes())
+}
+
+fn io(path: &Path, e: std::io::Error) -> Error {
+    Error::Db(format!("{}: {e}", path.display()))
+}
+
+impl BlobStore {
+    /// Opens (creating) the store in `dir`.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<BlobStore> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        Ok(BlobStore { dir })
+    }
+
+    /// Where the blob `h` lives.
+    pub fn path(&self, h: &Hash) -> PathBuf {
+        let hex = h.to_hex();
+        self.dir.join(&hex[..2]).join(hex)
+    }
+
+    /// True when the blob is present.
+    pub fn has(&self, h: &Hash) -> bool {
+        self.path(h).exists()
+    }
+
+    /// Stores `bytes` and returns their address. Storing the same bytes again is a no-op.
+    pub fn put(&self, bytes: &[u8]) -> Result<Hash> {
+        let h = blob_hash(bytes);
+        let path = self.path(&h);
+        if path.exists() {
+            return Ok(h);
+        }
+        let parent = path.parent().expect("blob paths have a parent");
+        std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        let tmp = parent.join(format!(".{}.{}.tmp", h.to_hex(), std::process::id()));
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| io(&tmp, e))?;
+        f.sync_all().map_err(|e| io(&tmp, e))?;
+        drop(f);
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        Ok(h)
+    }
+
+    /// Reads a blob and checks that it still hashes to its address.
+    pub fn get(&self, h: &Hash) -> Result<Vec<u8>> {
+        let path = self.path(h);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::MissingBlob(*h));
+            }
+            Err(e) => return Err(io(&path, e)),
+        };
+        let actual = blob_hash(&bytes);
+        if actual != *h {
+            return Err(Error::CorruptBlob {
+                expected: *h,
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_get_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = BlobStore::open(dir.path()).unwrap();
+        let h = s.put(b"hello blobs").unwrap();
+        assert_eq!(h, blob_hash(b"hello blobs"));
+        assert_eq!(s.put(b"hello blobs").unwrap(), h);
+        assert_eq!(s.get(&h).unwrap(), b"hello blobs");
+        assert!(matches!(
+            s.get(&blob_hash(b"absent")),
+            Err(Error::MissingBlob(_))
+        ));
+        std::fs::write(s.path(&h), b"tampered").unwrap();
+        assert!(matches!(s.get(&h), Err(Error::CorruptBlob { .. })));
+    }
+
+    #[test]
+    fn address_is_plain_blake3() {
+        // The empty input's BLAKE3 digest, from the BLAKE3 specification's test vectors.
+        assert_eq!(
+            blob_hash(b"").to_hex(),
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+        );
+    }
+}
