@@ -133,6 +133,7 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
         .route("/api/v1/supply", get(supply))
         .route("/api/v1/datasets/{root}", get(get_dataset))
         .route("/api/v1/jobs/{id}", get(get_job))
+        .route("/api/v1/workers/{address}/jobs", get(worker_jobs))
         .route("/api/v1/earnings/{address}", get(earnings))
         .route(
             "/api/v1/contributors/{address}/datasets",
@@ -545,6 +546,25 @@ async fn get_job(State(s): State<ApiState>, Path(id): Path<u64>) -> ApiResult<ma
         .map_err(ApiError::internal)?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
+}
+
+async fn worker_jobs(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+) -> ApiResult<Vec<market::Job>> {
+    let addr: Address = address
+        .parse()
+        .map_err(|e: mycel_primitives::Error| ApiError::bad_request(e.to_string()))?;
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    let mut out = Vec::new();
+    for id in market::jobs_of(&state, &addr).map_err(ApiError::internal)? {
+        if let Some(j) = market::job(&state, id).map_err(ApiError::internal)? {
+            if j.worker == addr {
+                out.push(j);
+            }
+        }
+    }
+    Ok(Json(out))
 }
 
 /// Query of `GET /api/v1/earnings/{address}`.
