@@ -558,10 +558,10 @@ async fn worker_jobs(
     let state = s.chain.finalized_state().map_err(ApiError::internal)?;
     let mut out = Vec::new();
     for id in market::jobs_of(&state, &addr).map_err(ApiError::internal)? {
-        if let Some(j) = market::job(&state, id).map_err(ApiError::internal)? {
-            if j.worker == addr {
-                out.push(j);
-            }
+        if let Some(j) = market::job(&state, id).map_err(ApiError::internal)?
+            && j.worker == addr
+        {
+            out.push(j);
         }
     }
     Ok(Json(out))
