@@ -134,6 +134,8 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
         .route("/api/v1/datasets/{root}", get(get_dataset))
         .route("/api/v1/jobs/{id}", get(get_job))
         .route("/api/v1/workers/{address}/jobs", get(worker_jobs))
+        .route("/api/v1/workers/{address}/offer", get(worker_offer))
+        .route("/api/v1/sessions/{id}", get(get_session))
         .route("/api/v1/earnings/{address}", get(earnings))
         .route(
             "/api/v1/contributors/{address}/datasets",
@@ -546,6 +548,28 @@ async fn get_job(State(s): State<ApiState>, Path(id): Path<u64>) -> ApiResult<ma
         .map_err(ApiError::internal)?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
+}
+
+async fn worker_offer(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+) -> ApiResult<market::Offer> {
+    let addr: Address = address
+        .parse()
+        .map_err(|e: mycel_primitives::Error| ApiError::bad_request(e.to_string()))?;
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    market::offer(&state, &addr)
+        .map_err(ApiError::internal)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("{addr} has no offer")))
+}
+
+async fn get_session(State(s): State<ApiState>, Path(id): Path<u64>) -> ApiResult<market::Session> {
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    market::session(&state, id)
+        .map_err(ApiError::internal)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no session {id}")))
 }
 
 async fn worker_jobs(

@@ -18,6 +18,7 @@ pub mod error;
 pub mod init;
 pub mod keystore;
 pub mod node;
+pub mod serve;
 pub mod worker;
 
 pub use config::{Home, NodeConfig};
