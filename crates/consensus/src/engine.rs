@@ -31,6 +31,8 @@ pub const CHANNEL_RESOLVER: u64 = 2;
 pub const CHANNEL_BLOCKS: u64 = 3;
 /// p2p channel of block backfill.
 pub const CHANNEL_BACKFILL: u64 = 4;
+/// p2p channel of transaction gossip between validators.
+pub const CHANNEL_TXS: u64 = 5;
 /// Largest p2p message (a full block plus framing).
 pub const MAX_MESSAGE_BYTES: u32 = (mycel_primitives::codec::MAX_BLOCK_BYTES + 64 * 1024) as u32;
 /// Consensus signature namespace.

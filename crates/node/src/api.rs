@@ -37,6 +37,8 @@ pub struct ApiState {
     pub finalized: tokio::sync::watch::Receiver<u64>,
     /// The node's blob store.
     pub blobs: mycel_store::BlobStore,
+    /// Where admitted transactions go to be pushed to the other validators.
+    pub gossip: Option<futures::channel::mpsc::UnboundedSender<Vec<u8>>>,
 }
 
 /// Largest blob accepted over HTTP.
@@ -236,6 +238,9 @@ async fn submit_tx(
     };
     let tx = Tx::decode_bytes(&bytes)?;
     let hash = s.chain.submit(tx)?;
+    if let Some(g) = &s.gossip {
+        let _ = g.unbounded_send(bytes);
+    }
     Ok(Json(Submitted { hash }))
 }
 

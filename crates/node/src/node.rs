@@ -132,7 +132,28 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             network.register(engine::CHANNEL_BLOCKS, quota),
             network.register(engine::CHANNEL_BACKFILL, quota),
         ];
+        // Transactions admitted here are pushed to the other validators, so whichever leads
+        // next can include them (one hop: validators form a full mesh).
+        let (mut gossip_out, mut gossip_in) = network.register(engine::CHANNEL_TXS, quota);
         network.start();
+        let (gossip_tx, mut gossip_rx) = futures::channel::mpsc::unbounded::<Vec<u8>>();
+        ctx.child("gossip_out").spawn(move |_| async move {
+            use commonware_p2p::Sender as _;
+            use futures::StreamExt as _;
+            while let Some(bytes) = gossip_rx.next().await {
+                let _ = gossip_out.send(commonware_p2p::Recipients::All, bytes, false);
+            }
+        });
+        let gossip_chain = chain.clone();
+        ctx.child("gossip_in").spawn(move |_| async move {
+            use commonware_p2p::Receiver as _;
+            while let Ok((_, buf)) = gossip_in.recv().await {
+                if let Ok(tx) = mycel_ledger::Tx::decode_bytes(buf.as_ref()) {
+                    // Duplicates and stale transactions are expected here; the mempool rejects them.
+                    let _ = gossip_chain.submit(tx);
+                }
+            }
+        });
 
         let height = ctx.register("height", "last finalized height", Gauge::<i64>::default());
         let mempool = ctx.register(
@@ -181,6 +202,7 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             metrics: Arc::new(move || metrics_ctx.encode()),
             finalized: finalized_rx,
             blobs,
+            gossip: Some(gossip_tx),
         };
         let listener = tokio::net::TcpListener::bind(cfg.api_addr)
             .await
