@@ -144,6 +144,7 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
             get(contributor_datasets),
         )
         .route("/metrics", get(metrics))
+        .route("/", get(dashboard))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
@@ -818,6 +819,16 @@ async fn supply(State(s): State<ApiState>) -> ApiResult<SupplyAudit> {
         accounts: balances.len(),
         consistent: sum == supply,
     }))
+}
+
+/// The dashboard: one static page that reads this API.
+const DASHBOARD: &str = include_str!("../assets/dashboard.html");
+
+async fn dashboard() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        DASHBOARD,
+    )
 }
 
 async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {

@@ -41,6 +41,11 @@ impl Client {
         }
     }
 
+    /// The node's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     async fn parse<T: DeserializeOwned>(
         &self,
         url: &str,

@@ -241,6 +241,16 @@ async fn session_chats_are_receipted_settled_and_refunded() {
     assert!(closed.closed);
     let audit: serde_json::Value = client.get("/api/v1/supply").await.unwrap();
     assert_eq!(audit["consistent"], true);
+    // The dashboard is served at the root.
+    let page = reqwest::get(format!("{}/", client_base(&client)))
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(page.text().await.unwrap().contains("Earnings debugger"));
+}
+
+fn client_base(c: &Client) -> String {
+    c.base().to_string()
 }
 
 fn free_port() -> u16 {
