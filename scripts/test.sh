@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+export RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-1}"
 profile="${NEXTEST_PROFILE:-default}"
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --profile "$profile"

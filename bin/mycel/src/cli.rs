@@ -70,9 +70,23 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Run a model locally: generate, embed, finetune.
+    #[command(subcommand)]
+    Run(crate::ml_cmd::RunCmd),
+    /// The pinned models: fetch, list, show.
+    #[command(subcommand)]
+    Models(crate::ml_cmd::ModelsCmd),
+    /// Datasets: dedup, add, show, prove, verify, bench.
+    #[command(subcommand)]
+    Data(crate::data_cmd::DataCmd),
     /// Post and follow compute jobs.
     #[command(subcommand)]
     Job(JobCmd),
+    /// Run the worker role: bond, offer, run assigned jobs, serve sessions.
+    Worker(crate::worker_cmd::WorkerArgs),
+    /// Interactive sessions with a worker: open, chat, close.
+    #[command(subcommand)]
+    Session(crate::session_cmd::SessionCmd),
     /// Explain a node's earnings per epoch, with a reason for every figure.
     Earnings {
         /// The node's address or key name.
@@ -349,6 +363,10 @@ enum QueryCmd {
 enum BenchCmd {
     /// Ledger throughput, the ed25519 ceiling, and HTTP-to-finality latency on a devnet.
     Ledger(mycel_node::bench::LedgerBenchArgs),
+    /// Generation, embedding and LoRA speed on the pinned models, with the peers.
+    Ml(crate::ml_cmd::BenchMlArgs),
+    /// Ledger cost of a batch job and job-lifecycle throughput.
+    Market(mycel_node::bench::MarketBenchArgs),
 }
 
 /// Runs a parsed command line.
@@ -420,6 +438,26 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench(BenchCmd::Ledger(a)) => mycel_node::bench::ledger(&a).map_err(Into::into),
+        Command::Bench(BenchCmd::Ml(a)) => crate::ml_cmd::bench(home.path(), &a, cli.global.json),
+        Command::Run(r) => crate::ml_cmd::run(home.path(), r, cli.global.json),
+        Command::Models(m) => crate::ml_cmd::models(home.path(), m, cli.global.json),
+        Command::Bench(BenchCmd::Market(a)) => mycel_node::bench::market(&a).map_err(Into::into),
+        Command::Data(d) => crate::data_cmd::run(home.path(), d, cli.global.json),
+        Command::Worker(a) => {
+            let api = match cli.global.api.clone() {
+                Some(u) => u,
+                None => format!("http://{}", home.config()?.api_addr),
+            };
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?
+                .block_on(crate::worker_cmd::run(&home, &api, &a))
+        }
+        Command::Session(cmd) => {
+            let c = client(&home, cli.global.api.as_deref())?;
+            block_on(crate::session_cmd::run(&home, &c, cmd, cli.global.json))
+        }
         Command::Job(j) => block_on(job(&home, cli.global.api.as_deref(), j, cli.global.json)),
         Command::Earnings { who, epoch } => block_on(earnings(
             &home,

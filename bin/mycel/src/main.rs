@@ -1,6 +1,10 @@
 //! The mycel node and command-line interface.
 
 mod cli;
+mod data_cmd;
+mod ml_cmd;
+mod session_cmd;
+mod worker_cmd;
 
 use clap::Parser;
 

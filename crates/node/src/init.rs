@@ -68,9 +68,11 @@ pub fn init(home: &Home, opts: &InitOptions) -> Result<Initialised> {
     std::fs::create_dir_all(home.path()).map_err(io(home.path()))?;
     let ks = Keystore::new(home.keys_dir());
     let validator = ks.generate("validator")?;
-    let accounts: Vec<KeyFile> = (0..opts.accounts)
+    // dev0..devN for people, `worker` for `mycel worker`.
+    let mut accounts: Vec<KeyFile> = (0..opts.accounts)
         .map(|i| ks.generate(&format!("dev{i}")))
         .collect::<Result<_>>()?;
+    accounts.push(ks.generate("worker")?);
     let mut genesis = Genesis {
         chain_id: opts.chain_id.clone(),
         accounts: accounts

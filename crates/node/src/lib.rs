@@ -18,6 +18,7 @@ pub mod error;
 pub mod init;
 pub mod keystore;
 pub mod node;
+pub mod runners;
 pub mod serve;
 pub mod worker;
 

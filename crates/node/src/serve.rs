@@ -61,8 +61,23 @@ pub trait ChatEngine: Send + Sync + 'static {
         messages: &[ChatMessage],
         max_tokens: usize,
         seed: u64,
-        on_text: &mut dyn FnMut(&str),
+        on_text: &mut (dyn FnMut(&str) + Send),
     ) -> Result<u64>;
+}
+
+impl<T: ChatEngine> ChatEngine for Arc<T> {
+    fn model(&self) -> Hash {
+        (**self).model()
+    }
+    fn chat(
+        &self,
+        messages: &[ChatMessage],
+        max_tokens: usize,
+        seed: u64,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<u64> {
+        (**self).chat(messages, max_tokens, seed, on_text)
+    }
 }
 
 /// One chat message (OpenAI shape).

@@ -41,6 +41,18 @@ pub trait JobRunner: Send + Sync {
     fn run(&self, job: &Job, input: &[u8]) -> Result<JobOutput>;
 }
 
+impl<T: JobRunner> JobRunner for std::sync::Arc<T> {
+    fn kinds(&self) -> Vec<JobKind> {
+        (**self).kinds()
+    }
+    fn models(&self) -> Vec<Hash> {
+        (**self).models()
+    }
+    fn run(&self, job: &Job, input: &[u8]) -> Result<JobOutput> {
+        (**self).run(job, input)
+    }
+}
+
 /// Worker settings.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {

@@ -33,6 +33,14 @@ pub enum Domain {
     Randomness,
     /// A root over a block's transactions.
     TxRoot,
+    /// A data record's raw ID (over its length and chunk-tree root; `mycel-data`).
+    DataRecord,
+    /// A data record's normalised-text ID (over a dedup profile ID and the normalised text).
+    DataNormRecord,
+    /// A dedup profile (normalisation, shingling, seeds, banding) as a versioned ID.
+    DataProfile,
+    /// A dataset manifest.
+    DataManifest,
 }
 
 impl Domain {
@@ -50,6 +58,10 @@ impl Domain {
             Domain::KeyDerivation => "mycel 2026 ed25519 from seed v1",
             Domain::Randomness => "mycel 2026 ledger randomness v1",
             Domain::TxRoot => "mycel 2026 tx root v1",
+            Domain::DataRecord => "mycel 2026 data record v1",
+            Domain::DataNormRecord => "mycel 2026 data normalised record v1",
+            Domain::DataProfile => "mycel 2026 data dedup profile v1",
+            Domain::DataManifest => "mycel 2026 data manifest v1",
         }
     }
 
@@ -203,6 +215,10 @@ mod tests {
             Domain::KeyDerivation,
             Domain::Randomness,
             Domain::TxRoot,
+            Domain::DataRecord,
+            Domain::DataNormRecord,
+            Domain::DataProfile,
+            Domain::DataManifest,
         ];
         let mut seen = std::collections::BTreeSet::new();
         for d in all {

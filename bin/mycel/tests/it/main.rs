@@ -357,6 +357,13 @@ async fn api_rejects_bad_input_without_state_change() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+    // Blobs: stored by content, verified on the way out, unknown ones are typed errors.
+    let h = c.put_blob(b"some job input".to_vec()).await.unwrap();
+    assert_eq!(h, mycel_store::blob_hash(b"some job input"));
+    assert_eq!(c.get_blob(&h).await.unwrap(), b"some job input");
+    assert!(
+        matches!(c.get_blob(&mycel_store::blob_hash(b"nope")).await, Err(Error::Api { ref code, .. }) if code == "not_found")
+    );
     // Metrics are exported.
     let m = http
         .get(format!("http://{}/metrics", net.api))
@@ -448,6 +455,21 @@ async fn four_processes_over_tcp_agree() {
     let mut body = transfer(&key, 0, Address([9; 20])).body;
     body.chain_id = "mycel-testnet-1".into();
     let h = clients[1].submit(&body.sign(&key)).await.unwrap();
+    // Gossip: the other validators learn the transaction at once (pending or already final),
+    // so whichever of them leads next can include it.
+    let seen = Instant::now();
+    for c in [&clients[0], &clients[2], &clients[3]] {
+        loop {
+            if c.tx(&h).await.is_ok() {
+                break;
+            }
+            assert!(
+                seen.elapsed() < Duration::from_millis(1_500),
+                "tx not gossiped"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
     let st = clients[1].wait(&h, Duration::from_secs(90)).await.unwrap();
     assert_eq!(st.status, "finalized");
     let height = st.height.unwrap();

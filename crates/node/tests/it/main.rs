@@ -55,7 +55,7 @@ impl ChatEngine for ReverseEngine {
         messages: &[ChatMessage],
         _max: usize,
         _seed: u64,
-        on_text: &mut dyn FnMut(&str),
+        on_text: &mut (dyn FnMut(&str) + Send),
     ) -> mycel_node::Result<u64> {
         let last = messages
             .last()

@@ -1,0 +1,193 @@
+//! The narrow interface the worker calls, and its local implementation over the model store.
+
+use crate::{
+    Error, Result,
+    embed::Embedder,
+    generate::{GenerateRequest, Generation, TextGenerator},
+    lora::{Adapter, Dataset, TrainConfig, TrainingRecord, train},
+    registry::{ExecMode, MINILM, ModelKind, ModelStore, SMOLLM2, spec},
+    runtime::with_threads,
+};
+use std::collections::HashMap;
+
+/// Name of the tiny random-weight generation model (no download; for tests and smoke runs).
+pub const TINY_LLAMA: &str = "tiny-llama";
+/// Name of the tiny random-weight embedding model.
+pub const TINY_BERT: &str = "tiny-bert";
+
+/// An ML engine: generation, embeddings and adapter training by model name.
+///
+/// Contract: results depend only on the model, its execution mode and the request (seed included), never on
+/// the thread count or on what ran before; bad input returns a typed [`Error`] and never panics.
+pub trait Engine {
+    /// Generates text, passing each final piece of text to `on_text` as it is produced.
+    fn generate(
+        &mut self,
+        model: &str,
+        req: &GenerateRequest,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Generation>;
+
+    /// Embeds texts into L2-normalised vectors.
+    fn embed(&mut self, model: &str, texts: &[String]) -> Result<Vec<Vec<f32>>>;
+
+    /// Trains a LoRA adapter on a generation model.
+    fn train_adapter(
+        &mut self,
+        base: &str,
+        data: &Dataset,
+        cfg: &TrainConfig,
+    ) -> Result<(Adapter, TrainingRecord)>;
+}
+
+/// Settings of a [`LocalEngine`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Threads per job.
+    pub threads: usize,
+    /// Execution mode of generation models.
+    pub mode: ExecMode,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            threads: 1,
+            mode: ExecMode::Quantized,
+        }
+    }
+}
+
+/// Runs the pinned models from a local [`ModelStore`], loading each on first use.
+#[derive(Debug)]
+pub struct LocalEngine {
+    store: ModelStore,
+    cfg: EngineConfig,
+    generators: HashMap<(String, ExecMode), TextGenerator>,
+    embedders: HashMap<String, Embedder>,
+}
+
+impl LocalEngine {
+    /// An engine over a store.
+    pub fn new(store: ModelStore, cfg: EngineConfig) -> Self {
+        Self {
+            store,
+            cfg,
+            generators: HashMap::new(),
+            embedders: HashMap::new(),
+        }
+    }
+
+    /// The loaded (or newly loaded) generation model.
+    pub fn generator(&mut self, model: &str, mode: ExecMode) -> Result<&mut TextGenerator> {
+        let key = (model.to_string(), mode);
+        if !self.generators.contains_key(&key) {
+            let g = if model == TINY_LLAMA {
+                TextGenerator::tiny_random(0, mode)?
+            } else {
+                let s = spec(model)?;
+                if s.kind != ModelKind::Generation {
+                    return Err(Error::InvalidInput(format!(
+                        "{model} is not a generation model (try {})",
+                        SMOLLM2.name
+                    )));
+                }
+                TextGenerator::load(&self.store, s, mode)?
+            };
+            self.generators.insert(key.clone(), g);
+        }
+        Ok(self.generators.get_mut(&key).expect("inserted above"))
+    }
+
+    /// The loaded (or newly loaded) embedding model.
+    pub fn embedder(&mut self, model: &str) -> Result<&Embedder> {
+        if !self.embedders.contains_key(model) {
+            let e = if model == TINY_BERT {
+                Embedder::tiny_random(0)?
+            } else {
+                let s = spec(model)?;
+                if s.kind != ModelKind::Embedding {
+                    return Err(Error::InvalidInput(format!(
+                        "{model} is not an embedding model (try {})",
+                        MINILM.name
+                    )));
+                }
+                Embedder::load(&self.store, s)?
+            };
+            self.embedders.insert(model.to_string(), e);
+        }
+        Ok(&self.embedders[model])
+    }
+}
+
+impl Engine for LocalEngine {
+    fn generate(
+        &mut self,
+        model: &str,
+        req: &GenerateRequest,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Generation> {
+        let (threads, mode) = (self.cfg.threads, self.cfg.mode);
+        let g = &*self.generator(model, mode)?;
+        with_threads(threads, || g.generate(req, on_text))?
+    }
+
+    fn embed(&mut self, model: &str, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let threads = self.cfg.threads;
+        let e = self.embedder(model)?;
+        with_threads(threads, || e.embed(texts))?
+    }
+
+    fn train_adapter(
+        &mut self,
+        base: &str,
+        data: &Dataset,
+        cfg: &TrainConfig,
+    ) -> Result<(Adapter, TrainingRecord)> {
+        let threads = self.cfg.threads;
+        let g = self.generator(base, ExecMode::F32)?;
+        with_threads(threads, || train(g, data, cfg))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{generate::Prompt, sampling::SamplingParams};
+
+    #[test]
+    fn local_engine_serves_the_tiny_models() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = LocalEngine::new(ModelStore::new(dir.path()), EngineConfig::default());
+        let req = GenerateRequest {
+            prompt: Prompt::user("hi"),
+            params: SamplingParams::greedy(5),
+        };
+        let mut text = String::new();
+        let out = e
+            .generate(TINY_LLAMA, &req, &mut |t| text.push_str(t))
+            .unwrap();
+        assert_eq!(out.text, text);
+        assert_eq!(e.embed(TINY_BERT, &["a b".into()]).unwrap()[0].len(), 32);
+        let data = Dataset::from_jsonl(b"{\"text\": \"abc abc abc\"}").unwrap();
+        let cfg = TrainConfig {
+            steps: 2,
+            ..Default::default()
+        };
+        let (_, rec) = e.train_adapter(TINY_LLAMA, &data, &cfg).unwrap();
+        assert_eq!(rec.losses.len(), 2);
+        // Pinned models that are not on disk, and the wrong kind of model, give typed errors.
+        assert!(matches!(
+            e.embed("minilm", &["x".into()]),
+            Err(Error::MissingFile { .. })
+        ));
+        assert!(matches!(
+            e.generate("minilm", &req, &mut |_| {}),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            e.embed("nope", &["x".into()]),
+            Err(Error::UnknownModel(_))
+        ));
+    }
+}

@@ -1,0 +1,635 @@
+//! A llama-architecture decoder (SmolLM2) on candle, in two execution modes, with optional LoRA adapters.
+//!
+//! This follows `candle_transformers::models::quantized_llama` (same GGUF tensor names, interleaved RoPE,
+//! causal mask, grouped-query attention) but keeps the KV cache outside the weights, picks the execution mode
+//! explicitly instead of through `CANDLE_DEQUANTIZE_ALL`, and has a training path built only from ops with a
+//! backward pass (`softmax`, `rms_norm_slow`, `rope_i_slow`), which the fused CPU kernels lack.
+
+use crate::{Error, Result, registry::ExecMode, sampling::Rng};
+use candle_core::{
+    D, DType, Device, IndexOp, Module, Tensor, Var,
+    quantized::{GgmlDType, QMatMul, QTensor, gguf_file},
+};
+use std::{
+    io::{Read, Seek},
+    sync::Arc,
+};
+
+/// Hyper-parameters of a llama model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LlamaConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Width of the residual stream.
+    pub hidden: usize,
+    /// Width of the MLP.
+    pub intermediate: usize,
+    /// Number of decoder blocks.
+    pub layers: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Key/value heads (grouped-query attention).
+    pub kv_heads: usize,
+    /// RMS-norm epsilon.
+    pub rms_eps: f64,
+    /// RoPE base frequency.
+    pub rope_base: f32,
+    /// Context length (positions).
+    pub context: usize,
+}
+
+impl LlamaConfig {
+    /// A tiny configuration for unit tests.
+    pub fn tiny(vocab_size: usize) -> Self {
+        Self {
+            vocab_size,
+            hidden: 64,
+            intermediate: 128,
+            layers: 2,
+            heads: 4,
+            kv_heads: 2,
+            rms_eps: 1e-5,
+            rope_base: 10_000.0,
+            context: 256,
+        }
+    }
+
+    fn head_dim(&self) -> usize {
+        self.hidden / self.heads
+    }
+
+    fn from_gguf(ct: &gguf_file::Content) -> Result<Self> {
+        let bad = |reason: String| Error::InvalidModel {
+            what: "gguf".into(),
+            reason,
+        };
+        let u = |k: &str| -> Result<usize> {
+            ct.metadata
+                .get(k)
+                .ok_or_else(|| bad(format!("missing {k}")))?
+                .to_u32()
+                .map(|v| v as usize)
+                .map_err(|e| bad(format!("{k}: {e}")))
+        };
+        let f = |k: &str, default: f32| -> Result<f32> {
+            match ct.metadata.get(k) {
+                None => Ok(default),
+                Some(v) => v.to_f32().map_err(|e| bad(format!("{k}: {e}"))),
+            }
+        };
+        let arch = ct
+            .metadata
+            .get("general.architecture")
+            .and_then(|v| v.to_string().ok())
+            .cloned()
+            .unwrap_or_default();
+        if arch != "llama" {
+            return Err(Error::NotImplemented(format!(
+                "GGUF architecture {arch:?} (only llama)"
+            )));
+        }
+        let vocab_size = ct
+            .tensor_infos
+            .get("token_embd.weight")
+            .ok_or_else(|| bad("missing token_embd.weight".into()))?
+            .shape
+            .dims()[0];
+        let cfg = Self {
+            vocab_size,
+            hidden: u("llama.embedding_length")?,
+            intermediate: u("llama.feed_forward_length")?,
+            layers: u("llama.block_count")?,
+            heads: u("llama.attention.head_count")?,
+            kv_heads: u("llama.attention.head_count_kv")?,
+            rms_eps: f("llama.attention.layer_norm_rms_epsilon", 1e-5)? as f64,
+            rope_base: f("llama.rope.freq_base", 10_000.0)?,
+            context: u("llama.context_length")?,
+        };
+        if cfg.heads == 0 || cfg.kv_heads == 0 || !cfg.hidden.is_multiple_of(cfg.heads) {
+            return Err(bad(format!("inconsistent head counts {cfg:?}")));
+        }
+        if u("llama.rope.dimension_count")? != cfg.head_dim() {
+            return Err(Error::NotImplemented("partial rotary embeddings".into()));
+        }
+        Ok(cfg)
+    }
+}
+
+/// A low-rank update `scale * B A` added to a linear layer.
+#[derive(Debug, Clone)]
+struct LoraPair {
+    a: Tensor,
+    b: Tensor,
+    scale: f64,
+}
+
+#[derive(Debug, Clone)]
+struct Linear {
+    w: QMatMul,
+    lora: Option<LoraPair>,
+}
+
+impl Linear {
+    fn new(q: QTensor, mode: ExecMode) -> Result<Self> {
+        let w = match (mode, q.dtype()) {
+            (ExecMode::F32, _) | (_, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) => {
+                QMatMul::Tensor(q.dequantize(&q.device())?)
+            }
+            (ExecMode::Quantized, _) => QMatMul::QTensor(Arc::new(q)),
+        };
+        Ok(Self { w, lora: None })
+    }
+
+    fn dims(&self) -> (usize, usize) {
+        let s = match &self.w {
+            QMatMul::QTensor(q) => q.shape().dims().to_vec(),
+            QMatMul::Tensor(t) | QMatMul::TensorF16(t) => t.dims().to_vec(),
+        };
+        (s[0], s[1])
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.w.forward(x)?;
+        match &self.lora {
+            None => Ok(y),
+            Some(l) => {
+                let d = x.broadcast_matmul(&l.a.t()?)?.broadcast_matmul(&l.b.t()?)?;
+                Ok((y + (d * l.scale)?)?)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Block {
+    attn_norm: Tensor,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    ffn_norm: Tensor,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+impl Block {
+    fn linears_mut(&mut self) -> [(&'static str, &mut Linear); 7] {
+        [
+            ("q", &mut self.q),
+            ("k", &mut self.k),
+            ("v", &mut self.v),
+            ("o", &mut self.o),
+            ("gate", &mut self.gate),
+            ("up", &mut self.up),
+            ("down", &mut self.down),
+        ]
+    }
+}
+
+/// Per-sequence key/value cache.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// Positions already in the cache.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A llama decoder.
+#[derive(Debug, Clone)]
+pub struct Llama {
+    cfg: LlamaConfig,
+    mode: ExecMode,
+    embed: Tensor,
+    blocks: Vec<Block>,
+    norm: Tensor,
+    output: Linear,
+    cos: Tensor,
+    sin: Tensor,
+    device: Device,
+}
+
+fn rope_tables(cfg: &LlamaConfig, device: &Device) -> Result<(Tensor, Tensor)> {
+    let hd = cfg.head_dim();
+    let theta: Vec<f32> = (0..hd)
+        .step_by(2)
+        .map(|i| 1f32 / cfg.rope_base.powf(i as f32 / hd as f32))
+        .collect();
+    let theta = Tensor::new(theta.as_slice(), device)?;
+    let idx = Tensor::arange(0, cfg.context as u32, device)?
+        .to_dtype(DType::F32)?
+        .reshape((cfg.context, 1))?
+        .matmul(&theta.reshape((1, hd / 2))?)?;
+    Ok((idx.cos()?, idx.sin()?))
+}
+
+/// Additive causal mask `(t, pos + t)`: 0 where visible, -inf above the diagonal.
+fn causal_mask(t: usize, pos: usize, device: &Device) -> Result<Tensor> {
+    let kv = pos + t;
+    let m: Vec<f32> = (0..t)
+        .flat_map(|i| (0..kv).map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Ok(Tensor::from_vec(m, (t, kv), device)?)
+}
+
+impl Llama {
+    /// Loads a GGUF llama in the given execution mode.
+    pub fn from_gguf<R: Read + Seek>(
+        ct: &gguf_file::Content,
+        reader: &mut R,
+        mode: ExecMode,
+    ) -> Result<Self> {
+        let device = Device::Cpu;
+        let cfg = LlamaConfig::from_gguf(ct)?;
+        let mut get = |name: &str| -> Result<QTensor> {
+            ct.tensor(reader, name, &device)
+                .map_err(|e| Error::InvalidModel {
+                    what: format!("gguf tensor {name}"),
+                    reason: e.to_string(),
+                })
+        };
+        let embed_q = get("token_embd.weight")?;
+        let embed = embed_q.dequantize(&device)?;
+        let norm = get("output_norm.weight")?.dequantize(&device)?;
+        let output = match get("output.weight") {
+            Ok(t) => t,
+            Err(_) => embed_q,
+        };
+        let output = Linear::new(output, mode)?;
+        let mut blocks = Vec::with_capacity(cfg.layers);
+        for i in 0..cfg.layers {
+            let mut lin = |n: &str| Linear::new(get(&format!("blk.{i}.{n}.weight"))?, mode);
+            let q = lin("attn_q")?;
+            let k = lin("attn_k")?;
+            let v = lin("attn_v")?;
+            let o = lin("attn_output")?;
+            let gate = lin("ffn_gate")?;
+            let up = lin("ffn_up")?;
+            let down = lin("ffn_down")?;
+            blocks.push(Block {
+                attn_norm: get(&format!("blk.{i}.attn_norm.weight"))?.dequantize(&device)?,
+                ffn_norm: get(&format!("blk.{i}.ffn_norm.weight"))?.dequantize(&device)?,
+                q,
+                k,
+                v,
+                o,
+                gate,
+                up,
+                down,
+            });
+        }
+        let (cos, sin) = rope_tables(&cfg, &device)?;
+        Ok(Self {
+            cfg,
+            mode,
+            embed,
+            blocks,
+            norm,
+            output,
+            cos,
+            sin,
+            device,
+        })
+    }
+
+    /// A model with seeded random weights (for tests). In quantized mode the weights are stored as Q8_0, so
+    /// every width must be a multiple of 32.
+    pub fn random(cfg: LlamaConfig, seed: u64, mode: ExecMode) -> Result<Self> {
+        let device = Device::Cpu;
+        let mut rng = Rng::new(seed);
+        let mut mat = |rows: usize, cols: usize| -> Result<Tensor> {
+            let bound = 1.0 / (cols as f32).sqrt();
+            let v: Vec<f32> = (0..rows * cols).map(|_| rng.uniform(bound)).collect();
+            Ok(Tensor::from_vec(v, (rows, cols), &device)?)
+        };
+        let mut lin = |rows: usize, cols: usize| -> Result<Linear> {
+            let t = mat(rows, cols)?;
+            let q = match mode {
+                ExecMode::Quantized => QTensor::quantize(&t, GgmlDType::Q8_0)?,
+                ExecMode::F32 => QTensor::quantize(&t, GgmlDType::F32)?,
+            };
+            Linear::new(q, mode)
+        };
+        let (h, kvh) = (cfg.hidden, cfg.kv_heads * cfg.head_dim());
+        let ones = Tensor::ones(h, DType::F32, &device)?;
+        let mut blocks = Vec::with_capacity(cfg.layers);
+        for _ in 0..cfg.layers {
+            blocks.push(Block {
+                attn_norm: ones.clone(),
+                q: lin(h, h)?,
+                k: lin(kvh, h)?,
+                v: lin(kvh, h)?,
+                o: lin(h, h)?,
+                ffn_norm: ones.clone(),
+                gate: lin(cfg.intermediate, h)?,
+                up: lin(cfg.intermediate, h)?,
+                down: lin(h, cfg.intermediate)?,
+            });
+        }
+        let output = lin(cfg.vocab_size, h)?;
+        let embed = mat(cfg.vocab_size, h)?;
+        let (cos, sin) = rope_tables(&cfg, &device)?;
+        Ok(Self {
+            cfg,
+            mode,
+            embed,
+            blocks,
+            norm: ones,
+            output,
+            cos,
+            sin,
+            device,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LlamaConfig {
+        &self.cfg
+    }
+
+    /// The execution mode.
+    pub fn mode(&self) -> ExecMode {
+        self.mode
+    }
+
+    /// The device tensors live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Runs `ids` (one sequence) through the model at the cache's position and returns the logits of the last
+    /// position. The cache grows by `ids.len()`.
+    pub fn forward_last(&self, ids: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
+        if ids.is_empty() {
+            return Err(Error::InvalidInput("no tokens to run".into()));
+        }
+        if cache.len + ids.len() > self.cfg.context {
+            return Err(Error::ContextOverflow {
+                prompt_tokens: cache.len + ids.len(),
+                max_tokens: 0,
+                context: self.cfg.context,
+            });
+        }
+        let x = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
+        let h = self.hidden_states(&x, Some(cache), false)?;
+        let t = ids.len();
+        let last = h.i((.., t - 1, ..))?;
+        let logits = self.output.forward(&last)?.squeeze(0)?;
+        Ok(logits.to_vec1::<f32>()?)
+    }
+
+    /// Logits at every position of a batch `(b, t)` of token ids, built from differentiable ops only.
+    pub fn forward_train(&self, ids: &Tensor) -> Result<Tensor> {
+        let h = self.hidden_states(ids, None, true)?;
+        self.output.forward(&h)
+    }
+
+    fn hidden_states(
+        &self,
+        ids: &Tensor,
+        mut cache: Option<&mut KvCache>,
+        train: bool,
+    ) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        let pos = cache.as_ref().map_or(0, |c| c.len);
+        if pos + t > self.cfg.context {
+            return Err(Error::ContextOverflow {
+                prompt_tokens: pos + t,
+                max_tokens: 0,
+                context: self.cfg.context,
+            });
+        }
+        if let Some(c) = cache.as_deref_mut() {
+            c.layers.resize(self.blocks.len(), None);
+        }
+        let mut x =
+            self.embed
+                .index_select(&ids.flatten_all()?, 0)?
+                .reshape((b, t, self.cfg.hidden))?;
+        let mask = if t > 1 {
+            Some(causal_mask(t, pos, &self.device)?)
+        } else {
+            None
+        };
+        let cos = self.cos.narrow(0, pos, t)?;
+        let sin = self.sin.narrow(0, pos, t)?;
+        let eps = self.cfg.rms_eps as f32;
+        let norm = |x: &Tensor, w: &Tensor| -> Result<Tensor> {
+            Ok(if train {
+                candle_nn::ops::rms_norm_slow(x, w, eps)?
+            } else {
+                candle_nn::ops::rms_norm(x, w, eps)?
+            })
+        };
+        let rope = |x: &Tensor| -> Result<Tensor> {
+            Ok(if train {
+                candle_nn::rotary_emb::rope_i_slow(x, &cos, &sin)?
+            } else {
+                candle_nn::rotary_emb::rope_i(&x.contiguous()?, &cos, &sin)?
+            })
+        };
+        let (nh, nkv, hd) = (self.cfg.heads, self.cfg.kv_heads, self.cfg.head_dim());
+        for (li, blk) in self.blocks.iter().enumerate() {
+            let residual = &x;
+            let hn = norm(&x, &blk.attn_norm)?;
+            let q = blk
+                .q
+                .forward(&hn)?
+                .reshape((b, t, nh, hd))?
+                .transpose(1, 2)?;
+            let k = blk
+                .k
+                .forward(&hn)?
+                .reshape((b, t, nkv, hd))?
+                .transpose(1, 2)?;
+            let v = blk
+                .v
+                .forward(&hn)?
+                .reshape((b, t, nkv, hd))?
+                .transpose(1, 2)?
+                .contiguous()?;
+            let q = rope(&q.contiguous()?)?;
+            let mut k = rope(&k.contiguous()?)?;
+            let mut v = v;
+            if let Some(c) = cache.as_deref_mut() {
+                if let Some((pk, pv)) = &c.layers[li] {
+                    k = Tensor::cat(&[pk, &k], 2)?;
+                    v = Tensor::cat(&[pv, &v], 2)?;
+                }
+                c.layers[li] = Some((k.clone(), v.clone()));
+            }
+            let k = candle_transformers::utils::repeat_kv(k, nh / nkv)?.contiguous()?;
+            let v = candle_transformers::utils::repeat_kv(v, nh / nkv)?.contiguous()?;
+            let mut att = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
+            if let Some(m) = &mask {
+                att = att.broadcast_add(m)?;
+            }
+            let att = if train {
+                candle_nn::ops::softmax(&att, D::Minus1)?
+            } else {
+                candle_nn::ops::softmax_last_dim(&att)?
+            };
+            let y = att
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .reshape((b, t, self.cfg.hidden))?;
+            let x1 = (blk.o.forward(&y)? + residual)?;
+            let hn = norm(&x1, &blk.ffn_norm)?;
+            let g = candle_nn::ops::silu(&blk.gate.forward(&hn)?)?;
+            let m = blk.down.forward(&(g * blk.up.forward(&hn)?)?)?;
+            x = (m + &x1)?;
+        }
+        if let Some(c) = cache {
+            c.len += t;
+        }
+        norm(&x, &self.norm)
+    }
+
+    /// Attaches fresh trainable LoRA adapters of rank `rank` to every linear layer of every block: `A` is
+    /// uniform in `±1/sqrt(in)` from the seeded RNG, `B` is zero, so training starts at the base model.
+    /// Returns the variables by name (`blk.{i}.{q,k,v,o,gate,up,down}.lora_{a,b}`).
+    pub fn attach_trainable_lora(
+        &mut self,
+        rank: usize,
+        alpha: f64,
+        seed: u64,
+    ) -> Result<Vec<(String, Var)>> {
+        if rank == 0 {
+            return Err(Error::param("rank", "must be at least 1"));
+        }
+        let mut rng = Rng::new(seed);
+        let mut vars = Vec::new();
+        let scale = alpha / rank as f64;
+        let device = self.device.clone();
+        for (i, blk) in self.blocks.iter_mut().enumerate() {
+            for (name, lin) in blk.linears_mut() {
+                let (out, inp) = lin.dims();
+                let bound = 1.0 / (inp as f32).sqrt();
+                let a: Vec<f32> = (0..rank * inp).map(|_| rng.uniform(bound)).collect();
+                let a = Var::from_tensor(&Tensor::from_vec(a, (rank, inp), &device)?)?;
+                let b = Var::zeros((out, rank), DType::F32, &device)?;
+                lin.lora = Some(LoraPair {
+                    a: a.as_tensor().clone(),
+                    b: b.as_tensor().clone(),
+                    scale,
+                });
+                vars.push((format!("blk.{i}.{name}.lora_a"), a));
+                vars.push((format!("blk.{i}.{name}.lora_b"), b));
+            }
+        }
+        Ok(vars)
+    }
+
+    /// Attaches fixed LoRA tensors (named as by [`Llama::attach_trainable_lora`]) for inference.
+    pub fn attach_lora(
+        &mut self,
+        tensors: &std::collections::HashMap<String, Tensor>,
+        scale: f64,
+    ) -> Result<()> {
+        let bad = |r: String| Error::InvalidAdapter(r);
+        let mut used = 0usize;
+        for (i, blk) in self.blocks.iter_mut().enumerate() {
+            for (name, lin) in blk.linears_mut() {
+                let a = tensors.get(&format!("blk.{i}.{name}.lora_a"));
+                let b = tensors.get(&format!("blk.{i}.{name}.lora_b"));
+                let (a, b) = match (a, b) {
+                    (Some(a), Some(b)) => (a, b),
+                    (None, None) => continue,
+                    _ => return Err(bad(format!("blk.{i}.{name}: only one of lora_a/lora_b"))),
+                };
+                let (out, inp) = lin.dims();
+                let (ra, ia) = a.dims2()?;
+                let (ob, rb) = b.dims2()?;
+                if ia != inp || ob != out || ra != rb {
+                    return Err(bad(format!(
+                        "blk.{i}.{name}: shapes {:?} {:?} do not fit a {out}x{inp} layer",
+                        a.dims(),
+                        b.dims()
+                    )));
+                }
+                lin.lora = Some(LoraPair {
+                    a: a.to_dtype(DType::F32)?,
+                    b: b.to_dtype(DType::F32)?,
+                    scale,
+                });
+                used += 2;
+            }
+        }
+        if used != tensors.len() {
+            return Err(bad(format!(
+                "{} of {} tensors match no layer",
+                tensors.len() - used,
+                tensors.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Removes every adapter.
+    pub fn detach_lora(&mut self) {
+        for blk in &mut self.blocks {
+            for (_, lin) in blk.linears_mut() {
+                lin.lora = None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_decoding_matches_full_forward() {
+        for mode in [ExecMode::F32, ExecMode::Quantized] {
+            let m = Llama::random(LlamaConfig::tiny(96), 1, mode).unwrap();
+            let ids = [3u32, 17, 42, 5, 77];
+            let mut full = KvCache::default();
+            let a = m.forward_last(&ids, &mut full).unwrap();
+            let mut inc = KvCache::default();
+            m.forward_last(&ids[..3], &mut inc).unwrap();
+            m.forward_last(&ids[3..4], &mut inc).unwrap();
+            let b = m.forward_last(&ids[4..], &mut inc).unwrap();
+            assert_eq!(inc.len(), 5);
+            let diff = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(diff < 1e-4, "{mode:?}: {diff}");
+            // The training path computes the same function.
+            if mode == ExecMode::F32 {
+                let t = Tensor::new(&ids, m.device()).unwrap().unsqueeze(0).unwrap();
+                let all = m.forward_train(&t).unwrap();
+                let last: Vec<f32> = all.i((0, 4)).unwrap().to_vec1().unwrap();
+                let diff = a
+                    .iter()
+                    .zip(&last)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0f32, f32::max);
+                assert!(diff < 1e-4, "train path: {diff}");
+            }
+        }
+    }
+
+    #[test]
+    fn context_overflow_is_typed() {
+        let m = Llama::random(LlamaConfig::tiny(96), 1, ExecMode::F32).unwrap();
+        let ids = vec![1u32; 257];
+        assert!(matches!(
+            m.forward_last(&ids, &mut KvCache::default()),
+            Err(Error::ContextOverflow { .. })
+        ));
+    }
+}

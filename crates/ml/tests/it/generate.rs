@@ -1,0 +1,110 @@
+use crate::store_with;
+use mycel_ml::{
+    Error,
+    generate::{FinishReason, GenerateRequest, Prompt, TextGenerator},
+    registry::{ExecMode, SMOLLM2},
+    runtime::with_threads,
+    sampling::SamplingParams,
+};
+
+fn capital_request(max_tokens: usize) -> GenerateRequest {
+    GenerateRequest {
+        prompt: Prompt::user("What is the capital of France?"),
+        params: SamplingParams::greedy(max_tokens),
+    }
+}
+
+/// `<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n`.
+const CAPITAL_PROMPT_IDS: [u32; 16] = [
+    1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198,
+];
+/// "The capital of France is Paris." (then `<|im_end|>`).
+const CAPITAL_ANSWER_IDS: [u32; 7] = [504, 3575, 282, 4649, 314, 7042, 30];
+
+#[test]
+fn real_smollm2_greedy_capital_of_france() {
+    let Some(store) = store_with(&SMOLLM2) else {
+        return;
+    };
+    let g = TextGenerator::load(&store, &SMOLLM2, ExecMode::Quantized).unwrap();
+    let mut streamed = String::new();
+    let out = g
+        .generate(&capital_request(32), |t| streamed.push_str(t))
+        .unwrap();
+    assert_eq!(out.prompt_ids, CAPITAL_PROMPT_IDS);
+    assert_eq!(out.token_ids, CAPITAL_ANSWER_IDS);
+    assert_eq!(out.text, "The capital of France is Paris.");
+    assert_eq!(streamed, out.text);
+    assert_eq!(out.finish_reason, FinishReason::Stop);
+    assert_eq!(out.usage.prompt_tokens, 16);
+    assert_eq!(out.usage.completion_tokens, 7);
+}
+
+#[test]
+fn real_smollm2_f32_mode_answers_and_has_its_own_model_id() {
+    let Some(store) = store_with(&SMOLLM2) else {
+        return;
+    };
+    let q = TextGenerator::load(&store, &SMOLLM2, ExecMode::Quantized).unwrap();
+    let f = TextGenerator::load(&store, &SMOLLM2, ExecMode::F32).unwrap();
+    assert_ne!(q.model_id(), f.model_id());
+    let out = f.generate(&capital_request(32), |_| {}).unwrap();
+    assert!(out.text.contains("Paris"), "{:?}", out.text);
+    // Max tokens and stop sequences.
+    let mut r = capital_request(3);
+    let short = f.generate(&r, |_| {}).unwrap();
+    assert_eq!(short.finish_reason, FinishReason::Length);
+    assert_eq!(short.token_ids.len(), 3);
+    r.params.max_tokens = 32;
+    r.params.stop = vec![" is".into()];
+    assert_eq!(
+        f.generate(&r, |_| {}).unwrap().text,
+        "The capital of France"
+    );
+}
+
+#[test]
+fn real_smollm2_same_tokens_and_logits_at_1_and_2_threads() {
+    let Some(store) = store_with(&SMOLLM2) else {
+        return;
+    };
+    for mode in [ExecMode::Quantized, ExecMode::F32] {
+        let g = TextGenerator::load(&store, &SMOLLM2, mode).unwrap();
+        let req = GenerateRequest {
+            prompt: Prompt::user("Write a short story about a lighthouse keeper."),
+            params: SamplingParams {
+                temperature: 0.7,
+                top_p: 0.9,
+                top_k: 50,
+                seed: 2026,
+                max_tokens: 32,
+                stop: vec![],
+            },
+        };
+        let one = with_threads(1, || g.generate(&req, |_| {}))
+            .unwrap()
+            .unwrap();
+        let two = with_threads(2, || g.generate(&req, |_| {}))
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.token_ids, two.token_ids, "{mode:?}");
+        assert_eq!(one.logits_hash, two.logits_hash, "{mode:?}");
+        assert_eq!(one.token_ids.len(), 32);
+    }
+}
+
+#[test]
+fn real_smollm2_rejects_prompt_longer_than_context() {
+    let Some(store) = store_with(&SMOLLM2) else {
+        return;
+    };
+    let g = TextGenerator::load(&store, &SMOLLM2, ExecMode::Quantized).unwrap();
+    let req = GenerateRequest {
+        prompt: Prompt::Raw("7 ".repeat(4100)),
+        params: SamplingParams::greedy(16),
+    };
+    assert!(matches!(
+        g.stream(&req),
+        Err(Error::ContextOverflow { context: 8192, .. })
+    ));
+}

@@ -1,0 +1,276 @@
+//! The engines a worker runs jobs and sessions on: the ML engine (generation, embeddings, LoRA
+//! fine-tuning) behind the market's [`JobRunner`] and the sessions' [`ChatEngine`] seams.
+//!
+//! Job inputs and outputs are JSONL blobs:
+//! - `embed`: one text per line (`{"text": …}` or a plain line) → `{"embedding": [...]}` per
+//!   line; one work unit per text.
+//! - `generate`: one prompt per line (`{"prompt": …}` or a plain line) → `{"prompt", "completion",
+//!   "tokens"}` per line; one unit per token (prompt + completion). Params: `max_tokens`, `seed`,
+//!   `temperature`.
+//! - `finetune`: a JSONL training set (`{"text"}` or `{"prompt","completion"}`) → the LoRA adapter
+//!   (safetensors); one unit per optimizer step. Params: `rank`, `steps`, `seed`, `lr`.
+//!
+//! Every item's hash goes into the committed result root, so an auditor can re-execute and check
+//! any single item.
+
+use crate::{
+    Error, Result,
+    serve::{ChatEngine, ChatMessage},
+    worker::{JobOutput, JobRunner},
+};
+use mycel_ledger::modules::market::{Job, JobKind};
+use mycel_ml::{
+    engine::{Engine, EngineConfig, LocalEngine},
+    generate::{GenerateRequest, Prompt},
+    lora::{Dataset, TrainConfig},
+    registry::{ExecMode, ModelStore},
+    sampling::SamplingParams,
+};
+use mycel_primitives::Hash;
+use mycel_store::blob_hash;
+use parking_lot::Mutex;
+
+fn ml(e: mycel_ml::Error) -> Error {
+    Error::Invalid {
+        what: "ML job".into(),
+        why: e.to_string(),
+    }
+}
+
+fn bad_input(why: impl Into<String>) -> Error {
+    Error::Invalid {
+        what: "job input".into(),
+        why: why.into(),
+    }
+}
+
+/// Runs generation, embedding and fine-tuning jobs, and chat sessions, on local models.
+pub struct MlRunner {
+    engine: Mutex<LocalEngine>,
+    generator: (String, Hash),
+    embedder: (String, Hash),
+}
+
+impl MlRunner {
+    /// Loads the generation model `generation` and the embedding model `emb` (short names, e.g.
+    /// `smollm2` and `minilm`, or `tiny-llama` / `tiny-bert` for download-free smoke runs).
+    pub fn load(
+        store: ModelStore,
+        threads: usize,
+        generation: &str,
+        emb: &str,
+    ) -> Result<MlRunner> {
+        let mut engine = LocalEngine::new(
+            store,
+            EngineConfig {
+                threads,
+                mode: ExecMode::Quantized,
+            },
+        );
+        let gen_id = Hash(
+            engine
+                .generator(generation, ExecMode::Quantized)
+                .map_err(ml)?
+                .model_id()
+                .0,
+        );
+        let emb_id = Hash(engine.embedder(emb).map_err(ml)?.model_id().0);
+        Ok(MlRunner {
+            engine: Mutex::new(engine),
+            generator: (generation.to_string(), gen_id),
+            embedder: (emb.to_string(), emb_id),
+        })
+    }
+
+    /// The generation model's ID.
+    pub fn generator_id(&self) -> Hash {
+        self.generator.1
+    }
+
+    /// The embedding model's ID.
+    pub fn embedder_id(&self) -> Hash {
+        self.embedder.1
+    }
+}
+
+/// Lines of a JSONL or text blob, taking `field` from JSON objects.
+fn lines(input: &[u8], field: &str) -> Result<Vec<String>> {
+    let text = std::str::from_utf8(input).map_err(|e| bad_input(format!("not UTF-8: {e}")))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with('{') {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| bad_input(format!("line {}: {e}", i + 1)))?;
+            let s = v[field]
+                .as_str()
+                .ok_or_else(|| bad_input(format!("line {}: no string field {field:?}", i + 1)))?;
+            out.push(s.to_string());
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(bad_input("no items"));
+    }
+    Ok(out)
+}
+
+fn params(job: &Job) -> Result<serde_json::Value> {
+    if job.params.is_empty() {
+        return Ok(serde_json::json!({}));
+    }
+    serde_json::from_slice(&job.params).map_err(|e| bad_input(format!("params: {e}")))
+}
+
+impl JobRunner for MlRunner {
+    fn kinds(&self) -> Vec<JobKind> {
+        vec![JobKind::Generate, JobKind::Embed, JobKind::Finetune]
+    }
+
+    fn models(&self) -> Vec<Hash> {
+        vec![self.generator.1, self.embedder.1]
+    }
+
+    fn run(&self, job: &Job, input: &[u8]) -> Result<JobOutput> {
+        let p = params(job)?;
+        let mut engine = self.engine.lock();
+        match job.kind {
+            JobKind::Embed => {
+                if job.model != self.embedder.1 {
+                    return Err(bad_input(format!(
+                        "model {} is not served for embeddings",
+                        job.model
+                    )));
+                }
+                let texts = lines(input, "text")?;
+                let mut bytes = Vec::new();
+                let mut items = Vec::new();
+                for batch in texts.chunks(32) {
+                    for v in engine.embed(&self.embedder.0, batch).map_err(ml)? {
+                        let mut line = serde_json::to_vec(&serde_json::json!({ "embedding": v }))
+                            .expect("serializes");
+                        items.push(blob_hash(&line));
+                        line.push(b'\n');
+                        bytes.extend(line);
+                    }
+                }
+                Ok(JobOutput {
+                    bytes,
+                    units: texts.len() as u64,
+                    items,
+                })
+            }
+            JobKind::Generate => {
+                if job.model != self.generator.1 {
+                    return Err(bad_input(format!(
+                        "model {} is not served for generation",
+                        job.model
+                    )));
+                }
+                let prompts = lines(input, "prompt")?;
+                let sampling = SamplingParams {
+                    max_tokens: p["max_tokens"].as_u64().unwrap_or(64) as usize,
+                    seed: p["seed"].as_u64().unwrap_or(0),
+                    temperature: p["temperature"].as_f64().unwrap_or(0.0),
+                    ..Default::default()
+                };
+                let (mut bytes, mut items, mut units) = (Vec::new(), Vec::new(), 0u64);
+                for prompt in prompts {
+                    let req = GenerateRequest {
+                        prompt: Prompt::user(prompt.clone()),
+                        params: sampling.clone(),
+                    };
+                    let g = engine
+                        .generate(&self.generator.0, &req, &mut |_| {})
+                        .map_err(ml)?;
+                    let tokens = (g.usage.prompt_tokens + g.usage.completion_tokens) as u64;
+                    units += tokens;
+                    let mut line = serde_json::to_vec(&serde_json::json!({"prompt": prompt, "completion": g.text, "tokens": tokens, "logits_hash": g.logits_hash})).expect("serializes");
+                    items.push(blob_hash(&line));
+                    line.push(b'\n');
+                    bytes.extend(line);
+                }
+                Ok(JobOutput {
+                    bytes,
+                    units,
+                    items,
+                })
+            }
+            JobKind::Finetune => {
+                if job.model != self.generator.1 {
+                    return Err(bad_input(format!(
+                        "model {} cannot be fine-tuned here",
+                        job.model
+                    )));
+                }
+                let data = Dataset::from_jsonl(input).map_err(ml)?;
+                let mut cfg = TrainConfig::default();
+                if let Some(v) = p["rank"].as_u64() {
+                    cfg.rank = v as usize;
+                }
+                if let Some(v) = p["steps"].as_u64() {
+                    cfg.steps = v as usize;
+                }
+                if let Some(v) = p["seed"].as_u64() {
+                    cfg.seed = v;
+                }
+                if let Some(v) = p["lr"].as_f64() {
+                    cfg.lr = v;
+                }
+                let (adapter, record) = engine
+                    .train_adapter(&self.generator.0, &data, &cfg)
+                    .map_err(ml)?;
+                let bytes = adapter.to_bytes().map_err(ml)?;
+                let record = serde_json::to_vec(&record).expect("serializes");
+                Ok(JobOutput {
+                    items: vec![blob_hash(&bytes), blob_hash(&record)],
+                    units: cfg.steps as u64,
+                    bytes,
+                })
+            }
+            JobKind::Dedup => Err(bad_input("dedup jobs are not served by the ML runner")),
+        }
+    }
+}
+
+impl ChatEngine for MlRunner {
+    fn model(&self) -> Hash {
+        self.generator.1
+    }
+
+    fn chat(
+        &self,
+        messages: &[ChatMessage],
+        max_tokens: usize,
+        seed: u64,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<u64> {
+        let prompt = Prompt::Chat(
+            messages
+                .iter()
+                .map(|m| mycel_ml::text::ChatMessage {
+                    role: m.role.clone(),
+                    content: m.content.clone(),
+                })
+                .collect(),
+        );
+        let req = GenerateRequest {
+            prompt,
+            params: SamplingParams {
+                max_tokens,
+                seed,
+                ..Default::default()
+            },
+        };
+        let g = self
+            .engine
+            .lock()
+            .generate(&self.generator.0, &req, on_text)
+            .map_err(ml)?;
+        Ok((g.usage.prompt_tokens + g.usage.completion_tokens) as u64)
+    }
+}
