@@ -176,6 +176,12 @@ struct DevnetArgs {
     accounts: usize,
     #[command(flatten)]
     addrs: AddrArgs,
+    /// Do not start the worker that serves the pinned models.
+    #[arg(long)]
+    no_worker: bool,
+    /// Where the devnet worker's session server listens.
+    #[arg(long = "worker.listen", default_value = "127.0.0.1:7702")]
+    worker_listen: SocketAddr,
 }
 
 #[derive(Args, Debug)]
@@ -508,7 +514,48 @@ fn devnet(home_flag: Option<PathBuf>, a: DevnetArgs) -> Result<()> {
     let cfg = home.config()?;
     let p2p = a.addrs.p2p_addr.unwrap_or(cfg.p2p_addr);
     let home_shown = home.path().display().to_string();
+    // The worker needs the pinned models; fetch them on first start. Without them the devnet
+    // still runs, without a worker.
+    let worker = if a.no_worker {
+        None
+    } else {
+        match crate::worker_cmd::ensure_models() {
+            Ok(()) => Some(crate::worker_cmd::WorkerArgs {
+                from: "worker".into(),
+                price: Amount(1_000),
+                listen: a.worker_listen,
+                tiny: false,
+                threads: 1,
+            }),
+            Err(e) => {
+                eprintln!(
+                    "warning: no worker (models unavailable: {e:#}); run `mycel models fetch` and restart"
+                );
+                None
+            }
+        }
+    };
+    let worker_home = home.clone();
     let on_ready = Arc::new(move |api: SocketAddr| {
+        if let Some(w) = worker.clone() {
+            let home = worker_home.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build();
+                match rt {
+                    Ok(rt) => {
+                        if let Err(e) =
+                            rt.block_on(crate::worker_cmd::run(&home, &format!("http://{api}"), &w))
+                        {
+                            eprintln!("worker stopped: {e:#}");
+                        }
+                    }
+                    Err(e) => eprintln!("worker not started: {e}"),
+                }
+            });
+        }
         println!("mycel devnet is running");
         println!("  chain id   {}", genesis.chain_id);
         println!("  home       {home_shown}");
@@ -526,6 +573,7 @@ fn devnet(home_flag: Option<PathBuf>, a: DevnetArgs) -> Result<()> {
             println!("  {:<10} {}  {}", k.name, k.address, bal);
         }
         println!("try: mycel --home {home_shown} tx transfer --from dev0 --to dev1 --amount 1.5");
+        println!("     mycel --home {home_shown} earnings --node worker");
     });
     run_node(
         &home,

@@ -238,6 +238,7 @@ fn latency(samples: usize) -> Result<(f64, f64, usize)> {
             &format!("127.0.0.1:{api}"),
             "--p2p.addr",
             &format!("127.0.0.1:{p2p}"),
+            "--no-worker",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
