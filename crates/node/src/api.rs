@@ -116,6 +116,18 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
+/// A request body that could not be read: too large, or otherwise unreadable.
+fn body_error(e: BytesRejection) -> ApiError {
+    match e {
+        BytesRejection::FailedToBufferBody(_) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.body_text(),
+        ),
+        _ => ApiError::bad_request(e.body_text()),
+    }
+}
+
 /// The router.
 pub fn router(state: ApiState, max_body: usize) -> Router {
     let blobs = Router::new()
@@ -212,14 +224,7 @@ async fn submit_tx(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Submitted> {
-    let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(_) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            e.body_text(),
-        ),
-        _ => ApiError::bad_request(e.body_text()),
-    })?;
+    let body = body.map_err(body_error)?;
     let raw = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -753,14 +758,7 @@ async fn put_blob(
     State(s): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Submitted> {
-    let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(_) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            e.body_text(),
-        ),
-        _ => ApiError::bad_request(e.body_text()),
-    })?;
+    let body = body.map_err(body_error)?;
     let blobs = s.blobs.clone();
     let hash = tokio::task::spawn_blocking(move || blobs.put(&body))
         .await
