@@ -234,19 +234,19 @@ enum KeysCmd {
 }
 
 #[derive(Args, Debug)]
-struct TxOpts {
+pub(crate) struct TxOpts {
     /// Name of the signing key.
     #[arg(long)]
-    from: String,
+    pub(crate) from: String,
     /// Fee (default: the chain minimum), e.g. `0.001` (MYC) or `10000u` (base units).
     #[arg(long)]
-    fee: Option<Amount>,
+    pub(crate) fee: Option<Amount>,
     /// Memo.
     #[arg(long, default_value = "")]
-    memo: String,
+    pub(crate) memo: String,
     /// Return after submission instead of waiting for finality.
     #[arg(long)]
-    no_wait: bool,
+    pub(crate) no_wait: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -448,7 +448,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run(r) => crate::ml_cmd::run(home.path(), r, cli.global.json),
         Command::Models(m) => crate::ml_cmd::models(home.path(), m, cli.global.json),
         Command::Bench(BenchCmd::Market(a)) => mycel_node::bench::market(&a).map_err(Into::into),
-        Command::Data(d) => crate::data_cmd::run(home.path(), d, cli.global.json),
+        Command::Data(d) => {
+            crate::data_cmd::run(&home, cli.global.api.as_deref(), d, cli.global.json)
+        }
         Command::Worker(a) => {
             let api = match cli.global.api.clone() {
                 Some(u) => u,
@@ -484,7 +486,7 @@ fn apply_addrs(cfg: &mut mycel_node::NodeConfig, a: &AddrArgs) {
     }
 }
 
-fn block_on<F: std::future::Future<Output = Result<()>>>(f: F) -> Result<()> {
+pub(crate) fn block_on<F: std::future::Future<Output = Result<()>>>(f: F) -> Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
@@ -638,7 +640,7 @@ fn keys(home: &Home, cmd: KeysCmd, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn client(home: &Home, node: Option<&str>) -> Result<Client> {
+pub(crate) fn client(home: &Home, node: Option<&str>) -> Result<Client> {
     let url = match node {
         Some(u) => u.to_string(),
         None => format!("http://{}", home.config()?.api_addr),
@@ -847,7 +849,7 @@ async fn query(home: &Home, node: Option<&str>, cmd: QueryCmd, json: bool) -> Re
 }
 
 /// Signs, submits and waits for one transaction; prints and returns its status.
-async fn send(
+pub(crate) async fn send(
     c: &Client,
     key: &mycel_primitives::PrivateKey,
     msg: Message,

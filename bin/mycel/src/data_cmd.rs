@@ -1,6 +1,7 @@
 //! `mycel data …`: dataset dedup, ingest, proofs and benchmarks (thin glue over `mycel-data`).
 
-use anyhow::{Context as _, Result};
+use crate::cli::{TxOpts, block_on, client, send};
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use mycel_data::{
     blobs::BlobStore,
@@ -8,12 +9,14 @@ use mycel_data::{
     id::RecordId,
     ingest::{self, AddOptions, Format},
     jsonl::{DEFAULT_MAX_RECORD, JsonlOptions, dedup_jsonl},
-    manifest::Registration,
+    manifest::{Manifest, Registration},
     profile::Profile,
     tree::Proof,
 };
-use mycel_primitives::Hash;
-use std::path::{Path, PathBuf};
+use mycel_ledger::{Message, modules::data};
+use mycel_node::{Home, keystore::Keystore};
+use mycel_primitives::{Amount, Hash};
+use std::path::PathBuf;
 
 /// `mycel data` subcommands.
 #[derive(Subcommand, Debug)]
@@ -22,8 +25,16 @@ pub enum DataCmd {
     /// per input record.
     Dedup(DedupArgs),
     /// Ingest a JSONL/Parquet file, a folder of text files or binary files: chunks into
-    /// `$MYCEL_HOME/blobs`, a manifest into `$MYCEL_HOME/datasets`, IDs into the exact index.
+    /// `$MYCEL_HOME/blobs`, a signed manifest into `$MYCEL_HOME/datasets`, IDs and signatures into
+    /// the node's dedup indexes; with `--from`, register it on chain (`RegisterDataset`).
     Add(AddArgs),
+    /// Register an already ingested dataset on chain (e.g. after `data add` without `--from`).
+    Register {
+        /// Dataset root (hex or CID) or manifest path.
+        dataset: String,
+        #[command(flatten)]
+        reg: RegisterArgs,
+    },
     /// Show a dataset manifest (by root, CID or manifest path).
     Show {
         /// Dataset root (hex or CID) or manifest path.
@@ -94,9 +105,30 @@ pub struct AddArgs {
     /// SPDX licence expression.
     #[arg(long)]
     license: Option<String>,
-    /// Consent / TDM flags, e.g. `tdm-allowed`.
+    /// Consent flags, comma-separated: `train` (alias `tdm-allowed`), `commercial`,
+    /// `redistribute`, `all`, `none`.
     #[arg(long)]
     consent: Option<String>,
+    /// A dataset this one derives from (root, hex or CID); repeatable.
+    #[arg(long = "parent")]
+    parents: Vec<String>,
+    #[command(flatten)]
+    reg: RegisterArgs,
+}
+
+/// How a dataset is registered on chain.
+#[derive(Args, Debug)]
+pub struct RegisterArgs {
+    /// Key that signs the manifest and the `RegisterDataset` transaction (`data add` without it
+    /// ingests locally only).
+    #[arg(long)]
+    from: Option<String>,
+    /// Bond behind the novelty claim, taken by a successful challenger, e.g. `10` (MYC).
+    #[arg(long, default_value = "10")]
+    bond: Amount,
+    /// Fee (default: the chain minimum).
+    #[arg(long)]
+    fee: Option<Amount>,
 }
 
 /// Options of `mycel data bench`.
@@ -145,10 +177,25 @@ pub struct DedupArgs {
 }
 
 /// Runs a `mycel data` subcommand.
-pub fn run(home: &Path, cmd: DataCmd, json: bool) -> Result<()> {
+pub fn run(node_home: &Home, api: Option<&str>, cmd: DataCmd, json: bool) -> Result<()> {
+    let home = node_home.path();
     match cmd {
         DataCmd::Dedup(a) => dedup(a, json),
-        DataCmd::Add(a) => add(home, a, json),
+        DataCmd::Add(a) => add(node_home, api, a, json),
+        DataCmd::Register { dataset, reg } => {
+            let m = ingest::load_manifest(home, &dataset)?;
+            m.verify()?;
+            let Some(from) = reg.from.as_deref() else {
+                bail!("--from KEY is required to register a dataset");
+            };
+            block_on(async {
+                let done = register(node_home, api, &m, from, &reg, json).await?;
+                if json {
+                    println!("{done}");
+                }
+                Ok(())
+            })
+        }
         DataCmd::Show { dataset, records } => {
             let m = ingest::load_manifest(home, &dataset)?;
             if json {
@@ -276,15 +323,132 @@ fn print_registration(r: &Registration) {
     println!("records         {}", r.records);
     println!("bytes           {}", r.bytes);
     println!("novel records   {}", r.novel_records);
+    println!("novel root      {}", r.novel_root);
     println!("novel bytes     {}", r.novel_bytes);
     println!("profile id      {}", r.profile_id);
     println!("signature root  {}", r.signature_root);
     println!("manifest hash   {}", r.manifest_hash);
     println!("license         {}", r.license.as_deref().unwrap_or("-"));
     println!("consent         {}", r.consent.as_deref().unwrap_or("-"));
+    for p in &r.parents {
+        println!("parent          {p}");
+    }
 }
 
-fn add(home: &Path, a: AddArgs, json: bool) -> Result<()> {
+/// Parses `--consent` into the ledger's `CONSENT_*` flags.
+fn consent_flags(s: Option<&str>) -> Result<u8> {
+    let mut flags = 0;
+    for w in s.unwrap_or("").split(',').map(str::trim) {
+        flags |= match w {
+            "" | "none" => 0,
+            "train" | "tdm-allowed" => data::CONSENT_TRAIN,
+            "commercial" => data::CONSENT_COMMERCIAL,
+            "redistribute" => data::CONSENT_REDISTRIBUTE,
+            "all" => data::CONSENT_TRAIN | data::CONSENT_COMMERCIAL | data::CONSENT_REDISTRIBUTE,
+            other => bail!(
+                "unknown consent flag {other:?} (train, tdm-allowed, commercial, redistribute, all, none)"
+            ),
+        };
+    }
+    Ok(flags)
+}
+
+/// The on-chain registration of a verified manifest.
+fn ledger_registration(m: &Manifest, bond: Amount) -> Result<data::Registration> {
+    let r = m.registration();
+    if r.license.as_deref().is_none_or(str::is_empty) {
+        bail!(
+            "dataset {} has no licence; re-add it with --license SPDX",
+            m.root
+        );
+    }
+    Ok(data::Registration {
+        root: r.root,
+        records: r.records,
+        bytes: r.bytes,
+        profile: m.profile.clone(),
+        minhash_root: r.signature_root,
+        manifest: r.manifest_hash,
+        license: r.license.unwrap_or_default(),
+        consent: consent_flags(r.consent.as_deref())?,
+        parents: r.parents,
+        novel_root: r.novel_root,
+        novel_records: r.novel_records,
+        novel_bytes: r.novel_bytes,
+        bond,
+    })
+}
+
+/// Submits `RegisterDataset` for `m` from key `from` and waits for finality; returns
+/// `{"root", "tx", "height"}`.
+async fn register(
+    home: &Home,
+    api: Option<&str>,
+    m: &Manifest,
+    from: &str,
+    reg: &RegisterArgs,
+    json: bool,
+) -> Result<serde_json::Value> {
+    let key = Keystore::new(home.keys_dir()).load(from)?.private_key()?;
+    let c = client(home, api)?;
+    let msg = Message::Data(data::Msg::RegisterDataset(Box::new(ledger_registration(
+        m, reg.bond,
+    )?)));
+    let opts = TxOpts {
+        from: from.to_string(),
+        fee: reg.fee,
+        memo: String::new(),
+        no_wait: false,
+    };
+    let st = send(&c, &key, msg, &opts, json)
+        .await
+        .with_context(|| {
+            format!(
+                "dataset {} is ingested locally but not registered; retry with `mycel data register {} --from {from}`",
+                m.root, m.root
+            )
+        })?;
+    if !json {
+        println!(
+            "registered dataset {} on chain (novel bytes claimed: {}, bond {})",
+            m.root, m.novel_bytes, reg.bond
+        );
+    }
+    Ok(serde_json::json!({"root": m.root, "tx": st.hash, "height": st.height}))
+}
+
+fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()> {
+    let home = node_home.path();
+    // Everything that can be refused is checked before anything is written.
+    consent_flags(a.consent.as_deref())?;
+    let parents = a
+        .parents
+        .iter()
+        .map(|p| parse_root(p))
+        .collect::<Result<Vec<_>>>()?;
+    if parents.len() > data::MAX_PARENTS {
+        bail!("at most {} parents", data::MAX_PARENTS);
+    }
+    let signer = match a.reg.from.as_deref() {
+        Some(_) if a.license.as_deref().is_none_or(str::is_empty) => {
+            bail!("--license SPDX is required to register a dataset (the ledger records it)")
+        }
+        Some(from) => {
+            let key = Keystore::new(node_home.keys_dir())
+                .load(from)?
+                .private_key()?;
+            // Fail before ingesting if the node cannot take the registration.
+            block_on(async {
+                client(node_home, api)?
+                    .status()
+                    .await
+                    .context("the node's API is needed to register (or leave out --from)")?;
+                Ok(())
+            })?;
+            Some(key)
+        }
+        None => None,
+    };
     let format = match a.format.as_deref() {
         None => match Format::guess(&a.path) {
             Format::Jsonl(_) => Format::Jsonl(JsonlOptions {
@@ -318,17 +482,43 @@ fn add(home: &Path, a: AddArgs, json: bool) -> Result<()> {
         &AddOptions {
             license: a.license,
             consent: a.consent,
+            parents,
+            signer,
         },
         &Profile::text_v1(),
     )?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-    } else {
+    if !json {
         print_registration(&r.registration);
         println!("manifest        {}", r.manifest_path.display());
         println!(
             "input records   {}  new chunks {}  known chunks {}",
             r.input_records, r.new_chunks, r.known_chunks
+        );
+    }
+    let registered = match a.reg.from.as_deref() {
+        Some(from) => {
+            let m = ingest::load_manifest(home, &r.manifest_path.to_string_lossy())?;
+            let mut done = serde_json::Value::Null;
+            block_on(async {
+                done = register(node_home, api, &m, from, &a.reg, json).await?;
+                Ok(())
+            })?;
+            done
+        }
+        None => {
+            if !json {
+                eprintln!(
+                    "not registered on chain: pass --from KEY, or run `mycel data register {} --from KEY`",
+                    r.registration.root
+                );
+            }
+            serde_json::Value::Null
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"ingest": r, "registered": registered})
         );
     }
     Ok(())

@@ -11,7 +11,7 @@
 
 use crate::{
     Error, Result,
-    id::norm_id,
+    id::{RecordId, norm_id},
     minhash::{K, Signer, band_keys, estimate_b8},
     normalize::normalize_into,
     profile::{Banding, Profile},
@@ -170,11 +170,20 @@ impl Deduper {
 
     /// Adds the next record's text; returns what it matched so far.
     pub fn push(&mut self, text: &str) -> Outcome {
+        normalize_into(text, &mut self.norm);
+        let nid = norm_id(&self.profile_id, &self.norm);
+        let mut sig = [0u32; K];
+        let shingles = self.signer.sign(&self.norm, &mut sig);
+        self.push_signed(&nid, (shingles > 0).then_some(&sig))
+    }
+
+    /// Adds the next record by its normalised ID and signature, computed earlier under the same
+    /// profile (`None` when the text had no shingles: exact matches only). This is how records
+    /// registered earlier are put in front of a new dataset without their texts.
+    pub fn push_signed(&mut self, nid: &RecordId, sig: Option<&[u32; K]>) -> Outcome {
         let doc = self.parent.len() as u32;
         self.parent.push(doc);
         self.stats.records += 1;
-        normalize_into(text, &mut self.norm);
-        let nid = norm_id(&self.profile_id, &self.norm);
         let key: [u8; 16] = nid.0.0[..16].try_into().expect("16 bytes");
         if let Some(&first) = self.exact.get(&key) {
             self.stats.exact_dups += 1;
@@ -182,10 +191,10 @@ impl Deduper {
             return Outcome::Exact(first);
         }
         self.exact.insert(key, doc);
-        if self.signer.sign(&self.norm, &mut self.sig) == 0 {
-            // Nothing to compare (only punctuation): exact matches only.
+        let Some(sig) = sig else {
             return Outcome::Unique;
-        }
+        };
+        self.sig = *sig;
         band_keys(
             &self.sig,
             self.banding.bands,

@@ -11,12 +11,13 @@ use crate::{
     dedup::{Deduper, Outcome, Tier},
     error::io,
     exact::ExactIndex,
-    id::{ChunkRef, chunk_record, norm_id, raw_id_from_chunks},
+    id::{ChunkRef, RecordId, chunk_record, norm_id, raw_id_from_chunks},
     jsonl::{JsonlOptions, JsonlReader},
     manifest::{Entry, MANIFEST_VERSION, Manifest, signature_root},
     minhash::{K, Signer},
     normalize::normalize,
     profile::Profile,
+    siglog::{SignatureLog, Signed},
 };
 use std::{
     collections::HashSet,
@@ -217,23 +218,28 @@ fn read_parquet(
     Ok(())
 }
 
-/// Entries, signatures, novel records, novel bytes, new chunks, known chunks.
-type Staged = (
-    Vec<Entry>,
-    Vec<(crate::id::RecordId, Vec<u8>)>,
-    u64,
-    u64,
-    u64,
-    u64,
-);
+/// What [`add`] stages before committing.
+struct Staged {
+    entries: Vec<Entry>,
+    /// `(raw ID, signature bytes)` of text records, for the signature root.
+    sigs: Vec<(crate::id::RecordId, Vec<u8>)>,
+    /// `(normalised ID, signature)` of new text records, for the node's signature log.
+    signed: Vec<Signed>,
+    new_chunks: u64,
+    known_chunks: u64,
+}
 
 /// Options of [`add`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct AddOptions {
     /// SPDX licence.
     pub license: Option<String>,
     /// Consent / TDM flags.
     pub consent: Option<String>,
+    /// Parent datasets (roots).
+    pub parents: Vec<mycel_primitives::Hash>,
+    /// The contributor's key: signs the manifest.
+    pub signer: Option<mycel_primitives::PrivateKey>,
 }
 
 /// What [`add`] did.
@@ -264,7 +270,11 @@ pub fn index_dir(home: &Path) -> PathBuf {
     home.join("data-index")
 }
 
-/// Ingests `path` into the home: chunks, manifest, index. All or nothing.
+/// Ingests `path` into the home: chunks, manifest, indexes. All or nothing.
+///
+/// A record is claimed novel only if it is in neither the exact index nor, for text, an exact or
+/// near (Tier D) duplicate of a text record this node registered before (its signature log) or of
+/// an earlier record of the same input.
 pub fn add(
     home: &Path,
     path: &Path,
@@ -276,20 +286,30 @@ pub fn add(
     let store = BlobStore::open(&blobs_dir(home))?;
     let mut index = ExactIndex::open(&index_dir(home))?;
     let pid = profile.id();
+    let log = SignatureLog::open(&index_dir(home), pid);
     let mut signer = Signer::new(profile);
     let mut dedup = Deduper::new(
         profile,
         Tier::D,
         f64::from(profile.tier_d_threshold_milli) / 1000.0,
     )?;
+    let mut registered: HashSet<RecordId> = HashSet::new();
+    for (nid, sig) in log.load()? {
+        registered.insert(nid);
+        dedup.push_signed(&nid, Some(&sig));
+    }
     let staging = store.dir().join(format!(".staging-{}", std::process::id()));
     let result = (|| -> Result<Staged> {
         std::fs::create_dir_all(&staging).map_err(io(&staging))?;
         let stage = BlobStore::open(&staging)?;
-        let mut entries = Vec::new();
-        let mut sigs = Vec::new();
+        let mut st = Staged {
+            entries: Vec::new(),
+            sigs: Vec::new(),
+            signed: Vec::new(),
+            new_chunks: 0,
+            known_chunks: 0,
+        };
         let mut seen = HashSet::new();
-        let (mut novel_records, mut novel_bytes, mut new_chunks, mut known) = (0, 0, 0, 0);
         for r in &records {
             let chunks: Vec<ChunkRef> = chunk_record(&r.bytes);
             let id = raw_id_from_chunks(r.bytes.len() as u64, &chunks);
@@ -298,62 +318,78 @@ pub fn add(
             }
             for c in &chunks {
                 if store.has(&c.hash) {
-                    known += 1;
+                    st.known_chunks += 1;
                 } else {
                     stage.put_hashed(
                         &c.hash,
                         &r.bytes[c.offset as usize..c.offset as usize + c.len as usize],
                     )?;
-                    new_chunks += 1;
+                    st.new_chunks += 1;
                 }
             }
             let (norm, outcome) = if r.is_text {
                 let text = std::str::from_utf8(&r.bytes).expect("checked UTF-8");
                 let n = normalize(text);
+                let nid = norm_id(&pid, &n);
                 let mut sig = [0u32; K];
-                signer.sign(&n, &mut sig);
-                sigs.push((id, sig.iter().flat_map(|v| v.to_le_bytes()).collect()));
-                (Some(norm_id(&pid, &n)), dedup.push(text))
+                let shingles = signer.sign(&n, &mut sig);
+                st.sigs
+                    .push((id, sig.iter().flat_map(|v| v.to_le_bytes()).collect()));
+                if registered.insert(nid) {
+                    st.signed.push((nid, sig));
+                }
+                (
+                    Some(nid),
+                    dedup.push_signed(&nid, (shingles > 0).then_some(&sig)),
+                )
             } else {
                 (None, Outcome::Unique)
             };
             let in_index = index.contains(&id) || norm.is_some_and(|n| index.contains(&n));
-            if outcome == Outcome::Unique && !in_index {
-                novel_records += 1;
-                novel_bytes += r.bytes.len() as u64;
-            }
-            entries.push(Entry {
+            st.entries.push(Entry {
                 id,
                 norm_id: norm,
                 name: r.name.clone(),
                 len: r.bytes.len() as u64,
                 chunks,
+                novel: outcome == Outcome::Unique && !in_index,
             });
         }
-        entries.sort_by_key(|e| e.id);
-        Ok((entries, sigs, novel_records, novel_bytes, new_chunks, known))
+        st.entries.sort_by_key(|e| e.id);
+        Ok(st)
     })();
-    let (entries, sigs, novel_records, novel_bytes, new_chunks, known) = match result {
+    let st = match result {
         Ok(x) => x,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
         }
     };
+    let novel = st.entries.iter().filter(|e| e.novel);
+    let (novel_records, novel_bytes) = novel.fold((0, 0), |(r, b), e| (r + 1, b + e.len));
     let mut m = Manifest {
         version: MANIFEST_VERSION,
         profile: profile.name.clone(),
         profile_id: pid,
         root: mycel_primitives::Hash::ZERO,
-        signature_root: signature_root(sigs),
+        signature_root: signature_root(st.sigs),
+        novel_root: mycel_primitives::Hash::ZERO,
         novel_records,
         novel_bytes,
         license: opts.license.clone(),
         consent: opts.consent.clone(),
-        entries,
+        parents: opts.parents.clone(),
+        entries: st.entries,
+        signed_by: None,
     };
     m.root = m.tree().root();
-    // Commit: move staged chunks in, then the manifest, then the index.
+    m.novel_root = m.novel_tree().root();
+    if let Some(key) = &opts.signer {
+        m.sign(key);
+    }
+    // Commit: move staged chunks in, then the manifest, then the indexes. A crash before the
+    // manifest leaves only content-addressed chunks (harmless); after it, at worst an index misses
+    // this dataset and a later ingest over-claims novelty, which a challenge can still take back.
     let mut commit = || -> Result<PathBuf> {
         for f in files(&staging)? {
             let rel = f.strip_prefix(&staging).expect("under staging");
@@ -370,6 +406,7 @@ pub fn add(
         let mut ids: Vec<_> = m.entries.iter().map(|e| e.id).collect();
         ids.extend(m.entries.iter().filter_map(|e| e.norm_id));
         index.insert(&ids)?;
+        log.append(&st.signed)?;
         Ok(mpath)
     };
     let r = commit();
@@ -379,8 +416,8 @@ pub fn add(
         manifest_path,
         registration: m.registration(),
         input_records: records.len() as u64,
-        new_chunks,
-        known_chunks: known,
+        new_chunks: st.new_chunks,
+        known_chunks: st.known_chunks,
     })
 }
 
@@ -450,7 +487,10 @@ mod tests {
             &Format::guess(&input),
             &AddOptions {
                 license: Some("CC-BY-4.0".into()),
-                consent: None,
+                signer: Some(mycel_primitives::keys::private_key_from_seed(
+                    b"contributor",
+                )),
+                ..Default::default()
             },
             &p,
         )
@@ -481,6 +521,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!((again.new_chunks, again.registration.novel_records), (0, 0));
+        // The manifest is signed, and its novel root covers exactly the novel records.
+        assert!(m.verify_signature().unwrap().is_some());
+        assert_eq!(m.novel_tree().len(), 2);
+        assert_eq!(m.novel_root, m.novel_tree().root());
+        let mut forged = m.clone();
+        forged.license = Some("MIT".into());
+        assert!(matches!(forged.verify(), Err(Error::Verify(_))));
+        let mut inflated = m.clone();
+        inflated.entries.iter_mut().for_each(|e| e.novel = true);
+        assert!(inflated.verify().is_err(), "counts no longer match");
         // A tampered manifest or blob fails verification.
         let mut bad = m.clone();
         bad.entries[0].len += 1;
@@ -493,6 +543,89 @@ mod tests {
             verify_dataset(&m, Some(&store)),
             Err(Error::CorruptBlob(..))
         ));
+    }
+
+    fn words(seed: u64, n: usize) -> Vec<String> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| format!("w{}", crate::minhash::splitmix64(&mut s) % 5000))
+            .collect()
+    }
+
+    fn jsonl(path: &Path, docs: &[(String, String)]) {
+        let body: String = docs
+            .iter()
+            .map(|(id, t)| format!("{}\n", serde_json::json!({"id": id, "text": t})))
+            .collect();
+        std::fs::write(path, body).unwrap();
+    }
+
+    #[test]
+    fn near_duplicates_of_earlier_datasets_are_not_novel() {
+        let p = Profile::text_v1();
+        let home = tempfile::tempdir().unwrap();
+        let src = tempfile::tempdir().unwrap();
+        let originals: Vec<Vec<String>> = (0..5).map(|i| words(i, 300)).collect();
+        let v1 = src.path().join("v1.jsonl");
+        jsonl(
+            &v1,
+            &originals
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (format!("a{i}"), w.join(" ")))
+                .collect::<Vec<_>>(),
+        );
+        let first = add(
+            home.path(),
+            &v1,
+            &Format::guess(&v1),
+            &AddOptions::default(),
+            &p,
+        )
+        .unwrap();
+        assert_eq!(first.registration.novel_records, 5);
+        // The next version: every old record with one word edited (J ≈ 0.97, new raw and
+        // normalised IDs, so only near-dup detection can tell), plus one genuinely new record.
+        let mut docs: Vec<(String, String)> = originals
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let mut w = w.clone();
+                w[150] = format!("edited{i}");
+                (format!("b{i}"), w.join(" "))
+            })
+            .collect();
+        let fresh = words(99, 300).join(" ");
+        docs.push(("new".into(), fresh.clone()));
+        let v2 = src.path().join("v2.jsonl");
+        jsonl(&v2, &docs);
+        let second = add(
+            home.path(),
+            &v2,
+            &Format::guess(&v2),
+            &AddOptions::default(),
+            &p,
+        )
+        .unwrap();
+        assert_eq!(second.registration.records, 6);
+        assert_eq!(second.registration.novel_records, 1);
+        assert_eq!(second.registration.novel_bytes, fresh.len() as u64);
+        let m = load_manifest(home.path(), &second.registration.root.to_hex()).unwrap();
+        m.verify().unwrap();
+        let novel: Vec<_> = m.entries.iter().filter(|e| e.novel).collect();
+        assert_eq!((novel.len(), novel[0].name.as_str()), (1, "new"));
+        // The signature log now knows the new record too: a third submission of it is not novel.
+        let v3 = src.path().join("v3.jsonl");
+        jsonl(&v3, &[("again".into(), format!("{fresh} extra"))]);
+        let third = add(
+            home.path(),
+            &v3,
+            &Format::guess(&v3),
+            &AddOptions::default(),
+            &p,
+        )
+        .unwrap();
+        assert_eq!(third.registration.novel_records, 0);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod minhash;
 pub mod normalize;
 pub mod profile;
 pub mod progress;
+pub mod siglog;
 pub mod synth;
 pub mod tree;
 

@@ -7,9 +7,10 @@ use crate::{
     tree::DatasetTree,
 };
 use mycel_primitives::{
-    Hash,
+    Hash, PrivateKey, PublicKey, Signature,
+    codec::{Encode as _, decode},
     hash::{Domain, hash},
-    merkle,
+    keys, merkle,
 };
 use std::path::Path;
 
@@ -30,6 +31,10 @@ pub struct Entry {
     pub len: u64,
     /// Chunks, in order.
     pub chunks: Vec<ChunkRef>,
+    /// Claimed novel: neither in the node's exact index nor an exact or near duplicate of a record
+    /// registered earlier or of an earlier record of this dataset.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub novel: bool,
 }
 
 /// What `RegisterDataset` carries on-chain (about 200 bytes plus licence strings).
@@ -48,8 +53,10 @@ pub struct Registration {
     pub signature_root: Hash,
     /// Hash of the manifest (`Domain::DataManifest` over its canonical JSON).
     pub manifest_hash: Hash,
-    /// Records claimed novel (not in the node's exact index nor exact/near-dup of an earlier record
-    /// of this dataset).
+    /// RFC 6962 root over the sorted raw IDs of the records claimed novel: what a novelty
+    /// challenge proves a record against.
+    pub novel_root: Hash,
+    /// Records claimed novel (see [`Entry::novel`]).
     pub novel_records: u64,
     /// Bytes claimed novel.
     pub novel_bytes: u64,
@@ -57,7 +64,21 @@ pub struct Registration {
     pub license: Option<String>,
     /// Consent / TDM flags as declared by the contributor.
     pub consent: Option<String>,
+    /// Datasets this one derives from.
+    pub parents: Vec<Hash>,
 }
+
+/// The contributor's signature over a manifest's hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ManifestSignature {
+    /// ed25519 public key, hex.
+    pub public_key: String,
+    /// Signature of [`Manifest::hash`] under [`MANIFEST_NAMESPACE`], hex.
+    pub signature: String,
+}
+
+/// Signature namespace of manifests.
+pub const MANIFEST_NAMESPACE: &[u8] = b"mycel/data/manifest";
 
 /// A dataset manifest.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -72,6 +93,9 @@ pub struct Manifest {
     pub root: Hash,
     /// Signature root (see [`Registration::signature_root`]).
     pub signature_root: Hash,
+    /// Root over the novel records' IDs (see [`Registration::novel_root`]).
+    #[serde(default)]
+    pub novel_root: Hash,
     /// Records claimed novel.
     pub novel_records: u64,
     /// Bytes claimed novel.
@@ -80,16 +104,66 @@ pub struct Manifest {
     pub license: Option<String>,
     /// Consent flags.
     pub consent: Option<String>,
+    /// Parent datasets (roots).
+    #[serde(default)]
+    pub parents: Vec<Hash>,
     /// Records, sorted by raw ID, distinct.
     pub entries: Vec<Entry>,
+    /// The contributor's signature; not part of [`Manifest::hash`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<ManifestSignature>,
 }
 
 impl Manifest {
-    /// Hash of the canonical JSON encoding.
+    /// Hash of the canonical JSON encoding, without the signature.
     pub fn hash(&self) -> Hash {
+        let unsigned = Manifest {
+            signed_by: None,
+            ..self.clone()
+        };
         hash(
             Domain::DataManifest,
-            &serde_json::to_vec(self).expect("serializable"),
+            &serde_json::to_vec(&unsigned).expect("serializable"),
+        )
+    }
+
+    /// Signs the manifest as its contributor.
+    pub fn sign(&mut self, key: &PrivateKey) {
+        let sig = keys::sign(key, MANIFEST_NAMESPACE, self.hash().as_bytes());
+        self.signed_by = Some(ManifestSignature {
+            public_key: hex::encode(keys::public_key(key).encode()),
+            signature: hex::encode(sig.encode()),
+        });
+    }
+
+    /// The contributor's public key, if the manifest is signed and the signature verifies.
+    pub fn verify_signature(&self) -> Result<Option<PublicKey>> {
+        let Some(s) = &self.signed_by else {
+            return Ok(None);
+        };
+        let bad = |why: &str| Error::Verify(format!("manifest signature: {why}"));
+        let pk = hex::decode(&s.public_key)
+            .ok()
+            .and_then(|b| keys::public_key_from_bytes(&b).ok())
+            .ok_or_else(|| bad("malformed public key"))?;
+        let sig = hex::decode(&s.signature)
+            .ok()
+            .and_then(|b| decode::<Signature>(&b).ok())
+            .ok_or_else(|| bad("malformed signature"))?;
+        if !keys::verify(&pk, MANIFEST_NAMESPACE, self.hash().as_bytes(), &sig) {
+            return Err(bad("does not verify"));
+        }
+        Ok(Some(pk))
+    }
+
+    /// The tree of the records claimed novel.
+    pub fn novel_tree(&self) -> DatasetTree {
+        DatasetTree::new(
+            self.entries
+                .iter()
+                .filter(|e| e.novel)
+                .map(|e| e.id)
+                .collect(),
         )
     }
 
@@ -107,10 +181,12 @@ impl Manifest {
             profile_id: self.profile_id,
             signature_root: self.signature_root,
             manifest_hash: self.hash(),
+            novel_root: self.novel_root,
             novel_records: self.novel_records,
             novel_bytes: self.novel_bytes,
             license: self.license.clone(),
             consent: self.consent.clone(),
+            parents: self.parents.clone(),
         }
     }
 
@@ -155,6 +231,19 @@ impl Manifest {
                 "dataset root does not match the entries".into(),
             ));
         }
+        let novel = self.entries.iter().filter(|e| e.novel);
+        let (records, bytes) = novel.fold((0, 0), |(r, b), e| (r + 1, b + e.len));
+        if (records, bytes) != (self.novel_records, self.novel_bytes) {
+            return Err(Error::Verify(
+                "novel record and byte counts do not match the entries".into(),
+            ));
+        }
+        if self.novel_tree().root() != self.novel_root {
+            return Err(Error::Verify(
+                "novel root does not match the entries".into(),
+            ));
+        }
+        self.verify_signature()?;
         Ok(())
     }
 

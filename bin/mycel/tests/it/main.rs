@@ -609,3 +609,186 @@ async fn job_flow_and_earnings_over_the_cli() {
     node.kill().unwrap();
     node.wait().unwrap();
 }
+
+fn cli_fails(net: &Devnet, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(["--home", net.home.to_str().unwrap()])
+        .args(["--api", &format!("http://{}", net.api)])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "mycel {args:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `n` pseudo-random words from a small vocabulary.
+fn words(seed: u64, n: usize) -> Vec<String> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            format!("w{}", s % 5000)
+        })
+        .collect()
+}
+
+fn write_jsonl(path: &Path, docs: &[(String, String)]) {
+    let body: String = docs
+        .iter()
+        .map(|(id, t)| format!("{}\n", serde_json::json!({"id": id, "text": t})))
+        .collect();
+    std::fs::write(path, body).unwrap();
+}
+
+/// `mycel data add --from` ingests, signs the manifest and registers the dataset on chain; a
+/// later version made of near-duplicates claims (and is credited) only its new record; proofs
+/// verify offline; bad input is refused before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_add_registers_and_near_duplicates_earn_no_credit() {
+    let net = Devnet::init();
+    let c = net.client();
+    let mut node = net.start();
+    wait_up(&c, &net.home).await;
+    let run = |args: &[&str]| cli(&net, args);
+    let dir = tempfile::tempdir().unwrap();
+    let originals: Vec<Vec<String>> = (1..=5).map(|i| words(i, 300)).collect();
+    let v1 = dir.path().join("v1.jsonl");
+    write_jsonl(
+        &v1,
+        &originals
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (format!("a{i}"), w.join(" ")))
+            .collect::<Vec<_>>(),
+    );
+    let first: serde_json::Value = serde_json::from_str(&run(&[
+        "--json",
+        "data",
+        "add",
+        v1.to_str().unwrap(),
+        "--from",
+        "dev0",
+        "--license",
+        "CC-BY-4.0",
+        "--consent",
+        "train,commercial",
+    ]))
+    .unwrap();
+    let root1 = first["registered"]["root"].as_str().unwrap().to_string();
+    assert_eq!(first["ingest"]["registration"]["novel_records"], 5);
+    let ds: serde_json::Value = c.get(&format!("/api/v1/datasets/{root1}")).await.unwrap();
+    let dev0 = Keystore::new(net.home.join("keys"))
+        .load("dev0")
+        .unwrap()
+        .address
+        .to_string();
+    assert_eq!(ds["contributor"], dev0.as_str(), "{ds}");
+    assert_eq!(ds["registration"]["records"], 5);
+    assert_eq!(ds["registration"]["consent"], 3);
+    assert_eq!(ds["registration"]["license"], "CC-BY-4.0");
+    assert_eq!(
+        ds["registration"]["novel_bytes"],
+        first["ingest"]["registration"]["novel_bytes"]
+    );
+    assert_eq!(
+        ds["registration"]["novel_root"],
+        first["ingest"]["registration"]["novel_root"]
+    );
+
+    // Version 2: every record lightly edited (new IDs, J ≈ 0.97) plus one new record.
+    let mut docs: Vec<(String, String)> = originals
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let mut w = w.clone();
+            w[100] = format!("edit{i}");
+            (format!("b{i}"), w.join(" "))
+        })
+        .collect();
+    let fresh = words(77, 300).join(" ");
+    docs.push(("new".into(), fresh.clone()));
+    let v2 = dir.path().join("v2.jsonl");
+    write_jsonl(&v2, &docs);
+    let second: serde_json::Value = serde_json::from_str(&run(&[
+        "--json",
+        "data",
+        "add",
+        v2.to_str().unwrap(),
+        "--from",
+        "dev0",
+        "--license",
+        "CC-BY-4.0",
+        "--parent",
+        &root1,
+    ]))
+    .unwrap();
+    let root2 = second["registered"]["root"].as_str().unwrap().to_string();
+    let ds2: serde_json::Value = c.get(&format!("/api/v1/datasets/{root2}")).await.unwrap();
+    assert_eq!(ds2["registration"]["records"], 6);
+    assert_eq!(ds2["registration"]["novel_records"], 1);
+    assert_eq!(ds2["registration"]["novel_bytes"], fresh.len() as u64);
+    assert_eq!(ds2["registration"]["parents"][0], root1.as_str());
+
+    // Offline checks: the manifest (signature, roots, counts, chunks) and a proof.
+    assert!(run(&["data", "verify", &root2]).starts_with("ok:"));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&run(&["--json", "data", "show", &root2])).unwrap();
+    let id = manifest["entries"][0]["id"].as_str().unwrap().to_string();
+    let proof = dir.path().join("proof.json");
+    std::fs::write(&proof, run(&["data", "prove", &root2, &id])).unwrap();
+    let ok = run(&["data", "verify", &root2, "--proof", proof.to_str().unwrap()]);
+    assert!(ok.contains("is in dataset"), "{ok}");
+    // The same proof against another root.
+    cli_fails(
+        &net,
+        &["data", "verify", &root1, "--proof", proof.to_str().unwrap()],
+    );
+
+    // Bad input: refused before any write.
+    let datasets = || {
+        std::fs::read_dir(net.home.join("datasets"))
+            .unwrap()
+            .count()
+    };
+    let before = datasets();
+    let err = cli_fails(
+        &net,
+        &[
+            "data",
+            "add",
+            v2.to_str().unwrap(),
+            "--consent",
+            "everything",
+        ],
+    );
+    assert!(err.contains("unknown consent flag"), "{err}");
+    let err = cli_fails(
+        &net,
+        &[
+            "data",
+            "add",
+            v2.to_str().unwrap(),
+            "--from",
+            "nobody",
+            "--license",
+            "MIT",
+        ],
+    );
+    assert!(err.contains("nobody"), "{err}");
+    let err = cli_fails(
+        &net,
+        &["data", "add", v2.to_str().unwrap(), "--from", "dev0"],
+    );
+    assert!(err.contains("--license"), "{err}");
+    assert_eq!(datasets(), before);
+    // The same dataset cannot be registered twice.
+    let err = cli_fails(&net, &["data", "register", &root2, "--from", "dev0"]);
+    assert!(err.contains("already"), "{err}");
+
+    let audit: serde_json::Value = c.get("/api/v1/supply").await.unwrap();
+    assert_eq!(audit["consistent"], true);
+    node.kill().unwrap();
+    node.wait().unwrap();
+}
