@@ -107,10 +107,10 @@ enum JobCmd {
         /// Kind: generate, embed, finetune, dedup.
         #[arg(long)]
         kind: JobKind,
-        /// Model ID (hex).
+        /// Model ID (hex) or pinned name (`smollm2`, `minilm`).
         #[arg(long)]
         model: String,
-        /// Input blob hash or dataset root (hex).
+        /// Input: a blob hash or dataset root (hex), or a file, uploaded to the node's blob store.
         #[arg(long)]
         input: String,
         /// Maximum fee, escrowed.
@@ -128,10 +128,13 @@ enum JobCmd {
         /// Job ID.
         id: u64,
     },
-    /// A job's result (output hash, units, commitment, fee).
+    /// A job's result (output hash, units, commitment, fee); `--out` also fetches the output.
     Result {
         /// Job ID.
         id: u64,
+        /// Write the output blob (checked against its hash) to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -444,9 +447,9 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench(BenchCmd::Ledger(a)) => mycel_node::bench::ledger(&a).map_err(Into::into),
-        Command::Bench(BenchCmd::Ml(a)) => crate::ml_cmd::bench(home.path(), &a, cli.global.json),
-        Command::Run(r) => crate::ml_cmd::run(home.path(), r, cli.global.json),
-        Command::Models(m) => crate::ml_cmd::models(home.path(), m, cli.global.json),
+        Command::Bench(BenchCmd::Ml(a)) => crate::ml_cmd::bench(&a, cli.global.json),
+        Command::Run(r) => crate::ml_cmd::run(r, cli.global.json),
+        Command::Models(m) => crate::ml_cmd::models(m, cli.global.json),
         Command::Bench(BenchCmd::Market(a)) => mycel_node::bench::market(&a).map_err(Into::into),
         Command::Data(d) => {
             crate::data_cmd::run(&home, cli.global.api.as_deref(), d, cli.global.json)
@@ -887,10 +890,20 @@ async fn job(home: &Home, api: Option<&str>, cmd: JobCmd, json: bool) -> Result<
             let key = Keystore::new(home.keys_dir())
                 .load(&opts.from)?
                 .private_key()?;
+            let model = crate::ml_cmd::model_id_arg(&model)?;
+            let input = match Hash::from_hex(&input) {
+                Ok(h) => h,
+                Err(_) => {
+                    let bytes = std::fs::read(&input).with_context(|| {
+                        format!("--input {input:?} is neither a hash nor a readable file")
+                    })?;
+                    c.put_blob(bytes).await?
+                }
+            };
             let msg = Message::Market(market::Msg::PostJob {
                 kind,
-                model: Hash::from_hex(&model)?,
-                input: Hash::from_hex(&input)?,
+                model,
+                input,
                 params: params.into_bytes(),
                 max_fee,
                 deadline_blocks: deadline,
@@ -917,9 +930,32 @@ async fn job(home: &Home, api: Option<&str>, cmd: JobCmd, json: bool) -> Result<
                 println!("job {id} assigned to {worker}");
             }
         }
-        JobCmd::Status { id } | JobCmd::Result { id } => {
+        JobCmd::Status { id } | JobCmd::Result { id, out: None } => {
             let v: serde_json::Value = c.get(&format!("/api/v1/jobs/{id}")).await?;
             print_json(&v);
+        }
+        JobCmd::Result {
+            id,
+            out: Some(path),
+        } => {
+            let job: market::Job = c.get(&format!("/api/v1/jobs/{id}")).await?;
+            if job.output == Hash::ZERO {
+                bail!("job {id} has no result yet ({:?})", job.status);
+            }
+            let bytes = c.get_blob(&job.output).await?;
+            std::fs::write(&path, &bytes).with_context(|| format!("{}", path.display()))?;
+            if json {
+                print_json(
+                    &serde_json::json!({"job": id, "output": job.output, "bytes": bytes.len(), "path": path}),
+                );
+            } else {
+                println!(
+                    "wrote {} bytes ({}) to {}",
+                    bytes.len(),
+                    job.output,
+                    path.display()
+                );
+            }
         }
     }
     Ok(())

@@ -12,7 +12,7 @@ use mycel_ml::{
 };
 use std::{
     io::Write as _,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Command, Stdio},
 };
 
@@ -148,17 +148,32 @@ pub struct BenchMlArgs {
     lora_steps: usize,
 }
 
-/// The model store: `$MYCEL_MODELS`, else `<home>/models`.
-fn store(home: &Path) -> ModelStore {
-    match std::env::var_os("MYCEL_MODELS").filter(|p| !p.is_empty()) {
-        Some(p) => ModelStore::new(p),
-        None => ModelStore::new(home.join("models")),
+/// The model store, one per machine rather than per node home (`--home` does not move it, so a
+/// throwaway devnet home reuses the fetched models): `$MYCEL_MODELS`, else `$MYCEL_HOME/models`,
+/// else `~/.mycel/models`.
+pub fn store() -> ModelStore {
+    ModelStore::from_env()
+}
+
+/// The on-chain model ID named by a `--model` argument: 64 hex digits as given, or a pinned
+/// short name (`smollm2`: its quantized-mode ID; `minilm`) computed from the local model cache.
+pub fn model_id_arg(s: &str) -> Result<mycel_primitives::Hash> {
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(mycel_primitives::Hash::from_hex(s)?);
     }
+    let m = spec(s)
+        .with_context(|| format!("--model {s:?} is neither a model ID nor a pinned model name"))?;
+    let store = store();
+    let id = match m.kind {
+        ModelKind::Generation => TextGenerator::load(&store, m, ExecMode::Quantized)?.model_id(),
+        ModelKind::Embedding => Embedder::load(&store, m)?.model_id(),
+    };
+    Ok(mycel_primitives::Hash(id.0))
 }
 
 /// Runs `mycel run …`.
-pub fn run(home: &Path, cmd: RunCmd, json: bool) -> Result<()> {
-    let store = store(home);
+pub fn run(cmd: RunCmd, json: bool) -> Result<()> {
+    let store = store();
     match cmd {
         RunCmd::Generate(a) => generate(&store, a, json),
         RunCmd::Embed(a) => {
@@ -278,8 +293,8 @@ fn finetune(store: &ModelStore, a: FinetuneArgs, json: bool) -> Result<()> {
 }
 
 /// Runs `mycel models …`.
-pub fn models(home: &Path, cmd: ModelsCmd, json: bool) -> Result<()> {
-    let store = store(home);
+pub fn models(cmd: ModelsCmd, json: bool) -> Result<()> {
+    let store = store();
     match cmd {
         ModelsCmd::Fetch => {
             let mut child = Command::new("bash")
@@ -382,8 +397,8 @@ pub fn models(home: &Path, cmd: ModelsCmd, json: bool) -> Result<()> {
 }
 
 /// Runs `mycel bench ml` and prints the figures.
-pub fn bench(home: &Path, a: &BenchMlArgs, json: bool) -> Result<()> {
-    let store = store(home);
+pub fn bench(a: &BenchMlArgs, json: bool) -> Result<()> {
+    let store = store();
     let opts = mycel_ml::bench::BenchOptions {
         threads: a.threads,
         gen_tokens: a.gen_tokens,

@@ -12,7 +12,7 @@ use mycel_node::{
     keystore::Keystore,
     serve::{ChatMessage, ChatRequest, SignedReceipt, send_chat},
 };
-use mycel_primitives::{Address, Amount, Hash};
+use mycel_primitives::{Address, Amount};
 use std::{io::Write, time::Duration};
 
 /// Session commands.
@@ -26,7 +26,7 @@ pub enum SessionCmd {
         /// The worker's address.
         #[arg(long)]
         worker: Address,
-        /// Model ID (hex) the worker serves.
+        /// Model ID (hex) or pinned name (`smollm2`) the worker serves.
         #[arg(long)]
         model: String,
         /// Deposit.
@@ -115,7 +115,7 @@ pub async fn run(home: &Home, c: &Client, cmd: SessionCmd, json: bool) -> Result
         } => {
             let msg = Message::Market(market::Msg::Session(SessionMsg::Open {
                 worker,
-                model: Hash::from_hex(&model)?,
+                model: crate::ml_cmd::model_id_arg(&model)?,
                 deposit,
                 duration_blocks: blocks,
             }));

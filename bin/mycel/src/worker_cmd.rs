@@ -2,7 +2,7 @@
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
+use mycel_ml::registry::{MINILM, SMOLLM2};
 use mycel_node::{
     Home,
     client::Client,
@@ -12,7 +12,7 @@ use mycel_node::{
     worker::{Worker, WorkerConfig},
 };
 use mycel_primitives::Amount;
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 /// Arguments of `mycel worker`.
 #[derive(Args, Debug, Clone)]
@@ -34,18 +34,9 @@ pub struct WorkerArgs {
     pub threads: usize,
 }
 
-/// The shared model cache: `$MYCEL_MODELS`, else `<default home>/models` (not a throwaway
-/// devnet home, so models are downloaded once).
-pub fn model_store() -> ModelStore {
-    match std::env::var_os("MYCEL_MODELS").filter(|p| !p.is_empty()) {
-        Some(p) => ModelStore::new(p),
-        None => ModelStore::new(Home::resolve(None).path().join("models")),
-    }
-}
-
-/// Makes sure the pinned models are in the cache, fetching them if needed.
+/// Makes sure the pinned models are in the machine's model cache, fetching them if needed.
 pub fn ensure_models() -> Result<()> {
-    let store = model_store();
+    let store = crate::ml_cmd::store();
     if store.is_present(&SMOLLM2) && store.is_present(&MINILM) {
         return Ok(());
     }
@@ -53,20 +44,7 @@ pub fn ensure_models() -> Result<()> {
         "fetching the pinned models into {} (first start only)",
         store.root().display()
     );
-    let root: PathBuf = store
-        .root()
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    if std::env::var_os("MYCEL_MODELS").is_some() {
-        crate::ml_cmd::models(&root, crate::ml_cmd::ModelsCmd::Fetch, false)
-    } else {
-        crate::ml_cmd::models(
-            Home::resolve(None).path(),
-            crate::ml_cmd::ModelsCmd::Fetch,
-            false,
-        )
-    }
+    crate::ml_cmd::models(crate::ml_cmd::ModelsCmd::Fetch, false)
 }
 
 /// Runs the worker until the process stops.
@@ -77,7 +55,7 @@ pub async fn run(home: &Home, api: &str, a: &WorkerArgs) -> Result<()> {
     if !a.tiny {
         ensure_models()?;
     }
-    let (store, threads, tiny) = (model_store(), a.threads, a.tiny);
+    let (store, threads, tiny) = (crate::ml_cmd::store(), a.threads, a.tiny);
     let runner = tokio::task::spawn_blocking(move || {
         let (g, e) = if tiny {
             ("tiny-llama", "tiny-bert")

@@ -792,3 +792,238 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
     node.kill().unwrap();
     node.wait().unwrap();
 }
+
+/// The README's path on real models: `mycel devnet` starts its worker on the pinned models; the
+/// CLI posts an `embed` and a `finetune` job (inputs uploaded from files), both are assigned,
+/// executed, committed and settled, and their outputs fetched by hash; a chat session gets two
+/// real replies with receipts that the worker settles on chain; supply stays conserved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_devnet_settles_embed_and_finetune_jobs_and_a_session() {
+    use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
+    let models = ModelStore::from_env();
+    if !(models.is_present(&SMOLLM2) && models.is_present(&MINILM)) {
+        eprintln!("SKIP: pinned models absent (run scripts/fetch-models.sh)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet {
+        home: dir.path().join("home"),
+        api: format!("127.0.0.1:{}", free_port()),
+        p2p: format!("127.0.0.1:{}", free_port()),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    std::fs::create_dir_all(&net.home).unwrap();
+    let log = std::fs::File::create(net.home.join("node.log")).unwrap();
+    let mut devnet = Command::new(BIN)
+        .args(["--home", net.home.to_str().unwrap(), "devnet"])
+        .args(["--api.addr", &net.api, "--p2p.addr", &net.p2p])
+        .args(["--worker.listen", &format!("127.0.0.1:{}", free_port())])
+        .env("MYCEL_MODELS", models.root())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let c = net.client();
+    wait_up(&c, &net.home).await;
+    let worker = Keystore::new(net.home.join("keys"))
+        .load("worker")
+        .unwrap()
+        .address
+        .to_string();
+    // The worker bonds and publishes its offer once its models are loaded.
+    let start = Instant::now();
+    while c
+        .get::<serde_json::Value>(&format!("/api/v1/workers/{worker}/offer"))
+        .await
+        .is_err()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the devnet worker never published an offer: {}",
+            std::fs::read_to_string(net.home.join("node.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let run = |args: &[&str]| cli(&net, args);
+    let texts = dir.path().join("texts.jsonl");
+    std::fs::write(
+        &texts,
+        "{\"text\": \"The cat sat on the mat.\"}\n{\"text\": \"A kitten rested on the rug.\"}\n{\"text\": \"Quarterly revenue grew by four percent.\"}\n",
+    )
+    .unwrap();
+    let train = dir.path().join("train.jsonl");
+    std::fs::write(
+        &train,
+        "{\"prompt\": \"Say hi.\", \"completion\": \"Hi!\"}\n{\"prompt\": \"Say bye.\", \"completion\": \"Bye!\"}\n",
+    )
+    .unwrap();
+    let post = |kind: &str, model: &str, input: &Path, params: &str| -> u64 {
+        let v: serde_json::Value = serde_json::from_str(&run(&[
+            "--json",
+            "job",
+            "post",
+            "--from",
+            "dev0",
+            "--kind",
+            kind,
+            "--model",
+            model,
+            "--input",
+            input.to_str().unwrap(),
+            "--max-fee",
+            "5",
+            "--deadline",
+            "120",
+            "--params",
+            params,
+        ]))
+        .unwrap();
+        assert_eq!(v["worker"], worker.as_str(), "{v}");
+        v["job"].as_str().unwrap().parse().unwrap()
+    };
+    let embed = post("embed", "minilm", &texts, "{}");
+    let finetune = post(
+        "finetune",
+        "smollm2",
+        &train,
+        "{\"rank\": 2, \"steps\": 2, \"seed\": 7}",
+    );
+
+    // A session with two real chat replies while the jobs run.
+    let opened: serde_json::Value = serde_json::from_str(&run(&[
+        "--json",
+        "session",
+        "open",
+        "--from",
+        "dev1",
+        "--worker",
+        &worker,
+        "--model",
+        "smollm2",
+        "--deposit",
+        "1",
+        "--blocks",
+        "20",
+    ]))
+    .unwrap();
+    let session = opened["session"].as_str().unwrap().to_string();
+    let mut tokens = 0;
+    for q in ["What is the capital of France?", "Name a primary colour."] {
+        let r: serde_json::Value = serde_json::from_str(&run(&[
+            "--json",
+            "session",
+            "chat",
+            "--from",
+            "dev1",
+            "--session",
+            &session,
+            "--max-tokens",
+            "12",
+            q,
+        ]))
+        .unwrap();
+        assert!(!r["reply"].as_str().unwrap().trim().is_empty(), "{r}");
+        tokens += r["receipt"]["receipt"]["tokens"].as_u64().unwrap();
+    }
+    assert!(tokens > 0);
+
+    // Both jobs settle; their outputs are fetched by hash and are what the kinds promise.
+    let start = Instant::now();
+    for id in [embed, finetune] {
+        loop {
+            let j: serde_json::Value =
+                serde_json::from_str(&run(&["--json", "job", "status", &id.to_string()])).unwrap();
+            if j["status"] == "settled" {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(300),
+                "job {id} never settled: {j}\n{}",
+                std::fs::read_to_string(net.home.join("node.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    let out = dir.path().join("embeddings.jsonl");
+    run(&[
+        "job",
+        "result",
+        &embed.to_string(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    let v: Vec<Vec<f64>> = lines
+        .iter()
+        .map(|l| {
+            l["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(v[0].len(), 384);
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    assert!(
+        dot(&v[0], &v[1]) > dot(&v[0], &v[2]),
+        "cat/kitten should be closer than cat/revenue"
+    );
+    let adapter = dir.path().join("adapter.safetensors");
+    run(&[
+        "job",
+        "result",
+        &finetune.to_string(),
+        "--out",
+        adapter.to_str().unwrap(),
+    ]);
+    let bytes = std::fs::read(&adapter).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    assert!(
+        header
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.contains("lora")),
+        "{header}"
+    );
+    let jobs: Vec<serde_json::Value> = [embed, finetune]
+        .iter()
+        .map(|id| {
+            serde_json::from_str(&run(&["--json", "job", "status", &id.to_string()])).unwrap()
+        })
+        .collect();
+    assert_eq!(jobs[0]["units"], 3);
+    assert_eq!(jobs[1]["units"], 2);
+
+    // The worker settles the session's receipts (every few seconds).
+    let start = Instant::now();
+    loop {
+        let s: serde_json::Value = c.get(&format!("/api/v1/sessions/{session}")).await.unwrap();
+        if s["count"] == 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never settled: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let receipts = run(&["session", "receipts", "--session", &session]);
+    assert_eq!(receipts.lines().count(), 2, "{receipts}");
+    assert!(!receipts.contains("not settled"), "{receipts}");
+    assert!(!receipts.contains("BAD"), "{receipts}");
+    let text = run(&["earnings", "--node", "worker"]);
+    assert!(text.contains("job_fee"), "{text}");
+    let audit: serde_json::Value = c.get("/api/v1/supply").await.unwrap();
+    assert_eq!(audit["consistent"], true);
+    devnet.kill().unwrap();
+    devnet.wait().unwrap();
+}
