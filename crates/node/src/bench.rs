@@ -308,6 +308,13 @@ pub struct MarketBenchArgs {
     /// Jobs to run through their whole lifecycle.
     #[arg(long, default_value_t = 2_000)]
     pub jobs: usize,
+    /// Interactive requests timed through a devnet worker's session server against the same
+    /// generation run directly (0 to skip; needs the pinned models).
+    #[arg(long, default_value_t = 30)]
+    pub interactive_samples: usize,
+    /// Tokens generated per interactive request.
+    #[arg(long, default_value_t = 4)]
+    pub interactive_tokens: usize,
 }
 
 /// Ledger cost of a batch job (transactions, bytes on chain, state written) and the ledger's
@@ -496,5 +503,212 @@ pub fn market(args: &MarketBenchArgs) -> Result<()> {
         "{:<58} {:>12}",
         "design budget per on-chain event (DESIGN.md)", "100-300 B"
     );
+    if args.interactive_samples > 0 {
+        println!();
+        interactive(args.interactive_samples, args.interactive_tokens)?;
+    }
     Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The latency a session adds to a chat request: the same greedy generation run in this process
+/// (what `mycel run generate` does) and sent through a real `mycel devnet` worker (client
+/// signature, HTTP, session lookup on the node, generation, signed and fsynced receipt), paired
+/// and interleaved so that both see the same machine load.
+fn interactive(samples: usize, tokens: usize) -> Result<()> {
+    use crate::{
+        runners::MlRunner,
+        serve::{ChatEngine, ChatMessage, ChatRequest, SessionServer, send_chat},
+    };
+
+    /// Replies at once: isolates what the session protocol costs from what generation costs.
+    struct InstantEngine(mycel_primitives::Hash);
+    impl ChatEngine for InstantEngine {
+        fn model(&self) -> mycel_primitives::Hash {
+            self.0
+        }
+        fn chat(
+            &self,
+            _: &[ChatMessage],
+            _: usize,
+            _: u64,
+            on_text: &mut (dyn FnMut(&str) + Send),
+        ) -> Result<u64> {
+            on_text("ok");
+            Ok(1)
+        }
+    }
+    use mycel_ledger::modules::market::{self, Offer, SessionMsg};
+    use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
+
+    let models = ModelStore::from_env();
+    if !(models.is_present(&SMOLLM2) && models.is_present(&MINILM)) {
+        println!("interactive latency: skipped (pinned models absent; run `mycel models fetch`)");
+        return Ok(());
+    }
+    let home = tempdir()?;
+    let (api, p2p, listen) = (free_port()?, free_port()?, free_port()?);
+    let exe =
+        std::env::current_exe().map_err(crate::error::io(std::path::Path::new("current exe")))?;
+    let mut child = Command::new(exe)
+        .args(["--home", home.to_str().unwrap_or("."), "devnet"])
+        .args(["--api.addr", &format!("127.0.0.1:{api}")])
+        .args(["--p2p.addr", &format!("127.0.0.1:{p2p}")])
+        .args(["--worker.listen", &format!("127.0.0.1:{listen}")])
+        .env("MYCEL_MODELS", models.root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(crate::error::io(std::path::Path::new("mycel devnet")))?;
+    let result = (|| -> Result<()> {
+        let runner = MlRunner::load(models.clone(), 1, SMOLLM2.name, MINILM.name)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(crate::error::io(std::path::Path::new("tokio")))?;
+        rt.block_on(async {
+            let c = Client::new(&format!("http://127.0.0.1:{api}"));
+            let keys = crate::keystore::Keystore::new(home.join("keys"));
+            let worker = keys.load("worker")?.address;
+            let start = Instant::now();
+            let offer: Offer = loop {
+                match c.get(&format!("/api/v1/workers/{worker}/offer")).await {
+                    Ok(o) => break o,
+                    Err(_) if start.elapsed() < Duration::from_secs(120) => {
+                        tokio::time::sleep(Duration::from_millis(200)).await
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            let client_key = keys.load("dev0")?.private_key()?;
+            let open_session = || async {
+                let open = c
+                    .sign(
+                        &client_key,
+                        vec![Message::Market(market::Msg::Session(SessionMsg::Open {
+                            worker,
+                            model: runner.generator_id(),
+                            deposit: Amount::from_myc(100),
+                            duration_blocks: 100_000,
+                        }))],
+                        None,
+                        "",
+                    )
+                    .await?;
+                let h = c.submit(&open).await?;
+                let receipt = c
+                    .wait(&h, Duration::from_secs(30))
+                    .await?
+                    .receipt
+                    .filter(|r| r.success)
+                    .ok_or_else(|| Error::Api {
+                        code: "session".into(),
+                        message: "opening the bench session failed".into(),
+                    })?;
+                receipt
+                    .events
+                    .iter()
+                    .find(|e| e.kind == "market.session_opened")
+                    .and_then(|e| e.attrs.iter().find(|(k, _)| k == "session"))
+                    .and_then(|(_, v)| v.parse::<u64>().ok())
+                    .ok_or_else(|| Error::Api {
+                        code: "session".into(),
+                        message: "no session id".into(),
+                    })
+            };
+            let session = open_session().await?;
+            // A second session, served in this process by the worker's key with an engine that
+            // replies at once: the protocol's own cost, without generation noise.
+            let protocol_session = open_session().await?;
+            let instant = SessionServer::open(
+                InstantEngine(runner.generator_id()),
+                keys.load("worker")?.private_key()?,
+                c.clone(),
+                home.join("bench-sessions"),
+            )?;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(crate::error::io(std::path::Path::new("127.0.0.1:0")))?;
+            let instant_url = format!(
+                "http://{}",
+                listener
+                    .local_addr()
+                    .map_err(crate::error::io(std::path::Path::new("127.0.0.1:0")))?
+            );
+            let app = instant.router();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let url = format!("http://{}", offer.endpoint.trim_start_matches("http://"));
+            let messages = vec![ChatMessage {
+                role: "user".into(),
+                content: "What is the capital of France?".into(),
+            }];
+            let req = ChatRequest {
+                model: String::new(),
+                messages: messages.clone(),
+                max_tokens: tokens,
+                stream: false,
+                seed: 0,
+            };
+            let (mut direct, mut via, mut added, mut protocol) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            // One warm-up of each, then `samples` timed pairs.
+            for i in 0..=samples {
+                let t = Instant::now();
+                let mut local = String::new();
+                runner.chat(&messages, tokens, 0, &mut |p| local.push_str(p))?;
+                let d = t.elapsed().as_secs_f64() * 1e3;
+                let t = Instant::now();
+                let (remote, _receipt) =
+                    send_chat(&url, session, i as u64, &client_key, &req).await?;
+                let v = t.elapsed().as_secs_f64() * 1e3;
+                let t = Instant::now();
+                send_chat(&instant_url, protocol_session, i as u64, &client_key, &req).await?;
+                let p = t.elapsed().as_secs_f64() * 1e3;
+                if remote != local {
+                    return Err(Error::Invalid {
+                        what: "interactive bench".into(),
+                        why: format!("the worker replied {remote:?}, the local run {local:?}"),
+                    });
+                }
+                if i > 0 {
+                    direct.push(d);
+                    via.push(v);
+                    added.push(v - d);
+                    protocol.push(p);
+                }
+            }
+            for v in [&mut direct, &mut via, &mut added, &mut protocol] {
+                v.sort_by(|a, b| a.total_cmp(b));
+            }
+            println!(
+                "interactive: SmolLM2 Q4_1, greedy, {tokens} tokens, {samples} paired requests, 1 thread each"
+            );
+            println!("{:<58} {:>12}", "figure", "value");
+            for (name, v) in [
+                ("direct local generation (mycel run generate path), ms", &direct),
+                ("through the devnet worker's session server, ms", &via),
+                ("added latency per request (paired difference), ms", &added),
+                ("session protocol alone (instant engine), ms", &protocol),
+            ] {
+                println!(
+                    "{:<58} {:>12}",
+                    name,
+                    format!("p50 {:.1} p99 {:.1}", percentile(v, 0.5), percentile(v, 0.99))
+                );
+            }
+            println!("{:<58} {:>12}", "  target (added, p50)", "<= 5 ms");
+            println!(
+                "  (protocol: client signature, HTTP on 127.0.0.1, session lookup on the node, receipt signed and fsynced)"
+            );
+            Ok(())
+        })
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&home);
+    result
 }
