@@ -521,7 +521,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn interactive(samples: usize, tokens: usize) -> Result<()> {
     use crate::{
         runners::MlRunner,
-        serve::{ChatEngine, ChatMessage, ChatRequest, SessionServer, send_chat},
+        serve::{ChatEngine, ChatMessage, ChatRequest, SessionServer, send_chat_with},
     };
 
     /// Replies at once: isolates what the session protocol costs from what generation costs.
@@ -653,6 +653,7 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
                 stream: false,
                 seed: 0,
             };
+            let http = reqwest::Client::new();
             let (mut direct, mut via, mut added, mut protocol) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             // One warm-up of each, then `samples` timed pairs.
@@ -663,10 +664,10 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
                 let d = t.elapsed().as_secs_f64() * 1e3;
                 let t = Instant::now();
                 let (remote, _receipt) =
-                    send_chat(&url, session, i as u64, &client_key, &req).await?;
+                    send_chat_with(&http, &url, session, i as u64, &client_key, &req).await?;
                 let v = t.elapsed().as_secs_f64() * 1e3;
                 let t = Instant::now();
-                send_chat(&instant_url, protocol_session, i as u64, &client_key, &req).await?;
+                send_chat_with(&http, &instant_url, protocol_session, i as u64, &client_key, &req).await?;
                 let p = t.elapsed().as_secs_f64() * 1e3;
                 if remote != local {
                     return Err(Error::Invalid {

@@ -488,6 +488,27 @@ pub async fn send_chat(
     client_key: &PrivateKey,
     req: &ChatRequest,
 ) -> Result<(String, SignedReceipt)> {
+    send_chat_with(
+        &reqwest::Client::new(),
+        worker_url,
+        session,
+        seq,
+        client_key,
+        req,
+    )
+    .await
+}
+
+/// [`send_chat`] over a caller's HTTP client, whose pool keeps the connection to the worker
+/// open between requests (a client is tied to the tokio runtime it first ran on).
+pub async fn send_chat_with(
+    http: &reqwest::Client,
+    worker_url: &str,
+    session: u64,
+    seq: u64,
+    client_key: &PrivateKey,
+    req: &ChatRequest,
+) -> Result<(String, SignedReceipt)> {
     let body = serde_json::to_vec(req).expect("request serializes");
     let sig = keys::sign(
         client_key,
@@ -499,7 +520,7 @@ pub async fn send_chat(
         url: url.clone(),
         why: e.to_string(),
     };
-    let r = reqwest::Client::new()
+    let r = http
         .post(&url)
         .header("content-type", "application/json")
         .header("x-mycel-session", session.to_string())
