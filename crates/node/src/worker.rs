@@ -188,6 +188,7 @@ impl<R: JobRunner> Worker<R> {
 
     async fn run_one(&self, job: &Job) -> Result<()> {
         let input = self.client.get_blob(&job.input).await?;
+        info!(target: "mycel::worker", job = job.id, kind = ?job.kind, input = %job.input, "running job");
         let runner_out = tokio::task::block_in_place(|| self.runner.run(job, &input))?;
         let output = self.client.put_blob(runner_out.bytes.clone()).await?;
         let leaves: Vec<Hash> = runner_out

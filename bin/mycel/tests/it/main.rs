@@ -1027,3 +1027,153 @@ async fn real_devnet_settles_embed_and_finetune_jobs_and_a_session() {
     devnet.kill().unwrap();
     devnet.wait().unwrap();
 }
+
+/// A worker process killed with SIGKILL in the middle of a real fine-tuning job, then restarted
+/// with the same key: the job is run again and committed once, settled once, the poster pays
+/// exactly the settled fee and its transaction fees, and supply stays conserved throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_worker_killed_mid_job_resumes_and_is_paid_once() {
+    use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
+    let models = ModelStore::from_env();
+    if !(models.is_present(&SMOLLM2) && models.is_present(&MINILM)) {
+        eprintln!("SKIP: pinned models absent (run scripts/fetch-models.sh)");
+        return;
+    }
+    let net = Devnet::init();
+    let c = net.client();
+    let mut node = net.start();
+    wait_up(&c, &net.home).await;
+    let worker_log = net.home.join("worker.log");
+    let start_worker = || {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&worker_log)
+            .unwrap();
+        Command::new(BIN)
+            .args(["--home", net.home.to_str().unwrap()])
+            .args(["--api", &format!("http://{}", net.api)])
+            .args(["worker", "--from", "worker"])
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .env("MYCEL_MODELS", models.root())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    let log_has = |needle: &str| {
+        std::fs::read_to_string(&worker_log)
+            .unwrap_or_default()
+            .matches(needle)
+            .count()
+    };
+    let mut worker = start_worker();
+    let worker_addr = Keystore::new(net.home.join("keys"))
+        .load("worker")
+        .unwrap()
+        .address;
+    let start = Instant::now();
+    while log_has("offer published") == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "worker never came up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let poster = Keystore::new(net.home.join("keys"))
+        .load("dev0")
+        .unwrap()
+        .address;
+    let balance = |v: &serde_json::Value| v["balance"].as_str().unwrap().parse::<u128>().unwrap();
+    let before = balance(&c.account(&poster).await.unwrap());
+    let train = net.home.join("train.jsonl");
+    std::fs::write(
+        &train,
+        "{\"prompt\": \"Say hi.\", \"completion\": \"Hi!\"}\n{\"prompt\": \"Say bye.\", \"completion\": \"Bye!\"}\n",
+    )
+    .unwrap();
+    let posted: serde_json::Value = serde_json::from_str(&cli(
+        &net,
+        &[
+            "--json",
+            "job",
+            "post",
+            "--from",
+            "dev0",
+            "--kind",
+            "finetune",
+            "--model",
+            "smollm2",
+            "--input",
+            train.to_str().unwrap(),
+            "--max-fee",
+            "5",
+            "--deadline",
+            "200",
+            "--params",
+            "{\"rank\": 2, \"steps\": 3, \"seed\": 1}",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(posted["worker"], worker_addr.to_string().as_str());
+    let id = posted["job"].as_str().unwrap().to_string();
+    // Kill it while the job runs.
+    let start = Instant::now();
+    while log_has("running job") == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the job never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert_eq!(
+        log_has("result committed"),
+        0,
+        "the job finished before the kill"
+    );
+    let j: serde_json::Value = c.get(&format!("/api/v1/jobs/{id}")).await.unwrap();
+    assert_eq!(j["status"], "assigned", "{j}");
+    let audit: serde_json::Value = c.get("/api/v1/supply").await.unwrap();
+    assert_eq!(audit["consistent"], true);
+
+    // Restarted, it finds the job still assigned to it, runs it again and commits it once.
+    let mut worker = start_worker();
+    let start = Instant::now();
+    let job = loop {
+        let j: serde_json::Value = c.get(&format!("/api/v1/jobs/{id}")).await.unwrap();
+        if j["status"] == "settled" {
+            break j;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "never settled: {j}\n{}",
+            std::fs::read_to_string(&worker_log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(log_has("result committed"), 1);
+    assert_eq!(job["units"], 3);
+    // The poster paid the settled fee (its share, before the protocol cut, is units × price)
+    // and the fees of its one transaction; the rest of the escrow came back.
+    let offer: serde_json::Value = c
+        .get(&format!("/api/v1/workers/{worker_addr}/offer"))
+        .await
+        .unwrap();
+    let price: u128 = offer["price_per_unit"].as_str().unwrap().parse().unwrap();
+    let tx: serde_json::Value = c
+        .get(&format!("/api/v1/txs/{}", posted["tx"].as_str().unwrap()))
+        .await
+        .unwrap();
+    let tx_fee: u128 = tx["receipt"]["fee"].as_str().unwrap().parse().unwrap();
+    let after = balance(&c.account(&poster).await.unwrap());
+    assert_eq!(before - after, 3 * price + tx_fee);
+    let audit: serde_json::Value = c.get("/api/v1/supply").await.unwrap();
+    assert_eq!(audit["consistent"], true);
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    node.kill().unwrap();
+    node.wait().unwrap();
+}
