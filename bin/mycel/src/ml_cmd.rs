@@ -155,11 +155,15 @@ pub fn store() -> ModelStore {
     ModelStore::from_env()
 }
 
-/// The on-chain model ID named by a `--model` argument: 64 hex digits as given, or a pinned
-/// short name (`smollm2`: its quantized-mode ID; `minilm`) computed from the local model cache.
+/// The on-chain model ID named by a `--model` argument: 64 hex digits as given, a dedup profile
+/// (`mycel-text/v1`, for `dedup` jobs), or a pinned short name (`smollm2`: its quantized-mode ID;
+/// `minilm`) computed from the local model cache.
 pub fn model_id_arg(s: &str) -> Result<mycel_primitives::Hash> {
     if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(mycel_primitives::Hash::from_hex(s)?);
+    }
+    if let Ok(profile) = mycel_data::profile::Profile::by_name(s) {
+        return Ok(profile.id());
     }
     let m = spec(s)
         .with_context(|| format!("--model {s:?} is neither a model ID nor a pinned model name"))?;

@@ -9,6 +9,9 @@
 //!   `temperature`.
 //! - `finetune`: a JSONL training set (`{"text"}` or `{"prompt","completion"}`) → the LoRA adapter
 //!   (safetensors); one unit per optimizer step. Params: `rank`, `steps`, `seed`, `lr`.
+//! - `dedup` (data engine; the job's model is the dedup profile's ID): JSONL records → one
+//!   `{"id", "cluster"}` line per record, as `mycel data dedup` writes; one unit per record.
+//!   Params: `threshold`, `tier` (`d` or `l`), `text_field`, `id_field`.
 //!
 //! Every item's hash goes into the committed result root, so an auditor can re-execute and check
 //! any single item.
@@ -126,17 +129,77 @@ fn params(job: &Job) -> Result<serde_json::Value> {
     serde_json::from_slice(&job.params).map_err(|e| bad_input(format!("params: {e}")))
 }
 
+/// Runs a `dedup` job with the data engine through a private temporary folder.
+fn dedup(job: &Job, input: &[u8], p: &serde_json::Value) -> Result<JobOutput> {
+    use mycel_data::{dedup::Tier, jsonl::JsonlOptions, profile::Profile};
+    let profile = Profile::text_v1();
+    if job.model != profile.id() {
+        return Err(bad_input(format!(
+            "model {} is not a dedup profile served here (mycel-text/v1 is {})",
+            job.model,
+            profile.id()
+        )));
+    }
+    let tier: Tier = p["tier"]
+        .as_str()
+        .unwrap_or("d")
+        .parse()
+        .map_err(|e: mycel_data::Error| bad_input(e.to_string()))?;
+    let threshold = p["threshold"].as_f64().unwrap_or(match tier {
+        Tier::D => f64::from(profile.tier_d_threshold_milli) / 1000.0,
+        Tier::L => f64::from(profile.tier_l_threshold_milli) / 1000.0,
+    });
+    let field = |k: &str, default: &str| p[k].as_str().unwrap_or(default).to_string();
+    let opts = JsonlOptions {
+        text_field: field("text_field", "text"),
+        id_field: field("id_field", "id"),
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().map_err(crate::error::io(&std::env::temp_dir()))?;
+    let (src, dst) = (
+        dir.path().join("input.jsonl"),
+        dir.path().join("clusters.jsonl"),
+    );
+    std::fs::write(&src, input).map_err(crate::error::io(&src))?;
+    let summary =
+        mycel_data::jsonl::dedup_jsonl(&src, &dst, &opts, &profile, tier, threshold, &mut |_| {})
+            .map_err(|e| bad_input(e.to_string()))?;
+    let bytes = std::fs::read(&dst).map_err(crate::error::io(&dst))?;
+    let items = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(blob_hash)
+        .collect();
+    Ok(JobOutput {
+        bytes,
+        units: summary.records,
+        items,
+    })
+}
+
 impl JobRunner for MlRunner {
     fn kinds(&self) -> Vec<JobKind> {
-        vec![JobKind::Generate, JobKind::Embed, JobKind::Finetune]
+        vec![
+            JobKind::Generate,
+            JobKind::Embed,
+            JobKind::Finetune,
+            JobKind::Dedup,
+        ]
     }
 
     fn models(&self) -> Vec<Hash> {
-        vec![self.generator.1, self.embedder.1]
+        vec![
+            self.generator.1,
+            self.embedder.1,
+            mycel_data::profile::Profile::text_v1().id(),
+        ]
     }
 
     fn run(&self, job: &Job, input: &[u8]) -> Result<JobOutput> {
         let p = params(job)?;
+        if job.kind == JobKind::Dedup {
+            return dedup(job, input, &p);
+        }
         let mut engine = self.engine.lock();
         match job.kind {
             JobKind::Embed => {
@@ -232,7 +295,7 @@ impl JobRunner for MlRunner {
                     bytes,
                 })
             }
-            JobKind::Dedup => Err(bad_input("dedup jobs are not served by the ML runner")),
+            JobKind::Dedup => dedup(job, input, &p),
         }
     }
 }

@@ -798,7 +798,7 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
 /// executed, committed and settled, and their outputs fetched by hash; a chat session gets two
 /// real replies with receipts that the worker settles on chain; supply stays conserved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_devnet_settles_embed_and_finetune_jobs_and_a_session() {
+async fn real_devnet_settles_embed_finetune_and_dedup_jobs_and_a_session() {
     use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
     let models = ModelStore::from_env();
     if !(models.is_present(&SMOLLM2) && models.is_present(&MINILM)) {
@@ -882,6 +882,14 @@ async fn real_devnet_settles_embed_and_finetune_jobs_and_a_session() {
         v["job"].as_str().unwrap().parse().unwrap()
     };
     let embed = post("embed", "minilm", &texts, "{}");
+    // A dedup job on the data engine: two copies differing in case and spacing, one other record.
+    let records = dir.path().join("records.jsonl");
+    std::fs::write(
+        &records,
+        "{\"id\": \"r1\", \"text\": \"the quick brown fox jumps over the lazy dog again\"}\n{\"id\": \"r2\", \"text\": \"The  Quick brown fox jumps over the lazy dog AGAIN\"}\n{\"id\": \"r3\", \"text\": \"an entirely different sentence about ledgers\"}\n",
+    )
+    .unwrap();
+    let dedup = post("dedup", "mycel-text/v1", &records, "{\"tier\": \"d\"}");
     let finetune = post(
         "finetune",
         "smollm2",
@@ -929,7 +937,7 @@ async fn real_devnet_settles_embed_and_finetune_jobs_and_a_session() {
 
     // Both jobs settle; their outputs are fetched by hash and are what the kinds promise.
     let start = Instant::now();
-    for id in [embed, finetune] {
+    for id in [embed, finetune, dedup] {
         loop {
             let j: serde_json::Value =
                 serde_json::from_str(&run(&["--json", "job", "status", &id.to_string()])).unwrap();
@@ -994,7 +1002,19 @@ async fn real_devnet_settles_embed_and_finetune_jobs_and_a_session() {
             .any(|k| k.contains("lora")),
         "{header}"
     );
-    let jobs: Vec<serde_json::Value> = [embed, finetune]
+    let clusters = dir.path().join("clusters.jsonl");
+    run(&[
+        "job",
+        "result",
+        &dedup.to_string(),
+        "--out",
+        clusters.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&clusters).unwrap(),
+        "{\"id\":\"r1\",\"cluster\":\"r1\"}\n{\"id\":\"r2\",\"cluster\":\"r1\"}\n{\"id\":\"r3\",\"cluster\":\"r3\"}\n"
+    );
+    let jobs: Vec<serde_json::Value> = [embed, finetune, dedup]
         .iter()
         .map(|id| {
             serde_json::from_str(&run(&["--json", "job", "status", &id.to_string()])).unwrap()
@@ -1002,6 +1022,7 @@ async fn real_devnet_settles_embed_and_finetune_jobs_and_a_session() {
         .collect();
     assert_eq!(jobs[0]["units"], 3);
     assert_eq!(jobs[1]["units"], 2);
+    assert_eq!(jobs[2]["units"], 3);
 
     // The worker settles the session's receipts (every few seconds).
     let start = Instant::now();
