@@ -29,6 +29,7 @@ mod error;
 pub mod generate;
 pub mod llama;
 pub mod lora;
+mod q4;
 pub mod registry;
 pub mod runtime;
 pub mod sampling;

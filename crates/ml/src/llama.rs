@@ -5,7 +5,7 @@
 //! explicitly instead of through `CANDLE_DEQUANTIZE_ALL`, and has a training path built only from ops with a
 //! backward pass (`softmax`, `rms_norm_slow`, `rope_i_slow`), which the fused CPU kernels lack.
 
-use crate::{Error, Result, registry::ExecMode, sampling::Rng};
+use crate::{Error, Result, q4::Q41Matrix, registry::ExecMode, sampling::Rng};
 use candle_core::{
     D, DType, Device, IndexOp, Module, Tensor, Var,
     quantized::{GgmlDType, QMatMul, QTensor, gguf_file},
@@ -123,9 +123,18 @@ struct LoraPair {
     scale: f64,
 }
 
+/// The weights of a linear layer.
+#[derive(Debug, Clone)]
+enum Weights {
+    /// candle's matmul (f32 tensors, or quantized types other than Q4_1).
+    Candle(QMatMul),
+    /// Q4_1 through this crate's kernel (same bits as candle's, several times faster).
+    Q41(Q41Matrix),
+}
+
 #[derive(Debug, Clone)]
 struct Linear {
-    w: QMatMul,
+    w: Weights,
     lora: Option<LoraPair>,
 }
 
@@ -135,21 +144,36 @@ impl Linear {
             (ExecMode::F32, _) | (_, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) => {
                 QMatMul::Tensor(q.dequantize(&q.device())?)
             }
-            (ExecMode::Quantized, _) => QMatMul::QTensor(Arc::new(q)),
+            (ExecMode::Quantized, _) => match Q41Matrix::from_qtensor(&q)? {
+                Some(m) => {
+                    return Ok(Self {
+                        w: Weights::Q41(m),
+                        lora: None,
+                    });
+                }
+                None => QMatMul::QTensor(Arc::new(q)),
+            },
         };
-        Ok(Self { w, lora: None })
+        Ok(Self {
+            w: Weights::Candle(w),
+            lora: None,
+        })
     }
 
     fn dims(&self) -> (usize, usize) {
         let s = match &self.w {
-            QMatMul::QTensor(q) => q.shape().dims().to_vec(),
-            QMatMul::Tensor(t) | QMatMul::TensorF16(t) => t.dims().to_vec(),
+            Weights::Q41(m) => return m.dims(),
+            Weights::Candle(QMatMul::QTensor(q)) => q.shape().dims().to_vec(),
+            Weights::Candle(QMatMul::Tensor(t) | QMatMul::TensorF16(t)) => t.dims().to_vec(),
         };
         (s[0], s[1])
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = self.w.forward(x)?;
+        let y = match &self.w {
+            Weights::Candle(w) => w.forward(x)?,
+            Weights::Q41(m) => m.forward(x)?,
+        };
         match &self.lora {
             None => Ok(y),
             Some(l) => {
