@@ -59,6 +59,26 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64().max(1e-9)
 }
 
+/// Multiply-adds ×2 of SmolLM2-135M's linear layers per token: 30 layers × (q, o: 576×576;
+/// k, v: 576×192; gate, up, down: 576×1536).
+const SMOLLM2_LINEAR_FLOPS_PER_TOKEN: f64 =
+    2.0 * 30.0 * (2.0 * 576.0 * 576.0 + 2.0 * 576.0 * 192.0 + 3.0 * 576.0 * 1536.0);
+
+/// GFLOP/s of candle's f32 matmul on a `rows × 576 × 1536` product (an MLP projection of a
+/// prompt), best of several timed repetitions.
+fn gemm_gflops(rows: usize) -> Result<f64> {
+    use candle_core::{Device, Tensor};
+    let a = Tensor::ones((rows, 576), candle_core::DType::F32, &Device::Cpu)?;
+    let b = Tensor::ones((576, 1536), candle_core::DType::F32, &Device::Cpu)?;
+    let mut best = f64::MAX;
+    for _ in 0..20 {
+        let t = Instant::now();
+        std::hint::black_box(a.matmul(&b)?);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(2.0 * rows as f64 * 576.0 * 1536.0 / best / 1e9)
+}
+
 /// The 1-minute load average, to judge whether other processes shared the cores during a run.
 pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")
@@ -123,6 +143,31 @@ pub fn run(
                 "tok/s",
                 "target >= 45; llama.cpp 104-151 (reference)",
             ));
+            if mode == ExecMode::F32 {
+                // f32 prefill is bound by matrix multiplication: put it beside the GEMM ceiling
+                // of this machine, measured now on the same shapes and threads.
+                let tokens = out.usage.prompt_tokens;
+                let prefill = tokens as f64 / secs(out.prefill_time);
+                let ceiling = with_threads(t, || gemm_gflops(tokens.max(1)))??;
+                figs.push(fig(
+                    format!("ml::generate.prefill/model=smollm2,mode=f32,threads={t}: linear-layer GFLOP/s"),
+                    prefill * SMOLLM2_LINEAR_FLOPS_PER_TOKEN / 1e9,
+                    "GFLOP/s",
+                    "2 x 106.2M linear weights per token",
+                ));
+                figs.push(fig(
+                    format!("ml::gemm.f32/ceiling,threads={t},shape={tokens}x576x1536"),
+                    ceiling,
+                    "GFLOP/s",
+                    "candle matmul on an MLP-sized product: what prefill can approach",
+                ));
+                figs.push(fig(
+                    format!("ml::generate.prefill/model=smollm2,mode=f32,threads={t}: prefill at the GEMM ceiling"),
+                    ceiling * 1e9 / SMOLLM2_LINEAR_FLOPS_PER_TOKEN,
+                    "tok/s",
+                    "upper bound on this machine for the 400 tok/s floor",
+                ));
+            }
         }
         log("smollm2 lora: training");
         let mut g = TextGenerator::load(store, &SMOLLM2, ExecMode::F32)?;
