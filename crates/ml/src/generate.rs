@@ -55,6 +55,55 @@ pub struct Usage {
     pub completion_tokens: usize,
 }
 
+/// Tokens per activation-fingerprint chunk.
+pub const FINGERPRINT_EVERY: usize = 32;
+/// Hidden-state components kept per fingerprint.
+pub const FINGERPRINT_TOP_K: usize = 16;
+
+/// What the model's last hidden state looked like at one position: the indices and values of its
+/// `FINGERPRINT_TOP_K` largest-magnitude components. Taken after the prompt and after every
+/// `FINGERPRINT_EVERY` generated tokens, it lets a verifier that re-executes a generation find the
+/// first chunk where it diverges without comparing every logits vector.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ActivationFingerprint {
+    /// Tokens (prompt + generated) the model had seen at this point.
+    pub position: usize,
+    /// `(component, value)` by decreasing magnitude; ties by component.
+    pub top: Vec<(u32, f32)>,
+}
+
+impl ActivationFingerprint {
+    /// The fingerprint of a hidden state at `position`.
+    pub fn of(position: usize, hidden: &[f32]) -> Self {
+        let mut idx: Vec<u32> = (0..hidden.len() as u32).collect();
+        idx.sort_by(|&a, &b| {
+            hidden[b as usize]
+                .abs()
+                .total_cmp(&hidden[a as usize].abs())
+                .then(a.cmp(&b))
+        });
+        ActivationFingerprint {
+            position,
+            top: idx
+                .into_iter()
+                .take(FINGERPRINT_TOP_K)
+                .map(|i| (i, hidden[i as usize]))
+                .collect(),
+        }
+    }
+
+    /// BLAKE3 over the position and the `(component, value bits)` pairs, little-endian.
+    pub fn hash(&self) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        h.update(&(self.position as u64).to_le_bytes());
+        for (i, v) in &self.top {
+            h.update(&i.to_le_bytes());
+            h.update(&v.to_bits().to_le_bytes());
+        }
+        *h.finalize().as_bytes()
+    }
+}
+
 /// The result of a generation.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Generation {
@@ -72,6 +121,8 @@ pub struct Generation {
     pub finish_reason: FinishReason,
     /// BLAKE3 over the little-endian bytes of every logits vector that was sampled from, in order.
     pub logits_hash: String,
+    /// Activation fingerprints after the prompt and every [`FINGERPRINT_EVERY`] generated tokens.
+    pub fingerprints: Vec<ActivationFingerprint>,
     /// Time spent on the prompt.
     #[serde(skip)]
     pub prefill_time: Duration,
@@ -206,8 +257,14 @@ impl TextGenerator {
         }
         let mut cache = KvCache::default();
         let start = Instant::now();
-        let logits = self.model.forward_last(&prompt_ids, &mut cache)?;
+        let (logits, hidden) = self
+            .model
+            .forward_last_hidden(&prompt_ids, &mut cache, true)?;
         let prefill_time = start.elapsed();
+        let fingerprints = vec![ActivationFingerprint::of(
+            prompt_ids.len(),
+            &hidden.unwrap_or_default(),
+        )];
         tracing::debug!(target: "mycel::ml.generate.prefill", tokens = prompt_ids.len(), ?prefill_time, "prompt done");
         Ok(TokenStream {
             generator: self,
@@ -221,6 +278,7 @@ impl TextGenerator {
             text: String::new(),
             finish: None,
             hasher: blake3::Hasher::new(),
+            fingerprints,
             prefill_time,
             decode_time: Duration::ZERO,
         })
@@ -257,6 +315,7 @@ pub struct TokenStream<'a> {
     text: String,
     finish: Option<FinishReason>,
     hasher: blake3::Hasher,
+    fingerprints: Vec<ActivationFingerprint>,
     prefill_time: Duration,
     decode_time: Duration,
 }
@@ -304,7 +363,18 @@ impl TokenStream<'_> {
         self.emitted = safe;
         self.text = full;
         let start = Instant::now();
-        self.logits = Some(self.generator.model.forward_last(&[tok], &mut self.cache)?);
+        let chunk_end = self.out_ids.len().is_multiple_of(FINGERPRINT_EVERY);
+        let (logits, hidden) =
+            self.generator
+                .model
+                .forward_last_hidden(&[tok], &mut self.cache, chunk_end)?;
+        self.logits = Some(logits);
+        if let Some(h) = hidden {
+            self.fingerprints.push(ActivationFingerprint::of(
+                self.prompt_ids.len() + self.out_ids.len(),
+                &h,
+            ));
+        }
         self.decode_time += start.elapsed();
         Ok(Some(Delta {
             token: Some(tok),
@@ -332,6 +402,7 @@ impl TokenStream<'_> {
             token_ids: self.out_ids,
             finish_reason: self.finish.unwrap_or(FinishReason::Length),
             logits_hash: self.hasher.finalize().to_hex().to_string(),
+            fingerprints: self.fingerprints,
             prefill_time: self.prefill_time,
             decode_time: self.decode_time,
         })
@@ -390,6 +461,37 @@ mod tests {
     }
 
     #[test]
+    fn fingerprints_rank_components_by_magnitude_and_change_with_the_state() {
+        let f = ActivationFingerprint::of(5, &[0.5, -3.0, 2.0, -2.0, 0.0]);
+        let top: Vec<u32> = f.top.iter().map(|t| t.0).collect();
+        // |-3| first; |2| = |-2| ties go to the lower component.
+        assert_eq!(&top[..4], &[1, 2, 3, 0]);
+        assert_eq!(f.top[0].1, -3.0);
+        let g = ActivationFingerprint::of(5, &[0.5, -3.0, 2.0, -2.0, 0.1]);
+        assert_ne!(f.hash(), g.hash());
+        assert_ne!(
+            f.hash(),
+            ActivationFingerprint::of(6, &[0.5, -3.0, 2.0, -2.0, 0.0]).hash()
+        );
+        let model = TextGenerator::tiny_random(3, ExecMode::F32).unwrap();
+        let out = model
+            .generate(
+                &GenerateRequest {
+                    prompt: Prompt::Raw("hello".into()),
+                    params: SamplingParams::greedy(70),
+                },
+                |_| {},
+            )
+            .unwrap();
+        let first = &out.fingerprints[0];
+        assert_eq!(first.position, out.usage.prompt_tokens);
+        assert_eq!(first.top.len(), FINGERPRINT_TOP_K);
+        for w in out.fingerprints.windows(2) {
+            assert_eq!(w[1].position - w[0].position, FINGERPRINT_EVERY);
+        }
+    }
+
+    #[test]
     fn seeded_generation_is_reproducible_and_streams_the_text() {
         let g = TextGenerator::tiny_random(3, ExecMode::Quantized).unwrap();
         let mut streamed = String::new();
@@ -399,6 +501,7 @@ mod tests {
         let b = g.generate(&req(24, vec![]), |_| {}).unwrap();
         assert_eq!(a.token_ids, b.token_ids);
         assert_eq!(a.logits_hash, b.logits_hash);
+        assert_eq!(a.fingerprints, b.fingerprints);
         assert_eq!(streamed, a.text);
         assert_eq!(a.usage.prompt_tokens, a.prompt_ids.len());
         assert_eq!(a.usage.completion_tokens, a.token_ids.len());

@@ -395,6 +395,17 @@ impl Llama {
     /// Runs `ids` (one sequence) through the model at the cache's position and returns the logits of the last
     /// position. The cache grows by `ids.len()`.
     pub fn forward_last(&self, ids: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
+        Ok(self.forward_last_hidden(ids, cache, false)?.0)
+    }
+
+    /// [`Llama::forward_last`], also returning the last position's final hidden state (after
+    /// the final norm, the input of the output layer) when `hidden` is set.
+    pub fn forward_last_hidden(
+        &self,
+        ids: &[u32],
+        cache: &mut KvCache,
+        hidden: bool,
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
         if ids.is_empty() {
             return Err(Error::InvalidInput("no tokens to run".into()));
         }
@@ -410,7 +421,12 @@ impl Llama {
         let t = ids.len();
         let last = h.i((.., t - 1, ..))?;
         let logits = self.output.forward(&last)?.squeeze(0)?;
-        Ok(logits.to_vec1::<f32>()?)
+        let state = if hidden {
+            Some(last.squeeze(0)?.to_vec1::<f32>()?)
+        } else {
+            None
+        };
+        Ok((logits.to_vec1::<f32>()?, state))
     }
 
     /// Logits at every position of a batch `(b, t)` of token ids, built from differentiable ops only.

@@ -5,7 +5,8 @@
 //! - `embed`: one text per line (`{"text": …}` or a plain line) → `{"embedding": [...]}` per
 //!   line; one work unit per text.
 //! - `generate`: one prompt per line (`{"prompt": …}` or a plain line) → `{"prompt", "completion",
-//!   "tokens"}` per line; one unit per token (prompt + completion). Params: `max_tokens`, `seed`,
+//!   "tokens", "logits_hash", "fingerprints"}` per line (activation-fingerprint hashes every 32
+//!   tokens, what a re-executing auditor compares chunk by chunk); one unit per token (prompt + completion). Params: `max_tokens`, `seed`,
 //!   `temperature`.
 //! - `finetune`: a JSONL training set (`{"text"}` or `{"prompt","completion"}`) → the LoRA adapter
 //!   (safetensors); one unit per optimizer step. Params: `rank`, `steps`, `seed`, `lr`.
@@ -252,7 +253,12 @@ impl JobRunner for MlRunner {
                         .map_err(ml)?;
                     let tokens = (g.usage.prompt_tokens + g.usage.completion_tokens) as u64;
                     units += tokens;
-                    let mut line = serde_json::to_vec(&serde_json::json!({"prompt": prompt, "completion": g.text, "tokens": tokens, "logits_hash": g.logits_hash})).expect("serializes");
+                    let fingerprints: Vec<String> = g
+                        .fingerprints
+                        .iter()
+                        .map(|f| hex::encode(f.hash()))
+                        .collect();
+                    let mut line = serde_json::to_vec(&serde_json::json!({"prompt": prompt, "completion": g.text, "tokens": tokens, "logits_hash": g.logits_hash, "fingerprints": fingerprints})).expect("serializes");
                     items.push(blob_hash(&line));
                     line.push(b'\n');
                     bytes.extend(line);

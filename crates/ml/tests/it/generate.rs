@@ -77,7 +77,7 @@ fn real_smollm2_same_tokens_and_logits_at_1_and_2_threads() {
                 top_p: 0.9,
                 top_k: 50,
                 seed: 2026,
-                max_tokens: 32,
+                max_tokens: 40,
                 stop: vec![],
             },
         };
@@ -89,7 +89,12 @@ fn real_smollm2_same_tokens_and_logits_at_1_and_2_threads() {
             .unwrap();
         assert_eq!(one.token_ids, two.token_ids, "{mode:?}");
         assert_eq!(one.logits_hash, two.logits_hash, "{mode:?}");
-        assert_eq!(one.token_ids.len(), 32);
+        assert_eq!(one.token_ids.len(), 40);
+        // Fingerprints after the prompt and after 32 generated tokens, bitwise equal.
+        assert_eq!(one.fingerprints, two.fingerprints, "{mode:?}");
+        let p = one.usage.prompt_tokens;
+        let at: Vec<usize> = one.fingerprints.iter().map(|f| f.position).collect();
+        assert_eq!(at, vec![p, p + 32], "{mode:?}");
     }
 }
 
