@@ -66,6 +66,20 @@ pub enum DataCmd {
     },
     /// Chunk-ID, signature, quality and memory benchmark.
     Bench(BenchArgs),
+    /// Versioned-data benchmark: bytes of a new file tree already stored from an old one
+    /// (chunking within files), beside stream CDC over the two archives.
+    Versioned {
+        /// Old version (folder).
+        old: PathBuf,
+        /// New version (folder).
+        new: PathBuf,
+        /// The old version's archive (e.g. `.tar`), for the stream-CDC comparison.
+        #[arg(long, requires = "new_archive")]
+        old_archive: Option<PathBuf>,
+        /// The new version's archive.
+        #[arg(long, requires = "old_archive")]
+        new_archive: Option<PathBuf>,
+    },
     /// Write a labelled synthetic corpus (JSONL with `id`, `text`) and its pairs (JSONL).
     Synth {
         /// Output corpus.
@@ -276,6 +290,56 @@ pub fn run(node_home: &Home, api: Option<&str>, cmd: DataCmd, json: bool) -> Res
             words: a.words,
             ..Default::default()
         })?),
+        DataCmd::Versioned {
+            old,
+            new,
+            old_archive,
+            new_archive,
+        } => {
+            let archives = old_archive.as_deref().zip(new_archive.as_deref());
+            let r = mycel_data::versioned::measure(&old, &new, archives)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(());
+            }
+            println!("{:<60} {:>14}", "figure", "value");
+            println!(
+                "{:<60} {:>14}",
+                "files old / new",
+                format!("{} / {}", r.old_files, r.new_files)
+            );
+            println!(
+                "{:<60} {:>14.1}",
+                "new version, MB",
+                r.new_bytes as f64 / 1e6
+            );
+            println!(
+                "{:<60} {:>13.2}%",
+                "already present, chunking within files (mycel)",
+                100.0 * r.known_share()
+            );
+            println!("{:<60} {:>14}", "  target", ">= 93%");
+            println!(
+                "{:<60} {:>13.2}%",
+                "  of which byte-identical files",
+                100.0 * r.identical_file_bytes as f64 / r.new_bytes.max(1) as f64
+            );
+            println!("{:<60} {:>14}", "new chunks stored", r.new_chunks);
+            if archives.is_some() {
+                println!(
+                    "{:<60} {:>13.2}%",
+                    "already present, stream CDC over the archive (peer)",
+                    100.0 * r.stream_known_share()
+                );
+                println!(
+                    "{:<60} {:>13.1}x",
+                    "  mycel / stream CDC",
+                    r.known_share() / r.stream_known_share().max(1e-9)
+                );
+            }
+            println!("{:<60} {:>14.1}", "seconds (both trees)", r.seconds);
+            Ok(())
+        }
         DataCmd::Synth {
             out,
             pairs,

@@ -3,7 +3,8 @@
 
 use crate::{
     Error, RecordError, Result,
-    dedup::{Deduper, Stats, Tier},
+    batch::{BatchDeduper, BatchStats, TextSource},
+    dedup::Tier,
     error::io,
     profile::Profile,
 };
@@ -60,6 +61,7 @@ pub struct JsonlReader<R> {
     line: u64,
     buf: Vec<u8>,
     bytes: u64,
+    line_start: u64,
     seen_ids: HashMap<Box<str>, u64>,
 }
 
@@ -81,6 +83,7 @@ impl<R: Read> JsonlReader<R> {
             line: 0,
             buf: Vec::new(),
             bytes: 0,
+            line_start: 0,
             seen_ids: HashMap::new(),
         }
     }
@@ -88,6 +91,11 @@ impl<R: Read> JsonlReader<R> {
     /// Bytes consumed so far.
     pub fn bytes_read(&self) -> u64 {
         self.bytes
+    }
+
+    /// Byte offset of the line of the record returned last (where [`JsonlSource`] re-reads it).
+    pub fn last_offset(&self) -> u64 {
+        self.line_start
     }
 
     fn bad(&self, kind: RecordError) -> Error {
@@ -103,6 +111,7 @@ impl<R: Read> JsonlReader<R> {
         loop {
             self.buf.clear();
             self.line += 1;
+            self.line_start = self.bytes;
             let limit = self.opts.max_record as u64 + 2;
             let n = (&mut self.reader)
                 .take(limit)
@@ -128,31 +137,8 @@ impl<R: Read> JsonlReader<R> {
             if self.buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            if let Err(e) = std::str::from_utf8(&self.buf) {
-                return Err(self.bad(RecordError::InvalidUtf8(e.valid_up_to())));
-            }
-            let mut v: serde_json::Value = serde_json::from_slice(&self.buf)
-                .map_err(|e| self.bad(RecordError::InvalidJson(e.to_string())))?;
-            let Some(obj) = v.as_object_mut() else {
-                return Err(self.bad(RecordError::InvalidJson("not an object".into())));
-            };
-            let (id, id_json) = match obj.remove(&self.opts.id_field) {
-                Some(serde_json::Value::String(s)) => {
-                    let j = json_str(&s);
-                    (s, j)
-                }
-                Some(serde_json::Value::Number(n)) => (n.to_string(), n.to_string()),
-                _ => return Err(self.bad(RecordError::MissingField(self.opts.id_field.clone()))),
-            };
-            let text = match obj.remove(&self.opts.text_field) {
-                Some(serde_json::Value::String(s)) => s,
-                _ => {
-                    return Err(self.bad(RecordError::MissingField(self.opts.text_field.clone())));
-                }
-            };
-            if text.is_empty() {
-                return Err(self.bad(RecordError::Empty));
-            }
+            let (id, id_json, text) =
+                parse_record(&self.buf, &self.opts).map_err(|k| self.bad(k))?;
             self.check_unique(&id)?;
             return Ok(Some(JsonlRecord {
                 line: self.line,
@@ -172,6 +158,119 @@ impl<R: Read> JsonlReader<R> {
         }
         self.seen_ids.insert(id.into(), self.line);
         Ok(())
+    }
+}
+
+/// Parses one JSONL line (without its line break) into `(id, id_json, text)`.
+fn parse_record(
+    buf: &[u8],
+    opts: &JsonlOptions,
+) -> std::result::Result<(String, String, String), RecordError> {
+    if let Err(e) = std::str::from_utf8(buf) {
+        return Err(RecordError::InvalidUtf8(e.valid_up_to()));
+    }
+    let mut v: serde_json::Value =
+        serde_json::from_slice(buf).map_err(|e| RecordError::InvalidJson(e.to_string()))?;
+    let Some(obj) = v.as_object_mut() else {
+        return Err(RecordError::InvalidJson("not an object".into()));
+    };
+    let (id, id_json) = match obj.remove(&opts.id_field) {
+        Some(serde_json::Value::String(s)) => {
+            let j = json_str(&s);
+            (s, j)
+        }
+        Some(serde_json::Value::Number(n)) => (n.to_string(), n.to_string()),
+        _ => return Err(RecordError::MissingField(opts.id_field.clone())),
+    };
+    let text = match obj.remove(&opts.text_field) {
+        Some(serde_json::Value::String(s)) => s,
+        _ => return Err(RecordError::MissingField(opts.text_field.clone())),
+    };
+    if text.is_empty() {
+        return Err(RecordError::Empty);
+    }
+    Ok((id, id_json, text))
+}
+
+/// Re-reads record texts of a JSONL file by the byte offset of their line
+/// ([`JsonlReader::last_offset`]), for the verification pass of [`BatchDeduper`]. The file must
+/// not change between the passes: its length and modification time are checked on open and on
+/// every read that fails to parse.
+pub struct JsonlSource {
+    path: PathBuf,
+    reader: BufReader<File>,
+    opts: JsonlOptions,
+    pos: u64,
+    buf: Vec<u8>,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl JsonlSource {
+    /// Opens `path`, expecting it to be `len` bytes long and last modified at `modified` (as in
+    /// the first pass).
+    pub fn open(
+        path: &Path,
+        opts: JsonlOptions,
+        len: u64,
+        modified: Option<std::time::SystemTime>,
+    ) -> Result<Self> {
+        let f = File::open(path).map_err(io(path))?;
+        let s = JsonlSource {
+            path: path.to_path_buf(),
+            reader: BufReader::with_capacity(64 << 10, f),
+            opts,
+            pos: 0,
+            buf: Vec::new(),
+            len,
+            modified,
+        };
+        s.check_unchanged()?;
+        Ok(s)
+    }
+
+    fn check_unchanged(&self) -> Result<()> {
+        let m = std::fs::metadata(&self.path).map_err(io(&self.path))?;
+        if m.len() != self.len || m.modified().ok() != self.modified {
+            return Err(Error::BadInput {
+                path: self.path.clone(),
+                why: "the file changed while it was being deduplicated".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl TextSource for JsonlSource {
+    fn read_text(&mut self, offset: u64, out: &mut String) -> Result<()> {
+        // Relative seeks keep the buffer when the target is inside it (ascending re-reads).
+        self.reader
+            .seek_relative(offset as i64 - self.pos as i64)
+            .map_err(io(&self.path))?;
+        self.buf.clear();
+        let limit = self.opts.max_record as u64 + 2;
+        let n = (&mut self.reader)
+            .take(limit)
+            .read_until(b'\n', &mut self.buf)
+            .map_err(io(&self.path))?;
+        self.pos = offset + n as u64;
+        while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+            self.buf.pop();
+        }
+        match parse_record(&self.buf, &self.opts) {
+            Ok((_, _, text)) => {
+                out.clear();
+                out.push_str(&text);
+                Ok(())
+            }
+            Err(kind) => {
+                self.check_unchanged()?;
+                Err(Error::BadInput {
+                    path: self.path.clone(),
+                    why: format!("record at byte {offset} does not re-read: {kind}"),
+                })
+            }
+        }
     }
 }
 
@@ -198,18 +297,22 @@ pub struct DedupSummary {
     pub threshold: f64,
     /// Bands × rows used.
     pub banding: String,
-    /// Candidate pairs checked and verified.
+    /// Distinct candidate pairs left for exact verification (after the 8-bit prefilter).
     pub candidates: u64,
-    /// Candidate pairs that verified.
+    /// Candidate pairs whose exact Jaccard reached the threshold.
     pub verified: u64,
-    /// Band index bytes per record.
+    /// Band index bytes per record (8 B per band entry plus a ~4 B offset per indexed record).
     pub index_bytes_per_record: f64,
-    /// Verification signature bytes per record.
+    /// 8-bit prefilter signature bytes per record.
     pub signature_bytes_per_record: f64,
 }
 
 /// Deduplicates `input` and writes `{"id","cluster"}` lines to `output` (atomically: nothing is
 /// left at `output` on error). `progress` is called with the bytes read so far.
+///
+/// Uses the batch path ([`BatchDeduper`]): a first pass over the file indexes every record by the
+/// byte offset of its line, a second re-reads the records of candidate pairs (so `input` must not
+/// change meanwhile) and verifies them on the exact shingle Jaccard.
 pub fn dedup_jsonl(
     input: &Path,
     output: &Path,
@@ -220,20 +323,26 @@ pub fn dedup_jsonl(
     progress: &mut dyn FnMut(u64),
 ) -> Result<DedupSummary> {
     let start = Instant::now();
-    let mut dedup = Deduper::new(profile, tier, threshold)?;
+    let meta = std::fs::metadata(input).map_err(io(input))?;
+    let mut dedup = BatchDeduper::new(profile, tier, threshold)?;
     let mut reader = JsonlReader::open(input, opts.clone())?;
     let mut ids: Vec<Box<str>> = Vec::new();
     let mut last = 0u64;
     while let Some(r) = reader.next_record()? {
-        dedup.push(&r.text);
+        dedup.push(&r.text, reader.last_offset())?;
         ids.push(r.id_json.into_boxed_str());
         if reader.bytes_read() - last > (4 << 20) {
             last = reader.bytes_read();
             progress(last);
         }
     }
-    progress(reader.bytes_read());
-    let reps = dedup.clusters();
+    let bytes = reader.bytes_read();
+    progress(bytes);
+    // The reader's ID set is only needed for the uniqueness check of the first pass.
+    drop(reader);
+    let mut source = JsonlSource::open(input, opts.clone(), meta.len(), meta.modified().ok())?;
+    let res = dedup.finish(&mut source)?;
+    let reps = &res.reps;
     let tmp = temp_path(output);
     let write = || -> Result<()> {
         let f = File::create(&tmp).map_err(io(&tmp))?;
@@ -253,31 +362,26 @@ pub fn dedup_jsonl(
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    let stats: Stats = dedup.stats();
-    let clusters = reps
-        .iter()
-        .enumerate()
-        .filter(|(i, r)| *i as u32 == **r)
-        .count() as u64;
+    let stats: BatchStats = res.stats;
+    let clusters = res.clusters();
     let n = stats.records;
     let secs = start.elapsed().as_secs_f64();
-    let (tables, sigs) = dedup.memory();
-    let b = dedup.banding();
+    let b = res.banding;
     Ok(DedupSummary {
         records: n,
         exact_dups: stats.exact_dups,
         near_dups: n - clusters - stats.exact_dups.min(n - clusters),
         clusters,
-        bytes: reader.bytes_read(),
+        bytes,
         seconds: secs,
-        mb_per_s: reader.bytes_read() as f64 / 1e6 / secs.max(1e-9),
+        mb_per_s: bytes as f64 / 1e6 / secs.max(1e-9),
         tier,
         threshold,
         banding: format!("{}x{}", b.bands, b.rows),
         candidates: stats.candidates,
         verified: stats.verified,
-        index_bytes_per_record: tables as f64 / n.max(1) as f64,
-        signature_bytes_per_record: sigs as f64 / n.max(1) as f64,
+        index_bytes_per_record: res.memory.index_bytes_per_record(),
+        signature_bytes_per_record: res.memory.signature_bytes_per_record(),
     })
 }
 
@@ -387,6 +491,71 @@ mod tests {
             kind(read_all(&giant).unwrap_err()).1,
             RecordError::TooLarge { limit: 200 }
         );
+    }
+
+    #[test]
+    fn dedup_reads_back_by_offset_and_keeps_the_output_format() {
+        // Blank lines, CRLF, integer and string IDs, non-ASCII text, a near duplicate whose
+        // source is not the previous line: the second pass must re-read each record at its
+        // offset, and the output stays one `{"id","cluster"}` line per record in input order.
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.jsonl");
+        let out = dir.path().join("out.jsonl");
+        let words = |seed: u64| -> Vec<String> {
+            let mut s = seed;
+            (0..300)
+                .map(|_| format!("wörd{}", crate::minhash::splitmix64(&mut s) % 3000))
+                .collect()
+        };
+        let a = words(1);
+        let mut a2 = a.clone();
+        a2[100] = "changed".into();
+        a2[200] = "again".into();
+        let far: Vec<String> = a
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if i % 10 == 5 {
+                    format!("x{i}")
+                } else {
+                    w.clone()
+                }
+            })
+            .collect();
+        let rec = |id: serde_json::Value, t: &str| serde_json::json!({"id": id, "text": t, "n": 1});
+        let body = format!(
+            "{}\r\n\n{}\n   \n{}\r\n{}\n{}\n",
+            rec(serde_json::json!(10), &a.join(" ")),
+            rec(serde_json::json!("b"), &words(2).join(" ")),
+            rec(serde_json::json!("c"), &far.join(" ")),
+            rec(serde_json::json!(3), &a2.join(" ")),
+            rec(
+                serde_json::json!("e\"q"),
+                &words(2).join("  ").to_uppercase()
+            ),
+        );
+        std::fs::write(&input, body).unwrap();
+        let s = dedup_jsonl(
+            &input,
+            &out,
+            &JsonlOptions::default(),
+            &Profile::text_v1(),
+            Tier::D,
+            0.8,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"id\":10,\"cluster\":10}\n{\"id\":\"b\",\"cluster\":\"b\"}\n\
+             {\"id\":\"c\",\"cluster\":\"c\"}\n{\"id\":3,\"cluster\":10}\n\
+             {\"id\":\"e\\\"q\",\"cluster\":\"b\"}\n"
+        );
+        assert_eq!(
+            (s.records, s.exact_dups, s.near_dups, s.clusters),
+            (5, 1, 1, 3)
+        );
+        assert_eq!((s.candidates, s.verified), (1, 1));
     }
 
     #[test]

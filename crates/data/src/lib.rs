@@ -7,7 +7,7 @@
 //! - **profile**: the named, versioned normalisation + shingling + seeds + banding ([`profile`]).
 //! - **dataset root**: RFC 6962 root over the sorted raw IDs ([`tree`]).
 //! - **Tier D / Tier L**: near-dup removal and lineage linking from one MinHash signature
-//!   ([`dedup`]).
+//!   ([`dedup`] streaming with estimate verification, [`batch`] two-pass with exact verification).
 //!
 //! ```
 //! use mycel_data::{id::raw_id, tree::DatasetTree};
@@ -19,6 +19,7 @@
 //! assert!(!tree.prove(&absent).verify(&absent, &tree.root()).unwrap());
 //! ```
 
+pub mod batch;
 pub mod bench;
 pub mod blobs;
 pub mod dedup;
@@ -35,5 +36,6 @@ pub mod progress;
 pub mod siglog;
 pub mod synth;
 pub mod tree;
+pub mod versioned;
 
 pub use error::{Error, RecordError, Result};

@@ -1,0 +1,733 @@
+//! Batch (two-pass) near-dup clustering for files and labelled sets, with exact verification.
+//!
+//! 1. **Index** ([`BatchDeduper::push`], streaming over records): normalise; exact check on the
+//!    normalised ID; MinHash signature; one band key per band of the tier's banding appended to a
+//!    flat per-band list of `(key, slot)` entries (8 B each); an 8-bit signature for a cheap
+//!    prefilter; and a 64-bit *locator* to re-read the record's text later (a byte offset for
+//!    JSONL, an index for in-memory corpora). Records that are exact duplicates of an earlier one,
+//!    or have no shingles, are not indexed.
+//! 2. **Candidates**: each band list is sorted (deterministic total order) and freed in turn; a
+//!    run of equal keys yields all its pairs when it has at most [`SMALL_RUN`] entries, else a star
+//!    from its earliest record. Pairs whose 8-bit estimate is below `threshold − PREFILTER_SLACK`
+//!    are dropped; the rest are sorted and deduplicated.
+//! 3. **Exact verification**: every surviving pair (unless already in one cluster) is checked on
+//!    the exact word-shingle Jaccard ([`minhash::shingle_vec`], the definition the labelled
+//!    corpora use) of the two re-read texts; pairs at or above the threshold are united. Shingle
+//!    sets are cached under a byte budget ([`DEFAULT_CACHE_BYTES`]); when the cache would exceed it
+//!    it is emptied and sets are recomputed on demand (slower, never different).
+//!
+//! A cluster's representative is its earliest record (union by smallest index); exact duplicates
+//! join their first occurrence's cluster. Clusters are connected components of the verified pairs,
+//! so the result is independent of the order candidates are checked in.
+
+use crate::{
+    Error, Result,
+    dedup::{Tier, banding_for},
+    id::norm_id,
+    minhash::{self, K, Signer, band_keys, estimate_b8, jaccard_sorted},
+    normalize::normalize_into,
+    profile::{Banding, Profile},
+};
+use mycel_primitives::Hash;
+use std::collections::HashMap;
+
+/// Runs of equal band keys up to this length yield all their pairs; longer ones a star from their
+/// earliest record.
+pub const SMALL_RUN: usize = 16;
+
+/// Candidates whose 8-bit signature estimate is below `threshold − PREFILTER_SLACK` are not
+/// verified (about 2.8 standard deviations of the 128-value estimate at J = 0.8).
+pub const PREFILTER_SLACK: f64 = 0.1;
+
+/// Default byte budget of the shingle-set cache of the verification pass.
+pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+
+/// Entries per allocation block of the pass-1 lists: the allocated slack is at most one block per
+/// list (8 KiB per band list).
+const BLOCK: usize = 1024;
+
+/// High bit of a per-record link: the record is not indexed and the low bits are its
+/// representative's record index.
+const NOT_INDEXED: u32 = 1 << 31;
+
+/// Where the verification pass re-reads a record's text from.
+pub trait TextSource {
+    /// Writes the text of the record with `locator` (as given to [`BatchDeduper::push`]) to `out`.
+    fn read_text(&mut self, locator: u64, out: &mut String) -> Result<()>;
+}
+
+/// An in-memory corpus: the locator is the index.
+pub struct SliceSource<'a, S>(pub &'a [S]);
+
+impl<S: AsRef<str>> TextSource for SliceSource<'_, S> {
+    fn read_text(&mut self, locator: u64, out: &mut String) -> Result<()> {
+        let t = self
+            .0
+            .get(locator as usize)
+            .ok_or_else(|| Error::InvalidParam(format!("no record {locator}")))?;
+        out.clear();
+        out.push_str(t.as_ref());
+        Ok(())
+    }
+}
+
+/// Append-only list in fixed blocks, so growing never copies and over-allocates at most one block.
+struct Blocks<T> {
+    blocks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T: Copy> Blocks<T> {
+    fn new() -> Self {
+        Blocks {
+            blocks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, v: T) {
+        if self.len.is_multiple_of(BLOCK) {
+            self.blocks.push(Vec::with_capacity(BLOCK));
+        }
+        self.blocks.last_mut().expect("a block").push(v);
+        self.len += 1;
+    }
+
+    fn get(&self, i: usize) -> &T {
+        &self.blocks[i / BLOCK][i % BLOCK]
+    }
+
+    fn allocated_bytes(&self) -> usize {
+        self.blocks.len() * BLOCK * std::mem::size_of::<T>()
+            + self.blocks.capacity() * std::mem::size_of::<Vec<T>>()
+    }
+
+    /// One contiguous vector of exactly `len` entries; each block is freed once copied.
+    fn into_vec(self) -> Vec<T> {
+        let mut v = Vec::with_capacity(self.len);
+        for b in self.blocks {
+            v.extend_from_slice(&b);
+        }
+        v
+    }
+}
+
+/// Locators by slot: per block of [`BLOCK`] slots a 64-bit base (the block's first locator) and
+/// per slot a 32-bit delta from it, so about 4 B per slot for the increasing offsets of a file.
+/// A locator below its block's base or 4 GiB or more above it is kept whole in a side map.
+struct Locators {
+    bases: Vec<u64>,
+    deltas: Blocks<u32>,
+    far: HashMap<u32, u64>,
+}
+
+impl Locators {
+    const FAR: u32 = u32::MAX;
+
+    fn new() -> Self {
+        Locators {
+            bases: Vec::new(),
+            deltas: Blocks::new(),
+            far: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, locator: u64) {
+        let i = self.deltas.len;
+        if i.is_multiple_of(BLOCK) {
+            self.bases.push(locator);
+        }
+        let base = *self.bases.last().expect("a base");
+        match locator.checked_sub(base) {
+            Some(d) if d < u64::from(Self::FAR) => self.deltas.push(d as u32),
+            _ => {
+                self.deltas.push(Self::FAR);
+                self.far.insert(i as u32, locator);
+            }
+        }
+    }
+
+    fn get(&self, i: u32) -> u64 {
+        match *self.deltas.get(i as usize) {
+            Self::FAR => self.far[&i],
+            d => self.bases[i as usize / BLOCK] + u64::from(d),
+        }
+    }
+
+    fn allocated_bytes(&self) -> usize {
+        self.deltas.allocated_bytes()
+            + self.bases.capacity() * 8
+            + self.far.capacity() * (std::mem::size_of::<(u32, u64)>() + 1)
+    }
+}
+
+/// Counters of a batch run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BatchStats {
+    /// Records pushed.
+    pub records: u64,
+    /// Records whose normalised text equals an earlier record's.
+    pub exact_dups: u64,
+    /// Records put in the band index.
+    pub indexed: u64,
+    /// Pairs produced by band runs (a pair sharing several bands counts once per band).
+    pub band_pairs: u64,
+    /// Of those, rejected by the 8-bit prefilter.
+    pub prefiltered_out: u64,
+    /// Distinct candidate pairs left for exact verification.
+    pub candidates: u64,
+    /// Candidates skipped because both records were already in one cluster.
+    pub skipped: u64,
+    /// Candidates whose exact Jaccard reached the threshold.
+    pub verified: u64,
+    /// Texts re-read and shingled for verification.
+    pub texts_read: u64,
+    /// Times the shingle cache reached its budget and was emptied.
+    pub cache_resets: u64,
+}
+
+/// Memory of a batch run, in bytes (allocated, not just used).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BatchMemory {
+    /// Records pushed.
+    pub records: u64,
+    /// Records indexed.
+    pub indexed: u64,
+    /// Band lists at the end of pass 1: 8 B per band per indexed record, plus block slack.
+    pub band_entries: usize,
+    /// Locators at the end of pass 1: about 4 B per indexed record (see `Locators`), plus block
+    /// slack.
+    pub locators: usize,
+    /// 8-bit prefilter signatures: `K` B per indexed record, plus block slack.
+    pub signatures: usize,
+    /// Per-record link (exact-dup and cluster bookkeeping): 4 B per record.
+    pub links: usize,
+    /// Exact-dup map of normalised IDs (approximate: capacity × entry size).
+    pub exact_map: usize,
+    /// Largest candidate-pair list (8 B per pair).
+    pub pairs_peak: usize,
+    /// Largest shingle-cache size reached.
+    pub cache_peak: usize,
+}
+
+impl BatchMemory {
+    /// The near-dup band index per record: band entries plus locators.
+    pub fn index_bytes_per_record(&self) -> f64 {
+        (self.band_entries + self.locators) as f64 / self.records.max(1) as f64
+    }
+
+    /// The 8-bit prefilter signatures per record.
+    pub fn signature_bytes_per_record(&self) -> f64 {
+        self.signatures as f64 / self.records.max(1) as f64
+    }
+}
+
+/// The outcome of a batch run.
+#[derive(Debug, Clone)]
+pub struct BatchResult {
+    /// Representative (earliest record index of its cluster) of every record, by record index.
+    pub reps: Vec<u32>,
+    /// Counters.
+    pub stats: BatchStats,
+    /// Memory.
+    pub memory: BatchMemory,
+    /// The banding used.
+    pub banding: Banding,
+}
+
+impl BatchResult {
+    /// Records that are their own representative.
+    pub fn clusters(&self) -> u64 {
+        self.reps
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| *i as u32 == **r)
+            .count() as u64
+    }
+}
+
+/// The two-pass deduplicator: [`push`](Self::push) every record, then [`finish`](Self::finish).
+pub struct BatchDeduper {
+    profile: Profile,
+    profile_id: Hash,
+    signer: Signer,
+    banding: Banding,
+    threshold: f64,
+    prefilter_at: f64,
+    cache_budget: usize,
+    exact: HashMap<[u8; 16], u32>,
+    links: Vec<u32>,
+    bands: Vec<Blocks<u64>>,
+    locators: Locators,
+    sigs: Blocks<[u8; K]>,
+    stats: BatchStats,
+    norm: String,
+    keys: Vec<u32>,
+}
+
+impl BatchDeduper {
+    /// A deduplicator for `tier` at exact Jaccard `threshold` under `profile`.
+    pub fn new(profile: &Profile, tier: Tier, threshold: f64) -> Result<Self> {
+        profile.validate()?;
+        if !(0.05..=1.0).contains(&threshold) {
+            return Err(Error::InvalidParam(format!(
+                "threshold {threshold} outside 0.05..=1"
+            )));
+        }
+        let banding = banding_for(profile, tier, threshold);
+        Ok(BatchDeduper {
+            profile: profile.clone(),
+            profile_id: profile.id(),
+            signer: Signer::new(profile),
+            banding,
+            threshold,
+            prefilter_at: threshold - PREFILTER_SLACK,
+            cache_budget: DEFAULT_CACHE_BYTES,
+            exact: HashMap::new(),
+            links: Vec::new(),
+            bands: (0..banding.bands).map(|_| Blocks::new()).collect(),
+            locators: Locators::new(),
+            sigs: Blocks::new(),
+            stats: BatchStats::default(),
+            norm: String::new(),
+            keys: Vec::new(),
+        })
+    }
+
+    /// Sets the byte budget of the verification pass's shingle-set cache.
+    pub fn with_cache_budget(mut self, bytes: usize) -> Self {
+        self.cache_budget = bytes;
+        self
+    }
+
+    /// The banding in use.
+    pub fn banding(&self) -> Banding {
+        self.banding
+    }
+
+    /// Pass 1: adds the next record, whose text `finish` can re-read at `locator`.
+    pub fn push(&mut self, text: &str, locator: u64) -> Result<()> {
+        let doc = self.links.len() as u32;
+        if doc >= NOT_INDEXED {
+            return Err(Error::InvalidParam(format!(
+                "more than {NOT_INDEXED} records"
+            )));
+        }
+        self.stats.records += 1;
+        normalize_into(text, &mut self.norm);
+        let nid = norm_id(&self.profile_id, &self.norm);
+        let key: [u8; 16] = nid.0.0[..16].try_into().expect("16 bytes");
+        if let Some(&first) = self.exact.get(&key) {
+            self.stats.exact_dups += 1;
+            let l = self.links[first as usize];
+            self.links.push(l);
+            return Ok(());
+        }
+        self.exact.insert(key, doc);
+        let mut sig = [0u32; K];
+        if self.signer.sign(&self.norm, &mut sig) == 0 {
+            self.links.push(NOT_INDEXED | doc);
+            return Ok(());
+        }
+        let slot = self.stats.indexed as u32;
+        self.stats.indexed += 1;
+        self.links.push(slot);
+        band_keys(&sig, self.banding.bands, self.banding.rows, &mut self.keys);
+        for (band, &k) in self.bands.iter_mut().zip(&self.keys) {
+            band.push((u64::from(k) << 32) | u64::from(slot));
+        }
+        self.locators.push(locator);
+        self.sigs.push(sig.map(|v| v as u8));
+        Ok(())
+    }
+
+    /// Memory so far (the band lists and locators are at their largest at the end of pass 1).
+    pub fn memory(&self) -> BatchMemory {
+        BatchMemory {
+            records: self.stats.records,
+            indexed: self.stats.indexed,
+            band_entries: self.bands.iter().map(Blocks::allocated_bytes).sum(),
+            locators: self.locators.allocated_bytes(),
+            signatures: self.sigs.allocated_bytes(),
+            links: self.links.capacity() * 4,
+            exact_map: self.exact.capacity() * (std::mem::size_of::<([u8; 16], u32)>() + 1),
+            pairs_peak: 0,
+            cache_peak: 0,
+        }
+    }
+
+    /// Passes 2 and 3: candidate pairs from the band lists, exact verification of each against
+    /// the texts re-read from `source`, clusters.
+    pub fn finish(mut self, source: &mut dyn TextSource) -> Result<BatchResult> {
+        let mut memory = self.memory();
+        drop(std::mem::take(&mut self.exact));
+        let pairs = self.candidates(&mut memory);
+        let slots = self.stats.indexed as usize;
+        let locators = std::mem::replace(&mut self.locators, Locators::new());
+        let mut parent: Vec<u32> = (0..slots as u32).collect();
+        self.verify(&pairs, &locators, &mut parent, source, &mut memory)?;
+        drop(pairs);
+        drop(locators);
+        // Slot `s` belongs to the `s`-th record whose link is a fresh slot (slots are handed out
+        // in record order, and exact duplicates of a slot's record come after it).
+        let mut slot_doc = Vec::with_capacity(slots);
+        for (doc, &l) in self.links.iter().enumerate() {
+            if l == slot_doc.len() as u32 {
+                slot_doc.push(doc as u32);
+            }
+        }
+        let reps = self
+            .links
+            .iter()
+            .map(|&l| {
+                if l & NOT_INDEXED != 0 {
+                    l & !NOT_INDEXED
+                } else {
+                    slot_doc[find(&mut parent, l) as usize]
+                }
+            })
+            .collect();
+        Ok(BatchResult {
+            reps,
+            stats: self.stats,
+            memory,
+            banding: self.banding,
+        })
+    }
+
+    /// Pass 2: sorted, deduplicated candidate pairs `(a << 32 | b)`, `a < b` slots, that pass the
+    /// 8-bit prefilter. Frees the band lists one by one.
+    fn candidates(&mut self, memory: &mut BatchMemory) -> Vec<u64> {
+        let mut pairs: Vec<u64> = Vec::new();
+        let mut compacted = 0;
+        let bands = std::mem::take(&mut self.bands);
+        for band in bands {
+            let mut v = band.into_vec();
+            v.sort_unstable();
+            let mut i = 0;
+            while i < v.len() {
+                let key = v[i] >> 32;
+                let mut j = i + 1;
+                while j < v.len() && v[j] >> 32 == key {
+                    j += 1;
+                }
+                let run = &v[i..j];
+                let centres = if run.len() <= SMALL_RUN { run.len() } else { 1 };
+                for (x, &ea) in run.iter().enumerate().take(centres) {
+                    for &eb in &run[x + 1..] {
+                        let (a, b) = (ea as u32, eb as u32);
+                        self.stats.band_pairs += 1;
+                        let sa = self.sigs.get(a as usize);
+                        let sb = self.sigs.get(b as usize);
+                        if estimate_b8(sa, sb) >= self.prefilter_at {
+                            pairs.push((u64::from(a) << 32) | u64::from(b));
+                        } else {
+                            self.stats.prefiltered_out += 1;
+                        }
+                    }
+                }
+                i = j;
+            }
+            drop(v);
+            // A pair sharing many bands appears once per band: compact as the list doubles.
+            if pairs.len() > 2 * compacted + (1 << 16) {
+                memory.pairs_peak = memory.pairs_peak.max(pairs.capacity() * 8);
+                pairs.sort_unstable();
+                pairs.dedup();
+                compacted = pairs.len();
+            }
+        }
+        memory.pairs_peak = memory.pairs_peak.max(pairs.capacity() * 8);
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs.shrink_to_fit();
+        self.stats.candidates = pairs.len() as u64;
+        drop(std::mem::replace(&mut self.sigs, Blocks::new()));
+        pairs
+    }
+
+    /// Pass 3: exact verification of `pairs` (sorted), uniting slots in `parent`.
+    fn verify(
+        &mut self,
+        pairs: &[u64],
+        locators: &Locators,
+        parent: &mut [u32],
+        source: &mut dyn TextSource,
+        memory: &mut BatchMemory,
+    ) -> Result<()> {
+        let mut cache: HashMap<u32, Vec<u64>> = HashMap::new();
+        let mut cache_bytes = 0usize;
+        let mut text = String::new();
+        let mut current: Option<(u32, Vec<u64>)> = None;
+        let mut scratch = Vec::new();
+        for &p in pairs {
+            let (a, b) = ((p >> 32) as u32, p as u32);
+            let (ra, rb) = (find(parent, a), find(parent, b));
+            if ra == rb {
+                self.stats.skipped += 1;
+                continue;
+            }
+            if current.as_ref().is_none_or(|(c, _)| *c != a) {
+                let set = match cache.remove(&a) {
+                    Some(s) => {
+                        cache_bytes -= s.capacity() * 8;
+                        s
+                    }
+                    None => self.shingles(locators.get(a), source, &mut text)?,
+                };
+                current = Some((a, set));
+            }
+            if !cache.contains_key(&b) {
+                self.shingles_into(locators.get(b), source, &mut text, &mut scratch)?;
+                let set = std::mem::take(&mut scratch);
+                let bytes = set.capacity() * 8;
+                if cache_bytes + bytes > self.cache_budget && !cache.is_empty() {
+                    cache.clear();
+                    cache_bytes = 0;
+                    self.stats.cache_resets += 1;
+                }
+                cache_bytes += bytes;
+                memory.cache_peak = memory.cache_peak.max(cache_bytes);
+                cache.insert(b, set);
+            }
+            let sa = &current.as_ref().expect("current set").1;
+            let sb = &cache[&b];
+            if jaccard_sorted(sa, sb) >= self.threshold {
+                self.stats.verified += 1;
+                let (lo, hi) = (ra.min(rb), ra.max(rb));
+                parent[hi as usize] = lo;
+            }
+        }
+        Ok(())
+    }
+
+    fn shingles(
+        &mut self,
+        locator: u64,
+        source: &mut dyn TextSource,
+        text: &mut String,
+    ) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        self.shingles_into(locator, source, text, &mut out)?;
+        Ok(out)
+    }
+
+    fn shingles_into(
+        &mut self,
+        locator: u64,
+        source: &mut dyn TextSource,
+        text: &mut String,
+        out: &mut Vec<u64>,
+    ) -> Result<()> {
+        source.read_text(locator, text)?;
+        normalize_into(text, &mut self.norm);
+        minhash::shingle_vec(&self.profile, &self.norm, out);
+        out.shrink_to_fit();
+        self.stats.texts_read += 1;
+        Ok(())
+    }
+}
+
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let p = parent[x as usize];
+        parent[x as usize] = parent[p as usize];
+        x = p;
+    }
+    x
+}
+
+/// Clusters an in-memory corpus (`docs` in record order) with the batch path.
+pub fn dedup_texts<S: AsRef<str>>(
+    profile: &Profile,
+    tier: Tier,
+    threshold: f64,
+    docs: &[S],
+) -> Result<BatchResult> {
+    let mut d = BatchDeduper::new(profile, tier, threshold)?;
+    for (i, t) in docs.iter().enumerate() {
+        d.push(t.as_ref(), i as u64)?;
+    }
+    d.finish(&mut SliceSource(docs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::{Deduper, Outcome};
+
+    fn words(seed: u64, n: usize) -> Vec<String> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| format!("w{}", crate::minhash::splitmix64(&mut s) % 5000))
+            .collect()
+    }
+
+    fn edit(base: &[String], every: usize, tag: &str) -> String {
+        base.iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if i % every == every / 2 {
+                    format!("{tag}{i}")
+                } else {
+                    w.clone()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn clusters_and_earliest_representative() {
+        let p = Profile::text_v1();
+        let a = words(1, 400);
+        let b = words(2, 400);
+        let docs = vec![
+            "!!!".to_string(),           // 0: no shingles
+            a.join(" "),                 // 1
+            b.join(" "),                 // 2
+            edit(&a, 100, "x"),          // 3: near 1 (J ≈ 0.95)
+            a.join("  ").to_uppercase(), // 4: exact dup of 1
+            words(3, 400).join(" "),     // 5: unrelated
+            edit(&b, 80, "y"),           // 6: near 2
+            "...".to_string(),           // 7: exact dup of 0 (empty after normalising)
+            edit(&a, 100, "z"),          // 8: near 1 and 3
+            edit(&a, 15, "far"),         // 9: J ≈ 0.5 with 1: alone in tier D
+        ];
+        let r = dedup_texts(&p, Tier::D, 0.8, &docs).unwrap();
+        assert_eq!(r.reps, vec![0, 1, 2, 1, 1, 5, 2, 0, 1, 9]);
+        assert_eq!(r.stats.exact_dups, 2);
+        assert_eq!(r.stats.indexed, 7);
+        assert_eq!(r.clusters(), 5);
+        assert!(r.stats.verified >= 2, "{:?}", r.stats);
+        // The streaming engine agrees on this set.
+        let mut d = Deduper::new(&p, Tier::D, 0.8).unwrap();
+        for t in &docs {
+            let _: Outcome = d.push(t);
+        }
+        assert_eq!(d.clusters(), r.reps);
+        // Tier L links the far edit too, and any cache budget gives the same clusters.
+        let l = dedup_texts(&p, Tier::L, 0.4, &docs).unwrap();
+        assert_eq!(l.reps[9], 1);
+        let mut d = BatchDeduper::new(&p, Tier::D, 0.8)
+            .unwrap()
+            .with_cache_budget(0);
+        for (i, t) in docs.iter().enumerate() {
+            d.push(t, i as u64).unwrap();
+        }
+        let z = d.finish(&mut SliceSource(&docs)).unwrap();
+        assert_eq!(z.reps, r.reps);
+        assert!(z.stats.cache_resets > 0 || z.stats.texts_read <= 2);
+    }
+
+    #[test]
+    fn bridging_record_merges_clusters_under_the_earliest() {
+        // 1 and 2 are too far apart to link (J ≈ 0.33), 3 is near both (J ≈ 0.66): 1, 2 and 3
+        // end up under 1; 0 is unrelated.
+        let p = Profile::text_v1();
+        let base = words(7, 600);
+        let left: String = base[..400].join(" ");
+        let right: String = base[200..].join(" ");
+        let docs = vec![words(8, 300).join(" "), left, right, base.join(" ")];
+        let r = dedup_texts(&p, Tier::L, 0.4, &docs).unwrap();
+        assert_eq!(r.reps, vec![0, 1, 1, 1]);
+        // The order of the records decides the representative, nothing else.
+        let rev: Vec<String> = vec![
+            docs[3].clone(),
+            docs[2].clone(),
+            docs[1].clone(),
+            docs[0].clone(),
+        ];
+        let r = dedup_texts(&p, Tier::L, 0.4, &rev).unwrap();
+        assert_eq!(r.reps, vec![0, 0, 0, 3]);
+    }
+
+    #[test]
+    fn long_runs_use_a_star_and_still_cluster() {
+        let p = Profile::text_v1();
+        let base = words(11, 500);
+        // 40 near-identical records (one distinct word each): every band run is longer than
+        // SMALL_RUN.
+        let docs: Vec<String> = (0..40)
+            .map(|k| {
+                let mut w = base.clone();
+                w[250] = format!("v{k}");
+                w.join(" ")
+            })
+            .collect();
+        let r = dedup_texts(&p, Tier::D, 0.8, &docs).unwrap();
+        assert!(r.reps.iter().all(|&x| x == 0), "{:?}", r.reps);
+        // Star: at most 39 pairs per band before deduplication.
+        assert!(r.stats.band_pairs <= 39 * 16, "{:?}", r.stats);
+        assert_eq!(r.stats.exact_dups, 0);
+    }
+
+    #[test]
+    fn strict_threshold_rejects_pairs_the_estimate_would_take() {
+        // Pairs around the threshold: a candidate under it is never united, whatever the
+        // signature estimates.
+        let p = Profile::text_v1();
+        let a = words(21, 2000);
+        let mut rejected = 0;
+        for every in [36, 38, 40, 42, 44, 45, 46, 48, 50, 55] {
+            let b = edit(&a, every, "e");
+            let na = crate::normalize::normalize(&a.join(" "));
+            let nb = crate::normalize::normalize(&b);
+            let j = crate::minhash::exact_jaccard(&p, &na, &nb);
+            let r = dedup_texts(&p, Tier::D, 0.8, &[a.join(" "), b]).unwrap();
+            let united = r.reps[1] == 0;
+            assert!(!united || j >= 0.8, "united at J = {j}");
+            assert_eq!(united, r.stats.verified == 1);
+            rejected += usize::from(r.stats.candidates == 1 && !united);
+        }
+        assert!(rejected >= 1);
+    }
+
+    #[test]
+    fn band_index_is_eight_bytes_per_band_plus_a_compact_locator() {
+        let p = Profile::text_v1();
+        let docs: Vec<String> = (0..2 * BLOCK as u64)
+            .map(|i| words(i + 100, 30).join(" "))
+            .collect();
+        let mut d = BatchDeduper::new(&p, Tier::D, 0.8).unwrap();
+        for (i, t) in docs.iter().enumerate() {
+            d.push(t, i as u64).unwrap();
+        }
+        let m = d.memory();
+        assert_eq!(m.indexed, docs.len() as u64);
+        let per_doc = m.index_bytes_per_record();
+        assert!((132.0..133.0).contains(&per_doc), "{per_doc}");
+        assert_eq!(m.signatures / docs.len(), K);
+    }
+
+    #[test]
+    fn locators_round_trip() {
+        let mut l = Locators::new();
+        let vals: Vec<u64> = (0..3000u64)
+            .map(|i| match i {
+                1500 => 3,             // below its block's base
+                2000 => (1 << 40) + 7, // far above
+                2001 => (1 << 40) + 9,
+                _ => i * 5000 + (1 << 33),
+            })
+            .collect();
+        for &v in &vals {
+            l.push(v);
+        }
+        for (i, &v) in vals.iter().enumerate() {
+            assert_eq!(l.get(i as u32), v);
+        }
+        assert_eq!(l.far.len(), 3);
+    }
+
+    #[test]
+    fn bad_parameters() {
+        let p = Profile::text_v1();
+        assert!(BatchDeduper::new(&p, Tier::D, 0.0).is_err());
+        assert!(BatchDeduper::new(&p, Tier::D, 1.5).is_err());
+        let empty: [&str; 0] = [];
+        let r = dedup_texts(&p, Tier::D, 0.8, &empty).unwrap();
+        assert!(r.reps.is_empty());
+        assert_eq!(r.memory.index_bytes_per_record(), 0.0);
+    }
+}
