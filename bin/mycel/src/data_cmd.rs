@@ -539,6 +539,7 @@ fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()
         Some("binary") => Format::Binary,
         Some(other) => anyhow::bail!("unknown format {other:?} (jsonl, parquet, text, binary)"),
     };
+    let pb = mycel_data::progress::bytes(ingest::input_size(&a.path)?, "ingest");
     let r = ingest::add(
         home,
         &a.path,
@@ -548,9 +549,12 @@ fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()
             consent: a.consent,
             parents,
             signer,
+            progress: Some(pb.clone()),
         },
         &Profile::text_v1(),
-    )?;
+    );
+    pb.finish_and_clear();
+    let r = r?;
     if !json {
         print_registration(&r.registration);
         println!("manifest        {}", r.manifest_path.display());

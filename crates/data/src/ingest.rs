@@ -1,9 +1,11 @@
 //! Ingest: JSONL, Parquet, a folder of text files, binary files → records → chunks in the blob
 //! store, a manifest, and the node's exact index.
 //!
-//! `add` is all-or-nothing: it reads and checks every record first, stages chunks in a private
-//! folder, and only then moves them into the store, writes the manifest and updates the index.
-//! On any error the staging folder is removed and nothing else has changed.
+//! `add` is all-or-nothing and streams: it reads, checks and chunks one record at a time (memory
+//! holds the largest record and the per-record metadata, not the dataset), stages chunks in a
+//! private folder, and only after the last record moves them into the store, writes the manifest
+//! and updates the indexes. On any error the staging folder is removed and nothing else has
+//! changed.
 
 use crate::{
     Error, RecordError, Result,
@@ -90,18 +92,39 @@ pub(crate) fn files(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Reads every record of `path` in `format`.
+/// Reads every record of `path` in `format` into memory (see [`for_each_record`] to stream).
 pub fn read_records(path: &Path, format: &Format, max_record: usize) -> Result<Vec<Record>> {
     let mut out = Vec::new();
+    for_each_record(path, format, max_record, &mut |r| {
+        out.push(r);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Streams every record of `path` in `format` to `emit`, one at a time (memory bounded by the
+/// largest record, or a Parquet row group); returns how many there were. An error names the
+/// file and line or row; `emit`'s own errors stop the stream.
+pub fn for_each_record(
+    path: &Path,
+    format: &Format,
+    max_record: usize,
+    emit: &mut dyn FnMut(Record) -> Result<()>,
+) -> Result<u64> {
+    let mut count = 0u64;
+    let mut out = |r: Record| {
+        count += 1;
+        emit(r)
+    };
     match format {
         Format::Jsonl(o) => {
             let mut r = JsonlReader::open(path, o.clone())?;
             while let Some(x) = r.next_record()? {
-                out.push(Record {
+                out(Record {
                     name: x.id,
                     bytes: x.text.into_bytes(),
                     is_text: true,
-                });
+                })?;
             }
         }
         Format::Parquet { text, id } => {
@@ -133,21 +156,21 @@ pub fn read_records(path: &Path, format: &Format, max_record: usize) -> Result<V
                     .unwrap_or(&f)
                     .to_string_lossy()
                     .into_owned();
-                out.push(Record {
+                out(Record {
                     name,
                     bytes,
                     is_text: text,
-                });
+                })?;
             }
         }
     }
-    if out.is_empty() {
+    if count == 0 {
         return Err(Error::BadInput {
             path: path.to_path_buf(),
             why: "no records".into(),
         });
     }
-    Ok(out)
+    Ok(count)
 }
 
 fn read_parquet(
@@ -155,7 +178,7 @@ fn read_parquet(
     text: &str,
     id: Option<&str>,
     max_record: usize,
-    out: &mut Vec<Record>,
+    out: &mut dyn FnMut(Record) -> Result<()>,
 ) -> Result<()> {
     use arrow_array::{Array, LargeStringArray, StringArray};
     let bad_input = |why: String| Error::BadInput {
@@ -208,11 +231,11 @@ fn read_parquet(
                     .ok_or_else(|| bad(RecordError::MissingField(id.unwrap_or_default().into())))?,
                 None => row.to_string(),
             };
-            out.push(Record {
+            out(Record {
                 name,
                 bytes: t.into_bytes(),
                 is_text: true,
-            });
+            })?;
         }
     }
     Ok(())
@@ -227,6 +250,7 @@ struct Staged {
     signed: Vec<Signed>,
     new_chunks: u64,
     known_chunks: u64,
+    input_records: u64,
 }
 
 /// Options of [`add`].
@@ -240,6 +264,17 @@ pub struct AddOptions {
     pub parents: Vec<mycel_primitives::Hash>,
     /// The contributor's key: signs the manifest.
     pub signer: Option<mycel_primitives::PrivateKey>,
+    /// Advanced by the bytes of each record read.
+    pub progress: Option<indicatif::ProgressBar>,
+}
+
+/// Bytes of the files under `path` (what a progress bar over an ingest counts up to).
+pub fn input_size(path: &Path) -> Result<u64> {
+    let mut total = 0;
+    for f in files(path)? {
+        total += std::fs::metadata(&f).map_err(io(&f))?.len();
+    }
+    Ok(total)
 }
 
 /// What [`add`] did.
@@ -282,7 +317,6 @@ pub fn add(
     opts: &AddOptions,
     profile: &Profile,
 ) -> Result<AddReport> {
-    let records = read_records(path, format, crate::jsonl::DEFAULT_MAX_RECORD)?;
     let store = BlobStore::open(&blobs_dir(home))?;
     let mut index = ExactIndex::open(&index_dir(home))?;
     let pid = profile.id();
@@ -308,53 +342,63 @@ pub fn add(
             signed: Vec::new(),
             new_chunks: 0,
             known_chunks: 0,
+            input_records: 0,
         };
         let mut seen = HashSet::new();
-        for r in &records {
-            let chunks: Vec<ChunkRef> = chunk_record(&r.bytes);
-            let id = raw_id_from_chunks(r.bytes.len() as u64, &chunks);
-            if !seen.insert(id) {
-                continue;
-            }
-            for c in &chunks {
-                if store.has(&c.hash) {
-                    st.known_chunks += 1;
+        st.input_records = for_each_record(
+            path,
+            format,
+            crate::jsonl::DEFAULT_MAX_RECORD,
+            &mut |r: Record| -> Result<()> {
+                if let Some(pb) = &opts.progress {
+                    pb.inc(r.bytes.len() as u64);
+                }
+                let chunks: Vec<ChunkRef> = chunk_record(&r.bytes);
+                let id = raw_id_from_chunks(r.bytes.len() as u64, &chunks);
+                if !seen.insert(id) {
+                    return Ok(());
+                }
+                for c in &chunks {
+                    if store.has(&c.hash) {
+                        st.known_chunks += 1;
+                    } else {
+                        stage.put_hashed(
+                            &c.hash,
+                            &r.bytes[c.offset as usize..c.offset as usize + c.len as usize],
+                        )?;
+                        st.new_chunks += 1;
+                    }
+                }
+                let (norm, outcome) = if r.is_text {
+                    let text = std::str::from_utf8(&r.bytes).expect("checked UTF-8");
+                    let n = normalize(text);
+                    let nid = norm_id(&pid, &n);
+                    let mut sig = [0u32; K];
+                    let shingles = signer.sign(&n, &mut sig);
+                    st.sigs
+                        .push((id, sig.iter().flat_map(|v| v.to_le_bytes()).collect()));
+                    if registered.insert(nid) {
+                        st.signed.push((nid, sig));
+                    }
+                    (
+                        Some(nid),
+                        dedup.push_signed(&nid, (shingles > 0).then_some(&sig)),
+                    )
                 } else {
-                    stage.put_hashed(
-                        &c.hash,
-                        &r.bytes[c.offset as usize..c.offset as usize + c.len as usize],
-                    )?;
-                    st.new_chunks += 1;
-                }
-            }
-            let (norm, outcome) = if r.is_text {
-                let text = std::str::from_utf8(&r.bytes).expect("checked UTF-8");
-                let n = normalize(text);
-                let nid = norm_id(&pid, &n);
-                let mut sig = [0u32; K];
-                let shingles = signer.sign(&n, &mut sig);
-                st.sigs
-                    .push((id, sig.iter().flat_map(|v| v.to_le_bytes()).collect()));
-                if registered.insert(nid) {
-                    st.signed.push((nid, sig));
-                }
-                (
-                    Some(nid),
-                    dedup.push_signed(&nid, (shingles > 0).then_some(&sig)),
-                )
-            } else {
-                (None, Outcome::Unique)
-            };
-            let in_index = index.contains(&id) || norm.is_some_and(|n| index.contains(&n));
-            st.entries.push(Entry {
-                id,
-                norm_id: norm,
-                name: r.name.clone(),
-                len: r.bytes.len() as u64,
-                chunks,
-                novel: outcome == Outcome::Unique && !in_index,
-            });
-        }
+                    (None, Outcome::Unique)
+                };
+                let in_index = index.contains(&id) || norm.is_some_and(|n| index.contains(&n));
+                st.entries.push(Entry {
+                    id,
+                    norm_id: norm,
+                    name: r.name.clone(),
+                    len: r.bytes.len() as u64,
+                    chunks,
+                    novel: outcome == Outcome::Unique && !in_index,
+                });
+                Ok(())
+            },
+        )?;
         st.entries.sort_by_key(|e| e.id);
         Ok(st)
     })();
@@ -415,7 +459,7 @@ pub fn add(
     Ok(AddReport {
         manifest_path,
         registration: m.registration(),
-        input_records: records.len() as u64,
+        input_records: st.input_records,
         new_chunks: st.new_chunks,
         known_chunks: st.known_chunks,
     })
