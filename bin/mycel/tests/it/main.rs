@@ -793,18 +793,30 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
     node.wait().unwrap();
 }
 
+/// The pinned models' store, or `None` after saying why a `real_*` test is skipped.
+fn pinned_models() -> Option<mycel_ml::registry::ModelStore> {
+    use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
+    let models = ModelStore::from_env();
+    if models.is_present(&SMOLLM2) && models.is_present(&MINILM) {
+        Some(models)
+    } else {
+        eprintln!("SKIP: pinned models absent (run scripts/fetch-models.sh)");
+        None
+    }
+}
+
+/// A two-example fine-tuning set.
+const TRAIN_JSONL: &str = "{\"prompt\": \"Say hi.\", \"completion\": \"Hi!\"}\n{\"prompt\": \"Say bye.\", \"completion\": \"Bye!\"}\n";
+
 /// The README's path on real models: `mycel devnet` starts its worker on the pinned models; the
 /// CLI posts an `embed` and a `finetune` job (inputs uploaded from files), both are assigned,
 /// executed, committed and settled, and their outputs fetched by hash; a chat session gets two
 /// real replies with receipts that the worker settles on chain; supply stays conserved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_devnet_settles_embed_finetune_and_dedup_jobs_and_a_session() {
-    use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
-    let models = ModelStore::from_env();
-    if !(models.is_present(&SMOLLM2) && models.is_present(&MINILM)) {
-        eprintln!("SKIP: pinned models absent (run scripts/fetch-models.sh)");
+    let Some(models) = pinned_models() else {
         return;
-    }
+    };
     let dir = tempfile::tempdir().unwrap();
     let net = Devnet {
         home: dir.path().join("home"),
@@ -852,11 +864,7 @@ async fn real_devnet_settles_embed_finetune_and_dedup_jobs_and_a_session() {
     )
     .unwrap();
     let train = dir.path().join("train.jsonl");
-    std::fs::write(
-        &train,
-        "{\"prompt\": \"Say hi.\", \"completion\": \"Hi!\"}\n{\"prompt\": \"Say bye.\", \"completion\": \"Bye!\"}\n",
-    )
-    .unwrap();
+    std::fs::write(&train, TRAIN_JSONL).unwrap();
     let post = |kind: &str, model: &str, input: &Path, params: &str| -> u64 {
         let v: serde_json::Value = serde_json::from_str(&run(&[
             "--json",
@@ -1054,12 +1062,9 @@ async fn real_devnet_settles_embed_finetune_and_dedup_jobs_and_a_session() {
 /// exactly the settled fee and its transaction fees, and supply stays conserved throughout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_worker_killed_mid_job_resumes_and_is_paid_once() {
-    use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
-    let models = ModelStore::from_env();
-    if !(models.is_present(&SMOLLM2) && models.is_present(&MINILM)) {
-        eprintln!("SKIP: pinned models absent (run scripts/fetch-models.sh)");
+    let Some(models) = pinned_models() else {
         return;
-    }
+    };
     let net = Devnet::init();
     let c = net.client();
     let mut node = net.start();
@@ -1108,11 +1113,7 @@ async fn real_worker_killed_mid_job_resumes_and_is_paid_once() {
     let balance = |v: &serde_json::Value| v["balance"].as_str().unwrap().parse::<u128>().unwrap();
     let before = balance(&c.account(&poster).await.unwrap());
     let train = net.home.join("train.jsonl");
-    std::fs::write(
-        &train,
-        "{\"prompt\": \"Say hi.\", \"completion\": \"Hi!\"}\n{\"prompt\": \"Say bye.\", \"completion\": \"Bye!\"}\n",
-    )
-    .unwrap();
+    std::fs::write(&train, TRAIN_JSONL).unwrap();
     let posted: serde_json::Value = serde_json::from_str(&cli(
         &net,
         &[
