@@ -113,7 +113,7 @@ pub struct AddArgs {
     /// Text field (JSONL) or column (Parquet).
     #[arg(long, default_value = "text")]
     text_field: String,
-    /// ID field (JSONL) or column (Parquet; default: row number).
+    /// ID field (JSONL) or column (Parquet); default: the line or row number.
     #[arg(long)]
     id_field: Option<String>,
     /// SPDX licence expression.
@@ -517,7 +517,7 @@ fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()
         None => match Format::guess(&a.path) {
             Format::Jsonl(_) => Format::Jsonl(JsonlOptions {
                 text_field: a.text_field.clone(),
-                id_field: a.id_field.clone().unwrap_or_else(|| "id".into()),
+                id_field: a.id_field.clone().unwrap_or_default(),
                 ..Default::default()
             }),
             Format::Parquet { .. } => Format::Parquet {
@@ -528,7 +528,7 @@ fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()
         },
         Some("jsonl") => Format::Jsonl(JsonlOptions {
             text_field: a.text_field.clone(),
-            id_field: a.id_field.clone().unwrap_or_else(|| "id".into()),
+            id_field: a.id_field.clone().unwrap_or_default(),
             ..Default::default()
         }),
         Some("parquet") => Format::Parquet {

@@ -24,7 +24,7 @@ pub const DEFAULT_MAX_RECORD: usize = 64 << 20;
 pub struct JsonlOptions {
     /// Field holding the text.
     pub text_field: String,
-    /// Field holding the record's ID (a string or an integer).
+    /// Field holding the record's ID (a string or an integer); empty: the line number is the ID.
     pub id_field: String,
     /// Largest line accepted, in bytes.
     pub max_record: usize,
@@ -137,8 +137,12 @@ impl<R: Read> JsonlReader<R> {
             if self.buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let (id, id_json, text) =
+            let (mut id, mut id_json, text) =
                 parse_record(&self.buf, &self.opts).map_err(|k| self.bad(k))?;
+            if self.opts.id_field.is_empty() {
+                id = self.line.to_string();
+                id_json = id.clone();
+            }
             self.check_unique(&id)?;
             return Ok(Some(JsonlRecord {
                 line: self.line,
@@ -175,6 +179,7 @@ fn parse_record(
         return Err(RecordError::InvalidJson("not an object".into()));
     };
     let (id, id_json) = match obj.remove(&opts.id_field) {
+        _ if opts.id_field.is_empty() => (String::new(), String::new()),
         Some(serde_json::Value::String(s)) => {
             let j = json_str(&s);
             (s, j)

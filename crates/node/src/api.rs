@@ -145,8 +145,12 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
         .route("/api/v1/events", get(events))
         .route("/api/v1/rewards/{epoch}", get(get_rewards))
         .route("/api/v1/supply", get(supply))
+        .route("/api/v1/datasets", get(list_datasets))
         .route("/api/v1/datasets/{root}", get(get_dataset))
+        .route("/api/v1/jobs", get(list_jobs))
         .route("/api/v1/jobs/{id}", get(get_job))
+        .route("/api/v1/workers", get(list_workers))
+        .route("/api/v1/sessions", get(list_sessions))
         .route("/api/v1/workers/{address}/jobs", get(worker_jobs))
         .route("/api/v1/workers/{address}/offer", get(worker_offer))
         .route("/api/v1/sessions/{id}", get(get_session))
@@ -573,6 +577,75 @@ async fn worker_offer(
         .map_err(ApiError::internal)?
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("{addr} has no offer")))
+}
+
+/// Query of the list endpoints (`/api/v1/jobs`, `/sessions`, `/datasets`): newest first.
+#[derive(Deserialize, Debug)]
+pub struct ListQuery {
+    /// Most items (default 20, at most 200).
+    pub limit: Option<u64>,
+}
+
+impl ListQuery {
+    fn limit(&self) -> u64 {
+        self.limit.unwrap_or(20).min(200)
+    }
+}
+
+async fn list_jobs(
+    State(s): State<ApiState>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Vec<market::Job>> {
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    Ok(Json(
+        market::recent_jobs(&state, q.limit()).map_err(ApiError::internal)?,
+    ))
+}
+
+async fn list_sessions(
+    State(s): State<ApiState>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Vec<market::Session>> {
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    Ok(Json(
+        market::recent_sessions(&state, q.limit()).map_err(ApiError::internal)?,
+    ))
+}
+
+async fn list_datasets(
+    State(s): State<ApiState>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Vec<mycel_ledger::modules::data::Dataset>> {
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    Ok(Json(
+        mycel_ledger::modules::data::recent_datasets(&state, q.limit() as usize)
+            .map_err(ApiError::internal)?,
+    ))
+}
+
+/// One entry of `GET /api/v1/workers`.
+#[derive(Serialize, Debug)]
+pub struct WorkerEntry {
+    /// The worker.
+    pub address: Address,
+    /// Its offer.
+    pub offer: market::Offer,
+    /// Its reputation.
+    pub reputation: u64,
+}
+
+async fn list_workers(State(s): State<ApiState>) -> ApiResult<Vec<WorkerEntry>> {
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    let offers = market::offers(&state).map_err(ApiError::internal)?;
+    let mut out = Vec::with_capacity(offers.len());
+    for (address, offer) in offers {
+        out.push(WorkerEntry {
+            reputation: market::reputation(&state, &address).map_err(ApiError::internal)?,
+            address,
+            offer,
+        });
+    }
+    Ok(Json(out))
 }
 
 async fn get_session(State(s): State<ApiState>, Path(id): Path<u64>) -> ApiResult<market::Session> {

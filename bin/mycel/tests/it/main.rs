@@ -730,6 +730,13 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
     assert_eq!(ds2["registration"]["novel_records"], 1);
     assert_eq!(ds2["registration"]["novel_bytes"], fresh.len() as u64);
     assert_eq!(ds2["registration"]["parents"][0], root1.as_str());
+    // The list endpoint (and the dashboard) shows both, newest first.
+    let listed: Vec<serde_json::Value> = c.get("/api/v1/datasets?limit=5").await.unwrap();
+    let roots: Vec<&str> = listed
+        .iter()
+        .map(|d| d["registration"]["root"].as_str().unwrap())
+        .collect();
+    assert_eq!(roots, vec![root2.as_str(), root1.as_str()]);
 
     // Offline checks: the manifest (signature, roots, counts, chunks) and a proof.
     assert!(run(&["data", "verify", &root2]).starts_with("ok:"));
@@ -1031,6 +1038,14 @@ async fn real_devnet_settles_embed_finetune_and_dedup_jobs_and_a_session() {
     assert_eq!(jobs[0]["units"], 3);
     assert_eq!(jobs[1]["units"], 2);
     assert_eq!(jobs[2]["units"], 3);
+    // The list endpoints the dashboard reads.
+    let listed: Vec<serde_json::Value> = c.get("/api/v1/jobs?limit=10").await.unwrap();
+    let ids: Vec<u64> = listed.iter().map(|j| j["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, vec![finetune, dedup, embed]);
+    let workers: Vec<serde_json::Value> = c.get("/api/v1/workers").await.unwrap();
+    assert_eq!(workers.len(), 1);
+    assert_eq!(workers[0]["address"], worker.as_str());
+    assert_eq!(workers[0]["offer"]["kinds"], 15);
 
     // The worker settles the session's receipts (every few seconds).
     let start = Instant::now();
@@ -1045,6 +1060,8 @@ async fn real_devnet_settles_embed_finetune_and_dedup_jobs_and_a_session() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let sessions: Vec<serde_json::Value> = c.get("/api/v1/sessions").await.unwrap();
+    assert_eq!(sessions[0]["id"].to_string(), session);
     let receipts = run(&["session", "receipts", "--session", &session]);
     assert_eq!(receipts.lines().count(), 2, "{receipts}");
     assert!(!receipts.contains("not settled"), "{receipts}");

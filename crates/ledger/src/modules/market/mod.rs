@@ -24,7 +24,7 @@
 
 mod session;
 
-pub use session::{RECEIPT_NAMESPACE, Receipt, Session, SessionMsg, session};
+pub use session::{RECEIPT_NAMESPACE, Receipt, Session, SessionMsg, recent_sessions, session};
 
 use super::{Ctx, Module, bank, data, rewards, staking};
 use crate::{Result, TxError, state::key};
@@ -476,6 +476,33 @@ pub fn offer(state: &(impl StateRead + ?Sized), worker: &Address) -> Result<Opti
 /// A job.
 pub fn job(state: &(impl StateRead + ?Sized), id: u64) -> Result<Option<Job>> {
     crate::state::read::<Job>(state, &job_key(id))
+}
+
+/// The `limit` most recent jobs, newest first.
+pub fn recent_jobs(state: &(impl StateRead + ?Sized), limit: u64) -> Result<Vec<Job>> {
+    let next = crate::state::read::<u64>(state, NEXT)?.unwrap_or(0);
+    (next.saturating_sub(limit)..next)
+        .rev()
+        .filter_map(|id| job(state, id).transpose())
+        .collect()
+}
+
+/// Every published offer, by worker address.
+pub fn offers(state: &(impl StateRead + ?Sized)) -> Result<Vec<(Address, Offer)>> {
+    state
+        .scan_prefix(OFFER)?
+        .into_iter()
+        .map(|(k, v)| {
+            let addr = Address(
+                k[OFFER.len()..]
+                    .try_into()
+                    .map_err(|_| crate::state::corrupt(&k, "bad offer key"))?,
+            );
+            let offer = mycel_primitives::codec::decode::<Offer>(&v)
+                .map_err(|e| crate::state::corrupt(&k, e))?;
+            Ok((addr, offer))
+        })
+        .collect()
 }
 
 /// A worker's reputation.
