@@ -269,7 +269,7 @@ pub fn run(node_home: &Home, api: Option<&str>, cmd: DataCmd, json: bool) -> Res
                 return Ok(());
             }
             let m = ingest::load_manifest(home, &dataset)?;
-            let store = BlobStore::open(&ingest::blobs_dir(home))?;
+            let store = BlobStore::open(ingest::blobs_dir(home))?;
             ingest::verify_dataset(&m, (!no_blobs).then_some(&store))?;
             println!(
                 "ok: {} records, root {} recomputed{}",

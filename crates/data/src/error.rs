@@ -40,6 +40,9 @@ pub enum Error {
     /// A blob is missing from the store.
     #[error("blob {0} is not in the store")]
     MissingBlob(String),
+    /// The blob store failed.
+    #[error("blob store: {0}")]
+    Store(String),
     /// A proof or a manifest does not verify.
     #[error("verification failed: {0}")]
     Verify(String),
@@ -104,5 +107,17 @@ pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |err| Error::Io {
         path: path.to_path_buf(),
         err,
+    }
+}
+
+impl From<mycel_store::Error> for Error {
+    fn from(e: mycel_store::Error) -> Self {
+        match e {
+            mycel_store::Error::MissingBlob(h) => Error::MissingBlob(h.to_hex()),
+            mycel_store::Error::CorruptBlob { expected, actual } => {
+                Error::CorruptBlob(expected.to_hex(), actual.to_hex())
+            }
+            other => Error::Store(other.to_string()),
+        }
     }
 }

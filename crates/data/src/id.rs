@@ -111,10 +111,8 @@ impl ChunkRef {
     }
 }
 
-/// Plain BLAKE3 of `bytes` (a blob address).
-pub fn blob_hash(bytes: &[u8]) -> Hash {
-    Hash(*blake3::hash(bytes).as_bytes())
-}
+/// Plain BLAKE3 of `bytes`: a chunk's address in the node's blob store.
+pub use mycel_store::blob_hash;
 
 /// Chunk boundaries `(offset, len)` of a record.
 pub fn chunk_boundaries(bytes: &[u8]) -> Vec<(usize, usize)> {

@@ -317,7 +317,7 @@ pub fn add(
     opts: &AddOptions,
     profile: &Profile,
 ) -> Result<AddReport> {
-    let store = BlobStore::open(&blobs_dir(home))?;
+    let store = BlobStore::open(blobs_dir(home))?;
     let mut index = ExactIndex::open(&index_dir(home))?;
     let pid = profile.id();
     let log = SignatureLog::open(&index_dir(home), pid);
@@ -546,7 +546,7 @@ mod tests {
         );
         assert!(r.new_chunks >= 3);
         let m = load_manifest(home.path(), &r.registration.root.to_hex()).unwrap();
-        let store = BlobStore::open(&blobs_dir(home.path())).unwrap();
+        let store = BlobStore::open(blobs_dir(home.path())).unwrap();
         verify_dataset(&m, Some(&store)).unwrap();
         assert_eq!(m.registration(), r.registration);
         // Proofs against the registered root.

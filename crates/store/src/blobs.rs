@@ -35,6 +35,11 @@ impl BlobStore {
         Ok(BlobStore { dir })
     }
 
+    /// The store's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where the blob `h` lives.
     pub fn path(&self, h: &Hash) -> PathBuf {
         let hex = h.to_hex();
@@ -49,9 +54,17 @@ impl BlobStore {
     /// Stores `bytes` and returns their address. Storing the same bytes again is a no-op.
     pub fn put(&self, bytes: &[u8]) -> Result<Hash> {
         let h = blob_hash(bytes);
-        let path = self.path(&h);
+        self.put_hashed(&h, bytes)?;
+        Ok(h)
+    }
+
+    /// Stores `bytes` that the caller has just hashed to `h` (a chunker hashes every chunk as it
+    /// cuts it; hashing again here would double the cost). [`BlobStore::get`] still verifies.
+    pub fn put_hashed(&self, h: &Hash, bytes: &[u8]) -> Result<()> {
+        debug_assert_eq!(blob_hash(bytes), *h);
+        let path = self.path(h);
         if path.exists() {
-            return Ok(h);
+            return Ok(());
         }
         let parent = path.parent().expect("blob paths have a parent");
         std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
@@ -60,8 +73,7 @@ impl BlobStore {
         f.write_all(bytes).map_err(|e| io(&tmp, e))?;
         f.sync_all().map_err(|e| io(&tmp, e))?;
         drop(f);
-        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-        Ok(h)
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
     }
 
     /// Reads a blob and checks that it still hashes to its address.

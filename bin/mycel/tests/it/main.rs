@@ -743,6 +743,18 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
     let manifest: serde_json::Value =
         serde_json::from_str(&run(&["--json", "data", "show", &root2])).unwrap();
     let id = manifest["entries"][0]["id"].as_str().unwrap().to_string();
+    // The chunks are in the node's blob store, served by hash to anyone (a worker, a verifier).
+    let chunk = Hash::from_hex(
+        manifest["entries"][0]["chunks"][0]["hash"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let bytes = c.get_blob(&chunk).await.unwrap();
+    assert_eq!(
+        bytes.len() as u64,
+        manifest["entries"][0]["chunks"][0]["len"].as_u64().unwrap()
+    );
     let proof = dir.path().join("proof.json");
     std::fs::write(&proof, run(&["data", "prove", &root2, &id])).unwrap();
     let ok = run(&["data", "verify", &root2, "--proof", proof.to_str().unwrap()]);
