@@ -28,6 +28,21 @@ pub enum DataCmd {
     /// `$MYCEL_HOME/blobs`, a signed manifest into `$MYCEL_HOME/datasets`, IDs and signatures into
     /// the node's dedup indexes; with `--from`, register it on chain (`RegisterDataset`).
     Add(AddArgs),
+    /// Challenge a dataset's novelty claim: find a record it claims as novel that an earlier
+    /// registered dataset already holds, and submit both inclusion proofs (`ChallengeNovelty`).
+    Challenge {
+        /// The dataset whose claim is false: root (hex or CID) or manifest path.
+        dataset: String,
+        /// The earlier dataset holding the record: root or manifest path.
+        #[arg(long)]
+        earlier: String,
+        /// The record (default: the first claimed-novel record found in the earlier dataset).
+        #[arg(long)]
+        record: Option<String>,
+        /// Signing key (receives the challenger's share of the bond).
+        #[arg(long)]
+        from: String,
+    },
     /// Register an already ingested dataset on chain (e.g. after `data add` without `--from`).
     Register {
         /// Dataset root (hex or CID) or manifest path.
@@ -196,6 +211,20 @@ pub fn run(node_home: &Home, api: Option<&str>, cmd: DataCmd, json: bool) -> Res
     match cmd {
         DataCmd::Dedup(a) => dedup(a, json),
         DataCmd::Add(a) => add(node_home, api, a, json),
+        DataCmd::Challenge {
+            dataset,
+            earlier,
+            record,
+            from,
+        } => block_on(challenge(
+            node_home,
+            api,
+            &dataset,
+            &earlier,
+            record.as_deref(),
+            &from,
+            json,
+        )),
         DataCmd::Register { dataset, reg } => {
             let m = ingest::load_manifest(home, &dataset)?;
             m.verify()?;
@@ -441,6 +470,80 @@ fn ledger_registration(m: &Manifest, bond: Amount) -> Result<data::Registration>
         novel_bytes: r.novel_bytes,
         bond,
     })
+}
+
+/// Builds and submits a novelty challenge from two local manifests.
+async fn challenge(
+    home: &Home,
+    api: Option<&str>,
+    dataset: &str,
+    earlier: &str,
+    record: Option<&str>,
+    from: &str,
+    json: bool,
+) -> Result<()> {
+    let new = ingest::load_manifest(home.path(), dataset)?;
+    let old = ingest::load_manifest(home.path(), earlier)?;
+    new.verify().context("the challenged manifest")?;
+    old.verify().context("the earlier manifest")?;
+    let held = old.tree();
+    let id = match record {
+        Some(r) => RecordId::parse(r)?,
+        None => new
+            .entries
+            .iter()
+            .filter(|e| e.novel)
+            .map(|e| e.id)
+            .find(|id| held.ids().binary_search(id).is_ok())
+            .with_context(|| {
+                format!("no record claimed novel in {} is in {}", new.root, old.root)
+            })?,
+    };
+    let inclusion = |p: Proof, what: &str| match p {
+        Proof::Inclusion(m) => Ok(m.proof),
+        Proof::NonMembership { .. } => bail!("record {id} is not in {what}"),
+    };
+    let novel_proof = inclusion(
+        new.novel_tree().prove(&id),
+        "the challenged dataset's novel set",
+    )?;
+    let earlier_proof = inclusion(held.prove(&id), "the earlier dataset")?;
+    let key = Keystore::new(home.keys_dir()).load(from)?.private_key()?;
+    let msg = Message::Data(data::Msg::ChallengeNovelty {
+        dataset: new.root,
+        leaf: id.0.0.to_vec(),
+        novel_proof,
+        earlier: old.root,
+        earlier_leaf: id.0.0.to_vec(),
+        earlier_proof,
+    });
+    let opts = TxOpts {
+        from: from.to_string(),
+        fee: None,
+        memo: String::new(),
+        no_wait: false,
+    };
+    let st = send(&client(home, api)?, &key, msg, &opts, json).await?;
+    let reward = st
+        .receipt
+        .iter()
+        .flat_map(|r| &r.events)
+        .find(|e| e.kind == "data.novelty_challenged")
+        .and_then(|e| e.attrs.iter().find(|(k, _)| k == "reward"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"dataset": new.root, "record": id, "reward": reward, "tx": st.hash})
+        );
+    } else {
+        println!(
+            "novelty claim of {} defeated with record {id}; reward {reward} base units",
+            new.root
+        );
+    }
+    Ok(())
 }
 
 /// Submits `RegisterDataset` for `m` from key `from` and waits for finality; returns

@@ -765,6 +765,104 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
         &["data", "verify", &root1, "--proof", proof.to_str().unwrap()],
     );
 
+    // A contributor whose node never saw version 1 (another home, same chain) re-registers one
+    // of its records as novel; anyone holding version 1 defeats the claim with two proofs.
+    let other = dir.path().join("other-home");
+    std::fs::create_dir_all(&other).unwrap();
+    let copied = Command::new("cp")
+        .args([
+            "-r",
+            net.home.join("keys").to_str().unwrap(),
+            other.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let v3 = dir.path().join("v3.jsonl");
+    write_jsonl(
+        &v3,
+        &[
+            ("x".into(), originals[2].join(" ")),
+            ("y".into(), words(99, 300).join(" ")),
+        ],
+    );
+    let out = Command::new(BIN)
+        .args(["--home", other.to_str().unwrap()])
+        .args([
+            "--api",
+            &format!("http://{}", net.api),
+            "--json",
+            "data",
+            "add",
+        ])
+        .args([v3.to_str().unwrap(), "--from", "dev1", "--license", "MIT"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let third: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(third["ingest"]["registration"]["novel_records"], 2);
+    let root3 = third["registered"]["root"].as_str().unwrap().to_string();
+    let manifest3 = other.join("datasets").join(format!("{root3}.json"));
+    let dev2 = Keystore::new(net.home.join("keys"))
+        .load("dev2")
+        .unwrap()
+        .address;
+    let balance = |v: serde_json::Value| v["balance"].as_str().unwrap().parse::<u128>().unwrap();
+    let before = balance(c.account(&dev2).await.unwrap());
+    let won: serde_json::Value = serde_json::from_str(&run(&[
+        "--json",
+        "data",
+        "challenge",
+        manifest3.to_str().unwrap(),
+        "--earlier",
+        &root1,
+        "--from",
+        "dev2",
+    ]))
+    .unwrap();
+    // Half of the 10 MYC bond goes to the challenger, the rest is burned.
+    assert_eq!(won["reward"], "5000000000");
+    let ds3: serde_json::Value = c.get(&format!("/api/v1/datasets/{root3}")).await.unwrap();
+    assert_eq!(ds3["challenged"], true);
+    let tx: serde_json::Value = c
+        .get(&format!("/api/v1/txs/{}", won["tx"].as_str().unwrap()))
+        .await
+        .unwrap();
+    let fee: u128 = tx["receipt"]["fee"].as_str().unwrap().parse().unwrap();
+    let after = balance(c.account(&dev2).await.unwrap());
+    assert_eq!(after + fee - before, 5_000_000_000);
+    // The same claim cannot be defeated twice, and a dataset with no such record is refused.
+    let err = cli_fails(
+        &net,
+        &[
+            "data",
+            "challenge",
+            manifest3.to_str().unwrap(),
+            "--earlier",
+            &root1,
+            "--from",
+            "dev2",
+        ],
+    );
+    assert!(err.contains("already defeated"), "{err}");
+    let err = cli_fails(
+        &net,
+        &[
+            "data",
+            "challenge",
+            &root2,
+            "--earlier",
+            &root1,
+            "--from",
+            "dev2",
+        ],
+    );
+    assert!(err.contains("no record claimed novel"), "{err}");
+
     // Bad input: refused before any write.
     let datasets = || {
         std::fs::read_dir(net.home.join("datasets"))
