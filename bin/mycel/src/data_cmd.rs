@@ -446,8 +446,12 @@ fn consent_flags(s: Option<&str>) -> Result<u8> {
     Ok(flags)
 }
 
-/// The on-chain registration of a verified manifest.
-fn ledger_registration(m: &Manifest, bond: Amount) -> Result<data::Registration> {
+/// The on-chain registration of a verified manifest published as the blob `manifest_blob`.
+fn ledger_registration(
+    m: &Manifest,
+    manifest_blob: Hash,
+    bond: Amount,
+) -> Result<data::Registration> {
     let r = m.registration();
     if r.license.as_deref().is_none_or(str::is_empty) {
         bail!(
@@ -461,7 +465,7 @@ fn ledger_registration(m: &Manifest, bond: Amount) -> Result<data::Registration>
         bytes: r.bytes,
         profile: m.profile.clone(),
         minhash_root: r.signature_root,
-        manifest: r.manifest_hash,
+        manifest: manifest_blob,
         license: r.license.unwrap_or_default(),
         consent: consent_flags(r.consent.as_deref())?,
         parents: r.parents,
@@ -472,7 +476,39 @@ fn ledger_registration(m: &Manifest, bond: Amount) -> Result<data::Registration>
     })
 }
 
-/// Builds and submits a novelty challenge from two local manifests.
+/// A dataset's manifest: a local file or a dataset of this home, else the manifest its on-chain
+/// registration points to, fetched from the node's blob store (hash-checked) and checked
+/// against the registered root.
+async fn manifest_anywhere(
+    home: &Home,
+    c: &mycel_node::client::Client,
+    which: &str,
+) -> Result<Manifest> {
+    if let Ok(m) = ingest::load_manifest(home.path(), which) {
+        return Ok(m);
+    }
+    let root = parse_root(which)?;
+    let ds: data::Dataset = c
+        .get(&format!("/api/v1/datasets/{root}"))
+        .await
+        .with_context(|| {
+            format!("{which:?} is neither a local manifest nor a registered dataset")
+        })?;
+    let bytes = c
+        .get_blob(&ds.registration.manifest)
+        .await
+        .with_context(|| format!("the manifest of dataset {root} is not published on this node"))?;
+    let m = Manifest::from_bytes(
+        &bytes,
+        std::path::Path::new(&ds.registration.manifest.to_hex()),
+    )?;
+    if m.root != root {
+        bail!("the manifest published for {root} describes {}", m.root);
+    }
+    Ok(m)
+}
+
+/// Builds and submits a novelty challenge from the two datasets' manifests.
 async fn challenge(
     home: &Home,
     api: Option<&str>,
@@ -482,8 +518,9 @@ async fn challenge(
     from: &str,
     json: bool,
 ) -> Result<()> {
-    let new = ingest::load_manifest(home.path(), dataset)?;
-    let old = ingest::load_manifest(home.path(), earlier)?;
+    let c = client(home, api)?;
+    let new = manifest_anywhere(home, &c, dataset).await?;
+    let old = manifest_anywhere(home, &c, earlier).await?;
     new.verify().context("the challenged manifest")?;
     old.verify().context("the earlier manifest")?;
     let held = old.tree();
@@ -523,7 +560,7 @@ async fn challenge(
         memo: String::new(),
         no_wait: false,
     };
-    let st = send(&client(home, api)?, &key, msg, &opts, json).await?;
+    let st = send(&c, &key, msg, &opts, json).await?;
     let reward = st
         .receipt
         .iter()
@@ -558,8 +595,13 @@ async fn register(
 ) -> Result<serde_json::Value> {
     let key = Keystore::new(home.keys_dir()).load(from)?.private_key()?;
     let c = client(home, api)?;
+    // Publish the signed manifest on the node, so a verifier or challenger can fetch it by the
+    // address the registration records.
+    let manifest_blob = c.put_blob(m.to_bytes()).await?;
     let msg = Message::Data(data::Msg::RegisterDataset(Box::new(ledger_registration(
-        m, reg.bond,
+        m,
+        manifest_blob,
+        reg.bond,
     )?)));
     let opts = TxOpts {
         from: from.to_string(),

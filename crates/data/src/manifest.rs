@@ -250,18 +250,28 @@ impl Manifest {
     /// Writes the manifest atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let tmp = crate::jsonl::temp_path(path);
-        let bytes = serde_json::to_vec_pretty(self).expect("serializable");
-        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+        std::fs::write(&tmp, self.to_bytes()).map_err(io(&tmp))?;
         std::fs::rename(&tmp, path).map_err(io(path))
+    }
+
+    /// The file form, signature included: what is saved, and what is published as a blob whose
+    /// address the ledger's registration records.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("serializable")
+    }
+
+    /// Parses the file form; `source` names where the bytes came from in errors.
+    pub fn from_bytes(bytes: &[u8], source: &Path) -> Result<Self> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Decode {
+            path: source.to_path_buf(),
+            why: e.to_string(),
+        })
     }
 
     /// Reads a manifest.
     pub fn load(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(io(path))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
-            path: path.to_path_buf(),
-            why: e.to_string(),
-        })
+        Self::from_bytes(&bytes, path)
     }
 }
 

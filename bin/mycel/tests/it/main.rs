@@ -807,6 +807,14 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
     assert_eq!(third["ingest"]["registration"]["novel_records"], 2);
     let root3 = third["registered"]["root"].as_str().unwrap().to_string();
     let manifest3 = other.join("datasets").join(format!("{root3}.json"));
+    // The signed manifest is published on the node under the address the registration records,
+    // so the challenger below (whose home lacks it) fetches it from there.
+    let ds3: serde_json::Value = c.get(&format!("/api/v1/datasets/{root3}")).await.unwrap();
+    let published = c
+        .get_blob(&Hash::from_hex(ds3["registration"]["manifest"].as_str().unwrap()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(published, std::fs::read(&manifest3).unwrap());
     let dev2 = Keystore::new(net.home.join("keys"))
         .load("dev2")
         .unwrap()
@@ -817,7 +825,7 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
         "--json",
         "data",
         "challenge",
-        manifest3.to_str().unwrap(),
+        &root3,
         "--earlier",
         &root1,
         "--from",

@@ -88,7 +88,7 @@ pub struct Registration {
     pub profile: String,
     /// Root over the records' MinHash signatures.
     pub minhash_root: Hash,
-    /// Hash of the contributor-signed manifest.
+    /// Blob address (plain BLAKE3) of the contributor-signed manifest, published on the node.
     pub manifest: Hash,
     /// SPDX licence expression.
     pub license: String,
