@@ -22,7 +22,7 @@
 
 use crate::{
     Error, Result,
-    dedup::{Tier, banding_for},
+    dedup::{Tier, checked_banding},
     id::norm_id,
     minhash::{self, K, Signer, band_keys, estimate_b8, jaccard_sorted},
     normalize::normalize_into,
@@ -268,13 +268,7 @@ pub struct BatchDeduper {
 impl BatchDeduper {
     /// A deduplicator for `tier` at exact Jaccard `threshold` under `profile`.
     pub fn new(profile: &Profile, tier: Tier, threshold: f64) -> Result<Self> {
-        profile.validate()?;
-        if !(0.05..=1.0).contains(&threshold) {
-            return Err(Error::InvalidParam(format!(
-                "threshold {threshold} outside 0.05..=1"
-            )));
-        }
-        let banding = banding_for(profile, tier, threshold);
+        let banding = checked_banding(profile, tier, threshold)?;
         Ok(BatchDeduper {
             profile: profile.clone(),
             profile_id: profile.id(),

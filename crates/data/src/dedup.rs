@@ -94,6 +94,17 @@ pub fn banding_for(profile: &Profile, tier: Tier, threshold: f64) -> Banding {
     Banding { bands: 64, rows: 2 }
 }
 
+/// Validates the profile and the threshold, then picks the banding ([`banding_for`]).
+pub fn checked_banding(profile: &Profile, tier: Tier, threshold: f64) -> Result<Banding> {
+    profile.validate()?;
+    if !(0.05..=1.0).contains(&threshold) {
+        return Err(Error::InvalidParam(format!(
+            "threshold {threshold} outside 0.05..=1"
+        )));
+    }
+    Ok(banding_for(profile, tier, threshold))
+}
+
 /// The streaming deduplicator.
 pub struct Deduper {
     signer: Signer,
@@ -116,13 +127,7 @@ pub struct Deduper {
 impl Deduper {
     /// A deduplicator for `tier` at Jaccard `threshold` under `profile`.
     pub fn new(profile: &Profile, tier: Tier, threshold: f64) -> Result<Self> {
-        profile.validate()?;
-        if !(0.05..=1.0).contains(&threshold) {
-            return Err(Error::InvalidParam(format!(
-                "threshold {threshold} outside 0.05..=1"
-            )));
-        }
-        let banding = banding_for(profile, tier, threshold);
+        let banding = checked_banding(profile, tier, threshold)?;
         Ok(Deduper {
             signer: Signer::new(profile),
             profile_id: profile.id(),
