@@ -25,6 +25,9 @@ PY
   echo "$ONNX_SHA  $out" | sha256sum -c --quiet
 fi
 if [ "${PEERS_LLAMA_CPP:-0}" = 1 ]; then
-  python3 -c 'import llama_cpp' 2>/dev/null || CMAKE_ARGS="-DGGML_NATIVE=ON" pip install --quiet "llama-cpp-python==0.3.36"
+  # AVX2 + FMA, the x86-64-v3 level mycel itself is built for (a native build on this VM class
+  # picks AVX-512/AMX kernels that crashed with SIGSEGV on the first eval).
+  python3 -c 'import llama_cpp' 2>/dev/null || CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF" \
+    CMAKE_BUILD_PARALLEL_LEVEL=2 pip install --quiet --no-cache-dir "llama-cpp-python==0.3.36"
 fi
 echo "peers ready under $DEST/peers"
