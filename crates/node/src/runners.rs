@@ -4,7 +4,7 @@
 //! Job inputs and outputs are JSONL blobs:
 //! - `embed`: one text per line (`{"text": …}` or a plain line) → `{"embedding": [...]}` per
 //!   line; one work unit per text.
-//! - `generate`: one prompt per line (`{"prompt": …}` or a plain line) → `{"prompt", "completion",
+//! - `generate`: one prompt per line (`{"prompt": …}`, `{"text": …}` or a plain line) → `{"prompt", "completion",
 //!   "tokens", "logits_hash", "fingerprints"}` per line (activation-fingerprint hashes every 32
 //!   tokens, what a re-executing auditor compares chunk by chunk); one unit per token (prompt + completion). Params: `max_tokens`, `seed`,
 //!   `temperature`.
@@ -97,8 +97,8 @@ impl MlRunner {
     }
 }
 
-/// Lines of a JSONL or text blob, taking `field` from JSON objects.
-fn lines(input: &[u8], field: &str) -> Result<Vec<String>> {
+/// Lines of a JSONL or text blob, taking the first of `fields` present in JSON objects.
+fn lines(input: &[u8], fields: &[&str]) -> Result<Vec<String>> {
     let text = std::str::from_utf8(input).map_err(|e| bad_input(format!("not UTF-8: {e}")))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -109,9 +109,10 @@ fn lines(input: &[u8], field: &str) -> Result<Vec<String>> {
         if line.starts_with('{') {
             let v: serde_json::Value = serde_json::from_str(line)
                 .map_err(|e| bad_input(format!("line {}: {e}", i + 1)))?;
-            let s = v[field]
-                .as_str()
-                .ok_or_else(|| bad_input(format!("line {}: no string field {field:?}", i + 1)))?;
+            let s = fields
+                .iter()
+                .find_map(|f| v[*f].as_str())
+                .ok_or_else(|| bad_input(format!("line {}: no string field {fields:?}", i + 1)))?;
             out.push(s.to_string());
         } else {
             out.push(line.to_string());
@@ -210,7 +211,7 @@ impl JobRunner for MlRunner {
                         job.model
                     )));
                 }
-                let texts = lines(input, "text")?;
+                let texts = lines(input, &["text"])?;
                 let mut bytes = Vec::new();
                 let mut items = Vec::new();
                 for batch in texts.chunks(32) {
@@ -235,7 +236,7 @@ impl JobRunner for MlRunner {
                         job.model
                     )));
                 }
-                let prompts = lines(input, "prompt")?;
+                let prompts = lines(input, &["prompt", "text"])?;
                 let sampling = SamplingParams {
                     max_tokens: p["max_tokens"].as_u64().unwrap_or(64) as usize,
                     seed: p["seed"].as_u64().unwrap_or(0),

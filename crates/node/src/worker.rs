@@ -1,6 +1,11 @@
 //! The worker role: publishes an offer, watches the chain for jobs assigned to it, fetches their
 //! inputs by hash, runs them, stores the outputs as blobs and commits the results.
 //!
+//! A job's input is a blob, or a registered dataset: then the worker fetches the dataset's signed
+//! manifest by the address its registration records, checks it against the registered root, and
+//! reassembles every record from its chunks (each checked against its hash) into JSONL lines
+//! `{"id", "text"}`, the form the engines read.
+//!
 //! The chain is the worker's only memory: on start (and after a crash) it asks for the jobs
 //! assigned to it that still wait for a result and runs them. A result can be committed only
 //! once, so a restart never charges twice; a job the worker cannot finish before its deadline is
@@ -186,8 +191,49 @@ impl<R: JobRunner> Worker<R> {
         Ok(committed)
     }
 
+    /// The input bytes of `job`: its blob, or the records of the registered dataset it names.
+    async fn input_of(&self, job: &Job) -> Result<Vec<u8>> {
+        let registered: Option<mycel_ledger::modules::data::Dataset> = self
+            .client
+            .get(&format!("/api/v1/datasets/{}", job.input))
+            .await
+            .ok();
+        let Some(ds) = registered else {
+            return self.client.get_blob(&job.input).await;
+        };
+        let invalid = |why: String| Error::Invalid {
+            what: format!("dataset {}", job.input),
+            why,
+        };
+        let bytes = self.client.get_blob(&ds.registration.manifest).await?;
+        let m = mycel_data::manifest::Manifest::from_bytes(
+            &bytes,
+            std::path::Path::new(&ds.registration.manifest.to_hex()),
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        if m.root != job.input {
+            return Err(invalid(format!("its manifest describes {}", m.root)));
+        }
+        m.verify().map_err(|e| invalid(e.to_string()))?;
+        let mut out = Vec::new();
+        for e in &m.entries {
+            let mut record = Vec::with_capacity(e.len as usize);
+            for c in &e.chunks {
+                record.extend(self.client.get_blob(&c.hash).await?);
+            }
+            let text = String::from_utf8(record)
+                .map_err(|_| invalid(format!("record {} is not text", e.id)))?;
+            out.extend(
+                serde_json::to_vec(&serde_json::json!({"id": e.name, "text": text}))
+                    .expect("serializes"),
+            );
+            out.push(b'\n');
+        }
+        Ok(out)
+    }
+
     async fn run_one(&self, job: &Job) -> Result<()> {
-        let input = self.client.get_blob(&job.input).await?;
+        let input = self.input_of(job).await?;
         info!(target: "mycel::worker", job = job.id, kind = ?job.kind, input = %job.input, "running job");
         let runner_out = tokio::task::block_in_place(|| self.runner.run(job, &input))?;
         let output = self.client.put_blob(runner_out.bytes.clone()).await?;

@@ -938,7 +938,7 @@ const TRAIN_JSONL: &str = "{\"prompt\": \"Say hi.\", \"completion\": \"Hi!\"}\n{
 /// executed, committed and settled, and their outputs fetched by hash; a chat session gets two
 /// real replies with receipts that the worker settles on chain; supply stays conserved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_devnet_settles_embed_finetune_and_dedup_jobs_and_a_session() {
+async fn real_devnet_settles_embed_finetune_dedup_and_dataset_jobs_and_a_session() {
     let Some(models) = pinned_models() else {
         return;
     };
@@ -1023,6 +1023,39 @@ async fn real_devnet_settles_embed_finetune_and_dedup_jobs_and_a_session() {
     )
     .unwrap();
     let dedup = post("dedup", "mycel-text/v1", &records, "{\"tier\": \"d\"}");
+    // A job over a registered dataset: the worker reassembles its records from the published
+    // manifest and the chunks, and the contributor's novel bytes count as used.
+    let added: serde_json::Value = serde_json::from_str(&run(&[
+        "--json",
+        "data",
+        "add",
+        texts.to_str().unwrap(),
+        "--license",
+        "CC0-1.0",
+        "--from",
+        "dev2",
+    ]))
+    .unwrap();
+    let root = added["registered"]["root"].as_str().unwrap().to_string();
+    let on_dataset: serde_json::Value = serde_json::from_str(&run(&[
+        "--json",
+        "job",
+        "post",
+        "--from",
+        "dev0",
+        "--kind",
+        "embed",
+        "--model",
+        "minilm",
+        "--input",
+        &root,
+        "--max-fee",
+        "5",
+        "--deadline",
+        "120",
+    ]))
+    .unwrap();
+    let on_dataset: u64 = on_dataset["job"].as_str().unwrap().parse().unwrap();
     let finetune = post(
         "finetune",
         "smollm2",
@@ -1070,7 +1103,7 @@ async fn real_devnet_settles_embed_finetune_and_dedup_jobs_and_a_session() {
 
     // Both jobs settle; their outputs are fetched by hash and are what the kinds promise.
     let start = Instant::now();
-    for id in [embed, finetune, dedup] {
+    for id in [embed, finetune, dedup, on_dataset] {
         loop {
             let j: serde_json::Value =
                 serde_json::from_str(&run(&["--json", "job", "status", &id.to_string()])).unwrap();
@@ -1135,6 +1168,38 @@ async fn real_devnet_settles_embed_finetune_and_dedup_jobs_and_a_session() {
             .any(|k| k.contains("lora")),
         "{header}"
     );
+    let from_dataset = dir.path().join("dataset-embeddings.jsonl");
+    run(&[
+        "job",
+        "result",
+        &on_dataset.to_string(),
+        "--out",
+        from_dataset.to_str().unwrap(),
+    ]);
+    let embedded: Vec<serde_json::Value> = std::fs::read_to_string(&from_dataset)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(embedded.len(), 3);
+    // The same texts give the same vectors, whichever way they came in (records are in ID order).
+    for e in &embedded {
+        let v: Vec<f64> = e["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert!(lines.iter().any(|l| {
+            l["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect::<Vec<_>>()
+                == v
+        }));
+    }
     let clusters = dir.path().join("clusters.jsonl");
     run(&[
         "job",
@@ -1159,7 +1224,7 @@ async fn real_devnet_settles_embed_finetune_and_dedup_jobs_and_a_session() {
     // The list endpoints the dashboard reads.
     let listed: Vec<serde_json::Value> = c.get("/api/v1/jobs?limit=10").await.unwrap();
     let ids: Vec<u64> = listed.iter().map(|j| j["id"].as_u64().unwrap()).collect();
-    assert_eq!(ids, vec![finetune, dedup, embed]);
+    assert_eq!(ids, vec![finetune, on_dataset, dedup, embed]);
     let workers: Vec<serde_json::Value> = c.get("/api/v1/workers").await.unwrap();
     assert_eq!(workers.len(), 1);
     assert_eq!(workers[0]["address"], worker.as_str());
