@@ -320,8 +320,8 @@ pub fn peers_with(store: &ModelStore) -> Vec<String> {
     if !importable("llama_cpp") {
         out.push(
             "llama.cpp: not measured, llama-cpp-python is not installed (no binary wheel on the registry; \
-             the sdist needs cmake and a C++ build). Reference (reference/ml.md, same machine class): \
-             104-151 tok/s decode, 213-248 tok/s prefill on 1 thread"
+             `PEERS_LLAMA_CPP=1 scripts/fetch-peers.sh` builds it, several minutes). Reference \
+             (reference/ml.md): 104-151 tok/s decode, 213-248 tok/s prefill on 1 thread"
                 .into(),
         );
     } else if let Some(f) = SMOLLM2.file(crate::registry::FileRole::Weights) {
@@ -353,7 +353,7 @@ pub fn peers_with(store: &ModelStore) -> Vec<String> {
         ));
     } else {
         out.push(
-            "onnxruntime: not measured, not installed. Reference (reference/ml.md): int8 MiniLM 3.4-4 \
+            "onnxruntime: not measured, not installed (scripts/fetch-peers.sh). Reference (reference/ml.md): int8 MiniLM 3.4-4 \
              ms/sentence on 1 thread"
                 .into(),
         );
