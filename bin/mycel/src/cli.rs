@@ -240,16 +240,28 @@ enum KeysCmd {
 pub(crate) struct TxOpts {
     /// Name of the signing key.
     #[arg(long)]
-    pub(crate) from: String,
+    from: String,
     /// Fee (default: the chain minimum), e.g. `0.001` (MYC) or `10000u` (base units).
     #[arg(long)]
-    pub(crate) fee: Option<Amount>,
+    fee: Option<Amount>,
     /// Memo.
     #[arg(long, default_value = "")]
-    pub(crate) memo: String,
+    memo: String,
     /// Return after submission instead of waiting for finality.
     #[arg(long)]
-    pub(crate) no_wait: bool,
+    no_wait: bool,
+}
+
+impl TxOpts {
+    /// Options for a transaction from key `from`, waited for, without a memo.
+    pub(crate) fn new(from: &str, fee: Option<Amount>) -> Self {
+        TxOpts {
+            from: from.to_string(),
+            fee,
+            memo: String::new(),
+            no_wait: false,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -910,19 +922,9 @@ async fn job(home: &Home, api: Option<&str>, cmd: JobCmd, json: bool) -> Result<
             });
             let st = send(&c, &key, msg, &opts, json).await?;
             let receipt = st.receipt.expect("finalized");
-            let id = receipt
-                .events
-                .iter()
-                .find(|e| e.kind == "market.job_posted")
-                .and_then(|e| e.attrs.iter().find(|(k, _)| k == "job"))
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
+            let id = receipt.attr("market.job_posted", "job").unwrap_or_default();
             let worker = receipt
-                .events
-                .iter()
-                .find(|e| e.kind == "market.assigned")
-                .and_then(|e| e.attrs.iter().find(|(k, _)| k == "worker"))
-                .map(|(_, v)| v.clone())
+                .attr("market.assigned", "worker")
                 .unwrap_or_default();
             if json {
                 print_json(&serde_json::json!({"job": id, "worker": worker, "tx": st.hash}));

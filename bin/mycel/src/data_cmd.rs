@@ -554,20 +554,12 @@ async fn challenge(
         earlier_leaf: id.0.0.to_vec(),
         earlier_proof,
     });
-    let opts = TxOpts {
-        from: from.to_string(),
-        fee: None,
-        memo: String::new(),
-        no_wait: false,
-    };
+    let opts = TxOpts::new(from, None);
     let st = send(&c, &key, msg, &opts, json).await?;
     let reward = st
         .receipt
-        .iter()
-        .flat_map(|r| &r.events)
-        .find(|e| e.kind == "data.novelty_challenged")
-        .and_then(|e| e.attrs.iter().find(|(k, _)| k == "reward"))
-        .map(|(_, v)| v.clone())
+        .as_ref()
+        .and_then(|r| r.attr("data.novelty_challenged", "reward"))
         .unwrap_or_default();
     if json {
         println!(
@@ -603,12 +595,7 @@ async fn register(
         manifest_blob,
         reg.bond,
     )?)));
-    let opts = TxOpts {
-        from: from.to_string(),
-        fee: reg.fee,
-        memo: String::new(),
-        no_wait: false,
-    };
+    let opts = TxOpts::new(from, reg.fee);
     let st = send(&c, &key, msg, &opts, json)
         .await
         .with_context(|| {

@@ -6,7 +6,7 @@ use mycel_ml::{
     embed::Embedder,
     generate::{GenerateRequest, Prompt, TextGenerator},
     lora::{Adapter, Dataset, TrainConfig, apply_adapter, train},
-    registry::{ExecMode, FileStatus, MODELS, ModelKind, ModelStore, spec},
+    registry::{ExecMode, FileRole, FileStatus, MODELS, ModelKind, ModelStore, spec},
     runtime::with_threads,
     sampling::SamplingParams,
 };
@@ -167,10 +167,18 @@ pub fn model_id_arg(s: &str) -> Result<mycel_primitives::Hash> {
     }
     let m = spec(s)
         .with_context(|| format!("--model {s:?} is neither a model ID nor a pinned model name"))?;
+    // Only the files' hashes are needed, not a loaded model.
     let store = store();
+    let file = |role| store.read_verified(m, role);
     let id = match m.kind {
-        ModelKind::Generation => TextGenerator::load(&store, m, ExecMode::Quantized)?.model_id(),
-        ModelKind::Embedding => Embedder::load(&store, m)?.model_id(),
+        ModelKind::Generation => {
+            TextGenerator::model_id_of(&file(FileRole::Weights)?, ExecMode::Quantized)
+        }
+        ModelKind::Embedding => Embedder::model_id_of(
+            &file(FileRole::Weights)?,
+            &file(FileRole::Config)?,
+            &file(FileRole::Tokenizer)?,
+        ),
     };
     Ok(mycel_primitives::Hash(id.0))
 }

@@ -121,11 +121,7 @@ pub async fn run(home: &Home, c: &Client, cmd: SessionCmd, json: bool) -> Result
             }));
             let r = send(c, home, &from, msg).await?;
             let id = r
-                .events
-                .iter()
-                .find(|e| e.kind == "market.session_opened")
-                .and_then(|e| e.attrs.iter().find(|(k, _)| k == "session"))
-                .map(|(_, v)| v.clone())
+                .attr("market.session_opened", "session")
                 .context("no session id in the receipt")?;
             if json {
                 println!("{}", serde_json::json!({"session": id}));
@@ -189,11 +185,7 @@ pub async fn run(home: &Home, c: &Client, cmd: SessionCmd, json: bool) -> Result
             )
             .await?;
             let refund = r
-                .events
-                .iter()
-                .find(|e| e.kind == "market.session_closed")
-                .and_then(|e| e.attrs.iter().find(|(k, _)| k == "refund"))
-                .map(|(_, v)| v.clone())
+                .attr("market.session_closed", "refund")
                 .unwrap_or_default();
             if json {
                 println!(

@@ -89,6 +89,17 @@ pub struct Receipt {
     pub events: Vec<Event>,
 }
 
+impl Receipt {
+    /// The value of attribute `key` of the first event of `kind`, if any.
+    pub fn attr(&self, kind: &str, key: &str) -> Option<&str> {
+        self.events
+            .iter()
+            .find(|e| e.kind == kind)
+            .and_then(|e| e.attrs.iter().find(|(k, _)| k == key))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 impl Write for Receipt {
     fn write(&self, buf: &mut impl bytes::BufMut) {
         self.tx_hash.write(buf);

@@ -39,6 +39,17 @@ fn invalid(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 impl Embedder {
+    /// The model ID of a BERT model's files under this runtime.
+    pub fn model_id_of(weights: &[u8], config: &[u8], tokenizer: &[u8]) -> ModelId {
+        let desc = runtime_descriptor("bert", ExecMode::F32);
+        ModelId::compute(&[
+            ("weights", weights),
+            ("config", config),
+            ("tokenizer", tokenizer),
+            ("runtime", desc.as_bytes()),
+        ])
+    }
+
     /// Loads a pinned BERT model (weights, config and tokenizer, all hash-checked).
     pub fn load(store: &ModelStore, spec: &ModelSpec) -> Result<Self> {
         if spec.kind != ModelKind::Embedding {
@@ -50,13 +61,7 @@ impl Embedder {
         let weights = store.read_verified(spec, FileRole::Weights)?;
         let config = store.read_verified(spec, FileRole::Config)?;
         let tokenizer = store.read_verified(spec, FileRole::Tokenizer)?;
-        let desc = runtime_descriptor("bert", ExecMode::F32);
-        let model_id = ModelId::compute(&[
-            ("weights", &weights),
-            ("config", &config),
-            ("tokenizer", &tokenizer),
-            ("runtime", desc.as_bytes()),
-        ]);
+        let model_id = Self::model_id_of(&weights, &config, &tokenizer);
         let cfg: Config = serde_json::from_slice(&config).map_err(|e| invalid("config.json", e))?;
         let tokenizer =
             Tokenizer::from_bytes(&tokenizer).map_err(|e| invalid("tokenizer.json", e))?;

@@ -149,6 +149,13 @@ pub struct TextGenerator {
 }
 
 impl TextGenerator {
+    /// The model ID of a GGUF file run in `mode`: the file (weights, config and tokenizer are all
+    /// inside it) and the runtime descriptor.
+    pub fn model_id_of(gguf: &[u8], mode: ExecMode) -> ModelId {
+        let desc = runtime_descriptor("llama", mode);
+        ModelId::compute(&[("weights", gguf), ("runtime", desc.as_bytes())])
+    }
+
     /// Loads a pinned GGUF model from the store (hash checked) in the given execution mode.
     pub fn load(store: &ModelStore, spec: &ModelSpec, mode: ExecMode) -> Result<Self> {
         if spec.kind != ModelKind::Generation {
@@ -164,8 +171,7 @@ impl TextGenerator {
     /// Loads a GGUF model from memory. The model ID covers the file (weights, config and tokenizer are all
     /// inside it) and the runtime descriptor.
     pub fn from_gguf_bytes(bytes: &[u8], mode: ExecMode) -> Result<Self> {
-        let desc = runtime_descriptor("llama", mode);
-        let model_id = ModelId::compute(&[("weights", bytes), ("runtime", desc.as_bytes())]);
+        let model_id = Self::model_id_of(bytes, mode);
         let mut cur = std::io::Cursor::new(bytes);
         let ct = gguf_file::Content::read(&mut cur).map_err(|e| Error::InvalidModel {
             what: "gguf".into(),

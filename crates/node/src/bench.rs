@@ -610,11 +610,8 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
                         message: "opening the bench session failed".into(),
                     })?;
                 receipt
-                    .events
-                    .iter()
-                    .find(|e| e.kind == "market.session_opened")
-                    .and_then(|e| e.attrs.iter().find(|(k, _)| k == "session"))
-                    .and_then(|(_, v)| v.parse::<u64>().ok())
+                    .attr("market.session_opened", "session")
+                    .and_then(|v| v.parse::<u64>().ok())
                     .ok_or_else(|| Error::Api {
                         code: "session".into(),
                         message: "no session id".into(),

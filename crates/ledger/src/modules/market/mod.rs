@@ -480,27 +480,45 @@ pub fn job(state: &(impl StateRead + ?Sized), id: u64) -> Result<Option<Job>> {
 
 /// The `limit` most recent jobs, newest first.
 pub fn recent_jobs(state: &(impl StateRead + ?Sized), limit: u64) -> Result<Vec<Job>> {
-    let next = crate::state::read::<u64>(state, NEXT)?.unwrap_or(0);
+    newest(state, NEXT, limit, |id| job(state, id))
+}
+
+/// The items numbered below the counter at `next_key`, the `limit` highest first.
+pub(super) fn newest<T>(
+    state: &(impl StateRead + ?Sized),
+    next_key: &[u8],
+    limit: u64,
+    get: impl Fn(u64) -> Result<Option<T>>,
+) -> Result<Vec<T>> {
+    let next = crate::state::read::<u64>(state, next_key)?.unwrap_or(0);
     (next.saturating_sub(limit)..next)
         .rev()
-        .filter_map(|id| job(state, id).transpose())
+        .filter_map(|id| get(id).transpose())
         .collect()
 }
 
 /// Every published offer, by worker address.
 pub fn offers(state: &(impl StateRead + ?Sized)) -> Result<Vec<(Address, Offer)>> {
+    by_address(state, OFFER)
+}
+
+/// Every `(address, value)` stored under `prefix ‖ address`.
+fn by_address<T: mycel_primitives::codec::Read<Cfg = ()>>(
+    state: &(impl StateRead + ?Sized),
+    prefix: &[u8],
+) -> Result<Vec<(Address, T)>> {
     state
-        .scan_prefix(OFFER)?
+        .scan_prefix(prefix)?
         .into_iter()
         .map(|(k, v)| {
-            let addr = Address(
-                k[OFFER.len()..]
+            let a = Address(
+                k[prefix.len()..]
                     .try_into()
-                    .map_err(|_| crate::state::corrupt(&k, "bad offer key"))?,
+                    .map_err(|_| crate::state::corrupt(&k, "bad address key"))?,
             );
-            let offer = mycel_primitives::codec::decode::<Offer>(&v)
+            let t = mycel_primitives::codec::decode::<T>(&v)
                 .map_err(|e| crate::state::corrupt(&k, e))?;
-            Ok((addr, offer))
+            Ok((a, t))
         })
         .collect()
 }
@@ -581,21 +599,7 @@ fn per_epoch(
     prefix: &[u8],
     epoch: u64,
 ) -> Result<Vec<(Address, u64)>> {
-    let p = key(prefix, &[&epoch.to_be_bytes()]);
-    state
-        .scan_prefix(&p)?
-        .into_iter()
-        .map(|(k, v)| {
-            let a = Address(
-                k[p.len()..]
-                    .try_into()
-                    .map_err(|_| crate::state::corrupt(&k, "bad key"))?,
-            );
-            let n = mycel_primitives::codec::decode::<u64>(&v)
-                .map_err(|e| crate::state::corrupt(&k, e))?;
-            Ok((a, n))
-        })
-        .collect()
+    by_address(state, &key(prefix, &[&epoch.to_be_bytes()]))
 }
 
 fn add_u64<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, k: Vec<u8>, n: u64) -> Result<()> {

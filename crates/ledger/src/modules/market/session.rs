@@ -364,11 +364,7 @@ pub fn session(state: &(impl StateRead + ?Sized), id: u64) -> Result<Option<Sess
 
 /// The `limit` most recently opened sessions, newest first.
 pub fn recent_sessions(state: &(impl StateRead + ?Sized), limit: u64) -> Result<Vec<Session>> {
-    let next = crate::state::read::<u64>(state, NEXT)?.unwrap_or(0);
-    (next.saturating_sub(limit)..next)
-        .rev()
-        .filter_map(|id| session(state, id).transpose())
-        .collect()
+    super::newest(state, NEXT, limit, |id| session(state, id))
 }
 
 fn load<S: StateRead + ?Sized>(
