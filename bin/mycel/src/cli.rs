@@ -2,23 +2,17 @@
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use mycel_ledger::{
-    Message,
-    modules::{
-        bank,
-        market::{self, JobKind},
-        staking,
-    },
-};
 use mycel_node::{
     Home,
-    client::Client,
+    client::{Client, SendOptions, Sent},
+    devnet::{DevnetInfo, DevnetOptions},
     init::{InitOptions, init},
     keystore::Keystore,
-    node::{RunOptions, run as run_node},
+    roles::validator::{RunOptions, run as run_node},
+    services::{self, accounts},
+    types::{Address, Amount, Hash, JobKind, Message, bank, market, staking},
 };
-use mycel_primitives::{Address, Amount, Hash};
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 /// mycel: one node binary for a ledger of data, compute, models and receipts.
 #[derive(Parser, Debug)]
@@ -253,13 +247,12 @@ pub(crate) struct TxOpts {
 }
 
 impl TxOpts {
-    /// Options for a transaction from key `from`, waited for, without a memo.
-    pub(crate) fn new(from: &str, fee: Option<Amount>) -> Self {
-        TxOpts {
-            from: from.to_string(),
-            fee,
-            memo: String::new(),
-            no_wait: false,
+    /// How the client sends it.
+    pub(crate) fn send_options(&self) -> SendOptions {
+        SendOptions {
+            fee: self.fee,
+            memo: self.memo.clone(),
+            ..Default::default()
         }
     }
 }
@@ -383,11 +376,11 @@ enum QueryCmd {
 #[derive(Subcommand, Debug)]
 enum BenchCmd {
     /// Ledger throughput, the ed25519 ceiling, and HTTP-to-finality latency on a devnet.
-    Ledger(mycel_node::bench::LedgerBenchArgs),
+    Ledger(mycel_bench::LedgerBenchArgs),
     /// Generation, embedding and LoRA speed on the pinned models, with the peers.
     Ml(crate::ml_cmd::BenchMlArgs),
     /// Ledger cost of a batch job and job-lifecycle throughput.
-    Market(mycel_node::bench::MarketBenchArgs),
+    Market(mycel_bench::MarketBenchArgs),
 }
 
 /// Runs a parsed command line.
@@ -458,11 +451,11 @@ pub fn run(cli: Cli) -> Result<()> {
             clap_complete::generate(shell, &mut Cli::command(), "mycel", &mut std::io::stdout());
             Ok(())
         }
-        Command::Bench(BenchCmd::Ledger(a)) => mycel_node::bench::ledger(&a).map_err(Into::into),
+        Command::Bench(BenchCmd::Ledger(a)) => mycel_bench::ledger(&a).map_err(Into::into),
         Command::Bench(BenchCmd::Ml(a)) => crate::ml_cmd::bench(&a, cli.global.json),
         Command::Run(r) => crate::ml_cmd::run(r, cli.global.json),
         Command::Models(m) => crate::ml_cmd::models(m, cli.global.json),
-        Command::Bench(BenchCmd::Market(a)) => mycel_node::bench::market(&a).map_err(Into::into),
+        Command::Bench(BenchCmd::Market(a)) => mycel_bench::market(&a).map_err(Into::into),
         Command::Data(d) => {
             crate::data_cmd::run(&home, cli.global.api.as_deref(), d, cli.global.json)
         }
@@ -513,94 +506,38 @@ fn print_json(v: &impl serde::Serialize) {
 }
 
 fn devnet(home_flag: Option<PathBuf>, a: DevnetArgs) -> Result<()> {
-    let home = match home_flag {
-        Some(p) => Home(p),
-        None => Home(std::env::temp_dir().join(format!("mycel-devnet-{}", std::process::id()))),
+    let opts = DevnetOptions {
+        home: home_flag,
+        accounts: a.accounts,
+        api_addr: a.addrs.api_addr,
+        p2p_addr: a.addrs.p2p_addr,
+        no_worker: a.no_worker,
+        worker_listen: a.worker_listen,
     };
-    if !home.is_initialised() {
-        let mut opts = InitOptions {
-            accounts: a.accounts,
-            ..Default::default()
-        };
-        apply_addrs(&mut opts.config, &a.addrs);
-        init(&home, &opts)?;
-    }
-    let genesis = home.genesis()?;
-    let ks = Keystore::new(home.keys_dir());
-    let keys = ks.list()?;
-    let cfg = home.config()?;
-    let p2p = a.addrs.p2p_addr.unwrap_or(cfg.p2p_addr);
-    let home_shown = home.path().display().to_string();
-    // The worker needs the pinned models; fetch them on first start. Without them the devnet
-    // still runs, without a worker.
-    let worker = if a.no_worker {
-        None
-    } else {
-        match crate::worker_cmd::ensure_models() {
-            Ok(()) => Some(crate::worker_cmd::WorkerArgs {
-                from: "worker".into(),
-                price: Amount(1_000),
-                listen: a.worker_listen,
-                tiny: false,
-                threads: 1,
-            }),
-            Err(e) => {
-                eprintln!(
-                    "warning: no worker (models unavailable: {e:#}); run `mycel models fetch` and restart"
-                );
-                None
-            }
-        }
-    };
-    let worker_home = home.clone();
-    let on_ready = Arc::new(move |api: SocketAddr| {
-        if let Some(w) = worker.clone() {
-            let home = worker_home.clone();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build();
-                match rt {
-                    Ok(rt) => {
-                        if let Err(e) =
-                            rt.block_on(crate::worker_cmd::run(&home, &format!("http://{api}"), &w))
-                        {
-                            eprintln!("worker stopped: {e:#}");
-                        }
-                    }
-                    Err(e) => eprintln!("worker not started: {e}"),
-                }
-            });
-        }
-        println!("mycel devnet is running");
-        println!("  chain id   {}", genesis.chain_id);
-        println!("  home       {home_shown}");
-        println!("  http api   http://{api}/api/v1/status");
-        println!("  metrics    http://{api}/metrics");
-        println!("  p2p        {p2p}");
-        println!("funded accounts (keys in {home_shown}/keys):");
-        for k in &keys {
-            let bal = genesis
-                .accounts
-                .iter()
-                .find(|x| x.address == k.address)
-                .map(|x| x.balance.to_string())
-                .unwrap_or_else(|| "validator".into());
-            println!("  {:<10} {}  {}", k.name, k.address, bal);
-        }
-        println!("try: mycel --home {home_shown} tx transfer --from dev0 --to dev1 --amount 1.5");
-        println!("     mycel --home {home_shown} earnings --node worker");
-    });
-    run_node(
-        &home,
-        RunOptions {
-            api_addr: a.addrs.api_addr,
-            p2p_addr: a.addrs.p2p_addr,
-            on_ready: Some(on_ready),
-        },
-    )?;
+    mycel_node::devnet::run(opts, print_devnet)?;
     Ok(())
+}
+
+fn print_devnet(d: &DevnetInfo) {
+    let home = d.home.display();
+    if let Some(why) = d.no_worker.as_deref().filter(|w| *w != "--no-worker") {
+        eprintln!("warning: no worker ({why})");
+    }
+    println!("mycel devnet is running");
+    println!("  chain id   {}", d.chain_id);
+    println!("  home       {home}");
+    println!("  http api   http://{}/api/v1/status", d.api);
+    println!("  metrics    http://{}/metrics", d.api);
+    println!("  p2p        {}", d.p2p);
+    println!("funded accounts (keys in {home}/keys):");
+    for k in &d.accounts {
+        let bal = k
+            .balance
+            .map_or_else(|| "validator".to_string(), |b| b.to_string());
+        println!("  {:<10} {}  {}", k.name, k.address, bal);
+    }
+    println!("try: mycel --home {home} tx transfer --from dev0 --to dev1 --amount 1.5");
+    println!("     mycel --home {home} earnings --node worker");
 }
 
 fn keys(home: &Home, cmd: KeysCmd, json: bool) -> Result<()> {
@@ -664,13 +601,7 @@ pub(crate) fn client(home: &Home, node: Option<&str>) -> Result<Client> {
 }
 
 fn resolve_address(home: &Home, who: &str) -> Result<Address> {
-    if who.starts_with("myc1") {
-        return Ok(who.parse()?);
-    }
-    Ok(Keystore::new(home.keys_dir())
-        .load(who)
-        .with_context(|| format!("{who:?} is neither an address nor a key name"))?
-        .address)
+    Ok(accounts::address(home, who)?)
 }
 
 async fn tx(home: &Home, node: Option<&str>, cmd: TxCmd, json: bool) -> Result<()> {
@@ -725,9 +656,7 @@ async fn tx(home: &Home, node: Option<&str>, cmd: TxCmd, json: bool) -> Result<(
             (opts, Message::Market(msg))
         }
     };
-    let key = Keystore::new(home.keys_dir())
-        .load(&opts.from)?
-        .private_key()?;
+    let key = accounts::key(home, &opts.from)?;
     let tx = c.sign(&key, vec![msg], opts.fee, &opts.memo).await?;
     let hash = c.submit(&tx).await?;
     if opts.no_wait {
@@ -738,33 +667,38 @@ async fn tx(home: &Home, node: Option<&str>, cmd: TxCmd, json: bool) -> Result<(
         }
         return Ok(());
     }
-    let st = c.wait(&hash, Duration::from_secs(60)).await?;
-    if json {
-        print_json(&st);
-    } else {
-        match &st.receipt {
-            Some(r) if r.success => println!(
-                "finalized {hash} at height {} (fee {})",
-                st.height.unwrap_or(0),
-                r.fee
-            ),
-            Some(r) => println!(
-                "finalized {hash} at height {} but failed: {} ({})",
-                st.height.unwrap_or(0),
-                r.error,
-                r.code
-            ),
-            None => println!("{hash} is still {}", st.status),
+    match c.finality(hash, Duration::from_secs(60)).await {
+        Ok(sent) => {
+            if json {
+                print_json(&c.tx(&hash).await?);
+            } else {
+                println!(
+                    "finalized {hash} at height {} (fee {})",
+                    sent.height, sent.receipt.fee
+                );
+            }
+            Ok(())
+        }
+        Err(mycel_node::Error::TxFailed {
+            height,
+            code,
+            message,
+            ..
+        }) => {
+            if json {
+                print_json(&c.tx(&hash).await?);
+            } else {
+                println!("finalized {hash} at height {height} but failed: {message} ({code})");
+            }
+            bail!("transaction failed: {message}")
+        }
+        Err(e) => {
+            if !json {
+                println!("{hash} is still pending");
+            }
+            Err(e.into())
         }
     }
-    if let Some(r) = &st.receipt {
-        if !r.success {
-            bail!("transaction failed: {}", r.error);
-        }
-    } else {
-        bail!("transaction {hash} not finalized within 60 s");
-    }
-    Ok(())
 }
 
 async fn query(home: &Home, node: Option<&str>, cmd: QueryCmd, json: bool) -> Result<()> {
@@ -776,21 +710,12 @@ async fn query(home: &Home, node: Option<&str>, cmd: QueryCmd, json: bool) -> Re
             if json {
                 print_json(&v);
             } else {
-                let bal: u128 = v["balance"].as_str().unwrap_or("0").parse().unwrap_or(0);
-                println!(
-                    "address  {a}\nbalance  {}\nnonce    {}",
-                    Amount(bal),
-                    v["nonce"]
-                );
-                if let Some(stakes) = v["stakes"].as_array().filter(|s| !s.is_empty()) {
-                    for s in stakes {
-                        let amt: u128 = s[1].as_str().unwrap_or("0").parse().unwrap_or(0);
-                        println!(
-                            "staked   {} as {}",
-                            Amount(amt),
-                            s[0].as_str().unwrap_or("?")
-                        );
-                    }
+                println!("address  {a}\nbalance  {}\nnonce    {}", v.balance, v.nonce);
+                for (role, amount) in &v.stakes {
+                    println!(
+                        "staked   {amount} as {}",
+                        format!("{role:?}").to_lowercase()
+                    );
                 }
             }
         }
@@ -863,27 +788,19 @@ async fn query(home: &Home, node: Option<&str>, cmd: QueryCmd, json: bool) -> Re
     Ok(())
 }
 
-/// Signs, submits and waits for one transaction; prints and returns its status.
+/// Signs, submits and waits for one transaction; prints where it finalized.
 pub(crate) async fn send(
     c: &Client,
-    key: &mycel_primitives::PrivateKey,
+    key: &mycel_node::types::PrivateKey,
     msg: Message,
     opts: &TxOpts,
     json: bool,
-) -> Result<mycel_node::api::TxStatus> {
-    let tx = c.sign(key, vec![msg], opts.fee, &opts.memo).await?;
-    let hash = c.submit(&tx).await?;
-    let st = c.wait(&hash, Duration::from_secs(60)).await?;
-    match &st.receipt {
-        Some(r) if r.success => {
-            if !json {
-                println!("finalized {hash} at height {}", st.height.unwrap_or(0));
-            }
-            Ok(st)
-        }
-        Some(r) => bail!("transaction {hash} failed: {} ({})", r.error, r.code),
-        None => bail!("transaction {hash} not finalized within 60 s"),
+) -> Result<Sent> {
+    let sent = c.send(key, msg, &opts.send_options()).await?;
+    if !json {
+        println!("finalized {} at height {}", sent.hash, sent.height);
     }
+    Ok(sent)
 }
 
 async fn job(home: &Home, api: Option<&str>, cmd: JobCmd, json: bool) -> Result<()> {
@@ -899,10 +816,8 @@ async fn job(home: &Home, api: Option<&str>, cmd: JobCmd, json: bool) -> Result<
             params,
         } => {
             serde_json::from_str::<serde_json::Value>(&params).context("--params must be JSON")?;
-            let key = Keystore::new(home.keys_dir())
-                .load(&opts.from)?
-                .private_key()?;
-            let model = crate::ml_cmd::model_id_arg(&model)?;
+            let key = accounts::key(home, &opts.from)?;
+            let model = services::models::resolve(&crate::ml_cmd::store(), &model)?;
             let input = match Hash::from_hex(&input) {
                 Ok(h) => h,
                 Err(_) => {
@@ -920,14 +835,17 @@ async fn job(home: &Home, api: Option<&str>, cmd: JobCmd, json: bool) -> Result<
                 max_fee,
                 deadline_blocks: deadline,
             });
-            let st = send(&c, &key, msg, &opts, json).await?;
-            let receipt = st.receipt.expect("finalized");
-            let id = receipt.attr("market.job_posted", "job").unwrap_or_default();
-            let worker = receipt
+            let sent = send(&c, &key, msg, &opts, json).await?;
+            let id = sent
+                .receipt
+                .attr("market.job_posted", "job")
+                .unwrap_or_default();
+            let worker = sent
+                .receipt
                 .attr("market.assigned", "worker")
                 .unwrap_or_default();
             if json {
-                print_json(&serde_json::json!({"job": id, "worker": worker, "tx": st.hash}));
+                print_json(&serde_json::json!({"job": id, "worker": worker, "tx": sent.hash}));
             } else {
                 println!("job {id} assigned to {worker}");
             }
@@ -976,7 +894,7 @@ async fn earnings(
         Some(e) => format!("/api/v1/earnings/{addr}?epoch={e}"),
         None => format!("/api/v1/earnings/{addr}"),
     };
-    let e: mycel_node::api::Earnings = c.get(&path).await?;
+    let e: mycel_node::http::Earnings = c.get(&path).await?;
     if json {
         print_json(&e);
         return Ok(());

@@ -1,6 +1,6 @@
 //! `mycel data …`: dataset dedup, ingest, proofs and benchmarks (thin glue over `mycel-data`).
 
-use crate::cli::{TxOpts, block_on, client, send};
+use crate::cli::{block_on, client};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use mycel_data::{
@@ -13,9 +13,11 @@ use mycel_data::{
     profile::Profile,
     tree::Proof,
 };
-use mycel_ledger::{Message, modules::data};
-use mycel_node::{Home, keystore::Keystore};
-use mycel_primitives::{Amount, Hash};
+use mycel_node::{
+    Home,
+    services::{self, accounts},
+    types::{Amount, Hash},
+};
 use std::path::PathBuf;
 
 /// `mycel data` subcommands.
@@ -401,10 +403,7 @@ pub fn run(node_home: &Home, api: Option<&str>, cmd: DataCmd, json: bool) -> Res
 }
 
 fn parse_root(s: &str) -> Result<Hash> {
-    match mycel_data::id::parse_cid(s) {
-        Ok((_, h)) => Ok(h),
-        Err(_) => Ok(Hash::from_hex(s)?),
-    }
+    Ok(services::data::parse_root(s)?)
 }
 
 fn print_registration(r: &Registration) {
@@ -428,86 +427,6 @@ fn print_registration(r: &Registration) {
     }
 }
 
-/// Parses `--consent` into the ledger's `CONSENT_*` flags.
-fn consent_flags(s: Option<&str>) -> Result<u8> {
-    let mut flags = 0;
-    for w in s.unwrap_or("").split(',').map(str::trim) {
-        flags |= match w {
-            "" | "none" => 0,
-            "train" | "tdm-allowed" => data::CONSENT_TRAIN,
-            "commercial" => data::CONSENT_COMMERCIAL,
-            "redistribute" => data::CONSENT_REDISTRIBUTE,
-            "all" => data::CONSENT_TRAIN | data::CONSENT_COMMERCIAL | data::CONSENT_REDISTRIBUTE,
-            other => bail!(
-                "unknown consent flag {other:?} (train, tdm-allowed, commercial, redistribute, all, none)"
-            ),
-        };
-    }
-    Ok(flags)
-}
-
-/// The on-chain registration of a verified manifest published as the blob `manifest_blob`.
-fn ledger_registration(
-    m: &Manifest,
-    manifest_blob: Hash,
-    bond: Amount,
-) -> Result<data::Registration> {
-    let r = m.registration();
-    if r.license.as_deref().is_none_or(str::is_empty) {
-        bail!(
-            "dataset {} has no licence; re-add it with --license SPDX",
-            m.root
-        );
-    }
-    Ok(data::Registration {
-        root: r.root,
-        records: r.records,
-        bytes: r.bytes,
-        profile: m.profile.clone(),
-        minhash_root: r.signature_root,
-        manifest: manifest_blob,
-        license: r.license.unwrap_or_default(),
-        consent: consent_flags(r.consent.as_deref())?,
-        parents: r.parents,
-        novel_root: r.novel_root,
-        novel_records: r.novel_records,
-        novel_bytes: r.novel_bytes,
-        bond,
-    })
-}
-
-/// A dataset's manifest: a local file or a dataset of this home, else the manifest its on-chain
-/// registration points to, fetched from the node's blob store (hash-checked) and checked
-/// against the registered root.
-async fn manifest_anywhere(
-    home: &Home,
-    c: &mycel_node::client::Client,
-    which: &str,
-) -> Result<Manifest> {
-    if let Ok(m) = ingest::load_manifest(home.path(), which) {
-        return Ok(m);
-    }
-    let root = parse_root(which)?;
-    let ds: data::Dataset = c
-        .get(&format!("/api/v1/datasets/{root}"))
-        .await
-        .with_context(|| {
-            format!("{which:?} is neither a local manifest nor a registered dataset")
-        })?;
-    let bytes = c
-        .get_blob(&ds.registration.manifest)
-        .await
-        .with_context(|| format!("the manifest of dataset {root} is not published on this node"))?;
-    let m = Manifest::from_bytes(
-        &bytes,
-        std::path::Path::new(&ds.registration.manifest.to_hex()),
-    )?;
-    if m.root != root {
-        bail!("the manifest published for {root} describes {}", m.root);
-    }
-    Ok(m)
-}
-
 /// Builds and submits a novelty challenge from the two datasets' manifests.
 async fn challenge(
     home: &Home,
@@ -519,64 +438,28 @@ async fn challenge(
     json: bool,
 ) -> Result<()> {
     let c = client(home, api)?;
-    let new = manifest_anywhere(home, &c, dataset).await?;
-    let old = manifest_anywhere(home, &c, earlier).await?;
-    new.verify().context("the challenged manifest")?;
-    old.verify().context("the earlier manifest")?;
-    let held = old.tree();
-    let id = match record {
-        Some(r) => RecordId::parse(r)?,
-        None => new
-            .entries
-            .iter()
-            .filter(|e| e.novel)
-            .map(|e| e.id)
-            .find(|id| held.ids().binary_search(id).is_ok())
-            .with_context(|| {
-                format!("no record claimed novel in {} is in {}", new.root, old.root)
-            })?,
-    };
-    let inclusion = |p: Proof, what: &str| match p {
-        Proof::Inclusion(m) => Ok(m.proof),
-        Proof::NonMembership { .. } => bail!("record {id} is not in {what}"),
-    };
-    let novel_proof = inclusion(
-        new.novel_tree().prove(&id),
-        "the challenged dataset's novel set",
-    )?;
-    let earlier_proof = inclusion(held.prove(&id), "the earlier dataset")?;
-    let key = Keystore::new(home.keys_dir()).load(from)?.private_key()?;
-    let msg = Message::Data(data::Msg::ChallengeNovelty {
-        dataset: new.root,
-        leaf: id.0.0.to_vec(),
-        novel_proof,
-        earlier: old.root,
-        earlier_leaf: id.0.0.to_vec(),
-        earlier_proof,
-    });
-    let opts = TxOpts::new(from, None);
-    let st = send(&c, &key, msg, &opts, json).await?;
-    let reward = st
-        .receipt
-        .as_ref()
-        .and_then(|r| r.attr("data.novelty_challenged", "reward"))
-        .unwrap_or_default();
+    let key = accounts::key(home, from)?;
+    let done = services::data::challenge(home, &c, &key, dataset, earlier, record).await?;
     if json {
         println!(
             "{}",
-            serde_json::json!({"dataset": new.root, "record": id, "reward": reward, "tx": st.hash})
+            serde_json::json!({"dataset": done.dataset, "record": done.record, "reward": done.reward, "tx": done.sent.hash})
         );
     } else {
         println!(
-            "novelty claim of {} defeated with record {id}; reward {reward} base units",
-            new.root
+            "finalized {} at height {}",
+            done.sent.hash, done.sent.height
+        );
+        println!(
+            "novelty claim of {} defeated with record {}; reward {} base units",
+            done.dataset, done.record, done.reward
         );
     }
     Ok(())
 }
 
-/// Submits `RegisterDataset` for `m` from key `from` and waits for finality; returns
-/// `{"root", "tx", "height"}`.
+/// Publishes the manifest, submits `RegisterDataset` for `m` from key `from` and waits for
+/// finality; returns `{"root", "tx", "height"}`.
 async fn register(
     home: &Home,
     api: Option<&str>,
@@ -585,18 +468,9 @@ async fn register(
     reg: &RegisterArgs,
     json: bool,
 ) -> Result<serde_json::Value> {
-    let key = Keystore::new(home.keys_dir()).load(from)?.private_key()?;
+    let key = accounts::key(home, from)?;
     let c = client(home, api)?;
-    // Publish the signed manifest on the node, so a verifier or challenger can fetch it by the
-    // address the registration records.
-    let manifest_blob = c.put_blob(m.to_bytes()).await?;
-    let msg = Message::Data(data::Msg::RegisterDataset(Box::new(ledger_registration(
-        m,
-        manifest_blob,
-        reg.bond,
-    )?)));
-    let opts = TxOpts::new(from, reg.fee);
-    let st = send(&c, &key, msg, &opts, json)
+    let sent = services::data::register(&c, &key, m, reg.bond, reg.fee)
         .await
         .with_context(|| {
             format!(
@@ -605,34 +479,33 @@ async fn register(
             )
         })?;
     if !json {
+        println!("finalized {} at height {}", sent.hash, sent.height);
         println!(
             "registered dataset {} on chain (novel bytes claimed: {}, bond {})",
             m.root, m.novel_bytes, reg.bond
         );
     }
-    Ok(serde_json::json!({"root": m.root, "tx": st.hash, "height": st.height}))
+    Ok(serde_json::json!({"root": m.root, "tx": sent.hash, "height": sent.height}))
 }
 
 fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()> {
     let home = node_home.path();
     // Everything that can be refused is checked before anything is written.
-    consent_flags(a.consent.as_deref())?;
+    services::data::consent_flags(a.consent.as_deref())?;
     let parents = a
         .parents
         .iter()
         .map(|p| parse_root(p))
         .collect::<Result<Vec<_>>>()?;
-    if parents.len() > data::MAX_PARENTS {
-        bail!("at most {} parents", data::MAX_PARENTS);
+    if parents.len() > services::data::MAX_PARENTS {
+        bail!("at most {} parents", services::data::MAX_PARENTS);
     }
     let signer = match a.reg.from.as_deref() {
         Some(_) if a.license.as_deref().is_none_or(str::is_empty) => {
             bail!("--license SPDX is required to register a dataset (the ledger records it)")
         }
         Some(from) => {
-            let key = Keystore::new(node_home.keys_dir())
-                .load(from)?
-                .private_key()?;
+            let key = accounts::key(node_home, from)?;
             // Fail before ingesting if the node cannot take the registration.
             block_on(async {
                 client(node_home, api)?

@@ -1,4 +1,7 @@
-//! The mycel node and command-line interface.
+//! The mycel node and command-line interface: clap definitions and printing. Everything a
+//! command does lives in `mycel-node` (chain, roles, services), `mycel-bench` (benchmarks), or,
+//! for the chain-free local commands (`data dedup|show|prove|verify|bench|versioned`, `run`,
+//! `models`), in the engines `mycel-data` and `mycel-ml`.
 
 mod cli;
 mod data_cmd;
@@ -16,6 +19,8 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| "info,commonware=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: redirected logs stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,

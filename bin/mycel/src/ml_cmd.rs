@@ -6,18 +6,11 @@ use mycel_ml::{
     embed::Embedder,
     generate::{GenerateRequest, Prompt, TextGenerator},
     lora::{Adapter, Dataset, TrainConfig, apply_adapter, train},
-    registry::{ExecMode, FileRole, FileStatus, MODELS, ModelKind, ModelStore, spec},
+    registry::{ExecMode, FileStatus, MODELS, ModelKind, ModelStore, spec},
     runtime::with_threads,
     sampling::SamplingParams,
 };
-use std::{
-    io::Write as _,
-    path::PathBuf,
-    process::{Command, Stdio},
-};
-
-/// The fetch script, built into the binary so `mycel models fetch` works from any directory.
-const FETCH_SCRIPT: &str = include_str!("../../../scripts/fetch-models.sh");
+use std::{io::Write as _, path::PathBuf};
 
 /// `mycel run`: run a model locally.
 #[derive(Subcommand, Debug)]
@@ -155,34 +148,6 @@ pub fn store() -> ModelStore {
     ModelStore::from_env()
 }
 
-/// The on-chain model ID named by a `--model` argument: 64 hex digits as given, a dedup profile
-/// (`mycel-text/v1`, for `dedup` jobs), or a pinned short name (`smollm2`: its quantized-mode ID;
-/// `minilm`) computed from the local model cache.
-pub fn model_id_arg(s: &str) -> Result<mycel_primitives::Hash> {
-    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(mycel_primitives::Hash::from_hex(s)?);
-    }
-    if let Ok(profile) = mycel_data::profile::Profile::by_name(s) {
-        return Ok(profile.id());
-    }
-    let m = spec(s)
-        .with_context(|| format!("--model {s:?} is neither a model ID nor a pinned model name"))?;
-    // Only the files' hashes are needed, not a loaded model.
-    let store = store();
-    let file = |role| store.read_verified(m, role);
-    let id = match m.kind {
-        ModelKind::Generation => {
-            TextGenerator::model_id_of(&file(FileRole::Weights)?, ExecMode::Quantized)
-        }
-        ModelKind::Embedding => Embedder::model_id_of(
-            &file(FileRole::Weights)?,
-            &file(FileRole::Config)?,
-            &file(FileRole::Tokenizer)?,
-        ),
-    };
-    Ok(mycel_primitives::Hash(id.0))
-}
-
 /// Runs `mycel run …`.
 pub fn run(cmd: RunCmd, json: bool) -> Result<()> {
     let store = store();
@@ -309,22 +274,7 @@ pub fn models(cmd: ModelsCmd, json: bool) -> Result<()> {
     let store = store();
     match cmd {
         ModelsCmd::Fetch => {
-            let mut child = Command::new("bash")
-                .arg("-s")
-                .arg("--")
-                .arg(store.root())
-                .stdin(Stdio::piped())
-                .spawn()
-                .context("starting bash for the fetch script")?;
-            child
-                .stdin
-                .take()
-                .context("stdin of the fetch script")?
-                .write_all(FETCH_SCRIPT.as_bytes())?;
-            let status = child.wait()?;
-            if !status.success() {
-                bail!("fetch script failed ({status})");
-            }
+            mycel_ml::fetch::fetch_pinned(&store)?;
             Ok(())
         }
         ModelsCmd::List => {

@@ -1,19 +1,13 @@
 //! `mycel session`: open, chat in and close interactive sessions with a worker.
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use mycel_ledger::{
-    Message,
-    modules::market::{self, SessionMsg},
-};
 use mycel_node::{
     Home,
     client::Client,
-    keystore::Keystore,
-    serve::{ChatMessage, ChatRequest, SignedReceipt, send_chat},
+    services::{self, accounts, sessions},
+    types::{Address, Amount},
 };
-use mycel_primitives::{Address, Amount};
-use std::{io::Write, time::Duration};
 
 /// Session commands.
 #[derive(Subcommand, Debug)]
@@ -74,35 +68,6 @@ pub struct ChatArgs {
     prompt: Vec<String>,
 }
 
-fn receipts_path(home: &Home, session: u64) -> std::path::PathBuf {
-    home.path()
-        .join("client-sessions")
-        .join(format!("{session}.jsonl"))
-}
-
-fn load_receipts(home: &Home, session: u64) -> Result<Vec<SignedReceipt>> {
-    let p = receipts_path(home, session);
-    if !p.exists() {
-        return Ok(Vec::new());
-    }
-    std::fs::read_to_string(&p)?
-        .lines()
-        .map(|l| serde_json::from_str(l).context("corrupt receipt file"))
-        .collect()
-}
-
-async fn send(c: &Client, home: &Home, from: &str, msg: Message) -> Result<mycel_ledger::Receipt> {
-    let key = Keystore::new(home.keys_dir()).load(from)?.private_key()?;
-    let tx = c.sign(&key, vec![msg], None, "").await?;
-    let h = c.submit(&tx).await?;
-    let st = c.wait(&h, Duration::from_secs(60)).await?;
-    match st.receipt {
-        Some(r) if r.success => Ok(r),
-        Some(r) => bail!("transaction {h} failed: {} ({})", r.error, r.code),
-        None => bail!("transaction {h} not finalized within 60 s"),
-    }
-}
-
 /// Runs a session command.
 pub async fn run(home: &Home, c: &Client, cmd: SessionCmd, json: bool) -> Result<()> {
     match cmd {
@@ -113,63 +78,35 @@ pub async fn run(home: &Home, c: &Client, cmd: SessionCmd, json: bool) -> Result
             deposit,
             blocks,
         } => {
-            let msg = Message::Market(market::Msg::Session(SessionMsg::Open {
-                worker,
-                model: crate::ml_cmd::model_id_arg(&model)?,
-                deposit,
-                duration_blocks: blocks,
-            }));
-            let r = send(c, home, &from, msg).await?;
-            let id = r
-                .attr("market.session_opened", "session")
-                .context("no session id in the receipt")?;
+            let key = accounts::key(home, &from)?;
+            let model = services::models::resolve(&crate::ml_cmd::store(), &model)?;
+            let id = sessions::open(c, &key, worker, model, deposit, blocks).await?;
             if json {
-                println!("{}", serde_json::json!({"session": id}));
+                println!("{}", serde_json::json!({"session": id.to_string()}));
             } else {
                 println!("session {id} opened with {worker}");
             }
         }
         SessionCmd::Chat(a) => {
-            let session: market::Session =
-                c.get(&format!("/api/v1/sessions/{}", a.session)).await?;
-            let offer: market::Offer = c
-                .get(&format!("/api/v1/workers/{}/offer", session.worker))
-                .await?;
-            if offer.endpoint.is_empty() {
-                bail!("worker {} publishes no endpoint", session.worker);
-            }
-            let url = if offer.endpoint.starts_with("http") {
-                offer.endpoint.clone()
-            } else {
-                format!("http://{}", offer.endpoint)
-            };
-            let key = Keystore::new(home.keys_dir())
-                .load(&a.from)?
-                .private_key()?;
-            let held = load_receipts(home, a.session)?;
-            let req = ChatRequest {
-                model: session.model.to_hex(),
-                messages: vec![ChatMessage {
-                    role: "user".into(),
-                    content: a.prompt.join(" "),
-                }],
-                max_tokens: a.max_tokens,
-                stream: true,
-                seed: a.seed,
-            };
-            let (text, receipt) = send_chat(&url, a.session, held.len() as u64, &key, &req).await?;
-            let p = receipts_path(home, a.session);
-            std::fs::create_dir_all(p.parent().expect("has a parent"))?;
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&p)?;
-            writeln!(f, "{}", serde_json::to_string(&receipt)?)?;
-            f.sync_data()?;
+            let key = accounts::key(home, &a.from)?;
+            let turn = sessions::chat(
+                home,
+                c,
+                &key,
+                a.session,
+                a.prompt.join(" "),
+                a.max_tokens,
+                a.seed,
+            )
+            .await?;
+            let receipt = &turn.receipt;
             if json {
-                println!("{}", serde_json::json!({"reply": text, "receipt": receipt}));
+                println!(
+                    "{}",
+                    serde_json::json!({"reply": turn.reply, "receipt": receipt})
+                );
             } else {
-                println!("{text}");
+                println!("{}", turn.reply);
                 eprintln!(
                     "receipt #{}: {} tokens, {}",
                     receipt.receipt.seq, receipt.receipt.tokens, receipt.receipt.amount
@@ -177,38 +114,27 @@ pub async fn run(home: &Home, c: &Client, cmd: SessionCmd, json: bool) -> Result
             }
         }
         SessionCmd::Close { from, session } => {
-            let r = send(
-                c,
-                home,
-                &from,
-                Message::Market(market::Msg::Session(SessionMsg::Close { session })),
-            )
-            .await?;
-            let refund = r
-                .attr("market.session_closed", "refund")
-                .unwrap_or_default();
+            let key = accounts::key(home, &from)?;
+            let (_, refund) = sessions::close(c, &key, session).await?;
             if json {
                 println!(
                     "{}",
                     serde_json::json!({"session": session, "refund": refund})
                 );
             } else {
-                println!("session {session} closed; refund {} base units", refund);
+                println!("session {session} closed; refund {refund} base units");
             }
         }
         SessionCmd::Receipts { session } => {
-            let held = load_receipts(home, session)?;
-            let on_chain: Option<market::Session> =
-                c.get(&format!("/api/v1/sessions/{session}")).await.ok();
-            for r in &held {
-                let settled = on_chain.as_ref().is_some_and(|s| r.receipt.seq < s.count);
+            for h in sessions::receipts(home, c, session).await? {
+                let r = &h.receipt.receipt;
                 println!(
                     "#{:<4} {:>6} tokens {:>20}  signature {}  {}",
-                    r.receipt.seq,
-                    r.receipt.tokens,
-                    r.receipt.amount.to_string(),
-                    if r.verify() { "ok" } else { "BAD" },
-                    if settled {
+                    r.seq,
+                    r.tokens,
+                    r.amount.to_string(),
+                    if h.signature_ok { "ok" } else { "BAD" },
+                    if h.settled {
                         "settled"
                     } else {
                         "not settled yet"

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Errors of the ML engine.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Fetching the pinned models failed.
+    #[error("fetching the pinned models: {0}")]
+    Fetch(String),
     /// The name is not one of the pinned models.
     #[error("unknown model {0:?} (known: smollm2, minilm)")]
     UnknownModel(String),

@@ -26,6 +26,7 @@ pub mod bench;
 pub mod embed;
 pub mod engine;
 mod error;
+pub mod fetch;
 pub mod generate;
 pub mod llama;
 pub mod lora;

@@ -1,10 +1,6 @@
-//! Node configuration and the home directory layout.
+//! `config.toml`: addresses, peers and timing of a node.
 
-use crate::{Error, Result, error::io};
-use std::{
-    net::SocketAddr,
-    path::{Path, PathBuf},
-};
+use std::net::SocketAddr;
 
 /// A known peer validator.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -49,82 +45,5 @@ impl Default for NodeConfig {
             mempool_size: 50_000,
             max_request_bytes: 256 * 1024,
         }
-    }
-}
-
-/// A node's home directory.
-#[derive(Clone, Debug)]
-pub struct Home(pub PathBuf);
-
-impl Home {
-    /// `--home`, else `$MYCEL_HOME`, else `~/.mycel`.
-    pub fn resolve(flag: Option<PathBuf>) -> Home {
-        if let Some(p) = flag {
-            return Home(p);
-        }
-        if let Some(p) = std::env::var_os("MYCEL_HOME") {
-            return Home(PathBuf::from(p));
-        }
-        let base = std::env::var_os("HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("."));
-        Home(base.join(".mycel"))
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// `config.toml`.
-    pub fn config_path(&self) -> PathBuf {
-        self.0.join("config.toml")
-    }
-
-    /// `genesis.toml`.
-    pub fn genesis_path(&self) -> PathBuf {
-        self.0.join("genesis.toml")
-    }
-
-    /// `keys/`.
-    pub fn keys_dir(&self) -> PathBuf {
-        self.0.join("keys")
-    }
-
-    /// `data/`.
-    pub fn data_dir(&self) -> PathBuf {
-        self.0.join("data")
-    }
-
-    /// True when `init` has run here.
-    pub fn is_initialised(&self) -> bool {
-        self.config_path().exists() && self.genesis_path().exists()
-    }
-
-    /// Reads `config.toml` (defaults if absent).
-    pub fn config(&self) -> Result<NodeConfig> {
-        let p = self.config_path();
-        if !p.exists() {
-            return Ok(NodeConfig::default());
-        }
-        let text = std::fs::read_to_string(&p).map_err(io(&p))?;
-        toml::from_str(&text).map_err(|e| Error::Invalid {
-            what: p.display().to_string(),
-            why: e.to_string(),
-        })
-    }
-
-    /// Writes `config.toml`.
-    pub fn write_config(&self, c: &NodeConfig) -> Result<()> {
-        let p = self.config_path();
-        std::fs::write(&p, toml::to_string_pretty(c).expect("config serializes")).map_err(io(&p))
-    }
-
-    /// Reads the genesis.
-    pub fn genesis(&self) -> Result<mycel_ledger::genesis::Genesis> {
-        if !self.is_initialised() {
-            return Err(Error::NotInitialised(self.0.display().to_string()));
-        }
-        Ok(mycel_ledger::genesis::Genesis::load(&self.genesis_path())?)
     }
 }

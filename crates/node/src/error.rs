@@ -42,6 +42,29 @@ pub enum Error {
         /// Message.
         message: String,
     },
+    /// The transaction finalized but its messages failed (it paid its fee).
+    #[error("transaction {hash} failed at height {height}: {message} ({code})")]
+    TxFailed {
+        /// The transaction.
+        hash: mycel_primitives::Hash,
+        /// Where it finalized.
+        height: u64,
+        /// Stable error code.
+        code: String,
+        /// Message.
+        message: String,
+    },
+    /// The transaction was not finalized in time.
+    #[error("transaction {hash} not finalized within {secs} s")]
+    NotFinalized {
+        /// The transaction.
+        hash: mycel_primitives::Hash,
+        /// How long we waited.
+        secs: u64,
+    },
+    /// Receipt log.
+    #[error(transparent)]
+    Verify(#[from] mycel_verify::Error),
     /// The API could not be reached.
     #[error("cannot reach the node at {url}: {why}")]
     Unreachable {

@@ -1,8 +1,8 @@
 //! `mycel init`: a new home with a validator key, funded accounts and a genesis.
 
 use crate::{
-    Error, Result,
-    config::{Home, NodeConfig},
+    Error, Home, Result,
+    config::NodeConfig,
     error::io,
     keystore::{KeyFile, Keystore},
 };

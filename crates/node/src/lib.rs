@@ -1,26 +1,32 @@
 //! Assembles mycel roles and serves the HTTP API, metrics and dashboard.
 //!
-//! A node home (`$MYCEL_HOME`, default `~/.mycel`) holds:
-//! - `config.toml`: API and p2p addresses, peers, timing ([`config::NodeConfig`]);
-//! - `genesis.toml`: the chain's genesis;
-//! - `keys/<name>.json`: the local keystore (BIP39 mnemonics; `validator` is the node key);
-//! - `data/state.redb`: the ledger store; `data/consensus/`: the consensus journals.
+//! The rooms:
+//! - [`home`]: the node home and every path in it; [`config`]: `config.toml`; [`keystore`];
+//!   [`init`]: creating homes.
+//! - [`http`]: the HTTP surface, one file per surface, one error shape.
+//! - [`roles`]: what a process does — [`roles::validator`] (consensus, store, API),
+//!   [`roles::worker`] (jobs, runners, the session server). Auditor, gateway and edge roles go
+//!   here.
+//! - [`client`]: the Rust client of the API (typed answers, one sign → submit → wait path) and
+//!   of a worker's session server.
+//! - [`services`]: the bridges between the engines (data, ML) and the ledger that a CLI command
+//!   or a role calls: model IDs, dataset registration and challenges, sessions.
+//! - [`devnet`]: a single-validator network with a worker, in one process.
 //!
-//! [`node::run`] starts a validator (commonware Simplex over authenticated TCP on 127.0.0.1 by
-//! default) and the HTTP API ([`api`]); [`client::Client`] is the API's Rust client, used by the
-//! CLI.
+//! Receipts, request signatures and result commitments are in `mycel-verify`.
 
-pub mod api;
-pub mod bench;
 pub mod client;
 pub mod config;
+pub mod devnet;
 pub mod error;
+pub mod home;
+pub mod http;
 pub mod init;
 pub mod keystore;
-pub mod node;
-pub mod runners;
-pub mod serve;
-pub mod worker;
+pub mod roles;
+pub mod services;
+pub mod types;
 
-pub use config::{Home, NodeConfig};
+pub use config::NodeConfig;
 pub use error::{Error, Result};
+pub use home::Home;

@@ -5,13 +5,17 @@
 //! A request names its session (`x-mycel-session`), the sequence number it expects
 //! (`x-mycel-seq`, the worker's next receipt number, so a captured request cannot be replayed),
 //! and is signed by the session's client (`x-mycel-client-key`, `x-mycel-signature` over
-//! [`request_bytes`]). The response (JSON, or server-sent events with `"stream": true`) carries the
-//! worker-signed [`Receipt`] in `mycel_receipt`. Receipts are appended to
-//! `<dir>/<session>.jsonl` and synced before the response is sent, so a crash never loses a
+//! [`mycel_verify::request_bytes`]). The response (JSON, or server-sent events with `"stream": true`) carries the
+//! worker-signed [`Receipt`] in `mycel_receipt`. Receipts are appended to a
+//! [`ReceiptLog`] (`<dir>/<session>.jsonl`) and synced before the response is sent, so a crash never loses a
 //! receipt the client holds; [`SessionServer::settle_all`] settles every session whose receipts
 //! run ahead of its last settlement (also after a restart).
 
-use crate::{Error, Result, client::Client};
+use crate::{
+    Error, Result,
+    client::{Client, SendOptions},
+    http::{ApiError, error::status_code_name, with_error_shape},
+};
 use axum::{
     Json, Router,
     extract::State,
@@ -27,28 +31,11 @@ use mycel_ledger::{
     Message,
     modules::market::{self, Receipt, Session, SessionMsg},
 };
-use mycel_primitives::{
-    Address, Amount, Hash, PrivateKey,
-    codec::Encode,
-    keys::{self, public_key_from_bytes},
-    merkle,
-};
-use mycel_store::blob_hash;
+use mycel_primitives::{Address, Amount, Hash, PrivateKey, keys::public_key_from_bytes, merkle};
+use mycel_verify::{ReceiptLog, SignedReceipt, content_hash as blob_hash, verify_request};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
-use std::{collections::BTreeMap, io::Write, path::PathBuf, sync::Arc, time::Duration};
-
-/// Signature namespace of session requests.
-pub const REQUEST_NAMESPACE: &[u8] = b"_MYCEL_SESSION_REQUEST";
-
-/// What the client signs: session ‖ seq ‖ BLAKE3 of the request body.
-pub fn request_bytes(session: u64, seq: u64, body: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(48);
-    v.extend_from_slice(&session.to_be_bytes());
-    v.extend_from_slice(&seq.to_be_bytes());
-    v.extend_from_slice(&blob_hash(body).0);
-    v
-}
+use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 
 /// Generates text for a chat: the seam to the ML engine.
 pub trait ChatEngine: Send + Sync + 'static {
@@ -112,34 +99,6 @@ fn default_max_tokens() -> usize {
     64
 }
 
-/// A receipt with the worker's signature, as returned to the client.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SignedReceipt {
-    /// The receipt.
-    pub receipt: Receipt,
-    /// The worker's public key, hex.
-    pub worker_key: String,
-    /// Signature over the receipt, hex.
-    pub signature: String,
-}
-
-impl SignedReceipt {
-    /// Checks the signature offline.
-    pub fn verify(&self) -> bool {
-        let (Ok(pk), Ok(sig)) = (hex::decode(&self.worker_key), hex::decode(&self.signature))
-        else {
-            return false;
-        };
-        let (Ok(pk), Ok(sig)) = (
-            public_key_from_bytes(&pk),
-            mycel_primitives::codec::decode::<mycel_primitives::Signature>(&sig),
-        ) else {
-            return false;
-        };
-        keys::verify(&pk, market::RECEIPT_NAMESPACE, &self.receipt.bytes(), &sig)
-    }
-}
-
 struct Local {
     receipts: Vec<Receipt>,
     total: Amount,
@@ -150,7 +109,7 @@ pub struct SessionServer<E: ChatEngine> {
     engine: E,
     key: PrivateKey,
     chain: Client,
-    dir: PathBuf,
+    log: ReceiptLog<Receipt>,
     sessions: Mutex<BTreeMap<u64, Local>>,
     // Serialises generation: one CPU engine, one request at a time.
     busy: Arc<tokio::sync::Mutex<()>>,
@@ -159,25 +118,10 @@ pub struct SessionServer<E: ChatEngine> {
 impl<E: ChatEngine> SessionServer<E> {
     /// A server signing with `key`, checking sessions through `chain`, keeping receipts in `dir`.
     pub fn open(engine: E, key: PrivateKey, chain: Client, dir: PathBuf) -> Result<Arc<Self>> {
-        std::fs::create_dir_all(&dir).map_err(crate::error::io(&dir))?;
+        let log = ReceiptLog::new(dir);
         let mut sessions = BTreeMap::new();
-        for e in std::fs::read_dir(&dir)
-            .map_err(crate::error::io(&dir))?
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Some(id) = name
-                .strip_suffix(".jsonl")
-                .and_then(|n| n.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            let text = std::fs::read_to_string(e.path()).map_err(crate::error::io(&e.path()))?;
-            // A torn last line (crash mid-append) was never acknowledged: ignore it.
-            let receipts: Vec<Receipt> = text
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect();
+        for id in log.sessions()? {
+            let receipts: Vec<Receipt> = log.load(id)?;
             let total = Amount(receipts.iter().map(|r| r.amount.0).sum());
             sessions.insert(id, Local { receipts, total });
         }
@@ -185,7 +129,7 @@ impl<E: ChatEngine> SessionServer<E> {
             engine,
             key,
             chain,
-            dir,
+            log,
             sessions: Mutex::new(sessions),
             busy: Arc::new(tokio::sync::Mutex::new(())),
         }))
@@ -198,23 +142,11 @@ impl<E: ChatEngine> SessionServer<E> {
 
     /// The HTTP routes.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new()
+        let router = Router::new()
             .route("/v1/chat/completions", post(chat::<E>))
             .route("/v1/models", get(models::<E>))
-            .with_state(self.clone())
-    }
-
-    fn append(&self, r: &Receipt) -> Result<()> {
-        let path = self.dir.join(format!("{}.jsonl", r.session));
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(crate::error::io(&path))?;
-        let mut line = serde_json::to_vec(r).expect("receipt serializes");
-        line.push(b'\n');
-        f.write_all(&line).map_err(crate::error::io(&path))?;
-        f.sync_data().map_err(crate::error::io(&path))
+            .with_state(self.clone());
+        with_error_shape(router)
     }
 
     /// Settles every session whose durable receipts run ahead of its on-chain settlement.
@@ -242,24 +174,10 @@ impl<E: ChatEngine> SessionServer<E> {
                 count,
                 total,
             }));
-            let tx = self.chain.sign(&self.key, vec![msg], None, "").await?;
-            let h = self.chain.submit(&tx).await?;
-            let st = self.chain.wait(&h, Duration::from_secs(60)).await?;
-            match st.receipt {
-                Some(r) if r.success => settled += 1,
-                Some(r) => {
-                    return Err(Error::Api {
-                        code: r.code,
-                        message: r.error,
-                    });
-                }
-                None => {
-                    return Err(Error::Api {
-                        code: "timeout".into(),
-                        message: format!("settlement {h} not finalized"),
-                    });
-                }
-            }
+            self.chain
+                .send(&self.key, msg, &SendOptions::default())
+                .await?;
+            settled += 1;
         }
         Ok(settled)
     }
@@ -291,7 +209,7 @@ impl<E: ChatEngine> SessionServer<E> {
             .and_then(|v| hex::decode(v).ok())
             .and_then(|b| mycel_primitives::codec::decode::<mycel_primitives::Signature>(&b).ok())
             .ok_or_else(|| bad("x-mycel-signature is missing or invalid".into()))?;
-        if !keys::verify(&pk, REQUEST_NAMESPACE, &request_bytes(id, seq, body), &sig) {
+        if !verify_request(&pk, id, seq, body, &sig) {
             return Err(bad("bad request signature".into()));
         }
         let session: Session = self
@@ -361,27 +279,18 @@ impl<E: ChatEngine> SessionServer<E> {
                 format!("the deposit {} is used up", session.deposit),
             ));
         }
-        self.append(&receipt)
+        self.log
+            .append(receipt.session, &receipt)
             .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         local.receipts.push(receipt.clone());
         local.total = total;
-        let signature = receipt.sign(&self.key);
-        Ok(SignedReceipt {
-            receipt,
-            worker_key: hex::encode(self.key.public_key().as_ref()),
-            signature: hex::encode(signature.encode()),
-        })
+        Ok(SignedReceipt::sign(receipt, &self.key))
     }
 }
 
+/// An error in the node's one error shape, its code named after the status.
 fn error(status: StatusCode, message: String) -> Response {
-    (
-        status,
-        Json(
-            serde_json::json!({"error": {"code": status.as_u16().to_string(), "message": message}}),
-        ),
-    )
-        .into_response()
+    ApiError::from_status(status, message).into_response()
 }
 
 async fn models<E: ChatEngine>(State(s): State<Arc<SessionServer<E>>>) -> Json<serde_json::Value> {
@@ -445,7 +354,9 @@ async fn chat<E: ChatEngine>(
                 Ok((receipt, tokens)) => {
                     serde_json::json!({"id": id, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": {"total_tokens": tokens}, "mycel_receipt": receipt})
                 }
-                Err((_, m)) => serde_json::json!({"error": {"message": m}}),
+                Err((st, m)) => {
+                    serde_json::json!({"error": {"code": status_code_name(st), "message": m}})
+                }
             };
             let _ = etx.send(Ok(Event::default().data(last.to_string())));
             let _ = etx.send(Ok(Event::default().data("[DONE]")));
@@ -477,130 +388,4 @@ fn tokio_stream_from<T: Send + 'static>(
     rx: tokio::sync::mpsc::UnboundedReceiver<T>,
 ) -> impl futures::Stream<Item = T> + Send {
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
-}
-
-/// The client side of a session request: signs it for `session` at `seq` and sends it to the
-/// worker at `worker_url`; returns the reply text and the worker-signed receipt.
-pub async fn send_chat(
-    worker_url: &str,
-    session: u64,
-    seq: u64,
-    client_key: &PrivateKey,
-    req: &ChatRequest,
-) -> Result<(String, SignedReceipt)> {
-    send_chat_with(
-        &reqwest::Client::new(),
-        worker_url,
-        session,
-        seq,
-        client_key,
-        req,
-    )
-    .await
-}
-
-/// [`send_chat`] over a caller's HTTP client, whose pool keeps the connection to the worker
-/// open between requests (a client is tied to the tokio runtime it first ran on).
-pub async fn send_chat_with(
-    http: &reqwest::Client,
-    worker_url: &str,
-    session: u64,
-    seq: u64,
-    client_key: &PrivateKey,
-    req: &ChatRequest,
-) -> Result<(String, SignedReceipt)> {
-    let body = serde_json::to_vec(req).expect("request serializes");
-    let sig = keys::sign(
-        client_key,
-        REQUEST_NAMESPACE,
-        &request_bytes(session, seq, &body),
-    );
-    let url = format!("{}/v1/chat/completions", worker_url.trim_end_matches('/'));
-    let unreachable = |e: reqwest::Error| Error::Unreachable {
-        url: url.clone(),
-        why: e.to_string(),
-    };
-    let r = http
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("x-mycel-session", session.to_string())
-        .header("x-mycel-seq", seq.to_string())
-        .header(
-            "x-mycel-client-key",
-            hex::encode(client_key.public_key().as_ref()),
-        )
-        .header("x-mycel-signature", hex::encode(sig.encode()))
-        .body(body)
-        .send()
-        .await
-        .map_err(unreachable)?;
-    let status = r.status();
-    let text = r.text().await.map_err(unreachable)?;
-    if !status.is_success() {
-        let message = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-            .unwrap_or(text);
-        return Err(Error::Api {
-            code: status.as_u16().to_string(),
-            message,
-        });
-    }
-    let invalid = |why: String| Error::Invalid {
-        what: "worker reply".into(),
-        why,
-    };
-    let (content, receipt) = if req.stream {
-        let mut content = String::new();
-        let mut receipt = None;
-        for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
-            if line == "[DONE]" {
-                break;
-            }
-            let v: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| invalid(e.to_string()))?;
-            if let Some(m) = v["error"]["message"].as_str() {
-                return Err(Error::Api {
-                    code: "worker".into(),
-                    message: m.into(),
-                });
-            }
-            if let Some(piece) = v["choices"][0]["delta"]["content"].as_str() {
-                content.push_str(piece);
-            }
-            if !v["mycel_receipt"].is_null() {
-                receipt = Some(
-                    serde_json::from_value::<SignedReceipt>(v["mycel_receipt"].clone())
-                        .map_err(|e| invalid(e.to_string()))?,
-                );
-            }
-        }
-        (
-            content,
-            receipt.ok_or_else(|| invalid("no receipt in the stream".into()))?,
-        )
-    } else {
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-        let content = v["choices"][0]["message"]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        (
-            content,
-            serde_json::from_value(v["mycel_receipt"].clone())
-                .map_err(|e| invalid(e.to_string()))?,
-        )
-    };
-    // Check what the worker signed before trusting it: the right session, sequence and output.
-    if !receipt.verify()
-        || receipt.receipt.session != session
-        || receipt.receipt.seq != seq
-        || receipt.receipt.output_hash != blob_hash(content.as_bytes())
-    {
-        return Err(invalid(
-            "the receipt does not match the reply or its signature is bad".into(),
-        ));
-    }
-    Ok((content, receipt))
 }

@@ -11,7 +11,14 @@
 //! once, so a restart never charges twice; a job the worker cannot finish before its deadline is
 //! reassigned by the ledger.
 
-use crate::{Error, Result, client::Client};
+pub mod runners;
+pub mod sessions;
+pub mod start;
+
+use crate::{
+    Error, Result,
+    client::{Client, SendOptions},
+};
 use commonware_cryptography::Signer;
 use mycel_ledger::{
     Message,
@@ -20,7 +27,7 @@ use mycel_ledger::{
         staking::{self, Role},
     },
 };
-use mycel_primitives::{Address, Amount, Hash, PrivateKey, merkle};
+use mycel_primitives::{Address, Amount, Hash, PrivateKey};
 use std::{collections::BTreeSet, time::Duration};
 use tracing::{info, warn};
 
@@ -109,34 +116,21 @@ impl<R: JobRunner> Worker<R> {
     }
 
     async fn send(&self, msg: Message) -> Result<()> {
-        let tx = self.client.sign(&self.key, vec![msg], None, "").await?;
-        let h = self.client.submit(&tx).await?;
-        let st = self.client.wait(&h, Duration::from_secs(60)).await?;
-        match st.receipt {
-            Some(r) if r.success => Ok(()),
-            Some(r) => Err(Error::Api {
-                code: r.code,
-                message: r.error,
-            }),
-            None => Err(Error::Api {
-                code: "timeout".into(),
-                message: format!("{h} not finalized"),
-            }),
-        }
+        self.client
+            .send(&self.key, msg, &SendOptions::default())
+            .await
+            .map(|_| ())
     }
 
     /// Bonds worker stake if needed and publishes the offer.
     pub async fn register(&self) -> Result<()> {
-        let acct = self.client.account(&self.address()).await?;
-        let staked: u128 = acct["stakes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|s| s[0] == "worker")
-            .filter_map(|s| s[1].as_str().and_then(|v| v.parse::<u128>().ok()))
-            .sum();
-        if Amount(staked) < self.cfg.stake {
-            let need = Amount(self.cfg.stake.0 - staked);
+        let staked = self
+            .client
+            .account(&self.address())
+            .await?
+            .stake(Role::Worker);
+        if staked < self.cfg.stake {
+            let need = Amount(self.cfg.stake.0 - staked.0);
             info!(target: "mycel::worker", amount = %need, "bonding worker stake");
             self.send(Message::Staking(staking::Msg::Bond {
                 role: Role::Worker,
@@ -237,12 +231,7 @@ impl<R: JobRunner> Worker<R> {
         info!(target: "mycel::worker", job = job.id, kind = ?job.kind, input = %job.input, "running job");
         let runner_out = tokio::task::block_in_place(|| self.runner.run(job, &input))?;
         let output = self.client.put_blob(runner_out.bytes.clone()).await?;
-        let leaves: Vec<Hash> = runner_out
-            .items
-            .iter()
-            .map(|h| merkle::leaf_hash(&h.0))
-            .collect();
-        let commitment = merkle::root(&leaves);
+        let commitment = mycel_verify::result_commitment(&runner_out.items);
         self.send(Message::Market(market::Msg::CommitResult {
             job: job.id,
             output,

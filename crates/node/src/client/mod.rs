@@ -1,11 +1,22 @@
-//! A Rust client of the HTTP API (used by the CLI and the tests).
+//! The Rust client of a node's HTTP API (used by the CLI, the roles and the tests), with typed
+//! answers and one sign → submit → wait path ([`Client::send`]); [`chat`] is the client of a
+//! worker's session server.
+
+mod chat;
+mod send;
+
+pub use chat::{send_chat, send_chat_with};
+pub use send::{SendOptions, Sent};
 
 use crate::{
     Error, Result,
-    api::{BlockEvents, ErrorBody, Status, Submitted, TxStatus},
+    http::{BlockEvents, ErrorBody, Status, Submitted, TxStatus},
 };
 use commonware_cryptography::Signer;
-use mycel_ledger::{Message, Tx, TxBody, modules::bank};
+use mycel_ledger::{
+    Message, Tx, TxBody,
+    modules::{bank, staking::Role},
+};
 use mycel_primitives::{
     Address, Amount, Hash, PrivateKey,
     codec::{Encode, EncodeSize},
@@ -19,6 +30,36 @@ fn install_crypto() {
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
+}
+
+/// `GET /api/v1/accounts/{address}`.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Account {
+    /// Address.
+    pub address: Address,
+    /// Spendable balance.
+    pub balance: Amount,
+    /// Next nonce.
+    pub nonce: u64,
+    /// Bonded stake per role.
+    pub stakes: Vec<(Role, Amount)>,
+    /// Pending unbondings: (release height, role, amount).
+    pub unbonding: Vec<(u64, Role, Amount)>,
+    /// Jailed until this height, if jailed.
+    pub jailed_until: Option<u64>,
+}
+
+impl Account {
+    /// Stake bonded as `role`.
+    pub fn stake(&self, role: Role) -> Amount {
+        Amount(
+            self.stakes
+                .iter()
+                .filter(|(r, _)| *r == role)
+                .map(|(_, a)| a.0)
+                .sum(),
+        )
+    }
 }
 
 /// API client.
@@ -92,7 +133,7 @@ impl Client {
     }
 
     /// An account.
-    pub async fn account(&self, a: &Address) -> Result<serde_json::Value> {
+    pub async fn account(&self, a: &Address) -> Result<Account> {
         self.get(&format!("/api/v1/accounts/{a}")).await
     }
 
@@ -223,8 +264,7 @@ impl Client {
     ) -> Result<Tx> {
         let status = self.status().await?;
         let addr = Address::from_public_key(&key.public_key());
-        let acct = self.account(&addr).await?;
-        let nonce = acct["nonce"].as_u64().unwrap_or(0);
+        let nonce = self.account(&addr).await?.nonce;
         let mut body = TxBody {
             chain_id: status.chain_id,
             sender: key.public_key(),

@@ -1,10 +1,9 @@
 //! Runs a validator node: consensus over authenticated TCP, the ledger store and the HTTP API.
 
 use crate::{
-    Error, Result,
-    api::{self, ApiState},
-    config::Home,
+    Error, Home, Result,
     error::io,
+    http::{self, ApiState},
     keystore::Keystore,
 };
 use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519::PublicKey};
@@ -62,8 +61,8 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
     }
     let data = home.data_dir();
     std::fs::create_dir_all(&data).map_err(io(&data))?;
-    let store = Arc::new(Store::open(data.join("state.redb"))?);
-    let blobs = mycel_store::BlobStore::open(home.path().join("blobs"))?;
+    let store = Arc::new(Store::open(home.state_db())?);
+    let blobs = mycel_store::BlobStore::open(home.blobs_dir())?;
     let chain = Arc::new(Chain::open(
         store,
         &genesis,
@@ -93,7 +92,7 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         skip_timeout: Duration::from_millis(cfg.leader_timeout_ms + 3_000),
     };
     let runtime = cw_tokio::Config::new()
-        .with_storage_directory(data.join("consensus"))
+        .with_storage_directory(home.consensus_dir())
         .with_worker_threads(2)
         .with_catch_panics(false);
     let validator_addr = Address::from_public_key(&me);
@@ -210,9 +209,9 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         let bound = listener
             .local_addr()
             .map_err(io(std::path::Path::new("api listener")))?;
-        let app = api::router(state, cfg.max_request_bytes);
+        let app = http::router(state, cfg.max_request_bytes);
         ctx.child("api").spawn(move |_| async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            if let Err(e) = http::serve(listener, app).await {
                 tracing::error!(target: "mycel::api", error = %e, "api server stopped");
             }
         });

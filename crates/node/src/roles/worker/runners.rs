@@ -17,11 +17,11 @@
 //! Every item's hash goes into the committed result root, so an auditor can re-execute and check
 //! any single item.
 
-use crate::{
-    Error, Result,
-    serve::{ChatEngine, ChatMessage},
-    worker::{JobOutput, JobRunner},
+use super::{
+    JobOutput, JobRunner,
+    sessions::{ChatEngine, ChatMessage},
 };
+use crate::{Error, Result};
 use mycel_ledger::modules::market::{Job, JobKind};
 use mycel_ml::{
     engine::{Engine, EngineConfig, LocalEngine},
@@ -31,7 +31,7 @@ use mycel_ml::{
     sampling::SamplingParams,
 };
 use mycel_primitives::Hash;
-use mycel_store::blob_hash;
+use mycel_verify::content_hash as blob_hash;
 use parking_lot::Mutex;
 
 fn ml(e: mycel_ml::Error) -> Error {
@@ -64,6 +64,7 @@ impl MlRunner {
         generation: &str,
         emb: &str,
     ) -> Result<MlRunner> {
+        let resolver_store = store.clone();
         let mut engine = LocalEngine::new(
             store,
             EngineConfig {
@@ -79,6 +80,18 @@ impl MlRunner {
                 .0,
         );
         let emb_id = Hash(engine.embedder(emb).map_err(ml)?.model_id().0);
+        // The IDs offered must be the ones posters resolve, or no job would ever match.
+        for (name, id) in [(generation, gen_id), (emb, emb_id)] {
+            if mycel_ml::registry::spec(name).is_ok() {
+                let resolved = crate::services::models::resolve(&resolver_store, name)?;
+                if resolved != id {
+                    return Err(Error::Invalid {
+                        what: format!("model {name}"),
+                        why: format!("loaded as {id} but posters resolve it to {resolved}"),
+                    });
+                }
+            }
+        }
         Ok(MlRunner {
             engine: Mutex::new(engine),
             generator: (generation.to_string(), gen_id),

@@ -1,0 +1,37 @@
+//! The benchmarks behind `mycel bench …`: each prints its figure beside the ceiling or peer
+//! measured in the same run. They start real processes and real chains, so they live here, out
+//! of the library crates they measure.
+//!
+//! - [`ledger`]: signed transfers per second against single ed25519 verifies, and HTTP submit →
+//!   finality latency on a devnet.
+//! - [`market`]: ledger cost and throughput of batch jobs; interactive session latency.
+
+pub mod ledger;
+pub mod market;
+
+pub use ledger::{LedgerBenchArgs, ledger};
+pub use market::{MarketBenchArgs, market};
+
+use mycel_node::{Result, error::io};
+
+pub(crate) fn tempdir() -> Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!(
+        "mycel-bench-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&d).map_err(io(&d))?;
+    Ok(d)
+}
+
+pub(crate) fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(io(std::path::Path::new("127.0.0.1:0")))?;
+    Ok(l.local_addr()
+        .map_err(io(std::path::Path::new("127.0.0.1:0")))?
+        .port())
+}
+
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}

@@ -1,0 +1,168 @@
+//! A single-validator network with a worker, in one process: what `mycel devnet` runs.
+
+use crate::{
+    Home, Result,
+    init::{InitOptions, init},
+    keystore::Keystore,
+    roles::{
+        validator::{RunOptions, run as run_node},
+        worker::start::{WorkerOptions, run as run_worker},
+    },
+};
+use mycel_ml::registry::ModelStore;
+use mycel_primitives::{Address, Amount};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+/// How to run a devnet.
+#[derive(Clone, Debug)]
+pub struct DevnetOptions {
+    /// Home (default: a new folder under the system's temporary directory).
+    pub home: Option<PathBuf>,
+    /// Funded accounts created on first start.
+    pub accounts: usize,
+    /// HTTP API address (overrides the home's config).
+    pub api_addr: Option<SocketAddr>,
+    /// p2p address (overrides the home's config).
+    pub p2p_addr: Option<SocketAddr>,
+    /// Run without a worker.
+    pub no_worker: bool,
+    /// Where the worker's session server listens.
+    pub worker_listen: SocketAddr,
+}
+
+/// One key of the devnet home.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DevnetAccount {
+    /// Key name.
+    pub name: String,
+    /// Address.
+    pub address: Address,
+    /// Genesis balance (`None` for the validator key).
+    pub balance: Option<Amount>,
+}
+
+/// What a running devnet tells its user.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DevnetInfo {
+    /// Chain id.
+    pub chain_id: String,
+    /// The home.
+    pub home: PathBuf,
+    /// Where the HTTP API listens.
+    pub api: SocketAddr,
+    /// Where consensus listens.
+    pub p2p: SocketAddr,
+    /// The keys of the home.
+    pub accounts: Vec<DevnetAccount>,
+    /// Why there is no worker, if there is none.
+    pub no_worker: Option<String>,
+}
+
+/// The home a devnet uses: the given one, else a throwaway folder named after the process.
+pub fn home(flag: Option<PathBuf>) -> Home {
+    match flag {
+        Some(p) => Home(p),
+        None => Home(std::env::temp_dir().join(format!("mycel-devnet-{}", std::process::id()))),
+    }
+}
+
+/// Initialises the home if needed and runs the validator and (unless disabled or the models
+/// cannot be had) a worker, calling `on_ready` once the API listens. Runs until the process stops.
+pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'static) -> Result<()> {
+    let home = home(o.home.clone());
+    if !home.is_initialised() {
+        let mut opts = InitOptions {
+            accounts: o.accounts,
+            ..Default::default()
+        };
+        if let Some(a) = o.api_addr {
+            opts.config.api_addr = a;
+        }
+        if let Some(a) = o.p2p_addr {
+            opts.config.p2p_addr = a;
+        }
+        init(&home, &opts)?;
+    }
+    let genesis = home.genesis()?;
+    let keys = Keystore::new(home.keys_dir()).list()?;
+    let p2p = o.p2p_addr.unwrap_or(home.config()?.p2p_addr);
+    // The worker needs the pinned models; fetch them on first start. Without them the devnet
+    // still runs, without a worker.
+    let (worker, no_worker) = if o.no_worker {
+        (None, Some("--no-worker".to_string()))
+    } else {
+        match mycel_ml::fetch::ensure_pinned(&ModelStore::from_env()) {
+            Ok(()) => (
+                Some(WorkerOptions {
+                    key: "worker".into(),
+                    price: Amount(1_000),
+                    listen: o.worker_listen,
+                    tiny: false,
+                    threads: 1,
+                }),
+                None,
+            ),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "models unavailable: {e}; run `mycel models fetch` and restart"
+                )),
+            ),
+        }
+    };
+    let accounts = keys
+        .iter()
+        .map(|k| DevnetAccount {
+            name: k.name.clone(),
+            address: k.address,
+            balance: genesis
+                .accounts
+                .iter()
+                .find(|x| x.address == k.address)
+                .map(|x| x.balance),
+        })
+        .collect();
+    let info = DevnetInfo {
+        chain_id: genesis.chain_id.clone(),
+        home: home.path().to_path_buf(),
+        api: o.api_addr.unwrap_or(home.config()?.api_addr),
+        p2p,
+        accounts,
+        no_worker,
+    };
+    let worker_home = home.clone();
+    let ready = Arc::new(move |api: SocketAddr| {
+        if let Some(w) = worker.clone() {
+            let home = worker_home.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build();
+                match rt {
+                    Ok(rt) => {
+                        if let Err(e) = rt.block_on(run_worker(&home, &format!("http://{api}"), &w))
+                        {
+                            tracing::error!(target: "mycel::worker", error = %e, "worker stopped");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(target: "mycel::worker", error = %e, "worker not started")
+                    }
+                }
+            });
+        }
+        on_ready(&DevnetInfo {
+            api,
+            ..info.clone()
+        });
+    });
+    run_node(
+        &home,
+        RunOptions {
+            api_addr: o.api_addr,
+            p2p_addr: o.p2p_addr,
+            on_ready: Some(ready),
+        },
+    )
+}

@@ -1,0 +1,101 @@
+//! The HTTP surface of a node, one file per surface: [`chain`] (status, transactions, accounts,
+//! blocks, events, rewards, supply), [`blobs`], [`market`] (jobs, workers, sessions), [`data`]
+//! (datasets, contributors), [`earnings`] (the earnings debugger) and [`dashboard`] (the page and
+//! `/metrics`). The OpenAI-compatible and MCP routes will be files beside these.
+//!
+//! Every surface answers errors in one shape ([`error`]): `{"error": {"code", "message"}}` with
+//! stable codes (the ledger's transaction error codes, plus `not_found`, `bad_request`,
+//! `malformed_json`, `method_not_allowed`, `payload_too_large`, `uri_too_long`,
+//! `headers_too_large`, `unavailable` and `internal`).
+
+pub mod blobs;
+pub mod chain;
+pub mod dashboard;
+pub mod data;
+pub mod earnings;
+pub mod error;
+pub mod market;
+
+pub use chain::{BlockEvents, BlockView, EventView, Status, Submitted, SupplyAudit, TxStatus};
+pub use earnings::{Earnings, EpochEarnings};
+pub use error::{ApiError, ErrorBody, ErrorDetail};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+};
+use mycel_consensus::Chain;
+use mycel_primitives::Address;
+use std::sync::Arc;
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The chain.
+    pub chain: Arc<Chain>,
+    /// This node's validator address.
+    pub validator: Address,
+    /// Renders the Prometheus text exposition.
+    pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    /// The last finalized height, updated by the finalizer (long polls wait on it).
+    pub finalized: tokio::sync::watch::Receiver<u64>,
+    /// The node's blob store.
+    pub blobs: mycel_store::BlobStore,
+    /// Where admitted transactions go to be pushed to the other validators.
+    pub gossip: Option<futures::channel::mpsc::UnboundedSender<Vec<u8>>>,
+}
+
+/// The node's router: every surface, with the shared error shape and limits.
+pub fn router(state: ApiState, max_body: usize) -> Router {
+    let blobs = Router::new()
+        .route("/api/v1/blobs", post(blobs::put_blob))
+        .layer(DefaultBodyLimit::max(blobs::MAX_BLOB_BYTES));
+    let rest = Router::new()
+        .merge(blobs)
+        .route("/api/v1/blobs/{hash}", get(blobs::get_blob))
+        .route("/api/v1/status", get(chain::status))
+        .route("/api/v1/txs", post(chain::submit_tx))
+        .route("/api/v1/txs/{hash}", get(chain::tx_status))
+        .route("/api/v1/accounts/{address}", get(chain::get_account))
+        .route("/api/v1/blocks/{height}", get(chain::get_block))
+        .route("/api/v1/blocks/{height}/events", get(chain::block_events))
+        .route("/api/v1/events", get(chain::events))
+        .route("/api/v1/rewards/{epoch}", get(chain::get_rewards))
+        .route("/api/v1/supply", get(chain::supply))
+        .route("/api/v1/datasets", get(data::list_datasets))
+        .route("/api/v1/datasets/{root}", get(data::get_dataset))
+        .route(
+            "/api/v1/contributors/{address}/datasets",
+            get(data::contributor_datasets),
+        )
+        .route("/api/v1/jobs", get(market::list_jobs))
+        .route("/api/v1/jobs/{id}", get(market::get_job))
+        .route("/api/v1/workers", get(market::list_workers))
+        .route("/api/v1/workers/{address}/jobs", get(market::worker_jobs))
+        .route("/api/v1/workers/{address}/offer", get(market::worker_offer))
+        .route("/api/v1/sessions", get(market::list_sessions))
+        .route("/api/v1/sessions/{id}", get(market::get_session))
+        .route("/api/v1/earnings/{address}", get(earnings::earnings))
+        .route("/metrics", get(dashboard::metrics))
+        .route("/", get(dashboard::dashboard))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state);
+    with_error_shape(rest)
+}
+
+/// Wraps a router in the shared error shape: a JSON 404 for unknown paths, every non-JSON error
+/// rewritten into the shape, and the URI and header limits.
+pub fn with_error_shape(router: Router) -> Router {
+    router
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::middleware::from_fn(error::json_errors))
+        .layer(axum::middleware::from_fn(error::limits))
+}
+
+/// Serves `router` on `listener` until the process stops. The HTTP/1 parser's own limits are
+/// set above [`error::MAX_URI_BYTES`] and [`error::MAX_HEADER_BYTES`] so that a client meets
+/// those, answered in the error shape (the parser rejects only URIs above 64 KiB by itself).
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router).await
+}

@@ -1,0 +1,97 @@
+//! Assembling the worker role: load the models, open the session server, publish the offer,
+//! settle sessions in the background and run jobs until the process stops.
+
+use super::{Worker, WorkerConfig, runners::MlRunner, sessions::SessionServer};
+use crate::{Error, Home, Result, client::Client, http, keystore::Keystore};
+use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
+use mycel_primitives::Amount;
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+/// How to run a worker.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Key that bonds, offers and signs results and receipts.
+    pub key: String,
+    /// Price per work unit.
+    pub price: Amount,
+    /// Where the session server listens (published in the offer).
+    pub listen: SocketAddr,
+    /// Serve the tiny random-weight models (smoke runs, no download).
+    pub tiny: bool,
+    /// Threads per job.
+    pub threads: usize,
+}
+
+/// Runs the worker of `home` against the node at `api` until the process stops.
+pub async fn run(home: &Home, api: &str, o: &WorkerOptions) -> Result<()> {
+    let key = Keystore::new(home.keys_dir()).load(&o.key)?.private_key()?;
+    let store = ModelStore::from_env();
+    if !o.tiny {
+        mycel_ml::fetch::ensure_pinned(&store).map_err(model_error)?;
+    }
+    let (threads, tiny) = (o.threads, o.tiny);
+    let runner = tokio::task::spawn_blocking(move || {
+        let (g, e) = if tiny {
+            ("tiny-llama", "tiny-bert")
+        } else {
+            (SMOLLM2.name, MINILM.name)
+        };
+        MlRunner::load(store, threads, g, e)
+    })
+    .await
+    .map_err(|e| model_error(format!("loader panicked: {e}")))?
+    .map_err(|e| model_error(format!("{e} (run `mycel models fetch`, or pass --tiny)")))?;
+    let runner = Arc::new(runner);
+    let client = Client::new(api);
+    let server = SessionServer::open(
+        runner.clone(),
+        key.clone(),
+        client.clone(),
+        home.worker_sessions_dir(),
+    )?;
+    let listener = tokio::net::TcpListener::bind(o.listen)
+        .await
+        .map_err(crate::error::io(std::path::Path::new(
+            &o.listen.to_string(),
+        )))?;
+    let endpoint = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(crate::error::io(std::path::Path::new("session listener")))?
+    );
+    let app = server.router();
+    tokio::spawn(async move {
+        if let Err(e) = http::serve(listener, app).await {
+            tracing::error!(target: "mycel::worker", error = %e, "session server stopped");
+        }
+    });
+    let settler = server.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            if let Err(e) = settler.settle_all().await {
+                tracing::warn!(target: "mycel::worker", error = %e, "session settlement failed; retrying");
+            }
+        }
+    });
+    eprintln!(
+        "worker {} serving generation model {} and embedding model {}; sessions at {endpoint}",
+        server.address(),
+        runner.generator_id(),
+        runner.embedder_id()
+    );
+    let cfg = WorkerConfig {
+        price_per_unit: o.price,
+        endpoint,
+        ..Default::default()
+    };
+    Worker::new(client, key, runner, cfg).run().await
+}
+
+fn model_error(e: impl std::fmt::Display) -> Error {
+    Error::Invalid {
+        what: "models".into(),
+        why: e.to_string(),
+    }
+}
