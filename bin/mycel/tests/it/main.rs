@@ -225,11 +225,7 @@ async fn kill9_during_transfers_loses_nothing() {
             .account(&Address::from_public_key(&k.public_key()))
             .await
             .unwrap();
-        assert_eq!(
-            acct["nonce"].as_u64().unwrap(),
-            nonces[a],
-            "account {a} nonce"
-        );
+        assert_eq!(acct.nonce, nonces[a], "account {a} nonce");
     }
     assert!(
         acked.len() > 20,
@@ -336,12 +332,8 @@ async fn api_rejects_bad_input_without_state_change() {
         .account(&Address::from_public_key(&key.public_key()))
         .await
         .unwrap();
-    assert_eq!(
-        before["nonce"].as_u64().unwrap() + 1,
-        after["nonce"].as_u64().unwrap()
-    );
-    let spent = before["balance"].as_str().unwrap().parse::<u128>().unwrap()
-        - after["balance"].as_str().unwrap().parse::<u128>().unwrap();
+    assert_eq!(before.nonce + 1, after.nonce);
+    let spent = before.balance.0 - after.balance.0;
     assert_eq!(spent, Amount::from_myc(1).0 + 1_000);
 
     // Unknown routes and malformed parameters are typed too.
@@ -819,7 +811,7 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
         .load("dev2")
         .unwrap()
         .address;
-    let balance = |v: serde_json::Value| v["balance"].as_str().unwrap().parse::<u128>().unwrap();
+    let balance = |v: mycel_node::client::Account| v.balance.0;
     let before = balance(c.account(&dev2).await.unwrap());
     let won: serde_json::Value = serde_json::from_str(&run(&[
         "--json",
@@ -1310,7 +1302,7 @@ async fn real_worker_killed_mid_job_resumes_and_is_paid_once() {
         .load("dev0")
         .unwrap()
         .address;
-    let balance = |v: &serde_json::Value| v["balance"].as_str().unwrap().parse::<u128>().unwrap();
+    let balance = |v: &mycel_node::client::Account| v.balance.0;
     let before = balance(&c.account(&poster).await.unwrap());
     let train = net.home.join("train.jsonl");
     std::fs::write(&train, TRAIN_JSONL).unwrap();

@@ -7,11 +7,16 @@ use mycel_ledger::{
 use mycel_node::{
     Home,
     client::Client,
+    client::send_chat,
     init::{InitOptions, init},
     keystore::Keystore,
-    node::{RunOptions, run},
-    serve::{ChatEngine, ChatMessage, ChatRequest, SessionServer, send_chat},
-    worker::{JobOutput, JobRunner, Worker, WorkerConfig},
+    roles::{
+        validator::{RunOptions, run},
+        worker::{
+            JobOutput, JobRunner, Worker, WorkerConfig,
+            sessions::{ChatEngine, ChatMessage, ChatRequest, SessionServer},
+        },
+    },
 };
 use mycel_primitives::{Amount, Hash};
 use std::{sync::mpsc, time::Duration};
@@ -188,10 +193,10 @@ async fn session_chats_are_receipted_settled_and_refunded() {
     assert_eq!(b, "em maerts");
     // Replaying seq 1 and a stranger's request are refused.
     assert!(
-        matches!(send_chat(&worker_url, 0, 1, &client_key, &req("again", false)).await, Err(mycel_node::Error::Api { ref code, .. }) if code == "409")
+        matches!(send_chat(&worker_url, 0, 1, &client_key, &req("again", false)).await, Err(mycel_node::Error::Api { ref code, .. }) if code == "conflict")
     );
     assert!(
-        matches!(send_chat(&worker_url, 0, 2, &stranger, &req("mine?", false)).await, Err(mycel_node::Error::Api { ref code, .. }) if code == "401")
+        matches!(send_chat(&worker_url, 0, 2, &stranger, &req("mine?", false)).await, Err(mycel_node::Error::Api { ref code, .. }) if code == "unauthorized")
     );
     let (_, rc) = send_chat(&worker_url, 0, 2, &client_key, &req("three", false))
         .await
