@@ -314,7 +314,7 @@ pub fn run(node_home: &Home, api: Option<&str>, cmd: DataCmd, json: bool) -> Res
             );
             Ok(())
         }
-        DataCmd::Bench(a) => Ok(mycel_data::bench::run(&mycel_data::bench::BenchOptions {
+        DataCmd::Bench(a) => Ok(mycel_bench::data::run(&mycel_bench::data::BenchOptions {
             chunk_mib: a.chunk_mib,
             sources: a.sources,
             negatives: a.negatives,

@@ -361,7 +361,7 @@ pub fn models(cmd: ModelsCmd, json: bool) -> Result<()> {
 /// Runs `mycel bench ml` and prints the figures.
 pub fn bench(a: &BenchMlArgs, json: bool) -> Result<()> {
     let store = store();
-    let opts = mycel_ml::bench::BenchOptions {
+    let opts = mycel_bench::ml::BenchOptions {
         threads: a.threads,
         gen_tokens: a.gen_tokens,
         lora_steps: a.lora_steps,
@@ -372,10 +372,10 @@ pub fn bench(a: &BenchMlArgs, json: bool) -> Result<()> {
             a.threads
         );
     }
-    let load_before = mycel_ml::bench::load_average();
-    let figs = mycel_ml::bench::run(&store, &opts, &mut |m| eprintln!("{m}"))?;
-    let load_after = mycel_ml::bench::load_average();
-    let peers = mycel_ml::bench::peers_with(&store);
+    let load_before = mycel_bench::ml::load_average();
+    let figs = mycel_bench::ml::run(&store, &opts, &mut |m| eprintln!("{m}"))?;
+    let load_after = mycel_bench::ml::load_average();
+    let peers = mycel_bench::ml::peers_with(&store);
     if json {
         println!(
             "{}",

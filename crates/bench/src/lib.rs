@@ -5,9 +5,15 @@
 //! - [`ledger`]: signed transfers per second against single ed25519 verifies, and HTTP submit →
 //!   finality latency on a devnet.
 //! - [`market`]: ledger cost and throughput of batch jobs; interactive session latency.
+//! - [`ml`]: generation, embedding and LoRA speed on the pinned models, with the GEMM ceiling
+//!   and the llama.cpp and ONNX Runtime peers.
+//! - [`data`]: chunk IDs against the FastCDC + BLAKE3 ceiling, signature throughput, dedup
+//!   quality per Jaccard band, index memory.
 
+pub mod data;
 pub mod ledger;
 pub mod market;
+pub mod ml;
 
 pub use ledger::{LedgerBenchArgs, ledger};
 pub use market::{MarketBenchArgs, market};

@@ -20,7 +20,6 @@
 //! ```
 
 pub mod batch;
-pub mod bench;
 pub mod blobs;
 pub mod dedup;
 pub mod error;

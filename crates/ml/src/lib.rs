@@ -22,7 +22,6 @@
 //! # Ok::<(), mycel_ml::Error>(())
 //! ```
 
-pub mod bench;
 pub mod embed;
 pub mod engine;
 mod error;

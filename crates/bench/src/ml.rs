@@ -1,7 +1,7 @@
 //! `mycel bench ml`: generation, embedding and LoRA speed on the pinned models, with the llama.cpp peer when
 //! its Python binding is installed.
 
-use crate::{
+use mycel_ml::{
     Result,
     embed::Embedder,
     generate::{GenerateRequest, Prompt, TextGenerator},
@@ -288,18 +288,18 @@ fn onnx_peer(store: &ModelStore, model: &std::path::Path) -> Result<String> {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| crate::Error::InvalidInput(format!("python3: {e}")))?;
+        .map_err(|e| mycel_ml::Error::InvalidInput(format!("python3: {e}")))?;
     child
         .stdin
         .take()
         .expect("piped")
         .write_all(input.to_string().as_bytes())
-        .map_err(|e| crate::Error::InvalidInput(format!("python3 stdin: {e}")))?;
+        .map_err(|e| mycel_ml::Error::InvalidInput(format!("python3 stdin: {e}")))?;
     let o = child
         .wait_with_output()
-        .map_err(|e| crate::Error::InvalidInput(format!("python3: {e}")))?;
+        .map_err(|e| mycel_ml::Error::InvalidInput(format!("python3: {e}")))?;
     if !o.status.success() {
-        return Err(crate::Error::InvalidInput(
+        return Err(mycel_ml::Error::InvalidInput(
             String::from_utf8_lossy(&o.stderr).trim().to_string(),
         ));
     }
@@ -324,7 +324,7 @@ pub fn peers_with(store: &ModelStore) -> Vec<String> {
              (reference/ml.md): 104-151 tok/s decode, 213-248 tok/s prefill on 1 thread"
                 .into(),
         );
-    } else if let Some(f) = SMOLLM2.file(crate::registry::FileRole::Weights) {
+    } else if let Some(f) = SMOLLM2.file(mycel_ml::registry::FileRole::Weights) {
         let path = store.path_of(&SMOLLM2, f);
         match std::process::Command::new("python3")
             .args(["-c", LLAMA_CPP_PEER])

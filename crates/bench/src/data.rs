@@ -2,7 +2,7 @@
 //! signature throughput, dedup quality per Jaccard band on a labelled synthetic corpus, and index
 //! memory, all measured in the same run.
 
-use crate::{
+use mycel_data::{
     Result,
     batch::{BatchStats, dedup_texts},
     dedup::Tier,
@@ -120,13 +120,13 @@ fn pseudo_random(n: usize, seed: u64) -> Vec<u8> {
     let mut s = seed;
     let mut out = Vec::with_capacity(n + 8);
     while out.len() < n {
-        out.extend_from_slice(&crate::minhash::splitmix64(&mut s).to_le_bytes());
+        out.extend_from_slice(&mycel_data::minhash::splitmix64(&mut s).to_le_bytes());
     }
     out.truncate(n);
     out
 }
 
-/// Writes `corpus` to a temporary JSONL file and times [`crate::jsonl::dedup_jsonl`] on it (tier D at
+/// Writes `corpus` to a temporary JSONL file and times [`mycel_data::jsonl::dedup_jsonl`] on it (tier D at
 /// 0.8): MB/s over the file's bytes, and the bytes.
 fn jsonl_end_to_end(profile: &Profile, corpus: &Corpus) -> Result<(f64, u64)> {
     let dir = std::env::temp_dir();
@@ -138,12 +138,12 @@ fn jsonl_end_to_end(profile: &Profile, corpus: &Corpus) -> Result<(f64, u64)> {
             body.push_str(&serde_json::json!({"id": i, "text": d}).to_string());
             body.push('\n');
         }
-        std::fs::write(&input, body).map_err(crate::error::io(&input))?;
+        std::fs::write(&input, body).map_err(mycel_data::error::io(&input))?;
         let t = Instant::now();
-        let s = crate::jsonl::dedup_jsonl(
+        let s = mycel_data::jsonl::dedup_jsonl(
             &input,
             &output,
-            &crate::jsonl::JsonlOptions::default(),
+            &mycel_data::jsonl::JsonlOptions::default(),
             profile,
             Tier::D,
             0.8,
