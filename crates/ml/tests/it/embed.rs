@@ -1,4 +1,4 @@
-use crate::store_with;
+use crate::models::pinned_models;
 use mycel_ml::{
     embed::{Embedder, cosine},
     registry::MINILM,
@@ -7,7 +7,7 @@ use mycel_ml::{
 
 #[test]
 fn real_minilm_golden_cosine_and_thread_independence() {
-    let Some(store) = store_with(&MINILM) else {
+    let Some(store) = pinned_models(&[&MINILM]) else {
         return;
     };
     let e = Embedder::load(&store, &MINILM).unwrap();

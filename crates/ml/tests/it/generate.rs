@@ -1,4 +1,4 @@
-use crate::store_with;
+use crate::models::pinned_models;
 use mycel_ml::{
     Error,
     generate::{FinishReason, GenerateRequest, Prompt, TextGenerator},
@@ -23,7 +23,7 @@ const CAPITAL_ANSWER_IDS: [u32; 7] = [504, 3575, 282, 4649, 314, 7042, 30];
 
 #[test]
 fn real_smollm2_greedy_capital_of_france() {
-    let Some(store) = store_with(&SMOLLM2) else {
+    let Some(store) = pinned_models(&[&SMOLLM2]) else {
         return;
     };
     let g = TextGenerator::load(&store, &SMOLLM2, ExecMode::Quantized).unwrap();
@@ -42,7 +42,7 @@ fn real_smollm2_greedy_capital_of_france() {
 
 #[test]
 fn real_smollm2_f32_mode_answers_and_has_its_own_model_id() {
-    let Some(store) = store_with(&SMOLLM2) else {
+    let Some(store) = pinned_models(&[&SMOLLM2]) else {
         return;
     };
     let q = TextGenerator::load(&store, &SMOLLM2, ExecMode::Quantized).unwrap();
@@ -65,7 +65,7 @@ fn real_smollm2_f32_mode_answers_and_has_its_own_model_id() {
 
 #[test]
 fn real_smollm2_same_tokens_and_logits_at_1_and_2_threads() {
-    let Some(store) = store_with(&SMOLLM2) else {
+    let Some(store) = pinned_models(&[&SMOLLM2]) else {
         return;
     };
     for mode in [ExecMode::Quantized, ExecMode::F32] {
@@ -100,7 +100,7 @@ fn real_smollm2_same_tokens_and_logits_at_1_and_2_threads() {
 
 #[test]
 fn real_smollm2_rejects_prompt_longer_than_context() {
-    let Some(store) = store_with(&SMOLLM2) else {
+    let Some(store) = pinned_models(&[&SMOLLM2]) else {
         return;
     };
     let g = TextGenerator::load(&store, &SMOLLM2, ExecMode::Quantized).unwrap();

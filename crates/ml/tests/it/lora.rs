@@ -1,4 +1,4 @@
-use crate::store_with;
+use crate::models::pinned_models;
 use mycel_ml::{
     generate::TextGenerator,
     lora::{Adapter, Dataset, TrainConfig, apply_adapter, train},
@@ -7,7 +7,7 @@ use mycel_ml::{
 
 #[test]
 fn real_smollm2_lora_loss_falls_and_hash_is_reproducible() {
-    let Some(store) = store_with(&SMOLLM2) else {
+    let Some(store) = pinned_models(&[&SMOLLM2]) else {
         return;
     };
     let data = Dataset::from_jsonl(

@@ -1,0 +1,276 @@
+//! The harness: free ports, the real binary started as a child process, a one-validator
+//! devnet, the CLI, and the pinned models.
+
+use mycel_ledger::{Message, Tx, TxBody, modules::bank};
+use mycel_node::{client::Client, keystore::Keystore};
+use mycel_primitives::{Address, Amount, PrivateKey};
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// The `mycel` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_mycel");
+
+// The skip-or-fail rule for the `real_*` tests is mycel-ml's, shared by path so that the two test
+// binaries cannot drift apart.
+#[path = "../../../../crates/ml/tests/it/models.rs"]
+mod models;
+pub use models::pinned_models;
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Finds `n` consecutive free ports on 127.0.0.1.
+pub fn free_port_range(n: u16) -> u16 {
+    let mut base = 20_000 + (std::process::id() as u16 % 20_000);
+    loop {
+        let ok = (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if ok {
+            return base;
+        }
+        base = base.wrapping_add(n + 7).max(20_000);
+    }
+}
+
+/// A child process that is killed when dropped, so a failing test leaves no node behind.
+pub struct Process(Option<Child>);
+
+impl Process {
+    /// Starts `cmd` with stdout discarded and stderr appended to `log`.
+    pub fn spawn(mut cmd: Command, log: &Path) -> Process {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        Process(Some(cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap()))
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(mut self) {
+        let mut child = self.0.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A node home with its API and P2P addresses on free ports.
+pub struct Devnet {
+    /// The node's home directory (keys, config, `node.log`).
+    pub home: PathBuf,
+    /// The API address, `127.0.0.1:PORT`.
+    pub api: String,
+    /// The P2P address, `127.0.0.1:PORT`.
+    pub p2p: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Devnet {
+    /// A fresh, empty home (for `mycel devnet`, which initializes it itself).
+    pub fn fresh() -> Devnet {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        Devnet {
+            home,
+            api: format!("127.0.0.1:{}", free_port()),
+            p2p: format!("127.0.0.1:{}", free_port()),
+            _dir: dir,
+        }
+    }
+
+    /// A home initialized by `mycel init` with the funded `dev*` and `worker` keys.
+    pub fn init() -> Devnet {
+        let net = Devnet::fresh();
+        let out = Command::new(BIN)
+            .args(["--home", net.home.to_str().unwrap(), "init"])
+            .args(["--api.addr", &net.api, "--p2p.addr", &net.p2p])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        net
+    }
+
+    /// Starts `mycel node` on this home, logging to `node.log`.
+    pub fn start(&self) -> Process {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--home", self.home.to_str().unwrap(), "node"]);
+        Process::spawn(cmd, &self.log())
+    }
+
+    /// Starts a node and waits until its API answers.
+    pub async fn start_and_wait(&self) -> (Process, Client) {
+        let node = self.start();
+        let c = self.client();
+        wait_up(&c, &self.home).await;
+        (node, c)
+    }
+
+    /// The node's log.
+    pub fn log(&self) -> PathBuf {
+        self.home.join("node.log")
+    }
+
+    /// An API client.
+    pub fn client(&self) -> Client {
+        Client::new(&format!("http://{}", self.api))
+    }
+
+    /// The private key named `name` in the home's keystore.
+    pub fn key(&self, name: &str) -> PrivateKey {
+        key_at(&self.home, name)
+    }
+
+    /// The address of the key named `name`.
+    pub fn address(&self, name: &str) -> Address {
+        Keystore::new(self.home.join("keys"))
+            .load(name)
+            .unwrap()
+            .address
+    }
+
+    /// `mycel --home HOME --api URL`, ready for more arguments.
+    pub fn mycel(&self) -> Command {
+        mycel_at(&self.home, &self.api)
+    }
+
+    /// Runs the CLI and returns its stdout; panics if it fails.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = self.mycel().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "mycel {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs the CLI with `--json` and parses its stdout.
+    pub fn cli_json(&self, args: &[&str]) -> serde_json::Value {
+        let args: Vec<&str> = std::iter::once("--json")
+            .chain(args.iter().copied())
+            .collect();
+        serde_json::from_str(&self.cli(&args)).unwrap()
+    }
+
+    /// Runs the CLI, which must fail, and returns its stderr.
+    pub fn cli_fails(&self, args: &[&str]) -> String {
+        let out = self.mycel().args(args).output().unwrap();
+        assert!(!out.status.success(), "mycel {args:?} should have failed");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Polls `mycel job status ID` until the job is settled and returns it; panics with the job
+    /// and the node's log once `deadline` has passed.
+    pub async fn wait_settled(&self, id: &str, deadline: Instant) -> serde_json::Value {
+        loop {
+            let j = self.cli_json(&["job", "status", id]);
+            if j["status"] == "settled" {
+                return j;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} never settled: {j}\n{}",
+                std::fs::read_to_string(self.log()).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// `mycel --home HOME --api http://API`, ready for more arguments.
+pub fn mycel_at(home: &Path, api: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--home", home.to_str().unwrap()])
+        .args(["--api", &format!("http://{api}")]);
+    cmd
+}
+
+/// The private key named `name` in the keystore of `home`.
+pub fn key_at(home: &Path, name: &str) -> PrivateKey {
+    Keystore::new(home.join("keys"))
+        .load(name)
+        .unwrap()
+        .private_key()
+        .unwrap()
+}
+
+/// Waits up to a minute for the node's API to answer; panics with its log if it does not.
+pub async fn wait_up(c: &Client, home: &Path) {
+    let start = Instant::now();
+    while c.status().await.is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "node did not start: {}",
+            std::fs::read_to_string(home.join("node.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Asserts the bank invariant (supply = sum of balances) through the audit endpoint.
+pub async fn assert_supply_consistent(c: &Client) {
+    let audit: serde_json::Value = c.get("/api/v1/supply").await.unwrap();
+    assert_eq!(audit["consistent"], true, "{audit}");
+}
+
+/// The balance of an account as the API returns it.
+pub fn balance(account: &mycel_node::client::Account) -> u128 {
+    account.balance.0
+}
+
+/// A devnet transfer of `1_000 + nonce` base units with a 1 MYC fee.
+pub fn transfer(key: &PrivateKey, nonce: u64, to: Address) -> Tx {
+    TxBody {
+        chain_id: "mycel-devnet-1".into(),
+        sender: key.public_key(),
+        nonce,
+        fee: Amount::from_myc(1),
+        messages: vec![Message::Bank(bank::Msg::Transfer {
+            to,
+            amount: Amount(1_000 + nonce as u128),
+        })],
+        memo: String::new(),
+    }
+    .sign(key)
+}
+
+/// Writes `(id, text)` records as JSON lines.
+pub fn write_jsonl(path: &Path, docs: &[(String, String)]) {
+    let body: String = docs
+        .iter()
+        .map(|(id, t)| format!("{}\n", serde_json::json!({"id": id, "text": t})))
+        .collect();
+    std::fs::write(path, body).unwrap();
+}
+
+/// Reads a JSON-lines file.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

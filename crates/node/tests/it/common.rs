@@ -1,0 +1,69 @@
+//! The harness: an in-process node on free ports, and transactions sent to it.
+
+use mycel_ledger::{Message, Receipt};
+use mycel_node::{
+    Home,
+    client::Client,
+    init::{InitOptions, init},
+    roles::validator::{RunOptions, run},
+};
+use mycel_primitives::{Hash, PrivateKey};
+use std::{sync::mpsc, time::Duration};
+
+/// The model every test double claims to serve.
+pub const MODEL: Hash = Hash([7; 32]);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Initializes a home under `dir` and runs a node on it in a thread; returns once its API is up.
+pub async fn start_node(dir: &std::path::Path) -> (Home, Client) {
+    let home = Home(dir.join("home"));
+    let mut opts = InitOptions::default();
+    opts.config.api_addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    opts.config.p2p_addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    init(&home, &opts).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let node_home = home.clone();
+    std::thread::spawn(move || {
+        let on_ready = std::sync::Arc::new(move |a| {
+            let _ = tx.send(a);
+        });
+        run(
+            &node_home,
+            RunOptions {
+                on_ready: Some(on_ready),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    });
+    let api =
+        tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)).unwrap())
+            .await
+            .unwrap();
+    (home, Client::new(&format!("http://{api}")))
+}
+
+/// Signs, submits and waits for one message; its receipt.
+pub async fn send_tx(client: &Client, key: &PrivateKey, msg: Message) -> Receipt {
+    let tx = client.sign(key, vec![msg], None, "").await.unwrap();
+    let h = client.submit(&tx).await.unwrap();
+    client
+        .wait(&h, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .receipt
+        .unwrap()
+}
+
+/// Asserts the bank invariant (supply = sum of balances) through the audit endpoint.
+pub async fn assert_supply_consistent(client: &Client) {
+    let audit: serde_json::Value = client.get("/api/v1/supply").await.unwrap();
+    assert_eq!(audit["consistent"], true, "{audit}");
+}
