@@ -7,6 +7,7 @@ mod market;
 mod rewards;
 mod staking;
 mod supply;
+mod wire;
 
 use commonware_cryptography::Signer;
 use mycel_ledger::{
