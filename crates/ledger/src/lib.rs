@@ -23,15 +23,17 @@
 //! assert_eq!(bank::balance(&state, &addr).unwrap(), amount);
 //! ```
 
+pub mod earnings;
 pub mod error;
 pub mod events;
 pub mod execute;
 pub mod genesis;
 pub mod modules;
+pub mod params;
 pub mod state;
 pub mod tx;
 
-pub use error::{Error, Result, TxError};
+pub use error::{Error, ExecError, ExecResult, Result, TxError};
 pub use events::{Event, Receipt};
 pub use execute::{BlockEnv, BlockOutput, check_tx, execute_block};
 pub use modules::Message;

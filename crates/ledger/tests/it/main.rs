@@ -2,6 +2,7 @@
 
 mod bank;
 mod data;
+mod fatal;
 mod genesis;
 mod market;
 mod rewards;
