@@ -3,6 +3,7 @@
 mod bank;
 mod data;
 mod genesis;
+mod golden;
 mod market;
 mod rewards;
 mod staking;
