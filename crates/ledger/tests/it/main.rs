@@ -6,7 +6,9 @@ mod genesis;
 mod golden;
 mod market;
 mod rewards;
+mod roundtrip;
 mod staking;
+mod strategies;
 mod supply;
 
 use commonware_cryptography::Signer;
