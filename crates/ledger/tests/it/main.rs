@@ -4,9 +4,12 @@ mod bank;
 mod data;
 mod fatal;
 mod genesis;
+mod golden;
 mod market;
 mod rewards;
+mod roundtrip;
 mod staking;
+mod strategies;
 mod supply;
 mod wire;
 
