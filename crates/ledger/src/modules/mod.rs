@@ -66,7 +66,8 @@ pub trait Module {
         Ok(())
     }
 
-    /// Runs at the last block of `epoch`, after every module's `end_block`.
+    /// Runs at the last block of `epoch`, after every module's `end_block`, in the registry's
+    /// `end_epoch` order.
     fn end_epoch<S: StateRead + ?Sized>(_ctx: &mut Ctx<'_, '_, S>, _epoch: u64) -> Result<()> {
         Ok(())
     }
@@ -105,15 +106,13 @@ registry! {
         rewards::Rewards,
     }
     /// `end_block` runs in declaration order (messages, then hooks): bank, staking, data, market,
-    /// rewards. `end_epoch` runs in this explicit order because rewards pays the validator set of
-    /// the epoch that ends, which staking's `end_epoch` then replaces with the next epoch's set.
-    /// Every module appears here exactly once (checked at compile time).
-    end_epoch [
+    /// rewards. `end_epoch` runs these first, in this order, then every other module in
+    /// declaration order: rewards must pay the validator set of the epoch that ends before
+    /// staking's `end_epoch` replaces it with the next epoch's set.
+    end_epoch_first [
         bank::Bank,
         rewards::Rewards,
         staking::Staking,
-        data::Data,
-        market::Market,
     ]
 }
 

@@ -7,8 +7,10 @@
 /// - its `Write`/`Read`/`EncodeSize`: the module's wire tag (`Module::ID`, one byte) then the
 ///   module's message; an unknown tag is the `UnknownMessage` codec error;
 /// - `registry::execute` (dispatch), `registry::end_block` (declaration order) and
-///   `registry::end_epoch` (the table's explicit order);
-/// - compile-time checks that wire tags are distinct and that `end_epoch` names every module once.
+///   `registry::end_epoch` (the modules listed in `end_epoch_first`, in that order, then every
+///   other module in declaration order);
+/// - compile-time checks that wire tags are distinct and that `end_epoch_first` names registered
+///   modules, each once.
 macro_rules! registry {
     (
         $(#[$mdoc:meta])*
@@ -16,7 +18,7 @@ macro_rules! registry {
         $(#[$hdoc:meta])*
         hooks { $( $hook:ty ),* $(,)? }
         $(#[$edoc:meta])*
-        end_epoch [ $( $epoch:ty ),* $(,)? ]
+        end_epoch_first [ $( $epoch:ty ),* $(,)? ]
     ) => {
         /// Every message the ledger understands, tagged by module.
         #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -76,19 +78,23 @@ macro_rules! registry {
                 }
                 i += 1;
             }
-            let order = [$( <$epoch as Module>::ID, )*];
-            assert!(order.len() == ids.len(), "end_epoch must name every module once");
+            let first = [$( <$epoch as Module>::ID, )*];
             let mut i = 0;
-            while i < ids.len() {
-                let mut found = 0;
+            while i < first.len() {
+                let mut seen = 0;
                 let mut j = 0;
-                while j < order.len() {
-                    if order[j] == ids[i] {
-                        found += 1;
+                while j < ids.len() {
+                    if ids[j] == first[i] {
+                        seen += 1;
                     }
                     j += 1;
                 }
-                assert!(found == 1, "end_epoch must name every module once");
+                assert!(seen == 1, "end_epoch_first names an unregistered module");
+                let mut j = i + 1;
+                while j < first.len() {
+                    assert!(first[i] != first[j], "end_epoch_first names a module twice");
+                    j += 1;
+                }
                 i += 1;
             }
         };
@@ -123,12 +129,20 @@ macro_rules! registry {
                 Ok(())
             }
 
-            /// End-of-epoch hooks, in the table's `end_epoch` order.
+            /// End-of-epoch hooks: the table's `end_epoch_first` modules in that order, then
+            /// every other module in declaration order.
             pub fn end_epoch<S: StateRead + ?Sized>(
                 ctx: &mut Ctx<'_, '_, S>,
                 epoch: u64,
             ) -> Result<()> {
+                const FIRST: &[u8] = &[$( <$epoch as Module>::ID, )*];
                 $( <$epoch as Module>::end_epoch(ctx, epoch)?; )*
+                $( if !FIRST.contains(&<$module as Module>::ID) {
+                    <$module as Module>::end_epoch(ctx, epoch)?;
+                } )*
+                $( if !FIRST.contains(&<$hook as Module>::ID) {
+                    <$hook as Module>::end_epoch(ctx, epoch)?;
+                } )*
                 Ok(())
             }
         }

@@ -53,7 +53,7 @@ impl Module for Bank {
 }
 
 /// Takes `amount` from `from`.
-pub fn debit<S: StateRead + ?Sized>(
+fn debit<S: StateRead + ?Sized>(
     ctx: &mut Ctx<'_, '_, S>,
     from: &Address,
     amount: Amount,
@@ -68,7 +68,7 @@ pub fn debit<S: StateRead + ?Sized>(
 }
 
 /// Gives `amount` to `to`.
-pub fn credit<S: StateRead + ?Sized>(
+fn credit<S: StateRead + ?Sized>(
     ctx: &mut Ctx<'_, '_, S>,
     to: &Address,
     amount: Amount,

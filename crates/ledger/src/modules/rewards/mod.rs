@@ -9,8 +9,8 @@
 //!
 //! Emission of epoch `e` is `initial_emission >> (e / halving_interval)`.
 //!
-//! State: `rewards/rec/<epoch BE><addr><reason BE>` → [`Amount`] accumulated;
-//! `rewards/epoch/<epoch BE>` → [`EpochSummary`].
+//! State: `rewards/epoch/<epoch BE>` → [`EpochSummary`]. The credit and debit record
+//! (`rewards/rec/…`) is kept by [`crate::earnings`], below the modules, and re-exported here.
 
 pub mod events;
 mod exec;
