@@ -4,6 +4,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use mycel_ledger::{
     Message,
+    events::attr,
     modules::{
         bank,
         market::{self, JobKind},
@@ -922,9 +923,11 @@ async fn job(home: &Home, api: Option<&str>, cmd: JobCmd, json: bool) -> Result<
             });
             let st = send(&c, &key, msg, &opts, json).await?;
             let receipt = st.receipt.expect("finalized");
-            let id = receipt.attr("market.job_posted", "job").unwrap_or_default();
+            let id = receipt
+                .attr(market::events::JOB_POSTED, attr::JOB)
+                .unwrap_or_default();
             let worker = receipt
-                .attr("market.assigned", "worker")
+                .attr(market::events::ASSIGNED, attr::WORKER)
                 .unwrap_or_default();
             if json {
                 print_json(&serde_json::json!({"job": id, "worker": worker, "tx": st.hash}));

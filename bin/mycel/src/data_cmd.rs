@@ -13,7 +13,7 @@ use mycel_data::{
     profile::Profile,
     tree::Proof,
 };
-use mycel_ledger::{Message, modules::data};
+use mycel_ledger::{Message, events::attr, modules::data};
 use mycel_node::{Home, keystore::Keystore};
 use mycel_primitives::{Amount, Hash};
 use std::path::PathBuf;
@@ -559,7 +559,7 @@ async fn challenge(
     let reward = st
         .receipt
         .as_ref()
-        .and_then(|r| r.attr("data.novelty_challenged", "reward"))
+        .and_then(|r| r.attr(data::events::NOVELTY_CHALLENGED, attr::REWARD))
         .unwrap_or_default();
     if json {
         println!(

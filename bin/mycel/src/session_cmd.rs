@@ -4,6 +4,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use mycel_ledger::{
     Message,
+    events::attr,
     modules::market::{self, SessionMsg},
 };
 use mycel_node::{
@@ -121,7 +122,7 @@ pub async fn run(home: &Home, c: &Client, cmd: SessionCmd, json: bool) -> Result
             }));
             let r = send(c, home, &from, msg).await?;
             let id = r
-                .attr("market.session_opened", "session")
+                .attr(market::events::SESSION_OPENED, attr::SESSION)
                 .context("no session id in the receipt")?;
             if json {
                 println!("{}", serde_json::json!({"session": id}));
@@ -185,7 +186,7 @@ pub async fn run(home: &Home, c: &Client, cmd: SessionCmd, json: bool) -> Result
             )
             .await?;
             let refund = r
-                .attr("market.session_closed", "refund")
+                .attr(market::events::SESSION_CLOSED, attr::REFUND)
                 .unwrap_or_default();
             if json {
                 println!(
