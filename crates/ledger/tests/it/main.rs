@@ -11,7 +11,6 @@ mod roundtrip;
 mod staking;
 mod strategies;
 mod supply;
-mod wire;
 
 use commonware_cryptography::Signer;
 use mycel_ledger::{
