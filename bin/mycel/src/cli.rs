@@ -10,7 +10,7 @@ use mycel_node::{
     keystore::Keystore,
     roles::validator::{RunOptions, run as run_node},
     services::{self, accounts},
-    types::{Address, Amount, Hash, JobKind, Message, bank, market, staking},
+    types::{Address, Amount, Hash, JobKind, Message, attr, bank, market, staking},
 };
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -838,11 +838,11 @@ async fn job(home: &Home, api: Option<&str>, cmd: JobCmd, json: bool) -> Result<
             let sent = send(&c, &key, msg, &opts, json).await?;
             let id = sent
                 .receipt
-                .attr("market.job_posted", "job")
+                .attr(market::events::JOB_POSTED, attr::JOB)
                 .unwrap_or_default();
             let worker = sent
                 .receipt
-                .attr("market.assigned", "worker")
+                .attr(market::events::ASSIGNED, attr::WORKER)
                 .unwrap_or_default();
             if json {
                 print_json(&serde_json::json!({"job": id, "worker": worker, "tx": sent.hash}));

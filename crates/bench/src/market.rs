@@ -321,7 +321,10 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
                         message: "opening the bench session failed".into(),
                     })?;
                 receipt
-                    .attr("market.session_opened", "session")
+                    .attr(
+                        mycel_ledger::modules::market::events::SESSION_OPENED,
+                        mycel_ledger::events::attr::SESSION,
+                    )
                     .and_then(|v| v.parse::<u64>().ok())
                     .ok_or_else(|| Error::Api {
                         code: "session".into(),

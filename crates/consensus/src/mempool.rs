@@ -67,7 +67,8 @@ impl Mempool {
         }
         tx.verify_signature()?;
         let sender = tx.sender();
-        let state_nonce = nonce(state, &sender).map_err(|e| TxError::Malformed(e.to_string()))?;
+        // A failed read is this node's fault, not the transaction's: the client may retry.
+        let state_nonce = nonce(state, &sender).map_err(|e| TxError::Unavailable(e.to_string()))?;
         let pending = self.by_sender.get(&sender);
         let expected = pending
             .and_then(|p| p.keys().next_back())

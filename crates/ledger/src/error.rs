@@ -1,5 +1,6 @@
 //! Ledger errors. [`TxError`] codes are stable strings that the API and CLI expose.
 
+use crate::modules::{data::DataError, market::MarketError};
 use mycel_primitives::{Amount, Hash};
 
 /// Why a transaction was rejected or failed.
@@ -106,15 +107,14 @@ pub enum TxError {
     /// The mempool is full.
     #[error("mempool full")]
     MempoolFull,
-    /// A data-module message is invalid (unknown dataset, bad proof, bad claim…).
-    #[error("invalid data message: {0}")]
-    InvalidData(String),
-    /// A market message is invalid (unknown job, no eligible worker, bad offer…).
-    #[error("invalid market message: {0}")]
-    InvalidMarket(String),
-    /// The sender may not do this.
-    #[error("unauthorized: {0}")]
-    Unauthorized(String),
+    /// A `data` message fails (unknown dataset, bad proof, bad claim, not the contributor…).
+    /// The text reads `invalid data message: …` or `unauthorized: …`, as the code says.
+    #[error("{}: {}", .0.category(), .0)]
+    Data(#[from] DataError),
+    /// A `market` message fails (unknown job, no eligible worker, bad offer, not the worker…).
+    /// The text reads `invalid market message: …` or `unauthorized: …`, as the code says.
+    #[error("{}: {}", .0.category(), .0)]
+    Market(#[from] MarketError),
     /// The node could not record the transaction durably; nothing was admitted.
     #[error("node unavailable: {0}")]
     Unavailable(String),
@@ -143,10 +143,31 @@ impl TxError {
             TxError::Duplicate(_) => "duplicate_tx",
             TxError::MempoolFull => "mempool_full",
             TxError::Unavailable(_) => "unavailable",
-            TxError::InvalidData(_) => "invalid_data",
-            TxError::InvalidMarket(_) => "invalid_market",
-            TxError::Unauthorized(_) => "unauthorized",
+            TxError::Data(e) => e.code(),
+            TxError::Market(e) => e.code(),
         }
+    }
+
+    /// A finer stable code: the module error's own reason where there is one (e.g.
+    /// `unknown_job`), otherwise the same as [`TxError::code`].
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TxError::Data(e) => e.reason(),
+            TxError::Market(e) => e.reason(),
+            other => other.code(),
+        }
+    }
+}
+
+impl From<DataError> for ExecError {
+    fn from(e: DataError) -> Self {
+        ExecError::Tx(e.into())
+    }
+}
+
+impl From<MarketError> for ExecError {
+    fn from(e: MarketError) -> Self {
+        ExecError::Tx(e.into())
     }
 }
 
@@ -196,3 +217,46 @@ pub enum Error {
 
 /// Result with the ledger [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// How executing a message (or any step of a transaction) can fail.
+///
+/// The two cases must never be confused: a [`TxError`] is a property of the transaction and the
+/// state, identical on every validator, so it becomes a failed receipt; a fatal [`Error`] (a store
+/// read that failed, state that does not decode) is a property of this node, so it aborts the
+/// whole block instead of producing a receipt that other validators would not produce.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The transaction fails: its message effects are rolled back into a failed receipt.
+    #[error(transparent)]
+    Tx(#[from] TxError),
+    /// This node cannot execute the block.
+    #[error(transparent)]
+    Fatal(#[from] Error),
+}
+
+impl ExecError {
+    /// The fatal error for a step that cannot fail for transaction reasons (block hooks): a
+    /// transaction-level failure there means the ledger's own bookkeeping broke, reported as an
+    /// overflow in `what`.
+    pub fn into_fatal(self, what: &'static str) -> Error {
+        match self {
+            ExecError::Fatal(e) => e,
+            ExecError::Tx(_) => Error::Overflow(what),
+        }
+    }
+}
+
+impl From<mycel_primitives::Error> for ExecError {
+    fn from(e: mycel_primitives::Error) -> Self {
+        ExecError::Tx(e.into())
+    }
+}
+
+impl From<mycel_store::Error> for ExecError {
+    fn from(e: mycel_store::Error) -> Self {
+        ExecError::Fatal(e.into())
+    }
+}
+
+/// Result of executing a message: see [`ExecError`].
+pub type ExecResult<T = ()> = std::result::Result<T, ExecError>;

@@ -5,6 +5,84 @@ use mycel_primitives::{
     codec::{EncodeSize, RangeCfg, Read, Write, read_string, string_size, write_string},
 };
 
+/// Event attribute names, shared by every module's events.
+pub mod attr {
+    /// `address`.
+    pub const ADDRESS: &str = "address";
+    /// `amount`.
+    pub const AMOUNT: &str = "amount";
+    /// `answer_by`.
+    pub const ANSWER_BY: &str = "answer_by";
+    /// `challenger`.
+    pub const CHALLENGER: &str = "challenger";
+    /// `client`.
+    pub const CLIENT: &str = "client";
+    /// `consent`.
+    pub const CONSENT: &str = "consent";
+    /// `contributor`.
+    pub const CONTRIBUTOR: &str = "contributor";
+    /// `count`.
+    pub const COUNT: &str = "count";
+    /// `dataset`.
+    pub const DATASET: &str = "dataset";
+    /// `due`.
+    pub const DUE: &str = "due";
+    /// `earlier`.
+    pub const EARLIER: &str = "earlier";
+    /// `emission`.
+    pub const EMISSION: &str = "emission";
+    /// `epoch`.
+    pub const EPOCH: &str = "epoch";
+    /// `fee`.
+    pub const FEE: &str = "fee";
+    /// `fees`.
+    pub const FEES: &str = "fees";
+    /// `from`.
+    pub const FROM: &str = "from";
+    /// `job`.
+    pub const JOB: &str = "job";
+    /// `max_fee`.
+    pub const MAX_FEE: &str = "max_fee";
+    /// `novel_bytes`.
+    pub const NOVEL_BYTES: &str = "novel_bytes";
+    /// `output`.
+    pub const OUTPUT: &str = "output";
+    /// `poster`.
+    pub const POSTER: &str = "poster";
+    /// `price`.
+    pub const PRICE: &str = "price";
+    /// `reason`.
+    pub const REASON: &str = "reason";
+    /// `records`.
+    pub const RECORDS: &str = "records";
+    /// `refund`.
+    pub const REFUND: &str = "refund";
+    /// `release_height`.
+    pub const RELEASE_HEIGHT: &str = "release_height";
+    /// `reward`.
+    pub const REWARD: &str = "reward";
+    /// `role`.
+    pub const ROLE: &str = "role";
+    /// `seq`.
+    pub const SEQ: &str = "seq";
+    /// `session`.
+    pub const SESSION: &str = "session";
+    /// `size`.
+    pub const SIZE: &str = "size";
+    /// `to`.
+    pub const TO: &str = "to";
+    /// `total`.
+    pub const TOTAL: &str = "total";
+    /// `units`.
+    pub const UNITS: &str = "units";
+    /// `until`.
+    pub const UNTIL: &str = "until";
+    /// `validators`.
+    pub const VALIDATORS: &str = "validators";
+    /// `worker`.
+    pub const WORKER: &str = "worker";
+}
+
 /// Longest event attribute value.
 const MAX_ATTR: usize = 1024;
 
@@ -30,6 +108,8 @@ impl Event {
     }
 }
 
+// Hand-written: attributes are a `u32`-counted list of string pairs (at most 256), which the
+// field kinds of `impl_codec!` do not describe.
 impl Write for Event {
     fn write(&self, buf: &mut impl bytes::BufMut) {
         write_string(&self.kind, buf);
@@ -100,39 +180,14 @@ impl Receipt {
     }
 }
 
-impl Write for Receipt {
-    fn write(&self, buf: &mut impl bytes::BufMut) {
-        self.tx_hash.write(buf);
-        self.success.write(buf);
-        write_string(&self.code, buf);
-        write_string(&self.error, buf);
-        self.fee.write(buf);
-        self.events.write(buf);
-    }
-}
-
-impl EncodeSize for Receipt {
-    fn encode_size(&self) -> usize {
-        32 + 1 + string_size(&self.code) + string_size(&self.error) + 16 + self.events.encode_size()
-    }
-}
-
-impl Read for Receipt {
-    type Cfg = ();
-    fn read_cfg(
-        buf: &mut impl mycel_primitives::codec::Buf,
-        _: &(),
-    ) -> Result<Self, mycel_primitives::codec::CodecError> {
-        Ok(Receipt {
-            tx_hash: Hash::read_cfg(buf, &())?,
-            success: bool::read_cfg(buf, &())?,
-            code: read_string(buf, 64)?,
-            error: read_string(buf, MAX_ATTR)?,
-            fee: Amount::read_cfg(buf, &())?,
-            events: Vec::<Event>::read_cfg(buf, &(RangeCfg::new(0..=1024), ()))?,
-        })
-    }
-}
+mycel_primitives::impl_codec!(Receipt {
+    tx_hash,
+    success,
+    code: string(64),
+    error: string(MAX_ATTR),
+    fee,
+    events: vec(0..=1024),
+});
 
 /// Encodes a block's events for the store.
 pub fn encode_events(events: &[Event]) -> Vec<u8> {

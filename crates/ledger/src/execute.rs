@@ -1,7 +1,7 @@
 //! Block execution and transaction admission.
 
 use crate::{
-    Error, Result, TxError,
+    Error, ExecError, ExecResult, Result, TxError,
     events::{Event, Receipt},
     genesis::{Genesis, Params},
     modules::{Ctx, bank, registry, staking},
@@ -71,6 +71,9 @@ pub fn height(state: &(impl StateRead + ?Sized)) -> Result<u64> {
 /// Admission checks a mempool runs before accepting `tx` (the signature is checked separately,
 /// so that callers can batch it). `next_nonce` overrides the state nonce when the sender has
 /// pending transactions.
+///
+/// A state read that fails is this node's problem, not the transaction's: it is reported as
+/// [`TxError::Unavailable`] so that the transaction can be retried, never as malformed.
 pub fn check_tx(
     state: &(impl StateRead + ?Sized),
     params: &Params,
@@ -78,50 +81,70 @@ pub fn check_tx(
     tx: &Tx,
     next_nonce: Option<u64>,
 ) -> std::result::Result<(), TxError> {
+    admit(state, params, chain_id, tx, next_nonce).map_err(|e| match e {
+        ExecError::Tx(e) => e,
+        ExecError::Fatal(e) => TxError::Unavailable(e.to_string()),
+    })
+}
+
+/// [`check_tx`] with store failures kept apart, so that block execution can abort on them.
+fn admit(
+    state: &(impl StateRead + ?Sized),
+    params: &Params,
+    chain_id: &str,
+    tx: &Tx,
+    next_nonce: Option<u64>,
+) -> ExecResult {
     let size = tx.encode_size();
     if size > MAX_TX_BYTES {
         return Err(TxError::TooLarge {
             size,
             max: MAX_TX_BYTES,
-        });
+        }
+        .into());
     }
     if tx.body.chain_id != chain_id {
         return Err(TxError::WrongChainId {
             expected: chain_id.into(),
             got: tx.body.chain_id.clone(),
-        });
+        }
+        .into());
     }
     if tx.body.messages.is_empty() {
-        return Err(TxError::Empty);
+        return Err(TxError::Empty.into());
     }
     let sender = tx.sender();
-    let state_nonce = nonce(state, &sender).map_err(|e| TxError::Malformed(e.to_string()))?;
+    let state_nonce = nonce(state, &sender)?;
     let expected = next_nonce.unwrap_or(state_nonce);
     if tx.body.nonce < state_nonce {
         return Err(TxError::NonceTooLow {
             expected: state_nonce,
             got: tx.body.nonce,
-        });
+        }
+        .into());
     }
     if tx.body.nonce != expected {
         return Err(TxError::NonceGap {
             expected,
             got: tx.body.nonce,
-        });
+        }
+        .into());
     }
     let min = bank::min_fee(&params.bank, size);
     if tx.body.fee < min {
         return Err(TxError::FeeTooLow {
             min,
             got: tx.body.fee,
-        });
+        }
+        .into());
     }
-    let have = bank::balance(state, &sender).map_err(|e| TxError::Malformed(e.to_string()))?;
+    let have = bank::balance(state, &sender)?;
     if have < tx.body.fee {
         return Err(TxError::InsufficientBalance {
             need: tx.body.fee,
             have,
-        });
+        }
+        .into());
     }
     Ok(())
 }
@@ -133,6 +156,10 @@ pub fn check_tx(
 /// and [`Error::InvalidTx`] names the first offender. A valid transaction whose messages fail
 /// still pays its fee and uses its nonce; its receipt carries the error and its message effects
 /// are rolled back.
+///
+/// A failure of this node rather than of a transaction (a store read error, undecodable state,
+/// a broken supply bound in a hook) aborts the block with that [`Error`]: it never becomes a
+/// receipt, because other validators would not write the same one.
 pub fn execute_block(
     state: &(impl StateRead + ?Sized),
     env: &BlockEnv,
@@ -152,8 +179,11 @@ pub fn execute_block(
     let mut cache = StateCache::new(state);
     let mut receipts = Vec::with_capacity(txs.len());
     for (index, tx) in txs.iter().enumerate() {
-        check_tx(&cache, &params, &chain, tx, None)
-            .map_err(|error| Error::InvalidTx { index, error })?;
+        let invalid = |e: ExecError| match e {
+            ExecError::Tx(error) => Error::InvalidTx { index, error },
+            ExecError::Fatal(e) => e,
+        };
+        admit(&cache, &params, &chain, tx, None).map_err(invalid)?;
         let sender = tx.sender();
         let hash = tx.hash();
         let mut ctx = Ctx {
@@ -162,8 +192,7 @@ pub fn execute_block(
             params: &params,
             events: Vec::new(),
         };
-        bank::charge_fee(&mut ctx, &sender, tx.body.fee, &params.bank)
-            .map_err(|error| Error::InvalidTx { index, error })?;
+        bank::charge_fee(&mut ctx, &sender, tx.body.fee, &params.bank).map_err(invalid)?;
         ctx.state.put(nonce_key(&sender), &(tx.body.nonce + 1));
         ctx.state.commit_tx();
 
@@ -185,7 +214,8 @@ pub fn execute_block(
                     events,
                 }
             }
-            Err(e) => {
+            Err(ExecError::Fatal(e)) => return Err(e),
+            Err(ExecError::Tx(e)) => {
                 ctx.state.rollback_tx();
                 Receipt {
                     tx_hash: hash,
@@ -238,7 +268,10 @@ pub fn execute_genesis(genesis: &Genesis) -> Result<BlockOutput> {
         params: &params,
         events: Vec::new(),
     };
-    let fail = |what: &str, e: TxError| Error::Genesis(format!("{what}: {e}"));
+    let fail = |what: &str, e: ExecError| match e {
+        ExecError::Tx(e) => Error::Genesis(format!("{what}: {e}")),
+        ExecError::Fatal(e) => e,
+    };
     for a in &genesis.accounts {
         bank::mint(&mut ctx, &a.address, a.balance).map_err(|e| fail("account", e))?;
     }

@@ -1,9 +1,8 @@
 //! Genesis: the chain's initial accounts, validators and parameters, from TOML or JSON.
 
-use crate::{
-    Error, Result,
-    modules::{bank, data, market, rewards, staking},
-};
+pub use crate::params::Params;
+
+use crate::{Error, Result};
 use commonware_cryptography::Signer;
 use mycel_primitives::{
     Address, Amount, Hash, PrivateKey, PublicKey,
@@ -11,22 +10,6 @@ use mycel_primitives::{
     keys::{private_key_from_seed, public_key_from_bytes},
 };
 use std::path::Path;
-
-/// Chain parameters, one section per module.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Params {
-    /// Bank.
-    pub bank: bank::Params,
-    /// Staking.
-    pub staking: staking::Params,
-    /// Rewards.
-    pub rewards: rewards::Params,
-    /// Data.
-    pub data: data::Params,
-    /// Market.
-    pub market: market::Params,
-}
 
 /// A funded account.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -11,6 +11,12 @@
 //! - [`Message`]: one action addressed to a module (`bank`, `staking`, …). Modules live in
 //!   [`modules`], one folder each, and are registered in one place ([`modules::registry`]).
 //! - [`execute_block`]: applies a block; [`check_tx`]: the admission checks a mempool runs.
+//! - [`ExecError`]: how a message fails. [`ExecError::Tx`] (a [`TxError`], identical on every
+//!   validator) rolls the transaction back into a failed receipt; [`ExecError::Fatal`] (a store
+//!   or state fault of this node) aborts the block and never becomes a receipt.
+//! - [`earnings`]: the per-epoch record of every credit and debit, by reason; [`params`]: the
+//!   chain parameters, one section per module; [`events::attr`] and `modules::<name>::events`:
+//!   event attribute names and kinds.
 //!
 //! ```
 //! use mycel_ledger::{genesis::Genesis, execute::{execute_genesis}, modules::bank};
@@ -23,15 +29,17 @@
 //! assert_eq!(bank::balance(&state, &addr).unwrap(), amount);
 //! ```
 
+pub mod earnings;
 pub mod error;
 pub mod events;
 pub mod execute;
 pub mod genesis;
 pub mod modules;
+pub mod params;
 pub mod state;
 pub mod tx;
 
-pub use error::{Error, Result, TxError};
+pub use error::{Error, ExecError, ExecResult, Result, TxError};
 pub use events::{Event, Receipt};
 pub use execute::{BlockEnv, BlockOutput, check_tx, execute_block};
 pub use modules::Message;

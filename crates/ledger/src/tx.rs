@@ -3,10 +3,7 @@
 use crate::{TxError, modules::Message};
 use mycel_primitives::{
     Address, Amount, Hash, PrivateKey, PublicKey, Signature,
-    codec::{
-        Encode, EncodeSize, MAX_MESSAGES_PER_TX, MAX_STRING_BYTES, MAX_TX_BYTES, RangeCfg, Read,
-        Write, read_string, string_size, write_string,
-    },
+    codec::{Encode, MAX_MESSAGES_PER_TX, MAX_STRING_BYTES, MAX_TX_BYTES},
     hash::{Domain, hash},
     keys::{self, SignedMessage},
 };
@@ -126,70 +123,16 @@ pub fn verify_signatures(txs: &[Tx]) -> Result<(), (usize, TxError)> {
     Ok(())
 }
 
-impl Write for TxBody {
-    fn write(&self, buf: &mut impl bytes::BufMut) {
-        write_string(&self.chain_id, buf);
-        self.sender.write(buf);
-        self.nonce.write(buf);
-        self.fee.write(buf);
-        self.messages.write(buf);
-        write_string(&self.memo, buf);
-    }
-}
+mycel_primitives::impl_codec!(TxBody {
+    chain_id: string(64),
+    sender,
+    nonce,
+    fee,
+    messages: vec(1..=MAX_MESSAGES_PER_TX),
+    memo: string(MAX_STRING_BYTES),
+});
 
-impl EncodeSize for TxBody {
-    fn encode_size(&self) -> usize {
-        string_size(&self.chain_id)
-            + 32
-            + 8
-            + 16
-            + self.messages.encode_size()
-            + string_size(&self.memo)
-    }
-}
-
-impl Read for TxBody {
-    type Cfg = ();
-    fn read_cfg(
-        buf: &mut impl mycel_primitives::codec::Buf,
-        _: &(),
-    ) -> Result<Self, mycel_primitives::codec::CodecError> {
-        Ok(TxBody {
-            chain_id: read_string(buf, 64)?,
-            sender: PublicKey::read_cfg(buf, &())?,
-            nonce: u64::read_cfg(buf, &())?,
-            fee: Amount::read_cfg(buf, &())?,
-            messages: Vec::<Message>::read_cfg(buf, &(RangeCfg::new(1..=MAX_MESSAGES_PER_TX), ()))?,
-            memo: read_string(buf, MAX_STRING_BYTES)?,
-        })
-    }
-}
-
-impl Write for Tx {
-    fn write(&self, buf: &mut impl bytes::BufMut) {
-        self.body.write(buf);
-        self.signature.write(buf);
-    }
-}
-
-impl EncodeSize for Tx {
-    fn encode_size(&self) -> usize {
-        self.body.encode_size() + 64
-    }
-}
-
-impl Read for Tx {
-    type Cfg = ();
-    fn read_cfg(
-        buf: &mut impl mycel_primitives::codec::Buf,
-        _: &(),
-    ) -> Result<Self, mycel_primitives::codec::CodecError> {
-        Ok(Tx {
-            body: TxBody::read_cfg(buf, &())?,
-            signature: Signature::read_cfg(buf, &())?,
-        })
-    }
-}
+mycel_primitives::impl_codec!(Tx { body, signature });
 
 /// A JSON view of a transaction for the API and CLI.
 #[derive(Debug, Clone, serde::Serialize)]

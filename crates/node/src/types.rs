@@ -4,6 +4,7 @@
 
 pub use mycel_ledger::{
     Message, Receipt,
+    events::attr,
     modules::{
         bank,
         data::{self, Dataset},

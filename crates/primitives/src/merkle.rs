@@ -55,6 +55,17 @@ pub struct InclusionProof {
     pub path: Vec<Hash>,
 }
 
+/// Longest audit path a decoded [`InclusionProof`] may carry (a tree of 2^64 leaves).
+pub const MAX_PROOF_PATH: usize = 64;
+
+// Wire format: index, size, then the path as a length-prefixed sequence of at most
+// `MAX_PROOF_PATH` hashes.
+crate::impl_codec!(InclusionProof {
+    index,
+    size,
+    path: vec(0..=MAX_PROOF_PATH),
+});
+
 /// Builds the inclusion proof of leaf `index`.
 pub fn prove(leaves: &[Hash], index: usize) -> Option<InclusionProof> {
     if index >= leaves.len() {

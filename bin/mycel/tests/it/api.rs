@@ -1,6 +1,7 @@
 //! The HTTP API's answers to bad input over real HTTP.
 
 use crate::common::{Devnet, balance, transfer};
+use commonware_cryptography::Signer as _;
 use mycel_ledger::Tx;
 use mycel_node::Error;
 use mycel_primitives::{Address, Amount};

@@ -3,6 +3,7 @@
 use crate::common::{
     BIN, Devnet, Process, assert_supply_consistent, free_port_range, key_at, transfer, wait_up,
 };
+use commonware_cryptography::Signer as _;
 use mycel_ledger::Tx;
 use mycel_node::{Error, client::Client};
 use mycel_primitives::{Address, Hash, PrivateKey};

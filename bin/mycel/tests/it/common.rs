@@ -1,6 +1,7 @@
 //! The harness: free ports, the real binary started as a child process, a one-validator
 //! devnet, the CLI, and the pinned models.
 
+use commonware_cryptography::Signer as _;
 use mycel_ledger::{Message, Tx, TxBody, modules::bank};
 use mycel_node::{client::Client, keystore::Keystore};
 use mycel_primitives::{Address, Amount, PrivateKey};

@@ -1,8 +1,9 @@
 //! Ledger modules and their registry.
 //!
 //! A module owns a state prefix (`<name>/…`), its messages, events, queries and block/epoch
-//! hooks, all in its own folder. Adding a module means: a folder here, a variant in [`Message`],
-//! and a line in each function of [`registry`]. No other module changes.
+//! hooks, all in its own folder. Modules are registered once, in the [`registry!`] table at the
+//! end of this file: it generates the [`Message`] enum, its wire codec, message dispatch and the
+//! block and epoch hooks. Adding a module means a folder here and one line in that table.
 
 pub mod bank;
 pub mod data;
@@ -10,13 +11,13 @@ pub mod market;
 pub mod rewards;
 pub mod staking;
 
+#[macro_use]
+mod registry_macro;
+
 use crate::{
-    Result, TxError, events::Event, execute::BlockEnv, genesis::Params, state::StateCache,
+    ExecResult, Result, events::Event, execute::BlockEnv, params::Params, state::StateCache,
 };
-use mycel_primitives::{
-    Address,
-    codec::{CodecError, EncodeSize, Read, Write},
-};
+use mycel_primitives::{Address, codec::CodecError};
 use mycel_store::StateRead;
 
 /// What a module sees while it executes.
@@ -32,6 +33,11 @@ pub struct Ctx<'c, 'a, S: StateRead + ?Sized> {
 }
 
 impl<S: StateRead + ?Sized> Ctx<'_, '_, S> {
+    /// The epoch of the block being executed.
+    pub fn epoch(&self) -> u64 {
+        self.params.epoch(self.env.height)
+    }
+
     /// Records an event.
     pub fn emit(&mut self, kind: &str, attrs: &[(&str, String)]) {
         self.events.push(Event::new(kind, attrs));
@@ -47,36 +53,24 @@ pub trait Module {
     /// The module's messages.
     type Msg;
 
-    /// Applies one message from `sender`. An error rolls back the whole transaction's messages.
+    /// Applies one message from `sender`. [`ExecError::Tx`] rolls back the whole transaction's
+    /// messages into a failed receipt; [`ExecError::Fatal`] aborts the block.
     fn execute<S: StateRead + ?Sized>(
         ctx: &mut Ctx<'_, '_, S>,
         sender: Address,
         msg: &Self::Msg,
-    ) -> std::result::Result<(), TxError>;
+    ) -> ExecResult;
 
     /// Runs after the block's transactions.
     fn end_block<S: StateRead + ?Sized>(_ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
         Ok(())
     }
 
-    /// Runs at the last block of `epoch`, after every module's `end_block`.
+    /// Runs at the last block of `epoch`, after every module's `end_block`, in the registry's
+    /// `end_epoch` order.
     fn end_epoch<S: StateRead + ?Sized>(_ctx: &mut Ctx<'_, '_, S>, _epoch: u64) -> Result<()> {
         Ok(())
     }
-}
-
-/// Every message the ledger understands, tagged by module.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "module", content = "msg", rename_all = "snake_case")]
-pub enum Message {
-    /// `bank` messages.
-    Bank(bank::Msg),
-    /// `staking` messages.
-    Staking(staking::Msg),
-    /// `data` messages.
-    Data(data::Msg),
-    /// `market` messages.
-    Market(market::Msg),
 }
 
 /// Raised (wrapped in the codec error) when a message tag is unknown, so the API can say so.
@@ -93,96 +87,69 @@ pub(crate) fn unknown(module: u8, kind: u8) -> CodecError {
     CodecError::Wrapped("message", Box::new(UnknownMessage { module, kind }))
 }
 
-impl Write for Message {
-    fn write(&self, buf: &mut impl bytes::BufMut) {
-        match self {
-            Message::Bank(m) => {
-                bank::Bank::ID.write(buf);
-                m.write(buf)
-            }
-            Message::Staking(m) => {
-                staking::Staking::ID.write(buf);
-                m.write(buf)
-            }
-            Message::Data(m) => {
-                data::Data::ID.write(buf);
-                m.write(buf)
-            }
-            Message::Market(m) => {
-                market::Market::ID.write(buf);
-                m.write(buf)
-            }
-        }
+registry! {
+    /// Modules with messages, in declaration order: the [`Message`] variant (its serde name is
+    /// the snake-case variant, which equals [`Module::NAME`]) and the module type. The wire tag
+    /// is the module's [`Module::ID`]; tags are checked to be distinct at compile time.
+    messages {
+        /// `bank` messages (wire tag 1).
+        Bank => bank::Bank,
+        /// `staking` messages (wire tag 2).
+        Staking => staking::Staking,
+        /// `data` messages (wire tag 4).
+        Data => data::Data,
+        /// `market` messages (wire tag 5).
+        Market => market::Market,
     }
+    /// Modules with hooks only (tag 3 is reserved for rewards).
+    hooks {
+        rewards::Rewards,
+    }
+    /// `end_block` runs in declaration order (messages, then hooks): bank, staking, data, market,
+    /// rewards. `end_epoch` runs these first, in this order, then every other module in
+    /// declaration order: rewards must pay the validator set of the epoch that ends before
+    /// staking's `end_epoch` replaces it with the next epoch's set.
+    end_epoch_first [
+        bank::Bank,
+        rewards::Rewards,
+        staking::Staking,
+    ]
 }
 
-impl EncodeSize for Message {
-    fn encode_size(&self) -> usize {
-        1 + match self {
-            Message::Bank(m) => m.encode_size(),
-            Message::Staking(m) => m.encode_size(),
-            Message::Data(m) => m.encode_size(),
-            Message::Market(m) => m.encode_size(),
-        }
-    }
-}
-
-impl Read for Message {
-    type Cfg = ();
-    fn read_cfg(
-        buf: &mut impl mycel_primitives::codec::Buf,
-        _: &(),
-    ) -> std::result::Result<Self, CodecError> {
-        let module = u8::read_cfg(buf, &())?;
-        match module {
-            bank::Bank::ID => Ok(Message::Bank(bank::Msg::read_cfg(buf, &())?)),
-            staking::Staking::ID => Ok(Message::Staking(staking::Msg::read_cfg(buf, &())?)),
-            data::Data::ID => Ok(Message::Data(data::Msg::read_cfg(buf, &())?)),
-            market::Market::ID => Ok(Message::Market(market::Msg::read_cfg(buf, &())?)),
-            _ => {
-                let kind = if buf.has_remaining() {
-                    buf.chunk()[0]
-                } else {
-                    0
-                };
-                Err(unknown(module, kind))
-            }
-        }
-    }
-}
-
-/// The module registry: dispatch and hooks in a fixed order.
-pub mod registry {
+#[cfg(test)]
+mod tests {
     use super::*;
+    use mycel_primitives::{Amount, Hash, codec::Encode};
 
-    /// Dispatches a message to its module.
-    pub fn execute<S: StateRead + ?Sized>(
-        ctx: &mut Ctx<'_, '_, S>,
-        sender: Address,
-        msg: &Message,
-    ) -> std::result::Result<(), TxError> {
-        match msg {
-            Message::Bank(m) => bank::Bank::execute(ctx, sender, m),
-            Message::Staking(m) => staking::Staking::execute(ctx, sender, m),
-            Message::Data(m) => data::Data::execute(ctx, sender, m),
-            Message::Market(m) => market::Market::execute(ctx, sender, m),
+    #[test]
+    fn registry_names_and_tags_match_the_wire_and_json() {
+        let samples = [
+            Message::Bank(bank::Msg::Burn { amount: Amount(1) }),
+            Message::Staking(staking::Msg::Unjail),
+            Message::Data(data::Msg::UpdateConsent {
+                dataset: Hash::ZERO,
+                consent: 0,
+            }),
+            Message::Market(market::Msg::CloseOffer),
+        ];
+        for m in samples {
+            let json = serde_json::to_value(&m).unwrap();
+            let name = json["module"].as_str().unwrap().to_string();
+            let tag = m.encode()[0];
+            assert!(
+                registry::MODULES.contains(&(name.as_str(), tag)),
+                "{name} / {tag}"
+            );
         }
-    }
-
-    /// End-of-block hooks, in registry order.
-    pub fn end_block<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
-        bank::Bank::end_block(ctx)?;
-        staking::Staking::end_block(ctx)?;
-        data::Data::end_block(ctx)?;
-        market::Market::end_block(ctx)?;
-        rewards::Rewards::end_block(ctx)
-    }
-
-    /// End-of-epoch hooks, in registry order: rewards pays the validator set of the epoch that
-    /// ends, then staking fixes the set of the next epoch.
-    pub fn end_epoch<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, epoch: u64) -> Result<()> {
-        bank::Bank::end_epoch(ctx, epoch)?;
-        rewards::Rewards::end_epoch(ctx, epoch)?;
-        staking::Staking::end_epoch(ctx, epoch)
+        assert_eq!(
+            registry::MODULES,
+            &[
+                ("bank", 1),
+                ("staking", 2),
+                ("data", 4),
+                ("market", 5),
+                ("rewards", 3)
+            ]
+        );
     }
 }

@@ -2,10 +2,14 @@
 
 mod bank;
 mod data;
+mod fatal;
 mod genesis;
+mod golden;
 mod market;
 mod rewards;
+mod roundtrip;
 mod staking;
+mod strategies;
 mod supply;
 
 use commonware_cryptography::Signer;

@@ -7,7 +7,7 @@ use crate::{
     client::{Client, SendOptions, Sent},
 };
 use mycel_data::{id::RecordId, ingest, manifest::Manifest, tree::Proof};
-use mycel_ledger::{Message, modules::data};
+use mycel_ledger::{Message, events::attr, modules::data};
 use mycel_primitives::{Amount, Hash, PrivateKey};
 
 fn invalid(what: impl Into<String>, why: impl std::fmt::Display) -> Error {
@@ -210,7 +210,7 @@ pub async fn challenge(
     let sent = c.send(key, msg, &SendOptions::default()).await?;
     let reward = sent
         .receipt
-        .attr("data.novelty_challenged", "reward")
+        .attr(data::events::NOVELTY_CHALLENGED, attr::REWARD)
         .unwrap_or_default()
         .to_string();
     Ok(Challenged {

@@ -9,6 +9,7 @@ use crate::{
 };
 use mycel_ledger::{
     Message,
+    events::attr,
     modules::market::{self, SessionMsg},
 };
 use mycel_primitives::{Address, Amount, Hash, PrivateKey};
@@ -36,7 +37,7 @@ pub async fn open(
     }));
     let sent = c.send(key, msg, &SendOptions::default()).await?;
     sent.receipt
-        .attr("market.session_opened", "session")
+        .attr(market::events::SESSION_OPENED, attr::SESSION)
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| Error::Invalid {
             what: format!("receipt of {}", sent.hash),
@@ -102,7 +103,7 @@ pub async fn close(c: &Client, key: &PrivateKey, session: u64) -> Result<(Sent, 
     let sent = c.send(key, msg, &SendOptions::default()).await?;
     let refund = sent
         .receipt
-        .attr("market.session_closed", "refund")
+        .attr(market::events::SESSION_CLOSED, attr::REFUND)
         .unwrap_or_default()
         .to_string();
     Ok((sent, refund))

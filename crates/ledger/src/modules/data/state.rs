@@ -1,0 +1,54 @@
+//! Stored types and state keys of the `data` module.
+
+use super::msg::*;
+use crate::state::key;
+use mycel_primitives::{Address, Hash};
+
+pub(super) const DS: &[u8] = b"data/ds/";
+
+pub(super) const BY: &[u8] = b"data/by/";
+
+pub(super) const BOND: &[u8] = b"data/bond/";
+
+/// The account that holds novelty bonds.
+pub fn escrow() -> Address {
+    Address::module("data")
+}
+
+/// A registered dataset.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Dataset {
+    /// The registration.
+    pub registration: Registration,
+    /// Contributor.
+    pub contributor: Address,
+    /// Height of registration.
+    pub height: u64,
+    /// True once a novelty challenge succeeded: the novelty credit is forfeited.
+    pub challenged: bool,
+    /// True while the bond is held.
+    pub bond_locked: bool,
+}
+
+impl Dataset {
+    /// Novel bytes that count for rewards.
+    pub fn credited_novel_bytes(&self) -> u64 {
+        if self.challenged {
+            0
+        } else {
+            self.registration.novel_bytes
+        }
+    }
+}
+
+mycel_primitives::impl_codec!(Dataset {
+    registration,
+    contributor,
+    height,
+    challenged,
+    bond_locked,
+});
+
+pub(super) fn ds_key(root: &Hash) -> Vec<u8> {
+    key(DS, &[&root.0])
+}

@@ -1,0 +1,323 @@
+//! Execution of `market::session` messages and the module's block hooks.
+
+use super::{msg::*, query::*, state::*};
+use crate::earnings;
+use crate::modules::market::{JobKind, MarketError, REP, escrow, events, offer, reputation};
+use crate::{
+    ExecResult, Result, TxError,
+    events::attr,
+    modules::{Ctx, bank, staking},
+    state::key,
+};
+use mycel_primitives::{
+    Address, Amount, Hash, Signature,
+    codec::EncodeSize,
+    keys::{self, public_key_from_bytes},
+};
+use mycel_store::StateRead;
+
+fn load<S: StateRead + ?Sized>(ctx: &Ctx<'_, '_, S>, id: u64) -> ExecResult<Session> {
+    session(ctx.state, id)?.ok_or_else(|| MarketError::UnknownSession { session: id }.into())
+}
+
+/// Refunds `amount` of a proven or unanswered dispute to the client out of the worker's stake.
+fn penalise<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    s: &mut Session,
+    amount: Amount,
+    why: &str,
+) -> Result<()> {
+    let stake = staking::stake(ctx.state, &s.worker, staking::Role::Worker)?;
+    let take = amount.min(stake);
+    staking::take_stake(ctx, &s.worker, staking::Role::Worker, take, &s.client)?;
+    s.refunded = s
+        .refunded
+        .checked_add(take)
+        .map_err(|_| crate::Error::Overflow("session refund"))?;
+    let rep = reputation(ctx.state, &s.worker)?;
+    ctx.state.put(
+        key(REP, &[&s.worker.0]),
+        &rep.saturating_sub(ctx.params.market.missed_deadline_reputation),
+    );
+    let epoch = ctx.epoch();
+    earnings::record(ctx.state, epoch, &s.worker, earnings::Reason::Slashed, take)?;
+    ctx.emit(
+        events::SESSION_PENALTY,
+        &[
+            (attr::SESSION, s.id.to_string()),
+            (attr::WORKER, s.worker.to_string()),
+            (attr::REFUND, take.0.to_string()),
+            (attr::REASON, why.into()),
+        ],
+    );
+    Ok(())
+}
+
+/// Applies one session message.
+pub fn execute<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    sender: Address,
+    msg: &SessionMsg,
+) -> ExecResult {
+    match msg {
+        SessionMsg::Open {
+            worker,
+            model,
+            deposit,
+            duration_blocks,
+        } => {
+            if deposit.is_zero() {
+                return Err(TxError::ZeroAmount.into());
+            }
+            if *duration_blocks == 0 || *duration_blocks > 1_000_000 {
+                return Err(MarketError::BadDuration {
+                    blocks: *duration_blocks,
+                }
+                .into());
+            }
+            let o = offer(ctx.state, worker)?.ok_or(MarketError::NoOffer { worker: *worker })?;
+            if o.kinds & (1 << JobKind::Generate as u8) == 0 || !o.models.contains(model) {
+                return Err(MarketError::NotServed {
+                    worker: *worker,
+                    model: *model,
+                }
+                .into());
+            }
+            let id = ctx.state.get::<u64>(NEXT)?.unwrap_or(0);
+            ctx.state.put(NEXT.to_vec(), &(id + 1));
+            bank::transfer(ctx, &sender, &escrow(), *deposit)?;
+            let s = Session {
+                id,
+                client: sender,
+                worker: *worker,
+                model: *model,
+                deposit: *deposit,
+                price_per_token: o.price_per_unit,
+                expires: ctx.env.height + duration_blocks,
+                receipts_root: Hash::ZERO,
+                count: 0,
+                total: Amount::ZERO,
+                refunded: Amount::ZERO,
+                closed: false,
+            };
+            ctx.state.put(session_key(id), &s);
+            ctx.emit(
+                events::SESSION_OPENED,
+                &[
+                    (attr::SESSION, id.to_string()),
+                    (attr::CLIENT, sender.to_string()),
+                    (attr::WORKER, worker.to_string()),
+                ],
+            );
+        }
+        SessionMsg::Settle {
+            session: id,
+            receipts_root,
+            count,
+            total,
+        } => {
+            let mut s = load(ctx, *id)?;
+            if s.worker != sender {
+                return Err(MarketError::NotSessionWorkerSettle.into());
+            }
+            if s.closed {
+                return Err(MarketError::SessionClosed.into());
+            }
+            if *count <= s.count || *total < s.total {
+                return Err(MarketError::SettlementMustExtend {
+                    count: s.count,
+                    total: s.total,
+                }
+                .into());
+            }
+            if *total > s.deposit {
+                return Err(MarketError::TotalExceedsDeposit {
+                    total: *total,
+                    deposit: s.deposit,
+                }
+                .into());
+            }
+            let delta = total.checked_sub(s.total)?;
+            let burned = delta.mul_div(ctx.params.market.protocol_fee_bps as u128, 10_000)?;
+            let pay = delta.checked_sub(burned)?;
+            bank::transfer(ctx, &escrow(), &sender, pay)?;
+            bank::burn(ctx, &escrow(), burned)?;
+            let epoch = ctx.epoch();
+            earnings::record(ctx.state, epoch, &sender, earnings::Reason::JobFee, pay)?;
+            earnings::record(
+                ctx.state,
+                epoch,
+                &s.client,
+                earnings::Reason::JobPaid,
+                delta,
+            )?;
+            if !s.price_per_token.is_zero() {
+                let units = (delta.0 / s.price_per_token.0) as u64;
+                let k = key(
+                    crate::modules::market::UNITS,
+                    &[&epoch.to_be_bytes(), &sender.0],
+                );
+                let cur = ctx.state.get::<u64>(&k)?.unwrap_or(0);
+                ctx.state.put(k, &cur.saturating_add(units));
+            }
+            s.receipts_root = *receipts_root;
+            s.count = *count;
+            s.total = *total;
+            ctx.state.put(session_key(*id), &s);
+            ctx.emit(
+                events::SESSION_SETTLED,
+                &[
+                    (attr::SESSION, id.to_string()),
+                    (attr::COUNT, count.to_string()),
+                    (attr::TOTAL, total.0.to_string()),
+                ],
+            );
+        }
+        SessionMsg::Dispute {
+            receipt,
+            worker_key,
+            signature,
+        } => {
+            let mut s = load(ctx, receipt.session)?;
+            if s.client != sender {
+                return Err(MarketError::NotSessionClient.into());
+            }
+            let pk = public_key_from_bytes(worker_key)
+                .map_err(|e| MarketError::BadWorkerKey { why: e.to_string() })?;
+            if Address::from_public_key(&pk) != s.worker {
+                return Err(MarketError::KeyNotSessionWorker.into());
+            }
+            let sig: Signature = mycel_primitives::codec::decode(signature)
+                .map_err(|e| MarketError::BadSignatureBytes { why: e.to_string() })?;
+            if !keys::verify(&pk, RECEIPT_NAMESPACE, &receipt.bytes(), &sig) {
+                return Err(TxError::BadSignature.into());
+            }
+            let fair = Amount(s.price_per_token.0.saturating_mul(receipt.tokens as u128));
+            if receipt.amount > fair {
+                penalise(ctx, &mut s, receipt.amount, "overcharge")?;
+                ctx.state.put(session_key(s.id), &s);
+                return Ok(());
+            }
+            if receipt.seq >= s.count {
+                return Err(MarketError::ReceiptNotSettled.into());
+            }
+            let dk = key(DISPUTE, &[&s.id.to_be_bytes(), &receipt.seq.to_be_bytes()]);
+            if ctx.state.get_raw(&dk)?.is_some() {
+                return Err(MarketError::AlreadyDisputed.into());
+            }
+            let due = ctx.env.height + DISPUTE_WINDOW;
+            let mut record = Vec::with_capacity(8 + receipt.encode_size());
+            record.extend_from_slice(&due.to_be_bytes());
+            record.extend_from_slice(&receipt.bytes());
+            ctx.state.put_raw(dk, record);
+            ctx.state.put_raw(
+                key(
+                    DISPUTE_DUE,
+                    &[
+                        &due.to_be_bytes(),
+                        &s.id.to_be_bytes(),
+                        &receipt.seq.to_be_bytes(),
+                    ],
+                ),
+                Vec::new(),
+            );
+            ctx.emit(
+                events::SESSION_DISPUTED,
+                &[
+                    (attr::SESSION, s.id.to_string()),
+                    (attr::SEQ, receipt.seq.to_string()),
+                    (attr::ANSWER_BY, due.to_string()),
+                ],
+            );
+        }
+        SessionMsg::Answer { receipt, proof } => {
+            let s = load(ctx, receipt.session)?;
+            if s.worker != sender {
+                return Err(MarketError::NotSessionWorkerAnswer.into());
+            }
+            let dk = key(DISPUTE, &[&s.id.to_be_bytes(), &receipt.seq.to_be_bytes()]);
+            let Some(record) = ctx.state.get_raw(&dk)? else {
+                return Err(MarketError::NoOpenDispute.into());
+            };
+            if record[8..] != receipt.bytes()[..] {
+                return Err(MarketError::NotDisputedReceipt.into());
+            }
+            if proof.index != receipt.seq || proof.size != s.count {
+                return Err(MarketError::ProofPosition.into());
+            }
+            proof
+                .verify(&receipt.leaf(), &s.receipts_root)
+                .map_err(|e| MarketError::BadProof { why: e.to_string() })?;
+            let due = u64::from_be_bytes(record[..8].try_into().expect("8 bytes"));
+            ctx.state.delete(dk);
+            ctx.state.delete(key(
+                DISPUTE_DUE,
+                &[
+                    &due.to_be_bytes(),
+                    &s.id.to_be_bytes(),
+                    &receipt.seq.to_be_bytes(),
+                ],
+            ));
+            ctx.emit(
+                events::SESSION_ANSWERED,
+                &[
+                    (attr::SESSION, s.id.to_string()),
+                    (attr::SEQ, receipt.seq.to_string()),
+                ],
+            );
+        }
+        SessionMsg::Close { session: id } => {
+            let mut s = load(ctx, *id)?;
+            if s.closed {
+                return Err(MarketError::SessionAlreadyClosed.into());
+            }
+            let client_may = sender == s.client && ctx.env.height >= s.expires;
+            if sender != s.worker && !client_may {
+                return Err(MarketError::CloseNotAllowed.into());
+            }
+            let refund = s.deposit.checked_sub(s.total)?;
+            bank::transfer(ctx, &escrow(), &s.client, refund)?;
+            s.closed = true;
+            ctx.state.put(session_key(*id), &s);
+            ctx.emit(
+                events::SESSION_CLOSED,
+                &[
+                    (attr::SESSION, id.to_string()),
+                    (attr::REFUND, refund.0.to_string()),
+                ],
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Penalises the workers whose dispute answer is due at this height.
+pub fn end_block<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
+    let prefix = key(DISPUTE_DUE, &[&ctx.env.height.to_be_bytes()]);
+    for (k, _) in ctx.state.scan_prefix(&prefix)? {
+        ctx.state.delete(k.clone());
+        let rest = &k[prefix.len()..];
+        let id = u64::from_be_bytes(
+            rest[..8]
+                .try_into()
+                .map_err(|_| crate::state::corrupt(&k, "bad key"))?,
+        );
+        let seq = u64::from_be_bytes(
+            rest[8..16]
+                .try_into()
+                .map_err(|_| crate::state::corrupt(&k, "bad key"))?,
+        );
+        let dk = key(DISPUTE, &[&id.to_be_bytes(), &seq.to_be_bytes()]);
+        let Some(record) = ctx.state.get_raw(&dk)? else {
+            continue;
+        };
+        ctx.state.delete(dk);
+        let receipt: Receipt = mycel_primitives::codec::decode(&record[8..])
+            .map_err(|e| crate::state::corrupt(&k, e))?;
+        if let Some(mut s) = session(ctx.state, id)? {
+            penalise(ctx, &mut s, receipt.amount, "unanswered dispute")?;
+            ctx.state.put(session_key(id), &s);
+        }
+    }
+    Ok(())
+}

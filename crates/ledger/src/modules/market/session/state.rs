@@ -1,0 +1,63 @@
+//! Stored types and state keys of the `market::session` module.
+
+use crate::state::key;
+use mycel_primitives::{Address, Amount, Hash};
+
+pub(super) const SESSION: &[u8] = b"market/session/";
+
+pub(super) const NEXT: &[u8] = b"market/nsession";
+
+pub(super) const DISPUTE: &[u8] = b"market/dispute/";
+
+pub(super) const DISPUTE_DUE: &[u8] = b"market/ddue/";
+
+/// Blocks a worker has to answer a dispute.
+pub const DISPUTE_WINDOW: u64 = 20;
+
+/// An interactive session.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Session {
+    /// ID.
+    pub id: u64,
+    /// Who pays.
+    pub client: Address,
+    /// Who serves.
+    pub worker: Address,
+    /// Model ID.
+    pub model: Hash,
+    /// Escrowed deposit.
+    pub deposit: Amount,
+    /// Price per token, fixed at opening from the worker's offer.
+    pub price_per_token: Amount,
+    /// Height after which the client may close it.
+    pub expires: u64,
+    /// Last settled receipts root.
+    pub receipts_root: Hash,
+    /// Receipts covered by the last settlement.
+    pub count: u64,
+    /// Total charged by the last settlement.
+    pub total: Amount,
+    /// Refunded to the client through disputes.
+    pub refunded: Amount,
+    /// Closed sessions accept nothing more.
+    pub closed: bool,
+}
+
+mycel_primitives::impl_codec!(Session {
+    id,
+    client,
+    worker,
+    model,
+    deposit,
+    price_per_token,
+    expires,
+    receipts_root,
+    count,
+    total,
+    refunded,
+    closed,
+});
+
+pub(super) fn session_key(id: u64) -> Vec<u8> {
+    key(SESSION, &[&id.to_be_bytes()])
+}

@@ -1,0 +1,178 @@
+//! Execution of `rewards` messages and the module's block hooks.
+
+use super::Rewards;
+use super::events;
+use super::{params::*, state::*};
+use crate::earnings;
+use crate::modules::{Ctx, Module, bank, staking};
+use crate::{ExecError, ExecResult, Result, events::attr, state::key};
+use mycel_primitives::{Address, Amount};
+use mycel_store::StateRead;
+
+fn tx_err(e: ExecError) -> crate::Error {
+    e.into_fatal("rewards payout")
+}
+
+/// Pays `pool` out of the reserve to `weights` pro rata (integer shares, dust stays in the
+/// reserve) and returns what was paid.
+fn pay_pro_rata<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    epoch: u64,
+    pool: Amount,
+    weights: &[(Address, u64)],
+    reason: earnings::Reason,
+) -> Result<Amount> {
+    let total: u128 = weights.iter().map(|(_, w)| *w as u128).sum();
+    let mut paid = Amount::ZERO;
+    if total == 0 {
+        return Ok(paid);
+    }
+    for (addr, w) in weights {
+        let share = pool
+            .mul_div(*w as u128, total)
+            .map_err(|_| crate::Error::Overflow("pro rata share"))?;
+        bank::transfer(ctx, &reserve(), addr, share).map_err(tx_err)?;
+        earnings::record(ctx.state, epoch, addr, reason, share)?;
+        paid = paid
+            .checked_add(share)
+            .map_err(|_| crate::Error::Overflow("pro rata"))?;
+    }
+    Ok(paid)
+}
+
+impl Module for Rewards {
+    const NAME: &'static str = "rewards";
+    const ID: u8 = 3;
+    type Msg = ();
+
+    fn execute<S: StateRead + ?Sized>(_: &mut Ctx<'_, '_, S>, _: Address, _: &()) -> ExecResult {
+        Ok(())
+    }
+
+    fn end_epoch<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, epoch: u64) -> Result<()> {
+        let p = ctx.params.rewards.clone();
+        let minted = emission(&p, epoch);
+        let validators = staking::validator_set(ctx.state, epoch)?;
+        let total_stake: u128 = validators.iter().map(|(_, s)| s.0).sum();
+        let mut summary = EpochSummary {
+            emission: minted,
+            validator_count: validators.len() as u32,
+            ..Default::default()
+        };
+
+        // Everything is minted to the reserve first, then paid out of it, so that supply always
+        // equals the sum of balances even mid-hook.
+        bank::mint(ctx, &reserve(), minted).map_err(tx_err)?;
+        let validator_pool = minted
+            .mul_div(p.validator_bps as u128, 10_000)
+            .map_err(|_| crate::Error::Overflow("emission split"))?;
+        let fees = bank::balance(ctx.state, &bank::fee_collector())?;
+        let mut fees_moved = Amount::ZERO;
+        if total_stake > 0 {
+            fees_moved = fees;
+            bank::transfer(ctx, &bank::fee_collector(), &reserve(), fees).map_err(tx_err)?;
+            for (addr, stake) in &validators {
+                let e = validator_pool
+                    .mul_div(stake.0, total_stake)
+                    .map_err(|_| crate::Error::Overflow("emission share"))?;
+                let f = fees
+                    .mul_div(stake.0, total_stake)
+                    .map_err(|_| crate::Error::Overflow("fee share"))?;
+                bank::transfer(
+                    ctx,
+                    &reserve(),
+                    addr,
+                    e.checked_add(f)
+                        .map_err(|_| crate::Error::Overflow("share"))?,
+                )
+                .map_err(tx_err)?;
+                earnings::record(
+                    ctx.state,
+                    epoch,
+                    addr,
+                    earnings::Reason::ValidatorEmission,
+                    e,
+                )?;
+                earnings::record(ctx.state, epoch, addr, earnings::Reason::FeeShare, f)?;
+                summary.validators = summary
+                    .validators
+                    .checked_add(e)
+                    .map_err(|_| crate::Error::Overflow("summary"))?;
+                summary.fees = summary
+                    .fees
+                    .checked_add(f)
+                    .map_err(|_| crate::Error::Overflow("summary"))?;
+            }
+        }
+        // Workers are paid by the work units they settled this epoch, data contributors by the
+        // novel bytes of their datasets that settled jobs used; with no such work the share
+        // waits in the reserve.
+        let mut accounted = summary.validators;
+        let worker_pool = minted
+            .mul_div(p.worker_bps as u128, 10_000)
+            .map_err(|_| crate::Error::Overflow("emission split"))?;
+        let units = crate::modules::market::units(ctx.state, epoch)?;
+        summary.workers = pay_pro_rata(
+            ctx,
+            epoch,
+            worker_pool,
+            &units,
+            earnings::Reason::WorkerEmission,
+        )?;
+        earnings::record(
+            ctx.state,
+            epoch,
+            &reserve(),
+            earnings::Reason::ReservedWorkers,
+            worker_pool.checked_sub(summary.workers).unwrap_or_default(),
+        )?;
+        let data_pool = minted
+            .mul_div(p.data_bps as u128, 10_000)
+            .map_err(|_| crate::Error::Overflow("emission split"))?;
+        let used = crate::modules::market::data_used(ctx.state, epoch)?;
+        summary.data = pay_pro_rata(ctx, epoch, data_pool, &used, earnings::Reason::DataEmission)?;
+        earnings::record(
+            ctx.state,
+            epoch,
+            &reserve(),
+            earnings::Reason::ReservedData,
+            data_pool.checked_sub(summary.data).unwrap_or_default(),
+        )?;
+        let auditor_pool = minted
+            .mul_div(p.auditor_bps as u128, 10_000)
+            .map_err(|_| crate::Error::Overflow("emission split"))?;
+        earnings::record(
+            ctx.state,
+            epoch,
+            &reserve(),
+            earnings::Reason::ReservedAuditors,
+            auditor_pool,
+        )?;
+        for a in [worker_pool, data_pool, auditor_pool] {
+            accounted = accounted
+                .checked_add(a)
+                .map_err(|_| crate::Error::Overflow("split"))?;
+        }
+        let dust = minted.checked_sub(accounted).unwrap_or_default();
+        earnings::record(ctx.state, epoch, &reserve(), earnings::Reason::Dust, dust)?;
+        // Everything minted or collected that the validators did not receive stays in the reserve.
+        summary.reserved = minted
+            .checked_add(fees_moved)
+            .and_then(|t| t.checked_sub(summary.validators))
+            .and_then(|t| t.checked_sub(summary.fees))
+            .and_then(|t| t.checked_sub(summary.workers))
+            .and_then(|t| t.checked_sub(summary.data))
+            .map_err(|_| crate::Error::Overflow("summary"))?;
+        ctx.state.put(key(EPOCH, &[&epoch.to_be_bytes()]), &summary);
+        ctx.emit(
+            events::EPOCH,
+            &[
+                (attr::EPOCH, epoch.to_string()),
+                (attr::EMISSION, minted.0.to_string()),
+                (attr::VALIDATORS, summary.validators.0.to_string()),
+                (attr::FEES, summary.fees.0.to_string()),
+            ],
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,273 @@
+//! Execution of `staking` messages and the module's block hooks.
+
+use super::Staking;
+use super::events;
+use super::{msg::*, query::*, role::*, state::*};
+use crate::earnings;
+use crate::modules::{Ctx, Module, bank};
+use crate::{ExecResult, Result, TxError, events::attr, state::key};
+use mycel_primitives::{Address, Amount};
+use mycel_store::StateRead;
+
+impl Module for Staking {
+    const NAME: &'static str = "staking";
+    const ID: u8 = 2;
+    type Msg = Msg;
+
+    fn execute<S: StateRead + ?Sized>(
+        ctx: &mut Ctx<'_, '_, S>,
+        sender: Address,
+        msg: &Msg,
+    ) -> ExecResult {
+        match msg {
+            Msg::Bond { role, amount } => {
+                if amount.is_zero() {
+                    return Err(TxError::ZeroAmount.into());
+                }
+                if let Some(until) =
+                    jailed_until(ctx.state, &sender)?.filter(|u| *u > ctx.env.height)
+                {
+                    return Err(TxError::Jailed(until).into());
+                }
+                let k = stake_key(&sender, *role);
+                let new = ctx.state.amount(&k)?.checked_add(*amount)?;
+                let min = ctx.params.staking.min_stake[*role as usize];
+                if new < min {
+                    return Err(TxError::BelowMinStake {
+                        role: role.name().into(),
+                        min,
+                        got: new,
+                    }
+                    .into());
+                }
+                bank::transfer(ctx, &sender, &pool(), *amount)?;
+                ctx.state.set_amount(k, new);
+                add_total(ctx, *role, *amount, true)?;
+                ctx.emit(
+                    events::BOND,
+                    &[
+                        (attr::ADDRESS, sender.to_string()),
+                        (attr::ROLE, role.name().into()),
+                        (attr::AMOUNT, amount.0.to_string()),
+                    ],
+                );
+            }
+            Msg::Unbond { role, amount } => {
+                if amount.is_zero() {
+                    return Err(TxError::ZeroAmount.into());
+                }
+                let k = stake_key(&sender, *role);
+                let bonded = ctx.state.amount(&k)?;
+                let left = bonded
+                    .checked_sub(*amount)
+                    .map_err(|_| TxError::InsufficientStake {
+                        bonded,
+                        requested: *amount,
+                    })?;
+                let min = ctx.params.staking.min_stake[*role as usize];
+                if !left.is_zero() && left < min {
+                    return Err(TxError::BelowMinStake {
+                        role: role.name().into(),
+                        min,
+                        got: left,
+                    }
+                    .into());
+                }
+                ctx.state.set_amount(k, left);
+                add_total(ctx, *role, *amount, false)?;
+                let release = ctx.env.height + ctx.params.staking.unbonding_delay;
+                let uk = key(UNBOND, &[&release.to_be_bytes(), &sender.0, &[*role as u8]]);
+                let queued = ctx.state.amount(&uk)?.checked_add(*amount)?;
+                ctx.state.set_amount(uk, queued);
+                ctx.emit(
+                    events::UNBOND,
+                    &[
+                        (attr::ADDRESS, sender.to_string()),
+                        (attr::ROLE, role.name().into()),
+                        (attr::AMOUNT, amount.0.to_string()),
+                        (attr::RELEASE_HEIGHT, release.to_string()),
+                    ],
+                );
+            }
+            Msg::Unjail => match jailed_until(ctx.state, &sender)? {
+                None => return Err(TxError::NotJailed.into()),
+                Some(until) if until > ctx.env.height => return Err(TxError::Jailed(until).into()),
+                Some(_) => {
+                    ctx.state.delete(key(JAIL, &[&sender.0]));
+                    ctx.emit(events::UNJAIL, &[(attr::ADDRESS, sender.to_string())]);
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// Pays out unbondings that mature at this height.
+    fn end_block<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
+        let prefix = key(UNBOND, &[&ctx.env.height.to_be_bytes()]);
+        let epoch = ctx.epoch();
+        for (k, v) in ctx.state.scan_prefix(&prefix)? {
+            let amount = mycel_primitives::codec::decode::<Amount>(&v)
+                .map_err(|e| crate::state::corrupt(&k, e))?;
+            let addr = Address(
+                k[prefix.len()..prefix.len() + 20]
+                    .try_into()
+                    .map_err(|_| crate::state::corrupt(&k, "short key"))?,
+            );
+            bank::transfer(ctx, &pool(), &addr, amount)
+                .map_err(|e| e.into_fatal("unbond release"))?;
+            earnings::record(
+                ctx.state,
+                epoch,
+                &addr,
+                earnings::Reason::UnbondReleased,
+                amount,
+            )?;
+            ctx.state.delete(k);
+            ctx.emit(
+                events::UNBOND_RELEASED,
+                &[
+                    (attr::ADDRESS, addr.to_string()),
+                    (attr::AMOUNT, amount.0.to_string()),
+                ],
+            );
+        }
+        Ok(())
+    }
+
+    /// Fixes the validator set of `epoch + 1`.
+    fn end_epoch<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, epoch: u64) -> Result<()> {
+        let mut candidates = Vec::new();
+        for (addr, role, stake) in stakes(ctx.state)? {
+            if role != Role::Validator || stake < ctx.params.staking.min_stake[0] {
+                continue;
+            }
+            if jailed_until(ctx.state, &addr)?.is_some_and(|u| u > ctx.env.height) {
+                continue;
+            }
+            candidates.push((stake, addr));
+        }
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        candidates.truncate(ctx.params.staking.max_validators as usize);
+        let next = epoch + 1;
+        for (stake, addr) in &candidates {
+            ctx.state
+                .put(key(VALSET, &[&next.to_be_bytes(), &addr.0]), stake);
+        }
+        ctx.emit(
+            events::VALIDATOR_SET,
+            &[
+                (attr::EPOCH, next.to_string()),
+                (attr::SIZE, candidates.len().to_string()),
+            ],
+        );
+        Ok(())
+    }
+}
+
+fn add_total<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    role: Role,
+    amount: Amount,
+    up: bool,
+) -> ExecResult {
+    let k = key(TOTAL, &[&[role as u8]]);
+    let t = ctx.state.amount(&k)?;
+    let t = if up {
+        t.checked_add(amount)?
+    } else {
+        t.checked_sub(amount)?
+    };
+    ctx.state.set_amount(k, t);
+    Ok(())
+}
+
+/// Bonds stake directly (genesis), moving it from the account's balance.
+pub fn genesis_bond<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    addr: &Address,
+    role: Role,
+    amount: Amount,
+) -> ExecResult {
+    bank::transfer(ctx, addr, &pool(), amount)?;
+    let k = stake_key(addr, role);
+    let new = ctx.state.amount(&k)?.checked_add(amount)?;
+    ctx.state.set_amount(k, new);
+    add_total(ctx, role, amount, true)?;
+    ctx.state
+        .put(key(VALSET, &[&0u64.to_be_bytes(), &addr.0]), &new);
+    Ok(())
+}
+
+/// Jails `addr` until `until` (hook for the verify and market modules).
+pub fn jail<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, addr: &Address, until: u64) {
+    ctx.state.put(key(JAIL, &[&addr.0]), &until);
+    ctx.emit(
+        events::JAIL,
+        &[
+            (attr::ADDRESS, addr.to_string()),
+            (attr::UNTIL, until.to_string()),
+        ],
+    );
+}
+
+/// Burns `bps` basis points of `addr`'s `role` stake (hook for the verify and market modules).
+/// Returns the amount slashed.
+pub fn slash<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    addr: &Address,
+    role: Role,
+    bps: u16,
+    reason: &str,
+) -> Result<Amount> {
+    let k = stake_key(addr, role);
+    let bonded = ctx.state.amount(&k)?;
+    let cut = bonded
+        .mul_div(bps.min(10_000) as u128, 10_000)
+        .map_err(|_| crate::Error::Overflow("slash"))?;
+    if cut.is_zero() {
+        return Ok(cut);
+    }
+    ctx.state.set_amount(
+        k,
+        bonded
+            .checked_sub(cut)
+            .map_err(|_| crate::Error::Overflow("slash"))?,
+    );
+    add_total(ctx, role, cut, false).map_err(|e| e.into_fatal("slash"))?;
+    bank::burn(ctx, &pool(), cut).map_err(|e| e.into_fatal("slash"))?;
+    let epoch = ctx.epoch();
+    earnings::record(ctx.state, epoch, addr, earnings::Reason::Slashed, cut)?;
+    ctx.emit(
+        events::SLASH,
+        &[
+            (attr::ADDRESS, addr.to_string()),
+            (attr::ROLE, role.name().into()),
+            (attr::AMOUNT, cut.0.to_string()),
+            (attr::REASON, reason.into()),
+        ],
+    );
+    Ok(cut)
+}
+
+/// Moves `amount` of `addr`'s bonded `role` stake to `to` (a compensation ordered by another
+/// module, e.g. a refund for a proven session dispute).
+pub fn take_stake<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    addr: &Address,
+    role: Role,
+    amount: Amount,
+    to: &Address,
+) -> Result<()> {
+    if amount.is_zero() {
+        return Ok(());
+    }
+    let k = stake_key(addr, role);
+    let bonded = ctx.state.amount(&k)?;
+    let left = bonded
+        .checked_sub(amount)
+        .map_err(|_| crate::Error::Overflow("take stake"))?;
+    ctx.state.set_amount(k, left);
+    add_total(ctx, role, amount, false).map_err(|e| e.into_fatal("take stake"))?;
+    bank::transfer(ctx, &pool(), to, amount).map_err(|e| e.into_fatal("take stake"))?;
+    Ok(())
+}

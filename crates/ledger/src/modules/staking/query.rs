@@ -1,0 +1,86 @@
+//! Read-only queries of the `staking` module, used by other modules and the API.
+
+use super::{role::*, state::*};
+use crate::{Result, state::key};
+use mycel_primitives::{Address, Amount};
+use mycel_store::StateRead;
+
+/// The bonded stake of `addr` for `role`.
+pub fn stake(state: &(impl StateRead + ?Sized), addr: &Address, role: Role) -> Result<Amount> {
+    Ok(crate::state::read::<Amount>(state, &stake_key(addr, role))?.unwrap_or_default())
+}
+
+/// Total bonded stake for `role`.
+pub fn total(state: &(impl StateRead + ?Sized), role: Role) -> Result<Amount> {
+    Ok(crate::state::read::<Amount>(state, &key(TOTAL, &[&[role as u8]]))?.unwrap_or_default())
+}
+
+/// Every (address, role, stake), in key order.
+pub fn stakes(state: &(impl StateRead + ?Sized)) -> Result<Vec<(Address, Role, Amount)>> {
+    let mut out = Vec::new();
+    for (k, v) in state.scan_prefix(STAKE)? {
+        let rest = &k[STAKE.len()..];
+        if rest.len() != 21 {
+            return Err(crate::state::corrupt(&k, "bad stake key"));
+        }
+        let role = Role::from_u8(rest[20]).ok_or_else(|| crate::state::corrupt(&k, "bad role"))?;
+        let amount = mycel_primitives::codec::decode::<Amount>(&v)
+            .map_err(|e| crate::state::corrupt(&k, e))?;
+        out.push((
+            Address(rest[..20].try_into().expect("20 bytes")),
+            role,
+            amount,
+        ));
+    }
+    Ok(out)
+}
+
+/// Pending unbondings of `addr`: (release height, role, amount).
+pub fn unbonding(
+    state: &(impl StateRead + ?Sized),
+    addr: &Address,
+) -> Result<Vec<(u64, Role, Amount)>> {
+    let mut out = Vec::new();
+    for (k, v) in state.scan_prefix(UNBOND)? {
+        let rest = &k[UNBOND.len()..];
+        if rest.len() != 29 || rest[8..28] != addr.0 {
+            continue;
+        }
+        let h = u64::from_be_bytes(rest[..8].try_into().expect("8 bytes"));
+        let role = Role::from_u8(rest[28]).ok_or_else(|| crate::state::corrupt(&k, "bad role"))?;
+        out.push((
+            h,
+            role,
+            mycel_primitives::codec::decode::<Amount>(&v)
+                .map_err(|e| crate::state::corrupt(&k, e))?,
+        ));
+    }
+    Ok(out)
+}
+
+/// The height until which `addr` is jailed, if it is.
+pub fn jailed_until(state: &(impl StateRead + ?Sized), addr: &Address) -> Result<Option<u64>> {
+    crate::state::read::<u64>(state, &key(JAIL, &[&addr.0]))
+}
+
+/// The validator set of `epoch`: (address, stake), in address order.
+pub fn validator_set(
+    state: &(impl StateRead + ?Sized),
+    epoch: u64,
+) -> Result<Vec<(Address, Amount)>> {
+    let prefix = key(VALSET, &[&epoch.to_be_bytes()]);
+    let mut out = Vec::new();
+    for (k, v) in state.scan_prefix(&prefix)? {
+        let addr = Address(
+            k[prefix.len()..]
+                .try_into()
+                .map_err(|_| crate::state::corrupt(&k, "bad valset key"))?,
+        );
+        out.push((
+            addr,
+            mycel_primitives::codec::decode::<Amount>(&v)
+                .map_err(|e| crate::state::corrupt(&k, e))?,
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,24 @@
+//! Stored types and state keys of the `staking` module.
+
+use super::role::*;
+use crate::state::key;
+use mycel_primitives::Address;
+
+pub(super) const STAKE: &[u8] = b"staking/stake/";
+
+pub(super) const TOTAL: &[u8] = b"staking/total/";
+
+pub(super) const UNBOND: &[u8] = b"staking/unbond/";
+
+pub(super) const JAIL: &[u8] = b"staking/jail/";
+
+pub(super) const VALSET: &[u8] = b"staking/valset/";
+
+/// The account that holds bonded and unbonding stake.
+pub fn pool() -> Address {
+    Address::module("staking")
+}
+
+pub(super) fn stake_key(a: &Address, r: Role) -> Vec<u8> {
+    key(STAKE, &[&a.0, &[r as u8]])
+}

@@ -1,0 +1,482 @@
+//! Proptest strategies for every ledger wire and stored type, within the decoders' limits so that
+//! every generated value is one the codec must round-trip.
+//!
+//! Shared with `mycel-consensus`'s integration tests (which include this file by path), so it
+//! uses only the public APIs of `mycel-ledger` and `mycel-primitives` and proptest.
+
+#![allow(dead_code)]
+
+use mycel_ledger::{
+    Event, Message, Receipt, Tx, TxBody,
+    modules::{
+        bank, data,
+        market::{self, JobKind, JobStatus, SessionMsg},
+        rewards::EpochSummary,
+        staking::{self, Role},
+    },
+};
+use mycel_primitives::{
+    Address, Amount, Hash, Signature,
+    codec::{MAX_MESSAGES_PER_TX, MAX_STRING_BYTES, decode},
+    keys::{private_key_from_seed, public_key},
+    merkle::InclusionProof,
+};
+use proptest::{collection::vec, prelude::*};
+
+// Decoder limits that are private to the ledger, restated here; a golden or round-trip failure
+// is how a change to one shows up.
+const MAX_CHAIN_ID: usize = 64;
+const MAX_ATTR: usize = 1024;
+const MAX_EVENT_ATTRS: usize = 256;
+const MAX_RECEIPT_CODE: usize = 64;
+const MAX_PROFILE: usize = 64;
+const MAX_LICENSE: usize = 128;
+const MAX_PATH: usize = 64;
+const MAX_LEAF: usize = 1024;
+const MAX_MODELS: usize = 32;
+const MAX_HARDWARE: usize = 64;
+const MAX_ENDPOINT: usize = 256;
+const MAX_PARAMS: usize = 4 * 1024;
+
+/// A hash.
+pub fn hash() -> impl Strategy<Value = Hash> {
+    any::<[u8; 32]>().prop_map(Hash)
+}
+
+/// An address.
+pub fn address() -> impl Strategy<Value = Address> {
+    any::<[u8; 20]>().prop_map(Address)
+}
+
+/// An amount: often small, sometimes anywhere in `u128`.
+pub fn amount() -> impl Strategy<Value = Amount> {
+    prop_oneof![0u128..1_000_000_000_000, any::<u128>()].prop_map(Amount)
+}
+
+/// A string of at most `max` UTF-8 bytes: printable ASCII up to the limit, or any characters
+/// (up to four bytes each) within it.
+pub fn string(max: usize) -> impl Strategy<Value = String> {
+    prop_oneof![
+        vec(0x20u8..0x7f, 0..=max).prop_map(|b| String::from_utf8(b).unwrap()),
+        proptest::string::string_regex(&format!(".{{0,{}}}", max / 4)).unwrap(),
+    ]
+}
+
+/// Bytes with a length in `len`.
+pub fn bytes(len: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Vec<u8>> {
+    vec(any::<u8>(), len)
+}
+
+/// A Merkle inclusion proof within the path limit.
+pub fn proof() -> impl Strategy<Value = InclusionProof> {
+    (any::<u64>(), any::<u64>(), vec(hash(), 0..=MAX_PATH))
+        .prop_map(|(index, size, path)| InclusionProof { index, size, path })
+}
+
+/// A staking role.
+pub fn role() -> impl Strategy<Value = Role> {
+    proptest::sample::select(Role::ALL.to_vec())
+}
+
+/// A job kind.
+pub fn job_kind() -> impl Strategy<Value = JobKind> {
+    proptest::sample::select(vec![
+        JobKind::Generate,
+        JobKind::Embed,
+        JobKind::Finetune,
+        JobKind::Dedup,
+    ])
+}
+
+/// A job status.
+pub fn job_status() -> impl Strategy<Value = JobStatus> {
+    proptest::sample::select(vec![
+        JobStatus::Assigned,
+        JobStatus::Committed,
+        JobStatus::Settled,
+        JobStatus::Failed,
+    ])
+}
+
+/// Every bank message.
+pub fn bank_msg() -> impl Strategy<Value = bank::Msg> {
+    prop_oneof![
+        (address(), amount()).prop_map(|(to, amount)| bank::Msg::Transfer { to, amount }),
+        amount().prop_map(|amount| bank::Msg::Burn { amount }),
+    ]
+}
+
+/// Every staking message.
+pub fn staking_msg() -> impl Strategy<Value = staking::Msg> {
+    prop_oneof![
+        (role(), amount()).prop_map(|(role, amount)| staking::Msg::Bond { role, amount }),
+        (role(), amount()).prop_map(|(role, amount)| staking::Msg::Unbond { role, amount }),
+        Just(staking::Msg::Unjail),
+    ]
+}
+
+/// A dataset registration.
+pub fn registration() -> impl Strategy<Value = data::Registration> {
+    (
+        (hash(), any::<u64>(), any::<u64>(), string(MAX_PROFILE)),
+        (hash(), hash(), string(MAX_LICENSE), any::<u8>()),
+        vec(hash(), 0..=data::MAX_PARENTS),
+        (hash(), any::<u64>(), any::<u64>(), amount()),
+    )
+        .prop_map(
+            |(
+                (root, records, bytes, profile),
+                (minhash_root, manifest, license, consent),
+                parents,
+                (novel_root, novel_records, novel_bytes, bond),
+            )| data::Registration {
+                root,
+                records,
+                bytes,
+                profile,
+                minhash_root,
+                manifest,
+                license,
+                consent,
+                parents,
+                novel_root,
+                novel_records,
+                novel_bytes,
+                bond,
+            },
+        )
+}
+
+/// A registered dataset.
+pub fn dataset() -> impl Strategy<Value = data::Dataset> {
+    (
+        registration(),
+        address(),
+        any::<u64>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(registration, contributor, height, challenged, bond_locked)| data::Dataset {
+                registration,
+                contributor,
+                height,
+                challenged,
+                bond_locked,
+            },
+        )
+}
+
+/// Every data message.
+pub fn data_msg() -> impl Strategy<Value = data::Msg> {
+    prop_oneof![
+        registration().prop_map(|r| data::Msg::RegisterDataset(Box::new(r))),
+        (hash(), any::<u8>())
+            .prop_map(|(dataset, consent)| data::Msg::UpdateConsent { dataset, consent }),
+        (
+            hash(),
+            bytes(32..=MAX_LEAF),
+            proof(),
+            hash(),
+            bytes(32..=MAX_LEAF),
+            proof()
+        )
+            .prop_map(
+                |(dataset, leaf, novel_proof, earlier, earlier_leaf, earlier_proof)| {
+                    data::Msg::ChallengeNovelty {
+                        dataset,
+                        leaf,
+                        novel_proof,
+                        earlier,
+                        earlier_leaf,
+                        earlier_proof,
+                    }
+                }
+            ),
+    ]
+}
+
+/// A worker offer.
+pub fn offer() -> impl Strategy<Value = market::Offer> {
+    (
+        any::<u8>(),
+        vec(hash(), 0..=MAX_MODELS),
+        string(MAX_HARDWARE),
+        amount(),
+        string(MAX_ENDPOINT),
+    )
+        .prop_map(
+            |(kinds, models, hardware, price_per_unit, endpoint)| market::Offer {
+                kinds,
+                models,
+                hardware,
+                price_per_unit,
+                endpoint,
+            },
+        )
+}
+
+/// A stored job.
+pub fn job() -> impl Strategy<Value = market::Job> {
+    (
+        (any::<u64>(), address(), job_kind(), hash(), hash()),
+        (bytes(0..=MAX_PARAMS), amount(), any::<u64>(), job_status()),
+        (address(), amount(), any::<u64>(), any::<u32>()),
+        (hash(), any::<u64>(), hash(), amount()),
+    )
+        .prop_map(
+            |(
+                (id, poster, kind, model, input),
+                (params, max_fee, deadline_blocks, status),
+                (worker, price_per_unit, due, attempts),
+                (output, units, commitment, fee),
+            )| market::Job {
+                id,
+                poster,
+                kind,
+                model,
+                input,
+                params,
+                max_fee,
+                deadline_blocks,
+                status,
+                worker,
+                price_per_unit,
+                due,
+                attempts,
+                output,
+                units,
+                commitment,
+                fee,
+            },
+        )
+}
+
+/// A worker-signed session receipt.
+pub fn session_receipt() -> impl Strategy<Value = market::Receipt> {
+    (
+        any::<u64>(),
+        any::<u64>(),
+        hash(),
+        hash(),
+        any::<u64>(),
+        amount(),
+    )
+        .prop_map(
+            |(session, seq, input_hash, output_hash, tokens, amount)| market::Receipt {
+                session,
+                seq,
+                input_hash,
+                output_hash,
+                tokens,
+                amount,
+            },
+        )
+}
+
+/// A stored session.
+pub fn session() -> impl Strategy<Value = market::Session> {
+    (
+        (
+            any::<u64>(),
+            address(),
+            address(),
+            hash(),
+            amount(),
+            amount(),
+        ),
+        (any::<u64>(), hash(), any::<u64>(), amount(), amount()),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(
+                (id, client, worker, model, deposit, price_per_token),
+                (expires, receipts_root, count, total, refunded),
+                closed,
+            )| market::Session {
+                id,
+                client,
+                worker,
+                model,
+                deposit,
+                price_per_token,
+                expires,
+                receipts_root,
+                count,
+                total,
+                refunded,
+                closed,
+            },
+        )
+}
+
+/// Every session message.
+pub fn session_msg() -> impl Strategy<Value = SessionMsg> {
+    prop_oneof![
+        (address(), hash(), amount(), any::<u64>()).prop_map(
+            |(worker, model, deposit, duration_blocks)| SessionMsg::Open {
+                worker,
+                model,
+                deposit,
+                duration_blocks,
+            }
+        ),
+        (any::<u64>(), hash(), any::<u64>(), amount()).prop_map(
+            |(session, receipts_root, count, total)| SessionMsg::Settle {
+                session,
+                receipts_root,
+                count,
+                total,
+            }
+        ),
+        (session_receipt(), bytes(32..=32), bytes(64..=64)).prop_map(
+            |(receipt, worker_key, signature)| SessionMsg::Dispute {
+                receipt,
+                worker_key,
+                signature,
+            }
+        ),
+        (session_receipt(), proof())
+            .prop_map(|(receipt, proof)| SessionMsg::Answer { receipt, proof }),
+        any::<u64>().prop_map(|session| SessionMsg::Close { session }),
+    ]
+}
+
+/// Every market message.
+pub fn market_msg() -> impl Strategy<Value = market::Msg> {
+    prop_oneof![
+        offer().prop_map(|o| market::Msg::Offer(Box::new(o))),
+        Just(market::Msg::CloseOffer),
+        (
+            job_kind(),
+            hash(),
+            hash(),
+            bytes(0..=MAX_PARAMS),
+            amount(),
+            any::<u64>()
+        )
+            .prop_map(|(kind, model, input, params, max_fee, deadline_blocks)| {
+                market::Msg::PostJob {
+                    kind,
+                    model,
+                    input,
+                    params,
+                    max_fee,
+                    deadline_blocks,
+                }
+            }),
+        (any::<u64>(), hash(), any::<u64>(), hash()).prop_map(
+            |(job, output, units, commitment)| market::Msg::CommitResult {
+                job,
+                output,
+                units,
+                commitment,
+            }
+        ),
+        session_msg().prop_map(market::Msg::Session),
+    ]
+}
+
+/// Every message of every module.
+pub fn message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        bank_msg().prop_map(Message::Bank),
+        staking_msg().prop_map(Message::Staking),
+        data_msg().prop_map(Message::Data),
+        market_msg().prop_map(Message::Market),
+    ]
+}
+
+/// An epoch summary.
+pub fn epoch_summary() -> impl Strategy<Value = EpochSummary> {
+    (
+        (amount(), amount(), amount()),
+        (amount(), amount(), amount()),
+        any::<u32>(),
+    )
+        .prop_map(
+            |((emission, validators, fees), (workers, data, reserved), validator_count)| {
+                EpochSummary {
+                    emission,
+                    validators,
+                    fees,
+                    workers,
+                    data,
+                    reserved,
+                    validator_count,
+                }
+            },
+        )
+}
+
+/// An event. Attribute counts stay well below the limit to keep cases fast; the limit itself
+/// is exercised by the edge-case tests.
+pub fn event() -> impl Strategy<Value = Event> {
+    (
+        string(MAX_ATTR),
+        vec((string(MAX_ATTR), string(MAX_ATTR)), 0..8),
+    )
+        .prop_map(|(kind, attrs)| Event { kind, attrs })
+}
+
+/// A transaction receipt.
+pub fn receipt() -> impl Strategy<Value = Receipt> {
+    (
+        hash(),
+        any::<bool>(),
+        string(MAX_RECEIPT_CODE),
+        string(MAX_ATTR),
+        amount(),
+        vec(event(), 0..4),
+    )
+        .prop_map(|(tx_hash, success, code, error, fee, events)| Receipt {
+            tx_hash,
+            success,
+            code,
+            error,
+            fee,
+            events,
+        })
+}
+
+/// A transaction body from a key derived from a random seed.
+pub fn tx_body() -> impl Strategy<Value = TxBody> {
+    (
+        string(MAX_CHAIN_ID),
+        any::<[u8; 8]>(),
+        any::<u64>(),
+        amount(),
+        prop_oneof![
+            4 => vec(message(), 1..=4),
+            1 => vec(message(), MAX_MESSAGES_PER_TX..=MAX_MESSAGES_PER_TX),
+        ],
+        string(MAX_STRING_BYTES),
+    )
+        .prop_map(|(chain_id, seed, nonce, fee, messages, memo)| TxBody {
+            chain_id,
+            sender: public_key(&private_key_from_seed(&seed)),
+            nonce,
+            fee,
+            messages,
+            memo,
+        })
+}
+
+/// An ed25519 signature: the codec accepts any 64 bytes.
+pub fn signature() -> impl Strategy<Value = Signature> {
+    bytes(64..=64).prop_map(|b| decode::<Signature>(&b).expect("any 64 bytes"))
+}
+
+/// A transaction, either properly signed or with an arbitrary signature (the codec does not
+/// verify signatures).
+pub fn tx() -> impl Strategy<Value = Tx> {
+    (tx_body(), any::<[u8; 8]>(), any::<bool>(), signature()).prop_map(
+        |(body, seed, sign, signature)| {
+            if sign {
+                body.sign(&private_key_from_seed(&seed))
+            } else {
+                Tx { body, signature }
+            }
+        },
+    )
+}
