@@ -37,8 +37,10 @@ pub fn consent_flags(s: Option<&str>) -> Result<u8> {
             "all" => data::CONSENT_TRAIN | data::CONSENT_COMMERCIAL | data::CONSENT_REDISTRIBUTE,
             other => {
                 return Err(invalid(
-                    format!("consent flag {other:?}"),
-                    "known: train, tdm-allowed, commercial, redistribute, all, none",
+                    "--consent",
+                    format!(
+                        "unknown consent flag {other:?} (train, tdm-allowed, commercial, redistribute, all, none)"
+                    ),
                 ));
             }
         };
@@ -182,8 +184,8 @@ pub async fn challenge(
             .find(|id| held.ids().binary_search(id).is_ok())
             .ok_or_else(|| {
                 invalid(
-                    format!("dataset {}", new.root),
-                    format!("no record it claims novel is in {}", old.root),
+                    "challenge",
+                    format!("no record claimed novel in {} is in {}", new.root, old.root),
                 )
             })?,
     };
