@@ -1,6 +1,12 @@
 //! Deterministic simulation of a 4-validator mycel chain: real ledger, real redb stores, real
 //! Simplex + marshal, simulated network with latency and jitter, a crashed validator, a
-//! partition that heals and a restart that catches up.
+//! partition that heals and a restart that catches up; and golden vectors and property tests of
+//! the block codec.
+
+mod golden;
+mod roundtrip;
+#[path = "../../../ledger/tests/it/strategies.rs"]
+mod strategies;
 
 use commonware_cryptography::{Signer, ed25519::PublicKey};
 use commonware_p2p::simulated::{self, Link, Network, Oracle};

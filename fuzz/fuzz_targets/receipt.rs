@@ -1,0 +1,6 @@
+//! Fuzzes the `Receipt` decoder (`mycel_ledger::Receipt`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = mycel_fuzz::canonical::<mycel_ledger::Receipt>(data);
+});
