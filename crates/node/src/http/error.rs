@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// Largest total size of the request headers accepted, bytes.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Most request headers accepted.
+pub const MAX_HEADERS: usize = 100;
 
 /// An API error.
 #[derive(Debug)]
@@ -182,11 +184,20 @@ pub async fn limits(req: Request<Body>, next: Next) -> Response {
         )
         .into_response();
     }
+    let count = req.headers().len();
     let headers: usize = req
         .headers()
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len() + 4)
         .sum();
+    if count > MAX_HEADERS {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("{count} request headers, above the limit of {MAX_HEADERS}"),
+        )
+        .into_response();
+    }
     if headers > MAX_HEADER_BYTES {
         return ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -309,6 +320,20 @@ mod tests {
                     .header("x-big", "a".repeat(MAX_HEADER_BYTES))
                     .body(Body::empty())
                     .unwrap(),
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+            ),
+            (
+                {
+                    let mut r = get_req("/n/7");
+                    for i in 0..=MAX_HEADERS {
+                        r.headers_mut().insert(
+                            header::HeaderName::try_from(format!("x-h{i}")).unwrap(),
+                            header::HeaderValue::from_static("1"),
+                        );
+                    }
+                    r
+                },
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "headers_too_large",
             ),

@@ -93,9 +93,37 @@ pub fn with_error_shape(router: Router) -> Router {
         .layer(axum::middleware::from_fn(error::limits))
 }
 
-/// Serves `router` on `listener` until the process stops. The HTTP/1 parser's own limits are
-/// set above [`error::MAX_URI_BYTES`] and [`error::MAX_HEADER_BYTES`] so that a client meets
-/// those, answered in the error shape (the parser rejects only URIs above 64 KiB by itself).
+/// Serves `router` (HTTP/1.1) on `listener` until the process stops.
+///
+/// The parser's own limits are set above [`error::MAX_URI_BYTES`], [`error::MAX_HEADER_BYTES`]
+/// and [`error::MAX_HEADERS`], so a client meets those, answered in the error shape by
+/// [`error::limits`]. Only what the parser refuses before any code of ours runs gets a bare
+/// status: a request target above 64 KiB (414), more than ten times the header limits (431).
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+    use hyper_util::{rt::TokioIo, service::TowerToHyperService};
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: wait rather than spin or stop serving.
+                tracing::warn!(target: "mycel::http", error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let mut http1 = hyper::server::conn::http1::Builder::new();
+            // Ten times our limits: beyond these the parser answers a bare 431 (the header
+            // slots are allocated per request, so this cannot grow without bound).
+            http1
+                .max_headers(10 * error::MAX_HEADERS)
+                .max_buf_size(10 * (error::MAX_HEADER_BYTES + error::MAX_URI_BYTES));
+            // A client that goes away mid-request is not the server's error.
+            let _ = http1
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+    }
 }
