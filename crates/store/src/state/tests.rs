@@ -1,0 +1,82 @@
+use super::*;
+
+fn ws(pairs: &[(&str, Option<&str>)]) -> WriteSet {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.map(|v| v.as_bytes().to_vec())))
+        .collect()
+}
+
+fn record(height: u64, tag: u8) -> BlockRecord {
+    BlockRecord {
+        height,
+        digest: Hash([tag; 32]),
+        bytes: vec![tag],
+        txs: vec![(Hash([tag.wrapping_add(100); 32]), vec![1, 2])],
+        events: vec![],
+    }
+}
+
+#[test]
+fn layers_commit_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = Store::open(&path).unwrap();
+    let s0 = store.snapshot(&[]).unwrap();
+    let l0 = Arc::new(s0.apply(ws(&[("a", Some("1")), ("b", Some("2"))])).unwrap());
+    // Speculative read through the layer.
+    let s1 = store.snapshot(std::slice::from_ref(&l0)).unwrap();
+    assert_eq!(s1.get(b"a").unwrap(), Some(b"1".to_vec()));
+    let l1 = Arc::new(s1.apply(ws(&[("a", None), ("c", Some("3"))])).unwrap());
+    let s2 = store.snapshot(&[l0.clone(), l1.clone()]).unwrap();
+    assert_eq!(s2.get(b"a").unwrap(), None);
+    assert_eq!(s2.scan_prefix(b"").unwrap().len(), 2);
+    assert_ne!(l0.root, l1.root);
+
+    store.commit(&l0, &record(0, 1)).unwrap();
+    store.commit(&l0, &record(0, 1)).unwrap(); // idempotent
+    assert!(matches!(
+        store.commit(&l0, &record(0, 2)),
+        Err(Error::Conflict(0))
+    ));
+    store.commit(&l1, &record(1, 3)).unwrap();
+    drop(store);
+
+    let store = Store::open(&path).unwrap();
+    let head = store.head().unwrap().unwrap();
+    assert_eq!(head.height, 1);
+    assert_eq!(head.root, l1.root);
+    let s = store.snapshot(&[l0, l1.clone()]).unwrap();
+    assert_eq!(s.root(), Some(l1.root)); // committed layers are skipped
+    assert_eq!(s.get(b"c").unwrap(), Some(b"3".to_vec()));
+    assert_eq!(s.get(b"a").unwrap(), None);
+    assert_eq!(store.tx(&Hash([103; 32])).unwrap().unwrap().height, 1);
+    let (v, proof) = s.get_with_proof(b"c").unwrap();
+    assert_eq!(v, Some(b"3".to_vec()));
+    assert!(!proof.is_empty());
+}
+
+#[test]
+fn same_writes_same_root_regardless_of_layering() {
+    let d1 = tempfile::tempdir().unwrap();
+    let d2 = tempfile::tempdir().unwrap();
+    let a = Store::open(d1.path().join("db")).unwrap();
+    let b = Store::open(d2.path().join("db")).unwrap();
+    let w0 = ws(&[("x", Some("1"))]);
+    let w1 = ws(&[("y", Some("2"))]);
+    // Store a commits each block before executing the next; b executes both speculatively.
+    let la0 = a.snapshot(&[]).unwrap().apply(w0.clone()).unwrap();
+    a.commit(&la0, &record(0, 1)).unwrap();
+    let la1 = a.snapshot(&[]).unwrap().apply(w1.clone()).unwrap();
+    let lb0 = Arc::new(b.snapshot(&[]).unwrap().apply(w0).unwrap());
+    let lb1 = b
+        .snapshot(std::slice::from_ref(&lb0))
+        .unwrap()
+        .apply(w1)
+        .unwrap();
+    assert_eq!(la1.root, lb1.root);
+    assert!(matches!(
+        b.commit(&lb1, &record(1, 2)),
+        Err(Error::OutOfOrder { .. })
+    ));
+}
