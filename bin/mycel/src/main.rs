@@ -3,8 +3,10 @@
 //! for the chain-free local commands (`data dedup|show|prove|verify|bench|versioned`, `run`,
 //! `models`), in the engines `mycel-data` and `mycel-ml`.
 
+mod chain_cmd;
 mod cli;
 mod data_cmd;
+mod market_cmd;
 mod ml_cmd;
 mod session_cmd;
 mod worker_cmd;
