@@ -1,6 +1,6 @@
 //! `mycel init|node|devnet|testnet|keys|tx|query`: the chain commands.
 
-use crate::cli::{client, print_json};
+use crate::glue::{client, print_json};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use mycel_node::{

@@ -1,11 +1,14 @@
 //! Command-line definitions and their dispatch to `mycel-node`.
 
-use crate::{chain_cmd::*, market_cmd::*};
+use crate::{
+    chain_cmd::*,
+    glue::{block_on, client, print_json},
+    market_cmd::*,
+};
 use anyhow::Result;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use mycel_node::{
     Home,
-    client::Client,
     init::{InitOptions, init},
     roles::validator::{RunOptions, run as run_node},
 };
@@ -199,23 +202,4 @@ pub fn run(cli: Cli) -> Result<()> {
             cli.global.json,
         )),
     }
-}
-
-pub(crate) fn block_on<F: std::future::Future<Output = Result<()>>>(f: F) -> Result<()> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(f)
-}
-
-pub(crate) fn print_json(v: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
-}
-
-pub(crate) fn client(home: &Home, node: Option<&str>) -> Result<Client> {
-    let url = match node {
-        Some(u) => u.to_string(),
-        None => format!("http://{}", home.config()?.api_addr),
-    };
-    Ok(Client::new(&url))
 }

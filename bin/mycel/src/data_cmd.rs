@@ -1,6 +1,6 @@
 //! `mycel data …`: dataset dedup, ingest, proofs and benchmarks (thin glue over `mycel-data`).
 
-use crate::cli::{block_on, client};
+use crate::glue::{block_on, client};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use mycel_data::{

@@ -2,7 +2,7 @@
 
 use crate::{
     chain_cmd::{TxOpts, resolve_address},
-    cli::{client, print_json},
+    glue::{client, print_json},
 };
 use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;

@@ -253,7 +253,7 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
             Ok(1)
         }
     }
-    use mycel_ledger::modules::market::{self, Offer, SessionMsg};
+    use mycel_ledger::modules::market::Offer;
     use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
 
     let models = ModelStore::from_env();
@@ -297,39 +297,15 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
             };
             let client_key = keys.load("dev0")?.private_key()?;
             let open_session = || async {
-                let open = c
-                    .sign(
-                        &client_key,
-                        vec![Message::Market(market::Msg::Session(SessionMsg::Open {
-                            worker,
-                            model: runner.generator_id(),
-                            deposit: Amount::from_myc(100),
-                            duration_blocks: 100_000,
-                        }))],
-                        None,
-                        "",
-                    )
-                    .await?;
-                let h = c.submit(&open).await?;
-                let receipt = c
-                    .wait(&h, Duration::from_secs(30))
-                    .await?
-                    .receipt
-                    .filter(|r| r.success)
-                    .ok_or_else(|| Error::Api {
-                        code: "session".into(),
-                        message: "opening the bench session failed".into(),
-                    })?;
-                receipt
-                    .attr(
-                        mycel_ledger::modules::market::events::SESSION_OPENED,
-                        mycel_ledger::events::attr::SESSION,
-                    )
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .ok_or_else(|| Error::Api {
-                        code: "session".into(),
-                        message: "no session id".into(),
-                    })
+                mycel_node::services::sessions::open(
+                    &c,
+                    &client_key,
+                    worker,
+                    runner.generator_id(),
+                    Amount::from_myc(100),
+                    100_000,
+                )
+                .await
             };
             let session = open_session().await?;
             // A second session, served in this process by the worker's key with an engine that
