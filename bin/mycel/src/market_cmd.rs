@@ -9,7 +9,7 @@ use clap::Subcommand;
 use mycel_node::{
     Home,
     client::{Client, Sent},
-    services::{self, accounts},
+    services::accounts,
     types::{Amount, Hash, JobKind, Message, attr, market},
 };
 use std::path::PathBuf;
@@ -83,7 +83,7 @@ pub(crate) async fn job(home: &Home, api: Option<&str>, cmd: JobCmd, json: bool)
         } => {
             serde_json::from_str::<serde_json::Value>(&params).context("--params must be JSON")?;
             let key = accounts::key(home, &opts.from)?;
-            let model = services::models::resolve(&crate::ml_cmd::store(), &model)?;
+            let model = mycel_node::models::resolve(&crate::ml_cmd::store(), &model)?;
             let input = match Hash::from_hex(&input) {
                 Ok(h) => h,
                 Err(_) => {

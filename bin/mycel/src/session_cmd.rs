@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use mycel_node::{
     Home,
     client::Client,
-    services::{self, accounts, sessions},
+    services::{accounts, sessions},
     types::{Address, Amount},
 };
 
@@ -79,7 +79,7 @@ pub async fn run(home: &Home, c: &Client, cmd: SessionCmd, json: bool) -> Result
             blocks,
         } => {
             let key = accounts::key(home, &from)?;
-            let model = services::models::resolve(&crate::ml_cmd::store(), &model)?;
+            let model = mycel_node::models::resolve(&crate::ml_cmd::store(), &model)?;
             let id = sessions::open(c, &key, worker, model, deposit, blocks).await?;
             if json {
                 println!("{}", serde_json::json!({"session": id.to_string()}));

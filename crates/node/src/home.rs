@@ -14,7 +14,7 @@
 //! ```
 //! Models are not in the home: they are one cache per machine (`mycel_ml::registry::ModelStore`).
 
-use crate::{Error, NodeConfig, Result, error::io};
+use crate::{Error, Result, config::NodeConfig, error::io};
 use std::path::{Path, PathBuf};
 
 /// A node's home directory.

@@ -9,8 +9,9 @@
 //!   here.
 //! - [`client`]: the Rust client of the API (typed answers, one sign → submit → wait path) and
 //!   of a worker's session server.
+//! - [`models`]: the one mapping from a model name to its on-chain ID, for posters and workers.
 //! - [`services`]: the bridges between the engines (data, ML) and the ledger that a CLI command
-//!   or a role calls: model IDs, dataset registration and challenges, sessions.
+//!   calls: dataset registration and challenges, sessions, accounts.
 //! - [`devnet`]: a single-validator network with a worker, in one process.
 //!
 //! Receipts, request signatures and result commitments are in `mycel-verify`.
@@ -23,6 +24,7 @@ pub mod home;
 pub mod http;
 pub mod init;
 pub mod keystore;
+pub mod models;
 pub mod roles;
 pub mod services;
 pub mod types;

@@ -1,7 +1,10 @@
 //! The client of a worker's session server: signs each request for its session and sequence
 //! number, and checks the worker-signed receipt against the reply before trusting it.
 
-use crate::{Error, Result, http::ErrorBody, roles::worker::sessions::ChatRequest};
+use crate::{
+    Error, Result,
+    http::{ErrorBody, openai::ChatRequest},
+};
 use commonware_cryptography::Signer as _;
 use mycel_primitives::{PrivateKey, codec::Encode};
 use mycel_verify::{SignedReceipt, sign_request};

@@ -1,7 +1,8 @@
 //! The HTTP surface of a node, one file per surface: [`chain`] (status, transactions, accounts,
 //! blocks, events, rewards, supply), [`blobs`], [`market`] (jobs, workers, sessions), [`data`]
 //! (datasets, contributors), [`earnings`] (the earnings debugger) and [`dashboard`] (the page and
-//! `/metrics`). The OpenAI-compatible and MCP routes will be files beside these.
+//! `/metrics`). [`openai`] holds the OpenAI chat wire types; the OpenAI-compatible gateway and
+//! MCP routes will be files beside these.
 //!
 //! Every surface answers errors in one shape ([`error`]): `{"error": {"code", "message"}}` with
 //! stable codes (the ledger's transaction error codes, plus `not_found`, `bad_request`,
@@ -15,6 +16,7 @@ pub mod data;
 pub mod earnings;
 pub mod error;
 pub mod market;
+pub mod openai;
 
 pub use chain::{BlockEvents, BlockView, EventView, Status, Submitted, SupplyAudit, TxStatus};
 pub use earnings::{Earnings, EpochEarnings};

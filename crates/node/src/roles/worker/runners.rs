@@ -83,7 +83,7 @@ impl MlRunner {
         // The IDs offered must be the ones posters resolve, or no job would ever match.
         for (name, id) in [(generation, gen_id), (emb, emb_id)] {
             if mycel_ml::registry::spec(name).is_ok() {
-                let resolved = crate::services::models::resolve(&resolver_store, name)?;
+                let resolved = crate::models::resolve(&resolver_store, name)?;
                 if resolved != id {
                     return Err(Error::Invalid {
                         what: format!("model {name}"),

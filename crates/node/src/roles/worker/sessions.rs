@@ -34,7 +34,6 @@ use mycel_ledger::{
 use mycel_primitives::{Address, Amount, Hash, PrivateKey, keys::public_key_from_bytes, merkle};
 use mycel_verify::{ReceiptLog, SignedReceipt, content_hash as blob_hash, verify_request};
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 
 /// Generates text for a chat: the seam to the ML engine.
@@ -67,37 +66,7 @@ impl<T: ChatEngine> ChatEngine for Arc<T> {
     }
 }
 
-/// One chat message (OpenAI shape).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ChatMessage {
-    /// `system`, `user` or `assistant`.
-    pub role: String,
-    /// Text.
-    pub content: String,
-}
-
-/// An OpenAI-compatible chat request.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ChatRequest {
-    /// Model name or ID (informational; the session fixes the model).
-    #[serde(default)]
-    pub model: String,
-    /// The conversation.
-    pub messages: Vec<ChatMessage>,
-    /// Most tokens to generate.
-    #[serde(default = "default_max_tokens")]
-    pub max_tokens: usize,
-    /// Stream the reply as server-sent events.
-    #[serde(default)]
-    pub stream: bool,
-    /// Sampling seed.
-    #[serde(default)]
-    pub seed: u64,
-}
-
-fn default_max_tokens() -> usize {
-    64
-}
+pub use crate::http::openai::{ChatMessage, ChatRequest};
 
 struct Local {
     receipts: Vec<Receipt>,
