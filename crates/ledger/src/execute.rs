@@ -298,7 +298,7 @@ pub fn execute_genesis(genesis: &Genesis) -> Result<BlockOutput> {
 }
 
 /// Everything an account holds, for queries.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct AccountView {
     /// Address.
     pub address: Address,
@@ -312,6 +312,19 @@ pub struct AccountView {
     pub unbonding: Vec<(u64, staking::Role, Amount)>,
     /// Jailed until this height, if jailed.
     pub jailed_until: Option<u64>,
+}
+
+impl AccountView {
+    /// Stake bonded as `role`.
+    pub fn stake(&self, role: staking::Role) -> Amount {
+        Amount(
+            self.stakes
+                .iter()
+                .filter(|(r, _)| *r == role)
+                .map(|(_, a)| a.0)
+                .sum(),
+        )
+    }
 }
 
 /// Reads an account.

@@ -85,7 +85,8 @@ pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'sta
     }
     let genesis = home.genesis()?;
     let keys = Keystore::new(home.keys_dir()).list()?;
-    let p2p = o.p2p_addr.unwrap_or(home.config()?.p2p_addr);
+    let cfg = home.config()?;
+    let p2p = o.p2p_addr.unwrap_or(cfg.p2p_addr);
     // The worker needs the pinned models; fetch them on first start. Without them the devnet
     // still runs, without a worker.
     let (worker, no_worker) = if o.no_worker {
@@ -125,7 +126,7 @@ pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'sta
     let info = DevnetInfo {
         chain_id: genesis.chain_id.clone(),
         home: home.path().to_path_buf(),
-        api: o.api_addr.unwrap_or(home.config()?.api_addr),
+        api: o.api_addr.unwrap_or(cfg.api_addr),
         p2p,
         accounts,
         no_worker,

@@ -1,6 +1,8 @@
-//! The one mapping from a model name to its on-chain ID. A job poster and the worker that offers
-//! the model both use [`resolve`]: if the two ever computed it differently, jobs would silently
-//! become unassignable (no offer matches the posted ID).
+//! The one mapping from a model name to its on-chain ID. A job poster resolves a name with
+//! [`resolve`]; the worker offers the IDs of the models it loaded in [`SERVED_MODE`]. Both go
+//! through the engine's own `model_id_of` over the same hash-checked files, and the mode is this
+//! one constant, so the two cannot disagree (if they did, jobs would silently become
+//! unassignable: no offer would match the posted ID).
 
 use crate::{Error, Result};
 use mycel_ml::{
@@ -9,6 +11,10 @@ use mycel_ml::{
     registry::{ExecMode, FileRole, ModelKind, ModelStore, spec},
 };
 use mycel_primitives::Hash;
+
+/// The execution mode workers serve generation models in, and so the mode a generation model's
+/// ID is resolved for.
+pub const SERVED_MODE: ExecMode = ExecMode::Quantized;
 
 fn invalid(name: &str, why: impl std::fmt::Display) -> Error {
     Error::Invalid {
@@ -36,9 +42,7 @@ pub fn resolve(store: &ModelStore, name: &str) -> Result<Hash> {
     })?;
     let file = |role| store.read_verified(m, role).map_err(|e| invalid(name, e));
     let id = match m.kind {
-        ModelKind::Generation => {
-            TextGenerator::model_id_of(&file(FileRole::Weights)?, ExecMode::Quantized)
-        }
+        ModelKind::Generation => TextGenerator::model_id_of(&file(FileRole::Weights)?, SERVED_MODE),
         ModelKind::Embedding => Embedder::model_id_of(
             &file(FileRole::Weights)?,
             &file(FileRole::Config)?,

@@ -31,16 +31,16 @@ pub fn verify_item(item: &Hash, proof: &InclusionProof, commitment: &Hash) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::content_hash;
+    use mycel_store::blob_hash;
 
     #[test]
     fn every_item_proves_and_a_changed_item_does_not() {
-        let items: Vec<Hash> = (0..7u8).map(|i| content_hash(&[i])).collect();
+        let items: Vec<Hash> = (0..7u8).map(|i| blob_hash(&[i])).collect();
         let c = result_commitment(&items);
         for (i, item) in items.iter().enumerate() {
             let p = item_proof(&items, i).expect("in range");
             assert!(verify_item(item, &p, &c));
-            assert!(!verify_item(&content_hash(b"forged"), &p, &c));
+            assert!(!verify_item(&blob_hash(b"forged"), &p, &c));
         }
         assert!(item_proof(&items, 7).is_none());
         let mut swapped = items.clone();

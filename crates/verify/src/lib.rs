@@ -9,7 +9,11 @@
 //!
 //! Audits, replay and bisection disputes land here next.
 //!
-//! Dependencies, and why: `mycel-primitives` (hashes, keys, Merkle trees) and `mycel-ledger`
+//! Bodies are named by their blob address (`mycel_store::blob_hash`), so a request or reply
+//! stored as a blob has the address its receipt names.
+//!
+//! Dependencies, and why: `mycel-primitives` (hashes, keys, Merkle trees), `mycel-store` (the
+//! blob address, nothing else; the ledger depends on it already) and `mycel-ledger`
 //! for the *types* the chain checks (the session [`Receipt`](mycel_ledger::modules::market::Receipt)
 //! and its signing namespace), so a receipt verified here is byte-for-byte the one a dispute
 //! proves on chain. Nothing here executes blocks. `mycel-ml` joins when replay does: an auditor
@@ -50,9 +54,3 @@ pub enum Error {
 
 /// Result with the verification [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
-
-/// BLAKE3 of `bytes`: the content address of a request or response body (the same hash the
-/// blob store uses, so a body stored as a blob has the address a receipt names).
-pub fn content_hash(bytes: &[u8]) -> mycel_primitives::Hash {
-    mycel_primitives::Hash(*blake3::hash(bytes).as_bytes())
-}

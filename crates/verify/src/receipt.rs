@@ -54,22 +54,22 @@ impl SignedReceipt {
         self.verify()
             && self.receipt.session == session
             && self.receipt.seq == seq
-            && self.receipt.output_hash == crate::content_hash(reply)
+            && self.receipt.output_hash == mycel_store::blob_hash(reply)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::content_hash;
     use mycel_primitives::Amount;
+    use mycel_store::blob_hash;
 
     fn receipt() -> Receipt {
         Receipt {
             session: 4,
             seq: 2,
-            input_hash: content_hash(b"request"),
-            output_hash: content_hash(b"reply"),
+            input_hash: blob_hash(b"request"),
+            output_hash: blob_hash(b"reply"),
             tokens: 17,
             amount: Amount(17_000),
         }

@@ -2,8 +2,8 @@
 //! prove each billed response answered a request the client made, and a captured request cannot
 //! be replayed (the sequence number is the worker's next receipt number).
 
-use crate::content_hash;
 use mycel_primitives::{PrivateKey, PublicKey, Signature, keys};
+use mycel_store::blob_hash;
 
 /// Signature namespace of session requests.
 pub const REQUEST_NAMESPACE: &[u8] = b"_MYCEL_SESSION_REQUEST";
@@ -13,7 +13,7 @@ pub fn request_bytes(session: u64, seq: u64, body: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(48);
     v.extend_from_slice(&session.to_be_bytes());
     v.extend_from_slice(&seq.to_be_bytes());
-    v.extend_from_slice(&content_hash(body).0);
+    v.extend_from_slice(&blob_hash(body).0);
     v
 }
 

@@ -1,10 +1,7 @@
 //! The client of a worker's session server: signs each request for its session and sequence
 //! number, and checks the worker-signed receipt against the reply before trusting it.
 
-use crate::{
-    Error, Result,
-    http::{ErrorBody, openai::ChatRequest},
-};
+use crate::{Error, Result, http::openai::ChatRequest};
 use commonware_cryptography::Signer as _;
 use mycel_primitives::{PrivateKey, codec::Encode};
 use mycel_verify::{SignedReceipt, sign_request};
@@ -63,16 +60,7 @@ pub async fn send_chat_with(
     let status = r.status();
     let text = r.text().await.map_err(unreachable)?;
     if !status.is_success() {
-        return Err(match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(b) => Error::Api {
-                code: b.error.code,
-                message: b.error.message,
-            },
-            Err(_) => Error::Api {
-                code: status.as_u16().to_string(),
-                message: text,
-            },
-        });
+        return Err(super::api_error(text, status.as_str()));
     }
     let invalid = |why: String| Error::Invalid {
         what: "worker reply".into(),

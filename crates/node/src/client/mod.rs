@@ -13,10 +13,7 @@ use crate::{
     http::{BlockEvents, ErrorBody, Status, Submitted, TxStatus},
 };
 use commonware_cryptography::Signer;
-use mycel_ledger::{
-    Message, Tx, TxBody,
-    modules::{bank, staking::Role},
-};
+use mycel_ledger::{Message, Tx, TxBody, modules::bank};
 use mycel_primitives::{
     Address, Amount, Hash, PrivateKey,
     codec::{Encode, EncodeSize},
@@ -32,33 +29,21 @@ fn install_crypto() {
     });
 }
 
-/// `GET /api/v1/accounts/{address}`.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct Account {
-    /// Address.
-    pub address: Address,
-    /// Spendable balance.
-    pub balance: Amount,
-    /// Next nonce.
-    pub nonce: u64,
-    /// Bonded stake per role.
-    pub stakes: Vec<(Role, Amount)>,
-    /// Pending unbondings: (release height, role, amount).
-    pub unbonding: Vec<(u64, Role, Amount)>,
-    /// Jailed until this height, if jailed.
-    pub jailed_until: Option<u64>,
-}
+/// `GET /api/v1/accounts/{address}`: the ledger's own account view.
+pub type Account = mycel_ledger::execute::AccountView;
 
-impl Account {
-    /// Stake bonded as `role`.
-    pub fn stake(&self, role: Role) -> Amount {
-        Amount(
-            self.stakes
-                .iter()
-                .filter(|(r, _)| *r == role)
-                .map(|(_, a)| a.0)
-                .sum(),
-        )
+/// The error an answer body carries: its code and message when it is the error shape, else the
+/// whole text under `fallback_code`.
+pub(crate) fn api_error(text: String, fallback_code: &str) -> Error {
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(b) => Error::Api {
+            code: b.error.code,
+            message: b.error.message,
+        },
+        Err(_) => Error::Api {
+            code: fallback_code.into(),
+            message: text,
+        },
     }
 }
 
@@ -107,16 +92,7 @@ impl Client {
                 why: e.to_string(),
             })
         } else {
-            match serde_json::from_str::<ErrorBody>(&text) {
-                Ok(b) => Err(Error::Api {
-                    code: b.error.code,
-                    message: b.error.message,
-                }),
-                Err(_) => Err(Error::Api {
-                    code: "http".into(),
-                    message: text,
-                }),
-            }
+            Err(api_error(text, "http"))
         }
     }
 
@@ -195,16 +171,7 @@ impl Client {
             })?;
         if !r.status().is_success() {
             let text = r.text().await.unwrap_or_default();
-            return Err(match serde_json::from_str::<ErrorBody>(&text) {
-                Ok(b) => Error::Api {
-                    code: b.error.code,
-                    message: b.error.message,
-                },
-                Err(_) => Error::Api {
-                    code: "http".into(),
-                    message: text,
-                },
-            });
+            return Err(api_error(text, "http"));
         }
         let bytes = r
             .bytes()

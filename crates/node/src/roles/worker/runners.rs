@@ -27,11 +27,11 @@ use mycel_ml::{
     engine::{Engine, EngineConfig, LocalEngine},
     generate::{GenerateRequest, Prompt},
     lora::{Dataset, TrainConfig},
-    registry::{ExecMode, ModelStore},
+    registry::ModelStore,
     sampling::SamplingParams,
 };
 use mycel_primitives::Hash;
-use mycel_verify::content_hash as blob_hash;
+use mycel_store::blob_hash;
 use parking_lot::Mutex;
 
 fn ml(e: mycel_ml::Error) -> Error {
@@ -64,34 +64,11 @@ impl MlRunner {
         generation: &str,
         emb: &str,
     ) -> Result<MlRunner> {
-        let resolver_store = store.clone();
-        let mut engine = LocalEngine::new(
-            store,
-            EngineConfig {
-                threads,
-                mode: ExecMode::Quantized,
-            },
-        );
-        let gen_id = Hash(
-            engine
-                .generator(generation, ExecMode::Quantized)
-                .map_err(ml)?
-                .model_id()
-                .0,
-        );
+        // Loaded in the mode posters resolve IDs for, so the offered IDs are theirs.
+        let mode = crate::models::SERVED_MODE;
+        let mut engine = LocalEngine::new(store, EngineConfig { threads, mode });
+        let gen_id = Hash(engine.generator(generation, mode).map_err(ml)?.model_id().0);
         let emb_id = Hash(engine.embedder(emb).map_err(ml)?.model_id().0);
-        // The IDs offered must be the ones posters resolve, or no job would ever match.
-        for (name, id) in [(generation, gen_id), (emb, emb_id)] {
-            if mycel_ml::registry::spec(name).is_ok() {
-                let resolved = crate::models::resolve(&resolver_store, name)?;
-                if resolved != id {
-                    return Err(Error::Invalid {
-                        what: format!("model {name}"),
-                        why: format!("loaded as {id} but posters resolve it to {resolved}"),
-                    });
-                }
-            }
-        }
         Ok(MlRunner {
             engine: Mutex::new(engine),
             generator: (generation.to_string(), gen_id),

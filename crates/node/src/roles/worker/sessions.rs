@@ -32,7 +32,8 @@ use mycel_ledger::{
     modules::market::{self, Receipt, Session, SessionMsg},
 };
 use mycel_primitives::{Address, Amount, Hash, PrivateKey, keys::public_key_from_bytes, merkle};
-use mycel_verify::{ReceiptLog, SignedReceipt, content_hash as blob_hash, verify_request};
+use mycel_store::blob_hash;
+use mycel_verify::{ReceiptLog, SignedReceipt, verify_request};
 use parking_lot::Mutex;
 use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
 
