@@ -41,6 +41,10 @@ pub enum Domain {
     DataProfile,
     /// A dataset manifest.
     DataManifest,
+    /// One leaf of a job's execution trace (a state a verifier can recompute and compare).
+    TraceLeaf,
+    /// A sealed (committed, not yet revealed) audit or referee verdict.
+    Verdict,
 }
 
 impl Domain {
@@ -62,6 +66,8 @@ impl Domain {
             Domain::DataNormRecord => "mycel 2026 data normalised record v1",
             Domain::DataProfile => "mycel 2026 data dedup profile v1",
             Domain::DataManifest => "mycel 2026 data manifest v1",
+            Domain::TraceLeaf => "mycel 2026 trace leaf v1",
+            Domain::Verdict => "mycel 2026 sealed verdict v1",
         }
     }
 
@@ -219,6 +225,8 @@ mod tests {
             Domain::DataNormRecord,
             Domain::DataProfile,
             Domain::DataManifest,
+            Domain::TraceLeaf,
+            Domain::Verdict,
         ];
         let mut seen = std::collections::BTreeSet::new();
         for d in all {
