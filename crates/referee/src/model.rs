@@ -262,7 +262,8 @@ impl IntLm {
             Slice::Embed(r) | Slice::Head(r) => b.extend(r.iter().map(|&v| v as u8)),
             Slice::Layer { w, b: bias, lut } => {
                 b.extend(w.iter().map(|&v| v as u8));
-                bias.iter().for_each(|v| b.extend_from_slice(&v.to_be_bytes()));
+                bias.iter()
+                    .for_each(|v| b.extend_from_slice(&v.to_be_bytes()));
                 b.extend(lut.iter().map(|&v| v as u8));
             }
             Slice::None => {}
@@ -298,10 +299,7 @@ impl IntLm {
         if let Some(&t) = prompt.iter().chain(forced).find(|&&t| t >= vocab) {
             return Err(RefereeError::TokenOutOfRange(t));
         }
-        let sampling = Sampling {
-            seed,
-            temperature,
-        };
+        let sampling = Sampling { seed, temperature };
         let p = prompt.len() as u64;
         let n = self.arch.trace_len(p, max_tokens as u64);
         let ops = self.arch.ops_per_position();
@@ -333,7 +331,11 @@ impl IntLm {
                 )?
             };
             if op_i + 1 == ops && pos + 1 >= p {
-                if let Some(&t) = faults.forced.as_ref().and_then(|f| f.get((pos + 1 - p) as usize)) {
+                if let Some(&t) = faults
+                    .forced
+                    .as_ref()
+                    .and_then(|f| f.get((pos + 1 - p) as usize))
+                {
                     s.next = t;
                 }
                 run.tokens.push(s.next);
@@ -452,7 +454,11 @@ fn noise(s: &Sampling<'_>, pos: u32, id: u32) -> i64 {
     }
     let h = hash_parts(
         Domain::Randomness,
-        &[s.seed.as_bytes(), &(pos as u64).to_be_bytes(), &id.to_be_bytes()],
+        &[
+            s.seed.as_bytes(),
+            &(pos as u64).to_be_bytes(),
+            &id.to_be_bytes(),
+        ],
     );
     let r = u32::from_be_bytes([h.0[0], h.0[1], h.0[2], h.0[3]]);
     ((r as u64 * s.temperature as u64) >> 32) as i64

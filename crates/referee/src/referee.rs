@@ -174,7 +174,9 @@ pub fn recompute_leaf(ctx: &DisputeContext, index: u64, witness: &[u8]) -> Resul
         let s = State::from_bytes(&w.prev, dim)?;
         let (pos, op) = arch.coords(index - 1);
         if (s.pos as u64, s.op) != (pos, op) {
-            return Err(RefereeError::BadState("position differs from its leaf index"));
+            return Err(RefereeError::BadState(
+                "position differs from its leaf index",
+            ));
         }
         s
     };
@@ -190,7 +192,9 @@ pub fn recompute_leaf(ctx: &DisputeContext, index: u64, witness: &[u8]) -> Resul
             None => check_prompt(ctx, &w.prompt)?,
         };
         if pr.len() as u64 != p {
-            return Err(RefereeError::BadState("prompt length differs from the state's"));
+            return Err(RefereeError::BadState(
+                "prompt length differs from the state's",
+            ));
         }
         pr.get(pos as usize + 1).copied()
     } else {

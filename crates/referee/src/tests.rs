@@ -56,7 +56,11 @@ fn honest_witness_recomputes_every_leaf() {
         for i in 0..run.leaves.len() as u64 {
             let w = m.witness(&run, &pb, i).unwrap();
             assert!(w.len() <= MAX_WITNESS_BYTES, "{} bytes", w.len());
-            assert_eq!(recompute_leaf(&c, i, &w).unwrap(), run.leaves[i as usize], "leaf {i}");
+            assert_eq!(
+                recompute_leaf(&c, i, &w).unwrap(),
+                run.leaves[i as usize],
+                "leaf {i}"
+            );
         }
     }
 }
@@ -184,8 +188,8 @@ fn an_altered_state_is_caught_at_its_leaf() {
         cheat.leaves[j] = trace_leaf(j as u64, &cheat.states[j]);
         let c = ctx(&m, &prompt, &cheat, 6);
         for i in 0..n {
-            let got = recompute_leaf(&c, i as u64, &m.witness(&cheat, &pb, i as u64).unwrap())
-                .unwrap();
+            let got =
+                recompute_leaf(&c, i as u64, &m.witness(&cheat, &pb, i as u64).unwrap()).unwrap();
             if i < j || i > j + 1 {
                 assert_eq!(got, cheat.leaves[i], "j {j} i {i}");
             } else if i == j {

@@ -20,14 +20,17 @@
 //! re-executes a job on the engine, and only then is the ML runtime worth its build time here.
 
 pub mod commitment;
+pub mod game;
 pub mod log;
 pub mod receipt;
 pub mod request;
+pub mod trace;
 
 pub use commitment::{item_proof, result_commitment, verify_item};
 pub use log::ReceiptLog;
 pub use receipt::SignedReceipt;
 pub use request::{REQUEST_NAMESPACE, request_bytes, sign_request, verify_request};
+pub use trace::{Bisection, GameError};
 
 /// Errors of the verification crate.
 #[derive(Debug, thiserror::Error)]
