@@ -7,10 +7,13 @@
 //! - [`market`]: ledger cost and throughput of batch jobs; interactive session latency.
 //! - [`ml`]: generation, embedding and LoRA speed on the pinned models, with the GEMM ceiling
 //!   and the llama.cpp and ONNX Runtime peers.
+//! - [`dispute`]: a Tier D dispute on the integer model: rounds, bytes, referee time, false
+//!   positives over honest replays and detection of each fault class.
 //! - [`data`]: chunk IDs against the FastCDC + BLAKE3 ceiling, signature throughput, dedup
 //!   quality per Jaccard band, index memory.
 
 pub mod data;
+pub mod dispute;
 pub mod ledger;
 pub mod market;
 pub mod ml;
