@@ -163,12 +163,7 @@ fn shape(name: &'static str, arch: Arch, prompt: usize, generated: u32) -> Resul
     let n = run.leaves.len() as u64;
     let cheat = altered(&run, (n / 2) as usize);
     let t = Instant::now();
-    let o = game::play(
-        &m,
-        &j,
-        &WorkerSide::of(&cheat),
-        &ChallengerSide::of(&run),
-    );
+    let o = game::play(&m, &j, &WorkerSide::of(&cheat), &ChallengerSide::of(&run));
     let game_time = t.elapsed();
     if o.winner != Party::Challenger || o.leaf != Some(n / 2) {
         return Err(invalid(format!("{name}: cheater not caught: {o:?}")));
@@ -177,7 +172,9 @@ fn shape(name: &'static str, arch: Arch, prompt: usize, generated: u32) -> Resul
     let ops = arch.ops_per_position() as u64;
     let first_gen = (prompt as u64 - 1) * ops;
     let stride = (n / 400).max(1);
-    let mut sample: Vec<u64> = (first_gen..first_gen + ops).chain((0..n).step_by(stride as usize)).collect();
+    let mut sample: Vec<u64> = (first_gen..first_gen + ops)
+        .chain((0..n).step_by(stride as usize))
+        .collect();
     sample.sort_unstable();
     sample.dedup();
     let ctx = j.context(&m, run.trace_root(), n);
@@ -224,7 +221,13 @@ fn replays(arch: Arch, count: usize) -> Result<(usize, Duration)> {
         .map(|i| {
             // Half the jobs sample at temperature 0, half with noise.
             let temp = if i % 2 == 0 { 0 } else { temperature(&arch) };
-            job(&arch, 100 + i, 5 + (i % 7) as usize, 16 + (i % 5) as u32, temp)
+            job(
+                &arch,
+                100 + i,
+                5 + (i % 7) as usize,
+                16 + (i % 5) as u32,
+                temp,
+            )
         })
         .collect();
     let reference = IntLm::random(arch, MODEL_SEED).map_err(invalid)?;
@@ -293,7 +296,13 @@ fn faults(arch: Arch, prompt: usize, generated: u32, trials: usize) -> Result<Ve
         };
         for t in 0..trials as u64 {
             let r = mix(c as u64 * 1000 + t);
-            let mut j = job(&arch, 10_000 + c as u64 * 100 + t, prompt, generated, temperature(&arch));
+            let mut j = job(
+                &arch,
+                10_000 + c as u64 * 100 + t,
+                prompt,
+                generated,
+                temperature(&arch),
+            );
             let honest = j.run(&m).map_err(invalid)?;
             let mut challenger = honest.clone();
             let run_of = |model: &IntLm, j: &Job, f: Faults| {

@@ -97,7 +97,7 @@ fn decode_arch(ctx: &DisputeContext, arch: &Arch, weight_root: &Hash) -> Result<
     if model_id(arch, weight_root) != ctx.model {
         return Err(RefereeError::WrongModel);
     }
-    if ctx.trace_len % arch.ops_per_position() as u64 != 0 {
+    if !ctx.trace_len.is_multiple_of(arch.ops_per_position() as u64) {
         return Err(RefereeError::IndexOutOfRange {
             index: ctx.trace_len,
             len: ctx.trace_len,
