@@ -1,12 +1,15 @@
-//! A single-validator network with a worker, in one process: what `mycel devnet` runs.
+//! A single-validator network with a worker and an auditor, in one process: what `mycel devnet`
+//! runs. The worker and the auditor share one set of loaded engines; the validator key also votes
+//! on disputed steps the referee cannot recompute.
 
 use crate::{
     Home, Result,
     init::{InitOptions, init},
     keystore::Keystore,
     roles::{
+        auditor::{self, AuditorOptions},
         validator::{RunOptions, run as run_node},
-        worker::start::{WorkerOptions, run as run_worker},
+        worker::start::{self as worker, WorkerOptions},
     },
 };
 use mycel_ml::registry::ModelStore;
@@ -142,10 +145,33 @@ pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'sta
                     .build();
                 match rt {
                     Ok(rt) => {
-                        if let Err(e) = rt.block_on(run_worker(&home, &format!("http://{api}"), &w))
-                        {
-                            tracing::error!(target: "mycel::worker", error = %e, "worker stopped");
-                        }
+                        let api = format!("http://{api}");
+                        let a = AuditorOptions {
+                            key: "auditor".into(),
+                            validator_key: Some("validator".into()),
+                            tiny: w.tiny,
+                            threads: w.threads,
+                        };
+                        // Each role stops on its own error; the other keeps running.
+                        rt.block_on(async {
+                            let runner = match worker::load_runner(w.tiny, w.threads).await {
+                                Ok(r) => r,
+                                Err(e) => {
+                                    tracing::error!(target: "mycel::worker", error = %e, "engines not loaded");
+                                    return;
+                                }
+                            };
+                            let (wr, ar) = tokio::join!(
+                                worker::run_with(&home, &api, &w, runner.clone()),
+                                auditor::run_with(&home, &api, &a, runner),
+                            );
+                            if let Err(e) = wr {
+                                tracing::error!(target: "mycel::worker", error = %e, "worker stopped");
+                            }
+                            if let Err(e) = ar {
+                                tracing::error!(target: "mycel::auditor", error = %e, "auditor stopped");
+                            }
+                        });
                     }
                     Err(e) => {
                         tracing::error!(target: "mycel::worker", error = %e, "worker not started")

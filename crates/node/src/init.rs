@@ -68,11 +68,14 @@ pub fn init(home: &Home, opts: &InitOptions) -> Result<Initialised> {
     std::fs::create_dir_all(home.path()).map_err(io(home.path()))?;
     let ks = Keystore::new(home.keys_dir());
     let validator = ks.generate("validator")?;
-    // dev0..devN for people, `worker` for `mycel worker`.
+    // dev0..devN for people, `worker` for `mycel worker`, `auditor` for `mycel auditor`; the
+    // validator key is funded too, to pay for its votes on disputes.
     let mut accounts: Vec<KeyFile> = (0..opts.accounts)
         .map(|i| ks.generate(&format!("dev{i}")))
         .collect::<Result<_>>()?;
     accounts.push(ks.generate("worker")?);
+    accounts.push(ks.generate("auditor")?);
+    accounts.push(validator.clone());
     let mut genesis = Genesis {
         chain_id: opts.chain_id.clone(),
         accounts: accounts

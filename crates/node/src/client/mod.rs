@@ -157,6 +157,49 @@ impl Client {
         Ok(s.hash)
     }
 
+    /// The input bytes of `job`: its blob, or the records of the registered dataset it names,
+    /// reassembled from chunks checked against the dataset's signed manifest (what workers and
+    /// auditors both run on).
+    pub async fn job_input(&self, job: &mycel_ledger::modules::market::Job) -> Result<Vec<u8>> {
+        let registered: Option<mycel_ledger::modules::data::Dataset> = self
+            .get(&format!("/api/v1/datasets/{}", job.input))
+            .await
+            .ok();
+        let Some(ds) = registered else {
+            return self.get_blob(&job.input).await;
+        };
+        let invalid = |why: String| Error::Invalid {
+            what: format!("dataset {}", job.input),
+            why,
+        };
+        let bytes = self.get_blob(&ds.registration.manifest).await?;
+        let m = mycel_data::manifest::Manifest::from_bytes(
+            &bytes,
+            std::path::Path::new(&ds.registration.manifest.to_hex()),
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        if m.root != job.input {
+            return Err(invalid(format!("its manifest describes {}", m.root)));
+        }
+        m.verify().map_err(|e| invalid(e.to_string()))?;
+        let mut out = Vec::new();
+        for e in &m.entries {
+            let mut record = Vec::with_capacity(e.len as usize);
+            for c in &e.chunks {
+                record.extend(self.get_blob(&c.hash).await?);
+            }
+            let text = String::from_utf8(record)
+                .map_err(|_| invalid(format!("record {} is not text", e.id)))?;
+            out.extend(
+                serde_json::to_vec(&serde_json::json!({"id": e.name, "text": text}))
+                    .expect("serializes"),
+            );
+            out.push(b'\n');
+        }
+        Ok(out)
+    }
+
+
     /// Downloads a blob and checks its hash.
     pub async fn get_blob(&self, h: &Hash) -> Result<Vec<u8>> {
         let url = format!("{}/api/v1/blobs/{h}", self.base);

@@ -3,6 +3,7 @@
 use super::{
     ApiState,
     error::{ApiError, ApiResult},
+    verify::verification_of,
 };
 use axum::{
     Json,
@@ -10,7 +11,7 @@ use axum::{
 };
 use mycel_ledger::{
     execute::account,
-    modules::{market, rewards, verify},
+    modules::{market, rewards},
 };
 use mycel_primitives::{Address, Amount};
 use serde::{Deserialize, Serialize};
@@ -105,11 +106,8 @@ pub(crate) async fn earnings(
                     )
                 }
                 market::JobStatus::Rejected if j.worker == addr => {
-                    let disputes = verify::disputes_of(&state, id).map_err(internal)?;
-                    let why = disputes.last().map_or("", |d| d.reason.as_str());
-                    format!(
-                        "rejected: the result was proven wrong ({why}); not paid, stake slashed"
-                    )
+                    let state_of = verification_of(&state, &j).map_err(internal)?;
+                    format!("rejected: {state_of}; not paid, stake slashed")
                 }
                 market::JobStatus::Settled if j.worker == addr => {
                     format!("settled: paid {} for {} units", j.fee, j.units)
@@ -152,38 +150,6 @@ pub(crate) async fn earnings(
         });
     }
     Ok(Json(out))
-}
-
-/// Where a committed result stands in verification, in words.
-pub(crate) fn verification_of(
-    state: &impl mycel_store::StateRead,
-    j: &market::Job,
-) -> mycel_ledger::Result<String> {
-    if let Some(d) = verify::disputes_of(state, j.id)?
-        .into_iter()
-        .find(|d| d.outcome == verify::Outcome::Open)
-    {
-        return Ok(format!(
-            "disputed by {} (round {}, {:?} due at {})",
-            d.challenger, d.rounds, d.turn, d.due
-        ));
-    }
-    let audits = verify::audits_of(state, j.id)?;
-    Ok(
-        match audits.iter().rev().find(|a| {
-            a.claim == verify::claim_digest(&j.output, j.units, &j.trace_root, j.trace_len)
-        }) {
-            Some(a) => match a.stage {
-                verify::AuditStage::Sealing | verify::AuditStage::Revealing => {
-                    format!("under audit by {}, due at {}", a.auditor, a.due)
-                }
-                verify::AuditStage::Matched => "verified by audit".into(),
-                verify::AuditStage::Mismatched => "audit found a mismatch".into(),
-                _ => "audit pending a new auditor".into(),
-            },
-            None => "not drawn for audit".into(),
-        },
-    )
 }
 
 /// A sentence per reason code.

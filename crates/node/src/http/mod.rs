@@ -1,7 +1,7 @@
 //! The HTTP surface of a node, one file per surface: [`chain`] (status, transactions, accounts,
 //! blocks, events, rewards, supply), [`blobs`], [`market`] (jobs, workers, sessions), [`data`]
-//! (datasets, contributors), [`earnings`] (the earnings debugger) and [`dashboard`] (the page and
-//! `/metrics`). [`openai`] holds the OpenAI chat wire types; the OpenAI-compatible gateway and
+//! (datasets, contributors), [`verify`] (audits and disputes), [`earnings`] (the earnings debugger)
+//! and [`dashboard`] (the page and `/metrics`). [`openai`] holds the OpenAI chat wire types; the OpenAI-compatible gateway and
 //! MCP routes will be files beside these.
 //!
 //! Every surface answers errors in one shape ([`error`]): `{"error": {"code", "message"}}` with
@@ -17,6 +17,7 @@ pub mod earnings;
 pub mod error;
 pub mod market;
 pub mod openai;
+pub mod verify;
 
 pub use chain::{BlockEvents, BlockView, EventView, Status, Submitted, SupplyAudit, TxStatus};
 pub use earnings::{Earnings, EpochEarnings};
@@ -73,6 +74,16 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
         )
         .route("/api/v1/jobs", get(market::list_jobs))
         .route("/api/v1/jobs/{id}", get(market::get_job))
+        .route(
+            "/api/v1/jobs/{id}/verification",
+            get(verify::job_verification),
+        )
+        .route(
+            "/api/v1/auditors/{address}/audits",
+            get(verify::auditor_audits),
+        )
+        .route("/api/v1/disputes", get(verify::open_disputes))
+        .route("/api/v1/disputes/{id}", get(verify::get_dispute))
         .route("/api/v1/workers", get(market::list_workers))
         .route("/api/v1/workers/{address}/jobs", get(market::worker_jobs))
         .route("/api/v1/workers/{address}/offer", get(market::worker_offer))

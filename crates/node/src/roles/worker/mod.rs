@@ -14,9 +14,10 @@
 pub mod runners;
 pub mod sessions;
 pub mod start;
+pub mod trace;
 
 use crate::{
-    Error, Result,
+    Result,
     client::{Client, SendOptions},
 };
 use commonware_cryptography::Signer;
@@ -25,10 +26,14 @@ use mycel_ledger::{
     modules::{
         market::{self, Job, JobKind, JobStatus, Offer},
         staking::{self, Role},
+        verify::{self, Dispute, Turn},
     },
 };
 use mycel_primitives::{Address, Amount, Hash, PrivateKey};
-use std::{collections::BTreeSet, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
 use tracing::{info, warn};
 
 /// What running a job produced.
@@ -96,6 +101,8 @@ pub struct Worker<R: JobRunner> {
     runner: R,
     cfg: WorkerConfig,
     done: BTreeSet<u64>,
+    /// Trace leaves of the results this process committed (rebuilt by replay after a restart).
+    traces: BTreeMap<u64, Vec<Hash>>,
 }
 
 impl<R: JobRunner> Worker<R> {
@@ -107,6 +114,7 @@ impl<R: JobRunner> Worker<R> {
             runner,
             cfg,
             done: BTreeSet::new(),
+            traces: BTreeMap::new(),
         }
     }
 
@@ -185,61 +193,69 @@ impl<R: JobRunner> Worker<R> {
         Ok(committed)
     }
 
-    /// The input bytes of `job`: its blob, or the records of the registered dataset it names.
-    async fn input_of(&self, job: &Job) -> Result<Vec<u8>> {
-        let registered: Option<mycel_ledger::modules::data::Dataset> = self
-            .client
-            .get(&format!("/api/v1/datasets/{}", job.input))
-            .await
-            .ok();
-        let Some(ds) = registered else {
-            return self.client.get_blob(&job.input).await;
-        };
-        let invalid = |why: String| Error::Invalid {
-            what: format!("dataset {}", job.input),
-            why,
-        };
-        let bytes = self.client.get_blob(&ds.registration.manifest).await?;
-        let m = mycel_data::manifest::Manifest::from_bytes(
-            &bytes,
-            std::path::Path::new(&ds.registration.manifest.to_hex()),
-        )
-        .map_err(|e| invalid(e.to_string()))?;
-        if m.root != job.input {
-            return Err(invalid(format!("its manifest describes {}", m.root)));
+    async fn leaves_of(&mut self, job: &Job) -> Result<Vec<Hash>> {
+        if let Some(l) = self.traces.get(&job.id) {
+            return Ok(l.clone());
         }
-        m.verify().map_err(|e| invalid(e.to_string()))?;
-        let mut out = Vec::new();
-        for e in &m.entries {
-            let mut record = Vec::with_capacity(e.len as usize);
-            for c in &e.chunks {
-                record.extend(self.client.get_blob(&c.hash).await?);
-            }
-            let text = String::from_utf8(record)
-                .map_err(|_| invalid(format!("record {} is not text", e.id)))?;
-            out.extend(
-                serde_json::to_vec(&serde_json::json!({"id": e.name, "text": text}))
-                    .expect("serializes"),
-            );
-            out.push(b'\n');
-        }
-        Ok(out)
+        let input = self.client.job_input(job).await?;
+        let r = tokio::task::block_in_place(|| trace::replay(&self.runner, job, &input))?;
+        self.traces.insert(job.id, r.leaves.clone());
+        Ok(r.leaves)
     }
 
-    async fn run_one(&self, job: &Job) -> Result<()> {
-        let input = self.input_of(job).await?;
+    /// Answers the disputes over this worker's results: reveals the children of the disputed
+    /// node each round and, at the last step, puts it to the validator set (the ML engines'
+    /// steps are not ones the chain's integer referee can recompute). Returns the moves made.
+    pub async fn defend(&mut self) -> Result<usize> {
+        let disputes: Vec<Dispute> = self.client.get("/api/v1/disputes").await?;
+        let mut moves = 0;
+        for d in disputes {
+            if !matches!(d.turn, Turn::Split | Turn::Resolve) {
+                continue;
+            }
+            let job: Job = self.client.get(&format!("/api/v1/jobs/{}", d.job)).await?;
+            if job.worker != self.address() {
+                continue;
+            }
+            let msg = if d.turn == Turn::Split {
+                let leaves = self.leaves_of(&job).await?;
+                let Some((left, right)) = trace::children(&d, &leaves) else {
+                    warn!(target: "mycel::worker", dispute = d.id, "disputed node outside this worker's trace");
+                    continue;
+                };
+                verify::Msg::Split {
+                    dispute: d.id,
+                    left,
+                    right,
+                }
+            } else {
+                verify::Msg::Resolve {
+                    dispute: d.id,
+                    witness: Vec::new(),
+                }
+            };
+            self.send(Message::Verify(msg)).await?;
+            info!(target: "mycel::worker", dispute = d.id, job = d.job, round = d.rounds, "dispute move sent");
+            moves += 1;
+        }
+        Ok(moves)
+    }
+
+    async fn run_one(&mut self, job: &Job) -> Result<()> {
+        let input = self.client.job_input(job).await?;
         info!(target: "mycel::worker", job = job.id, kind = ?job.kind, input = %job.input, "running job");
         let runner_out = tokio::task::block_in_place(|| self.runner.run(job, &input))?;
         let output = self.client.put_blob(runner_out.bytes.clone()).await?;
-        let trace_root = mycel_verify::result_commitment(&runner_out.items);
+        let leaves = trace::leaves(&runner_out);
         self.send(Message::Market(market::Msg::CommitResult {
             job: job.id,
             output,
             units: runner_out.units.max(1),
-            trace_root,
-            trace_len: runner_out.items.len().max(1) as u64,
+            trace_root: mycel_primitives::merkle::root(&leaves),
+            trace_len: leaves.len() as u64,
         }))
         .await?;
+        self.traces.insert(job.id, leaves);
         info!(target: "mycel::worker", job = job.id, units = runner_out.units, %output, "result committed");
         Ok(())
     }
@@ -250,6 +266,9 @@ impl<R: JobRunner> Worker<R> {
         loop {
             if let Err(e) = self.step().await {
                 warn!(target: "mycel::worker", error = %e, "poll failed; retrying");
+            }
+            if let Err(e) = self.defend().await {
+                warn!(target: "mycel::worker", error = %e, "dispute move failed; retrying");
             }
             tokio::time::sleep(self.cfg.poll).await;
         }

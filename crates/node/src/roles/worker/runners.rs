@@ -6,10 +6,10 @@
 //!   line; one work unit per text.
 //! - `generate`: one prompt per line (`{"prompt": …}`, `{"text": …}` or a plain line) → `{"prompt", "completion",
 //!   "tokens", "logits_hash", "fingerprints"}` per line (activation-fingerprint hashes every 32
-//!   tokens, what a re-executing auditor compares chunk by chunk); one unit per token (prompt + completion). Params: `max_tokens`, `seed`,
-//!   `temperature`.
+//!   tokens, what a re-executing auditor compares chunk by chunk); one unit per token (prompt + completion). Params: `max_tokens`,
+//!   `temperature`; the sampling seed is the ledger's (`Job::seed`), never the worker's.
 //! - `finetune`: a JSONL training set (`{"text"}` or `{"prompt","completion"}`) → the LoRA adapter
-//!   (safetensors); one unit per optimizer step. Params: `rank`, `steps`, `seed`, `lr`.
+//!   (safetensors); one unit per optimizer step. Params: `rank`, `steps`, `lr`; the seed is the ledger's.
 //! - `dedup` (data engine; the job's model is the dedup profile's ID): JSONL records → one
 //!   `{"id", "cluster"}` line per record, as `mycel data dedup` writes; one unit per record.
 //!   Params: `threshold`, `tier` (`d` or `l`), `text_field`, `id_field`.
@@ -229,7 +229,9 @@ impl JobRunner for MlRunner {
                 let prompts = lines(input, &["prompt", "text"])?;
                 let sampling = SamplingParams {
                     max_tokens: p["max_tokens"].as_u64().unwrap_or(64) as usize,
-                    seed: p["seed"].as_u64().unwrap_or(0),
+                    // The ledger's seed, drawn when the job was posted: the worker cannot
+                    // choose the sampling, so an auditor's replay must match.
+                    seed: job.seed_u64(),
                     temperature: p["temperature"].as_f64().unwrap_or(0.0),
                     ..Default::default()
                 };
@@ -275,9 +277,7 @@ impl JobRunner for MlRunner {
                 if let Some(v) = p["steps"].as_u64() {
                     cfg.steps = v as usize;
                 }
-                if let Some(v) = p["seed"].as_u64() {
-                    cfg.seed = v;
-                }
+                cfg.seed = job.seed_u64();
                 if let Some(v) = p["lr"].as_f64() {
                     cfg.lr = v;
                 }

@@ -22,14 +22,13 @@ pub struct WorkerOptions {
     pub threads: usize,
 }
 
-/// Runs the worker of `home` against the node at `api` until the process stops.
-pub async fn run(home: &Home, api: &str, o: &WorkerOptions) -> Result<()> {
-    let key = Keystore::new(home.keys_dir()).load(&o.key)?.private_key()?;
+/// Loads the engines a worker or an auditor runs jobs on: the pinned models (fetched if missing),
+/// or the tiny random-weight ones.
+pub async fn load_runner(tiny: bool, threads: usize) -> Result<Arc<MlRunner>> {
     let store = ModelStore::from_env();
-    if !o.tiny {
+    if !tiny {
         mycel_ml::fetch::ensure_pinned(&store).map_err(model_error)?;
     }
-    let (threads, tiny) = (o.threads, o.tiny);
     let runner = tokio::task::spawn_blocking(move || {
         let (g, e) = if tiny {
             ("tiny-llama", "tiny-bert")
@@ -41,7 +40,23 @@ pub async fn run(home: &Home, api: &str, o: &WorkerOptions) -> Result<()> {
     .await
     .map_err(|e| model_error(format!("loader panicked: {e}")))?
     .map_err(|e| model_error(format!("{e} (run `mycel models fetch`, or pass --tiny)")))?;
-    let runner = Arc::new(runner);
+    Ok(Arc::new(runner))
+}
+
+/// Runs the worker of `home` against the node at `api` until the process stops.
+pub async fn run(home: &Home, api: &str, o: &WorkerOptions) -> Result<()> {
+    let runner = load_runner(o.tiny, o.threads).await?;
+    run_with(home, api, o, runner).await
+}
+
+/// [`run`] on engines already loaded (the devnet shares them with its auditor).
+pub async fn run_with(
+    home: &Home,
+    api: &str,
+    o: &WorkerOptions,
+    runner: Arc<MlRunner>,
+) -> Result<()> {
+    let key = Keystore::new(home.keys_dir()).load(&o.key)?.private_key()?;
     let client = Client::new(api);
     let server = SessionServer::open(
         runner.clone(),
