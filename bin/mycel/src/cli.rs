@@ -78,6 +78,14 @@ enum Command {
     Job(JobCmd),
     /// Run the worker role: bond, offer, run assigned jobs, serve sessions.
     Worker(crate::worker_cmd::WorkerArgs),
+    /// Run the auditor role: bond, replay assigned results, seal and reveal verdicts, dispute.
+    Auditor(crate::verify_cmd::AuditorArgs),
+    /// Where a job's verification stands.
+    #[command(subcommand)]
+    Audit(crate::verify_cmd::AuditCmd),
+    /// Bisection disputes over committed results: list, show, challenge.
+    #[command(subcommand)]
+    Dispute(crate::verify_cmd::DisputeCmd),
     /// Interactive sessions with a worker: open, chat, close.
     #[command(subcommand)]
     Session(crate::session_cmd::SessionCmd),
@@ -189,6 +197,29 @@ pub fn run(cli: Cli) -> Result<()> {
                 .build()?
                 .block_on(crate::worker_cmd::run(&home, &api, &a))
         }
+        Command::Auditor(a) => {
+            let api = match cli.global.api.clone() {
+                Some(u) => u,
+                None => format!("http://{}", home.config()?.api_addr),
+            };
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?
+                .block_on(crate::verify_cmd::run(&home, &api, &a))
+        }
+        Command::Audit(cmd) => block_on(crate::verify_cmd::audit(
+            &home,
+            cli.global.api.as_deref(),
+            cmd,
+            cli.global.json,
+        )),
+        Command::Dispute(cmd) => block_on(crate::verify_cmd::dispute(
+            &home,
+            cli.global.api.as_deref(),
+            cmd,
+            cli.global.json,
+        )),
         Command::Session(cmd) => {
             let c = client(&home, cli.global.api.as_deref())?;
             block_on(crate::session_cmd::run(&home, &c, cmd, cli.global.json))

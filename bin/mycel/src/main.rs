@@ -10,6 +10,7 @@ mod glue;
 mod market_cmd;
 mod ml_cmd;
 mod session_cmd;
+mod verify_cmd;
 mod worker_cmd;
 
 use clap::Parser;

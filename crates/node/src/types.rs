@@ -10,6 +10,7 @@ pub use mycel_ledger::{
         data::{self, Dataset},
         market::{self, Job, JobKind, JobStatus, Offer, Session},
         staking::{self, Role},
+        verify,
     },
 };
 pub use mycel_primitives::{Address, Amount, Hash, PrivateKey};

@@ -8,3 +8,4 @@ mod common;
 mod data;
 mod market;
 mod real_models;
+mod verify;

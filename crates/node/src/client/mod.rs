@@ -199,7 +199,6 @@ impl Client {
         Ok(out)
     }
 
-
     /// Downloads a blob and checks its hash.
     pub async fn get_blob(&self, h: &Hash) -> Result<Vec<u8>> {
         let url = format!("{}/api/v1/blobs/{h}", self.base);

@@ -251,7 +251,6 @@ impl<R: JobRunner> Auditor<R> {
     }
 }
 
-
 /// How to run an auditor.
 #[derive(Clone, Debug)]
 pub struct AuditorOptions {

@@ -5,7 +5,10 @@
 
 use super::{JobOutput, JobRunner};
 use crate::Result;
-use mycel_ledger::modules::{market::Job, verify::{self, Dispute}};
+use mycel_ledger::modules::{
+    market::Job,
+    verify::{self, Dispute},
+};
 use mycel_primitives::{Hash, merkle};
 use mycel_store::blob_hash;
 
@@ -78,4 +81,3 @@ fn split(n: usize) -> usize {
     }
     k
 }
-
