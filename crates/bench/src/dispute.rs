@@ -163,12 +163,7 @@ fn shape(name: &'static str, arch: Arch, prompt: usize, generated: u32) -> Resul
     let n = run.leaves.len() as u64;
     let cheat = altered(&run, (n / 2) as usize);
     let t = Instant::now();
-    let o = game::play(
-        &m,
-        &j,
-        &WorkerSide::of(&cheat),
-        &ChallengerSide::of(&run),
-    );
+    let o = game::play(&m, &j, &WorkerSide::of(&cheat), &ChallengerSide::of(&run));
     let game_time = t.elapsed();
     if o.winner != Party::Challenger || o.leaf != Some(n / 2) {
         return Err(invalid(format!("{name}: cheater not caught: {o:?}")));
@@ -177,7 +172,9 @@ fn shape(name: &'static str, arch: Arch, prompt: usize, generated: u32) -> Resul
     let ops = arch.ops_per_position() as u64;
     let first_gen = (prompt as u64 - 1) * ops;
     let stride = (n / 400).max(1);
-    let mut sample: Vec<u64> = (first_gen..first_gen + ops).chain((0..n).step_by(stride as usize)).collect();
+    let mut sample: Vec<u64> = (first_gen..first_gen + ops)
+        .chain((0..n).step_by(stride as usize))
+        .collect();
     sample.sort_unstable();
     sample.dedup();
     let ctx = j.context(&m, run.trace_root(), n);
@@ -224,7 +221,13 @@ fn replays(arch: Arch, count: usize) -> Result<(usize, Duration)> {
         .map(|i| {
             // Half the jobs sample at temperature 0, half with noise.
             let temp = if i % 2 == 0 { 0 } else { temperature(&arch) };
-            job(&arch, 100 + i, 5 + (i % 7) as usize, 16 + (i % 5) as u32, temp)
+            job(
+                &arch,
+                100 + i,
+                5 + (i % 7) as usize,
+                16 + (i % 5) as u32,
+                temp,
+            )
         })
         .collect();
     let reference = IntLm::random(arch, MODEL_SEED).map_err(invalid)?;
@@ -293,7 +296,13 @@ fn faults(arch: Arch, prompt: usize, generated: u32, trials: usize) -> Result<Ve
         };
         for t in 0..trials as u64 {
             let r = mix(c as u64 * 1000 + t);
-            let mut j = job(&arch, 10_000 + c as u64 * 100 + t, prompt, generated, temperature(&arch));
+            let mut j = job(
+                &arch,
+                10_000 + c as u64 * 100 + t,
+                prompt,
+                generated,
+                temperature(&arch),
+            );
             let honest = j.run(&m).map_err(invalid)?;
             let mut challenger = honest.clone();
             let run_of = |model: &IntLm, j: &Job, f: Faults| {
@@ -424,15 +433,15 @@ pub fn run(args: &DisputeArgs) -> Result<DisputeReport> {
         shift: 11,
     };
     let shapes = vec![
-        // 42 positions × 6 steps = 252 leaves: the 4 layers × 64 chunks of T5, counted in leaves.
-        shape("4 layers, n≈256", small, 11, 32)?,
+        // 36 positions × 7 steps = 252 leaves: the 4 layers × 64 chunks of T5, counted in leaves.
+        shape("4 layers, n≈256", small, 10, 27)?,
         // 2047 positions: 64 chunks of 32 tokens, one leaf per (token, step).
         shape("4 layers, 64×32 tokens", small, 32, 2016)?,
         // Largest arch: two row blocks per layer, 32 head blocks.
         shape("vocab 4096, dim 256", large, 16, 48)?,
     ];
     let (mismatches, replay_time) = replays(small, args.replays)?;
-    let faults = faults(small, 11, 32, args.trials)?;
+    let faults = faults(small, 10, 27, args.trials)?;
     Ok(DisputeReport {
         shapes,
         replays: args.replays,
@@ -483,10 +492,10 @@ impl fmt::Display for DisputeReport {
                 s.sampled,
                 s.witness_max
             )?;
-            let target = 8 * a.layers as u64 * 64;
+            let (target, chunks) = s.share_target();
             writeln!(
                 f,
-                "    referee share of the job: time 1/{:.0} (mean leaf), MACs 1/{:.0} (largest step {} of {}); target ≤ 1/{}",
+                "    referee share of the job: time 1/{:.0} (mean leaf), MACs 1/{:.0} (largest step {} of {}); target ≤ 1/{} (8·L·{chunks} chunks)",
                 s.job.as_secs_f64() / s.referee_mean.as_secs_f64().max(1e-12),
                 s.job_macs as f64 / s.step_macs.max(1) as f64,
                 s.step_macs,
@@ -519,9 +528,18 @@ impl fmt::Display for DisputeReport {
     }
 }
 
-/// Whether every figure meets its target (rounds against ⌈log₂ n⌉ + 3, T5's 12 is reported).
+impl ShapeRow {
+    /// T5's referee share, `8·L·chunks` (chunks of 32 tokens of this job), and the chunk count.
+    pub fn share_target(&self) -> (u64, u64) {
+        let chunks = (self.prompt as u64 + self.generated as u64).div_ceil(32);
+        (8 * self.arch.layers as u64 * chunks, chunks)
+    }
+}
+
 impl DisputeReport {
-    /// True when all gates pass.
+    /// Whether every gate passes: zero false positives, every fault found, and per shape the
+    /// game under 1 s, rounds ≤ ⌈log₂ n⌉ + 3, ≤ 100 B per round, the referee under 10 ms and
+    /// its largest step within T5's share of the job (T5's 12 rounds is reported, not gated).
     pub fn passes(&self) -> bool {
         self.mismatches == 0
             && self.faults.iter().all(|r| r.detected == r.trials)
@@ -530,6 +548,7 @@ impl DisputeReport {
                     && s.rounds <= max_rounds(s.n) + 3
                     && s.bytes_per_round <= 100
                     && s.referee_max < Duration::from_millis(10)
+                    && s.job_macs >= s.step_macs * s.share_target().0
             })
     }
 }

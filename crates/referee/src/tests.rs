@@ -17,7 +17,7 @@ fn small() -> Arch {
     }
 }
 
-/// dim 256: two blocks per layer; vocab 300: three head blocks.
+/// dim 256: four blocks per layer; vocab 300: five head blocks.
 fn blocked() -> Arch {
     Arch {
         vocab: 300,
@@ -68,12 +68,15 @@ fn honest_witness_recomputes_every_leaf() {
 #[test]
 fn blocked_arch_has_the_expected_layout() {
     let a = blocked();
-    assert_eq!((a.layer_blocks(), a.head_blocks()), (2, 3));
-    assert_eq!(a.ops_per_position(), 1 + 2 * 2 + 3);
+    assert_eq!((a.layer_blocks(), a.head_blocks()), (4, 5));
+    assert_eq!(a.ops_per_position(), 1 + 2 * 4 + 5);
     assert_eq!(a.op(0), Op::Embed);
-    assert_eq!(a.op(4), Op::Layer { layer: 1, block: 1 });
-    assert_eq!(a.op(7), Op::Head { block: 2 });
-    assert_eq!(a.rows(Op::Head { block: 2 }), 256..300);
+    assert_eq!(a.op(4), Op::Layer { layer: 0, block: 3 });
+    assert_eq!(a.op(6), Op::Layer { layer: 1, block: 1 });
+    assert_eq!(a.op(9), Op::Head { block: 0 });
+    assert_eq!(a.op(13), Op::Head { block: 4 });
+    assert_eq!(a.rows(Op::Head { block: 4 }), 256..300);
+    assert_eq!(a.rows(Op::Layer { layer: 1, block: 2 }), 128..192);
 }
 
 #[test]
