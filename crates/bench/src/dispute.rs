@@ -15,7 +15,7 @@ use std::{
 };
 
 /// Seed of the job's model in every shape.
-const MODEL_SEED: u64 = 0x6d79_6365_6c;
+const MODEL_SEED: u64 = 0x006d_7963_656c;
 /// T5's round ceiling for 4 layers × 64 chunks.
 const T5_ROUNDS: u32 = 12;
 

@@ -59,7 +59,7 @@ impl Arch {
         if self.vocab == 0 || self.vocab > MAX_VOCAB {
             return Err(RefereeError::InvalidArch("vocab must be 1..=4096"));
         }
-        if self.dim < 8 || self.dim > MAX_DIM || self.dim % 8 != 0 {
+        if self.dim < 8 || self.dim > MAX_DIM || !self.dim.is_multiple_of(8) {
             return Err(RefereeError::InvalidArch(
                 "dim must be 8..=256 and a multiple of 8",
             ));

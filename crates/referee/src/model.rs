@@ -119,7 +119,7 @@ pub fn input_hash(prompt: &[u32]) -> Hash {
 
 /// Parses job input bytes into prompt tokens.
 pub fn parse_prompt(bytes: &[u8]) -> Result<Vec<u32>> {
-    if bytes.is_empty() || bytes.len() % 4 != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
         return Err(RefereeError::InvalidPrompt(
             "not a non-empty sequence of u32",
         ));
