@@ -195,9 +195,12 @@ pub(crate) enum TxCmd {
         /// Work units done.
         #[arg(long)]
         units: u64,
-        /// Result-commitment root (hex).
+        /// Trace root (hex): the Merkle root over the execution trace's leaves.
         #[arg(long)]
-        commitment: String,
+        trace_root: String,
+        /// Number of trace leaves.
+        #[arg(long, default_value_t = 1)]
+        trace_len: u64,
     },
     /// Start unbonding stake.
     Unbond {
@@ -395,13 +398,15 @@ pub(crate) async fn tx(home: &Home, node: Option<&str>, cmd: TxCmd, json: bool) 
             job,
             output,
             units,
-            commitment,
+            trace_root,
+            trace_len,
         } => {
             let msg = market::Msg::CommitResult {
                 job,
                 output: Hash::from_hex(&output)?,
                 units,
-                commitment: Hash::from_hex(&commitment)?,
+                trace_root: Hash::from_hex(&trace_root)?,
+                trace_len,
             };
             (opts, Message::Market(msg))
         }

@@ -164,7 +164,8 @@ pub fn market(args: &MarketBenchArgs) -> Result<()> {
                 job: first_job + i,
                 output: mycel_primitives::Hash([1; 32]),
                 units: 100,
-                commitment: mycel_primitives::Hash([2; 32]),
+                trace_root: mycel_primitives::Hash([2; 32]),
+                trace_len: 1,
             }),
         ));
     }

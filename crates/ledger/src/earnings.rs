@@ -49,10 +49,22 @@ pub enum Reason {
     WorkerEmission = 14,
     /// Credit: a data contributor's share of the epoch emission, by novel bytes used by jobs.
     DataEmission = 15,
+    /// Credit: the winner's share of a lost dispute's forfeit (stake or bond).
+    DisputeWon = 16,
+    /// Debit: a challenge bond lost in a dispute.
+    BondForfeited = 17,
+    /// Credit: an auditor's share of the epoch emission, by audits completed.
+    AuditorEmission = 18,
+    /// Debit: stake slashed because a dispute proved the account wrong (a wrong result, or a
+    /// failed challenge by an auditor).
+    SlashedFraud = 19,
+    /// Debit: auditor stake slashed for not replaying (a missed deadline, an approved canary,
+    /// an approved result later proven wrong).
+    SlashedLazy = 20,
 }
 
 impl Reason {
-    const ALL: [Reason; 15] = [
+    const ALL: [Reason; 20] = [
         Reason::ValidatorEmission,
         Reason::FeeShare,
         Reason::FeePaid,
@@ -68,6 +80,11 @@ impl Reason {
         Reason::JobPaid,
         Reason::WorkerEmission,
         Reason::DataEmission,
+        Reason::DisputeWon,
+        Reason::BondForfeited,
+        Reason::AuditorEmission,
+        Reason::SlashedFraud,
+        Reason::SlashedLazy,
     ];
 
     fn from_u16(v: u16) -> Option<Reason> {
@@ -78,7 +95,13 @@ impl Reason {
     pub fn is_debit(self) -> bool {
         matches!(
             self,
-            Reason::FeePaid | Reason::Slashed | Reason::NoveltyForfeited
+            Reason::FeePaid
+                | Reason::Slashed
+                | Reason::NoveltyForfeited
+                | Reason::JobPaid
+                | Reason::BondForfeited
+                | Reason::SlashedFraud
+                | Reason::SlashedLazy
         )
     }
 }

@@ -1,6 +1,6 @@
 //! Ledger errors. [`TxError`] codes are stable strings that the API and CLI expose.
 
-use crate::modules::{data::DataError, market::MarketError};
+use crate::modules::{data::DataError, market::MarketError, verify::VerifyError};
 use mycel_primitives::{Amount, Hash};
 
 /// Why a transaction was rejected or failed.
@@ -101,6 +101,12 @@ pub enum TxError {
     /// Arithmetic overflow on amounts.
     #[error("amount overflow")]
     Overflow,
+    /// Unbonding stake that backs open results, audits or disputes.
+    #[error("stake is locked by {open} open results, audits or disputes")]
+    StakeLocked {
+        /// Open obligations.
+        open: u64,
+    },
     /// A transaction with this hash is already known.
     #[error("duplicate transaction {0}")]
     Duplicate(Hash),
@@ -115,6 +121,9 @@ pub enum TxError {
     /// The text reads `invalid market message: …` or `unauthorized: …`, as the code says.
     #[error("{}: {}", .0.category(), .0)]
     Market(#[from] MarketError),
+    /// A `verify` message fails (unknown audit, seal mismatch, out-of-turn move, bad witness…).
+    #[error("{}: {}", .0.category(), .0)]
+    Verify(#[from] VerifyError),
     /// The node could not record the transaction durably; nothing was admitted.
     #[error("node unavailable: {0}")]
     Unavailable(String),
@@ -140,11 +149,13 @@ impl TxError {
             TxError::Jailed(_) => "jailed",
             TxError::NotJailed => "not_jailed",
             TxError::Overflow => "overflow",
+            TxError::StakeLocked { .. } => "stake_locked",
             TxError::Duplicate(_) => "duplicate_tx",
             TxError::MempoolFull => "mempool_full",
             TxError::Unavailable(_) => "unavailable",
             TxError::Data(e) => e.code(),
             TxError::Market(e) => e.code(),
+            TxError::Verify(e) => e.code(),
         }
     }
 
@@ -154,6 +165,7 @@ impl TxError {
         match self {
             TxError::Data(e) => e.reason(),
             TxError::Market(e) => e.reason(),
+            TxError::Verify(e) => e.reason(),
             other => other.code(),
         }
     }
@@ -161,6 +173,12 @@ impl TxError {
 
 impl From<DataError> for ExecError {
     fn from(e: DataError) -> Self {
+        ExecError::Tx(e.into())
+    }
+}
+
+impl From<VerifyError> for ExecError {
+    fn from(e: VerifyError) -> Self {
         ExecError::Tx(e.into())
     }
 }

@@ -77,8 +77,26 @@ pub mod attr {
     pub const UNITS: &str = "units";
     /// `until`.
     pub const UNTIL: &str = "until";
+    /// `trace_root`.
+    pub const TRACE_ROOT: &str = "trace_root";
     /// `validators`.
     pub const VALIDATORS: &str = "validators";
+    /// `audit`.
+    pub const AUDIT: &str = "audit";
+    /// `auditor`.
+    pub const AUDITOR: &str = "auditor";
+    /// `dispute`.
+    pub const DISPUTE: &str = "dispute";
+    /// `verdict`.
+    pub const VERDICT: &str = "verdict";
+    /// `round`.
+    pub const ROUND: &str = "round";
+    /// `leaf`.
+    pub const LEAF: &str = "leaf";
+    /// `winner`.
+    pub const WINNER: &str = "winner";
+    /// `loser`.
+    pub const LOSER: &str = "loser";
     /// `worker`.
     pub const WORKER: &str = "worker";
 }

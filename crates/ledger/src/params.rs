@@ -3,7 +3,7 @@
 //! The section order is the serialization order of the genesis file; it is independent of the
 //! module registry's order.
 
-use crate::modules::{bank, data, market, rewards, staking};
+use crate::modules::{bank, data, market, rewards, staking, verify};
 
 /// Chain parameters, one section per module.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -19,6 +19,8 @@ pub struct Params {
     pub data: data::Params,
     /// Market.
     pub market: market::Params,
+    /// Verification (audits, disputes, slashing).
+    pub verify: verify::Params,
 }
 
 impl Params {

@@ -57,7 +57,7 @@ async fn job_flow_and_earnings_over_the_cli() {
         &"02".repeat(32),
         "--units",
         "500",
-        "--commitment",
+        "--trace-root",
         &"03".repeat(32),
     ]);
     // Settlement comes after the challenge window (10 blocks at one per second when idle).

@@ -10,6 +10,7 @@ pub mod data;
 pub mod market;
 pub mod rewards;
 pub mod staking;
+pub mod verify;
 
 #[macro_use]
 mod registry_macro;
@@ -100,13 +101,15 @@ registry! {
         Data => data::Data,
         /// `market` messages (wire tag 5).
         Market => market::Market,
+        /// `verify` messages (wire tag 6).
+        Verify => verify::Verify,
     }
     /// Modules with hooks only (tag 3 is reserved for rewards).
     hooks {
         rewards::Rewards,
     }
     /// `end_block` runs in declaration order (messages, then hooks): bank, staking, data, market,
-    /// rewards. `end_epoch` runs these first, in this order, then every other module in
+    /// verify, rewards (verify after market: it draws audits of the results market recorded). `end_epoch` runs these first, in this order, then every other module in
     /// declaration order: rewards must pay the validator set of the epoch that ends before
     /// staking's `end_epoch` replaces it with the next epoch's set.
     end_epoch_first [
@@ -148,6 +151,7 @@ mod tests {
                 ("staking", 2),
                 ("data", 4),
                 ("market", 5),
+                ("verify", 6),
                 ("rewards", 3)
             ]
         );

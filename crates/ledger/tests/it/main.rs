@@ -11,6 +11,7 @@ mod roundtrip;
 mod staking;
 mod strategies;
 mod supply;
+mod verify;
 
 use commonware_cryptography::Signer;
 use mycel_ledger::{

@@ -36,7 +36,8 @@ fn commit(job: u64, units: u64) -> Message {
         job,
         output: Hash([8; 32]),
         units,
-        commitment: Hash([9; 32]),
+        trace_root: Hash([9; 32]),
+        trace_len: 1,
     })
 }
 
@@ -115,6 +116,14 @@ fn job_is_assigned_committed_and_settled() {
     // Only the assigned worker can commit.
     let out = c.block(&[c.tx(&account(2), vec![commit(0, 10)])]);
     assert_eq!(out.receipts[0].code, "unauthorized");
+    // 5 MYC of escrow at 1,000,000 per unit pays for at most 5,000 units.
+    let out = c.block(&[c.tx(&worker, vec![commit(0, 5_001)])]);
+    assert_eq!(out.receipts[0].code, "invalid_market");
+    assert!(
+        out.receipts[0].error.contains("at most 5000"),
+        "{}",
+        out.receipts[0].error
+    );
     let out = c.block(&[c.tx(&worker, vec![commit(0, 1_000)])]);
     assert!(out.receipts[0].success);
     let out = c.block(&[c.tx(&worker, vec![commit(0, 1_000)])]);
@@ -143,9 +152,11 @@ fn job_is_assigned_committed_and_settled() {
         market::units(&c.state, 0).unwrap(),
         vec![(addr(&worker), 1_000)]
     );
+    // With no auditor bonded the result settles unaudited, and only audited results raise
+    // reputation.
     assert_eq!(
         market::reputation(&c.state, &addr(&worker)).unwrap(),
-        market::START_REPUTATION + 1
+        market::START_REPUTATION
     );
     let recs = rewards::records(&c.state, 0, Some(&addr(&worker))).unwrap();
     assert!(
@@ -220,7 +231,7 @@ fn assignment_is_deterministic_and_weighted() {
 }
 
 #[test]
-fn epoch_rewards_pay_workers_by_units_and_contributors_by_novel_bytes_used() {
+fn epoch_rewards_pay_workers_by_independent_fees_capped_and_contributors_by_novel_bytes_used() {
     let mut c = market_chain(&[1], |p| p.rewards.epoch_length = 20);
     let (poster, worker, contributor) = (account(0), account(1), account(3));
     // A registered dataset with a novelty claim is the job's input.
@@ -249,9 +260,18 @@ fn epoch_rewards_pay_workers_by_units_and_contributors_by_novel_bytes_used() {
     c.run_to(19);
     let p = c.params();
     let emission = rewards::emission(&p.rewards, 0);
-    let worker_share = emission
-        .mul_div(p.rewards.worker_bps as u128, 10_000)
+    // The worker's emission is capped at `worker_emission_per_fee_bps` of the fee the poster
+    // paid (10 units × 1,000,000): far below the pool, which stays in the reserve.
+    let fee = Amount(10 * 1_000_000);
+    let worker_share = fee
+        .mul_div(p.rewards.worker_emission_per_fee_bps as u128, 10_000)
         .unwrap();
+    assert!(
+        worker_share
+            < emission
+                .mul_div(p.rewards.worker_bps as u128, 10_000)
+                .unwrap()
+    );
     let data_share = emission
         .mul_div(p.rewards.data_bps as u128, 10_000)
         .unwrap();

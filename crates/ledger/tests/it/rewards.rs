@@ -92,6 +92,7 @@ fn single_validator_epoch_payout() {
             fees: fee_share,
             workers: Amount::ZERO,
             data: Amount::ZERO,
+            auditors: Amount::ZERO,
             reserved: Amount(emission.0 - validator_emission.0),
             validator_count: 1,
         })

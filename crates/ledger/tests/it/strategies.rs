@@ -13,6 +13,7 @@ use mycel_ledger::{
         market::{self, JobKind, JobStatus, SessionMsg},
         rewards::EpochSummary,
         staking::{self, Role},
+        verify,
     },
 };
 use mycel_primitives::{
@@ -223,13 +224,15 @@ pub fn job() -> impl Strategy<Value = market::Job> {
         (bytes(0..=MAX_PARAMS), amount(), any::<u64>(), job_status()),
         (address(), amount(), any::<u64>(), any::<u32>()),
         (hash(), any::<u64>(), hash(), amount()),
+        (any::<u64>(), hash()),
     )
         .prop_map(
             |(
                 (id, poster, kind, model, input),
                 (params, max_fee, deadline_blocks, status),
                 (worker, price_per_unit, due, attempts),
-                (output, units, commitment, fee),
+                (output, units, trace_root, fee),
+                (trace_len, seed),
             )| market::Job {
                 id,
                 poster,
@@ -246,7 +249,9 @@ pub fn job() -> impl Strategy<Value = market::Job> {
                 attempts,
                 output,
                 units,
-                commitment,
+                trace_root,
+                trace_len,
+                seed,
                 fee,
             },
         )
@@ -365,12 +370,13 @@ pub fn market_msg() -> impl Strategy<Value = market::Msg> {
                     deadline_blocks,
                 }
             }),
-        (any::<u64>(), hash(), any::<u64>(), hash()).prop_map(
-            |(job, output, units, commitment)| market::Msg::CommitResult {
+        (any::<u64>(), hash(), any::<u64>(), hash(), any::<u64>()).prop_map(
+            |(job, output, units, trace_root, trace_len)| market::Msg::CommitResult {
                 job,
                 output,
                 units,
-                commitment,
+                trace_root,
+                trace_len,
             }
         ),
         session_msg().prop_map(market::Msg::Session),
@@ -384,6 +390,42 @@ pub fn message() -> impl Strategy<Value = Message> {
         staking_msg().prop_map(Message::Staking),
         data_msg().prop_map(Message::Data),
         market_msg().prop_map(Message::Market),
+        verify_msg().prop_map(Message::Verify),
+    ]
+}
+
+/// Every `verify` message.
+pub fn verify_msg() -> impl Strategy<Value = verify::Msg> {
+    prop_oneof![
+        (any::<u64>(), hash()).prop_map(|(audit, sealed)| verify::Msg::Seal { audit, sealed }),
+        (any::<u64>(), hash(), hash(), hash()).prop_map(|(audit, digest, trace_root, salt)| {
+            verify::Msg::Reveal {
+                audit,
+                digest,
+                trace_root,
+                salt,
+            }
+        }),
+        (any::<u64>(), hash(), amount()).prop_map(|(job, trace_root, bond)| {
+            verify::Msg::Challenge {
+                job,
+                trace_root,
+                bond,
+            }
+        }),
+        (any::<u64>(), hash(), hash()).prop_map(|(dispute, left, right)| verify::Msg::Split {
+            dispute,
+            left,
+            right
+        }),
+        (any::<u64>(), any::<bool>())
+            .prop_map(|(dispute, right)| verify::Msg::Pick { dispute, right }),
+        (any::<u64>(), bytes(0..=1024))
+            .prop_map(|(dispute, witness)| verify::Msg::Resolve { dispute, witness }),
+        (any::<u64>(), any::<bool>()).prop_map(|(dispute, worker_right)| verify::Msg::Vote {
+            dispute,
+            worker_right
+        }),
     ]
 }
 
@@ -391,17 +433,22 @@ pub fn message() -> impl Strategy<Value = Message> {
 pub fn epoch_summary() -> impl Strategy<Value = EpochSummary> {
     (
         (amount(), amount(), amount()),
-        (amount(), amount(), amount()),
+        (amount(), amount(), amount(), amount()),
         any::<u32>(),
     )
         .prop_map(
-            |((emission, validators, fees), (workers, data, reserved), validator_count)| {
+            |(
+                (emission, validators, fees),
+                (workers, data, auditors, reserved),
+                validator_count,
+            )| {
                 EpochSummary {
                     emission,
                     validators,
                     fees,
                     workers,
                     data,
+                    auditors,
                     reserved,
                     validator_count,
                 }

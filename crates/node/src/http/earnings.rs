@@ -10,7 +10,7 @@ use axum::{
 };
 use mycel_ledger::{
     execute::account,
-    modules::{market, rewards},
+    modules::{market, rewards, verify},
 };
 use mycel_primitives::{Address, Amount};
 use serde::{Deserialize, Serialize};
@@ -98,7 +98,18 @@ pub(crate) async fn earnings(
                     format!("assigned, result due at height {}", j.due)
                 }
                 market::JobStatus::Committed if j.worker == addr => {
-                    format!("result committed, settles at height {}", j.due)
+                    let state_of = verification_of(&state, &j).map_err(internal)?;
+                    format!(
+                        "result committed ({state_of}), settles at height {} at the earliest",
+                        j.due
+                    )
+                }
+                market::JobStatus::Rejected if j.worker == addr => {
+                    let disputes = verify::disputes_of(&state, id).map_err(internal)?;
+                    let why = disputes.last().map_or("", |d| d.reason.as_str());
+                    format!(
+                        "rejected: the result was proven wrong ({why}); not paid, stake slashed"
+                    )
                 }
                 market::JobStatus::Settled if j.worker == addr => {
                     format!("settled: paid {} for {} units", j.fee, j.units)
@@ -143,6 +154,38 @@ pub(crate) async fn earnings(
     Ok(Json(out))
 }
 
+/// Where a committed result stands in verification, in words.
+pub(crate) fn verification_of(
+    state: &impl mycel_store::StateRead,
+    j: &market::Job,
+) -> mycel_ledger::Result<String> {
+    if let Some(d) = verify::disputes_of(state, j.id)?
+        .into_iter()
+        .find(|d| d.outcome == verify::Outcome::Open)
+    {
+        return Ok(format!(
+            "disputed by {} (round {}, {:?} due at {})",
+            d.challenger, d.rounds, d.turn, d.due
+        ));
+    }
+    let audits = verify::audits_of(state, j.id)?;
+    Ok(
+        match audits.iter().rev().find(|a| {
+            a.claim == verify::claim_digest(&j.output, j.units, &j.trace_root, j.trace_len)
+        }) {
+            Some(a) => match a.stage {
+                verify::AuditStage::Sealing | verify::AuditStage::Revealing => {
+                    format!("under audit by {}, due at {}", a.auditor, a.due)
+                }
+                verify::AuditStage::Matched => "verified by audit".into(),
+                verify::AuditStage::Mismatched => "audit found a mismatch".into(),
+                _ => "audit pending a new auditor".into(),
+            },
+            None => "not drawn for audit".into(),
+        },
+    )
+}
+
 /// A sentence per reason code.
 fn explain(r: rewards::Reason) -> &'static str {
     use rewards::Reason::*;
@@ -151,6 +194,13 @@ fn explain(r: rewards::Reason) -> &'static str {
         FeeShare => "validator share of the epoch's transaction fees, pro rata to stake",
         FeePaid => "transaction fees this account paid",
         Slashed => "stake slashed (e.g. a missed job deadline)",
+        SlashedFraud => "stake slashed: a dispute proved this account's result or challenge wrong",
+        SlashedLazy => {
+            "auditor stake slashed: a missed audit deadline, an approved canary or an approved result later proven wrong"
+        }
+        DisputeWon => "the winner's share of what the loser of a dispute forfeited",
+        BondForfeited => "challenge bond lost: the disputed result was right",
+        AuditorEmission => "auditor share of the epoch emission, pro rata to audits completed",
         UnbondReleased => "unbonded stake returned after the unbonding delay",
         ReservedWorkers | ReservedData | ReservedAuditors => {
             "emission share held in the reserve: no eligible earners this epoch"
@@ -160,7 +210,9 @@ fn explain(r: rewards::Reason) -> &'static str {
         ChallengeReward => "share of a forfeited novelty bond for a successful challenge",
         JobFee => "fee for a settled job, after the protocol fee",
         JobPaid => "cost of a settled job this account posted",
-        WorkerEmission => "worker share of the epoch emission, pro rata to settled work units",
+        WorkerEmission => {
+            "worker share of the epoch emission, pro rata to fees other accounts paid, capped per fee by worker_emission_per_fee_bps"
+        }
         DataEmission => {
             "data share of the epoch emission, pro rata to novel bytes used by settled jobs"
         }

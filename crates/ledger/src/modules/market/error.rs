@@ -53,6 +53,20 @@ pub enum MarketError {
     /// A result with zero work units.
     #[error("a result must report work units")]
     NoUnits,
+    /// More work units than the job can pay for or than its poster allowed.
+    #[error("{units} work units claimed, at most {max} allowed by the job")]
+    UnitsAboveBound {
+        /// Claimed.
+        units: u64,
+        /// The job's bound.
+        max: u64,
+    },
+    /// A trace with no leaves or too many.
+    #[error("trace length {len} outside 1..=2^32")]
+    BadTraceLength {
+        /// The length given.
+        len: u64,
+    },
     /// A session duration outside 1..=1000000 blocks.
     #[error("duration must be 1..=1000000 blocks")]
     BadDuration {
@@ -184,6 +198,8 @@ impl MarketError {
             MarketError::NotWaitingForResult { .. } => "not_waiting_for_result",
             MarketError::NotAssignedWorker { .. } => "not_assigned_worker",
             MarketError::NoUnits => "no_units",
+            MarketError::UnitsAboveBound { .. } => "units_above_bound",
+            MarketError::BadTraceLength { .. } => "bad_trace_length",
             MarketError::BadDuration { .. } => "bad_duration",
             MarketError::NoOffer { .. } => "no_offer",
             MarketError::NotServed { .. } => "not_served",

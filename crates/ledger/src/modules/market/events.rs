@@ -27,5 +27,7 @@ pub const SESSION_OPENED: &str = "market.session_opened";
 pub const SESSION_PENALTY: &str = "market.session_penalty";
 /// `market.session_settled`.
 pub const SESSION_SETTLED: &str = "market.session_settled";
+/// `market.rejected`: a result proven wrong; the poster is refunded.
+pub const REJECTED: &str = "market.rejected";
 /// `market.settled`.
 pub const SETTLED: &str = "market.settled";

@@ -195,7 +195,12 @@ impl Module for Market {
                     attempts: 0,
                     output: Hash::ZERO,
                     units: 0,
-                    commitment: Hash::ZERO,
+                    trace_root: Hash::ZERO,
+                    trace_len: 0,
+                    seed: hash_parts(
+                        Domain::Randomness,
+                        &[b"market.seed", &ctx.env.parent.0, &id.to_be_bytes()],
+                    ),
                     fee: Amount::ZERO,
                 };
                 if !assign(ctx, &mut job, &[])? {
@@ -220,7 +225,8 @@ impl Module for Market {
                 job: id,
                 output,
                 units,
-                commitment,
+                trace_root,
+                trace_len,
             } => {
                 let mut job = job(ctx.state, *id)?.ok_or(MarketError::UnknownJob { job: *id })?;
                 if job.status != JobStatus::Assigned {
@@ -236,13 +242,29 @@ impl Module for Market {
                 if *units == 0 {
                     return Err(MarketError::NoUnits.into());
                 }
+                let max = job.max_units();
+                if *units > max {
+                    return Err(MarketError::UnitsAboveBound { units: *units, max }.into());
+                }
+                if *trace_len == 0 || *trace_len > MAX_TRACE_LEN {
+                    return Err(MarketError::BadTraceLength { len: *trace_len }.into());
+                }
                 ctx.state.delete(due_key(job.due, job.id));
                 job.status = JobStatus::Committed;
                 job.output = *output;
                 job.units = *units;
-                job.commitment = *commitment;
+                job.trace_root = *trace_root;
+                job.trace_len = *trace_len;
                 job.due = ctx.env.height + ctx.params.market.challenge_window;
                 ctx.state.put_raw(due_key(job.due, job.id), Vec::new());
+                ctx.state.put_raw(
+                    key(
+                        COMMITTED,
+                        &[&ctx.env.height.to_be_bytes(), &job.id.to_be_bytes()],
+                    ),
+                    Vec::new(),
+                );
+                staking::lock(ctx, &sender, staking::Role::Worker, true)?;
                 ctx.state.put(job_key(job.id), &job);
                 ctx.emit(
                     events::RESULT,
@@ -251,6 +273,7 @@ impl Module for Market {
                         (attr::WORKER, sender.to_string()),
                         (attr::OUTPUT, output.to_hex()),
                         (attr::UNITS, units.to_string()),
+                        (attr::TRACE_ROOT, trace_root.to_hex()),
                     ],
                 );
             }
@@ -263,8 +286,6 @@ impl Module for Market {
         super::session::end_block(ctx)?;
         let prefix = key(DUE, &[&ctx.env.height.to_be_bytes()]);
         let p = ctx.params.market.clone();
-        let epoch = ctx.epoch();
-        let overflow = |_| crate::Error::Overflow("market");
         for (k, _) in ctx.state.scan_prefix(&prefix)? {
             ctx.state.delete(k.clone());
             let id = u64::from_be_bytes(
@@ -277,56 +298,9 @@ impl Module for Market {
             };
             match job.status {
                 JobStatus::Committed => {
-                    let cost = Amount(job.price_per_unit.0.saturating_mul(job.units as u128))
-                        .min(job.max_fee);
-                    let burned = cost
-                        .mul_div(p.protocol_fee_bps as u128, 10_000)
-                        .map_err(overflow)?;
-                    let pay = cost.checked_sub(burned).map_err(overflow)?;
-                    let refund = job.max_fee.checked_sub(cost).map_err(overflow)?;
-                    bank::transfer(ctx, &escrow(), &job.worker, pay)
-                        .map_err(|e| e.into_fatal("job payment"))?;
-                    bank::burn(ctx, &escrow(), burned).map_err(|e| e.into_fatal("protocol fee"))?;
-                    bank::transfer(ctx, &escrow(), &job.poster, refund)
-                        .map_err(|e| e.into_fatal("refund"))?;
-                    earnings::record(ctx.state, epoch, &job.worker, earnings::Reason::JobFee, pay)?;
-                    earnings::record(
-                        ctx.state,
-                        epoch,
-                        &job.poster,
-                        earnings::Reason::JobPaid,
-                        cost,
-                    )?;
-                    add_u64(
-                        ctx,
-                        key(UNITS, &[&epoch.to_be_bytes(), &job.worker.0]),
-                        job.units,
-                    )?;
-                    if let Some(ds) = data::dataset(ctx.state, &job.input)? {
-                        let credited = ds.credited_novel_bytes();
-                        if credited > 0 {
-                            add_u64(
-                                ctx,
-                                key(USED, &[&epoch.to_be_bytes(), &ds.contributor.0]),
-                                credited,
-                            )?;
-                        }
+                    if !is_held(ctx.state, id)? {
+                        settle(ctx, &mut job)?;
                     }
-                    let rep = reputation(ctx.state, &job.worker)?;
-                    ctx.state
-                        .put(key(REP, &[&job.worker.0]), &(rep + 1).min(MAX_REPUTATION));
-                    job.status = JobStatus::Settled;
-                    job.fee = pay;
-                    ctx.state.put(job_key(id), &job);
-                    ctx.emit(
-                        events::SETTLED,
-                        &[
-                            (attr::JOB, id.to_string()),
-                            (attr::WORKER, job.worker.to_string()),
-                            (attr::FEE, pay.0.to_string()),
-                            (attr::REFUND, refund.0.to_string()),
-                        ],
-                    );
                 }
                 JobStatus::Assigned => {
                     let late = job.worker;
@@ -363,9 +337,146 @@ impl Module for Market {
                     }
                     ctx.state.put(job_key(id), &job);
                 }
-                JobStatus::Settled | JobStatus::Failed => {}
+                JobStatus::Settled | JobStatus::Failed | JobStatus::Rejected => {}
             }
         }
         Ok(())
     }
+}
+
+/// True while `verify` holds job `id` (an audit or a dispute is open on its result).
+pub(crate) fn is_held<S: StateRead + ?Sized>(
+    state: &crate::state::StateCache<'_, S>,
+    id: u64,
+) -> Result<bool> {
+    Ok(state
+        .get::<u64>(&key(HOLD, &[&id.to_be_bytes()]))?
+        .unwrap_or(0)
+        > 0)
+}
+
+/// Adds (`on`) or removes one hold on job `id`'s settlement (called by `verify`: an audit and a
+/// dispute may hold the same result at once).
+pub(crate) fn set_hold<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    id: u64,
+    on: bool,
+) -> Result<()> {
+    let k = key(HOLD, &[&id.to_be_bytes()]);
+    let n = ctx.state.get::<u64>(&k)?.unwrap_or(0);
+    let n = if on {
+        n.saturating_add(1)
+    } else {
+        n.saturating_sub(1)
+    };
+    if n == 0 {
+        ctx.state.delete(k);
+    } else {
+        ctx.state.put(k, &n);
+    }
+    Ok(())
+}
+
+/// Pays a committed job out: the worker gets `min(units × price, max_fee)` less the burned
+/// protocol fee, the poster the rest of the escrow. `verified` raises the worker's reputation
+/// (only audited results do) and fees from other posters count toward the worker emission.
+pub(crate) fn settle<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, job: &mut Job) -> Result<()> {
+    let p = ctx.params.market.clone();
+    let epoch = ctx.epoch();
+    let overflow = |_| crate::Error::Overflow("market");
+    let id = job.id;
+    let cost = Amount(job.price_per_unit.0.saturating_mul(job.units as u128)).min(job.max_fee);
+    let burned = cost
+        .mul_div(p.protocol_fee_bps as u128, 10_000)
+        .map_err(overflow)?;
+    let pay = cost.checked_sub(burned).map_err(overflow)?;
+    let refund = job.max_fee.checked_sub(cost).map_err(overflow)?;
+    bank::transfer(ctx, &escrow(), &job.worker, pay).map_err(|e| e.into_fatal("job payment"))?;
+    bank::burn(ctx, &escrow(), burned).map_err(|e| e.into_fatal("protocol fee"))?;
+    bank::transfer(ctx, &escrow(), &job.poster, refund).map_err(|e| e.into_fatal("refund"))?;
+    earnings::record(ctx.state, epoch, &job.worker, earnings::Reason::JobFee, pay)?;
+    earnings::record(
+        ctx.state,
+        epoch,
+        &job.poster,
+        earnings::Reason::JobPaid,
+        cost,
+    )?;
+    add_u64(
+        ctx,
+        key(UNITS, &[&epoch.to_be_bytes(), &job.worker.0]),
+        job.units,
+    )?;
+    // Only fees someone else paid count toward emissions; the per-fee cap in `rewards` keeps
+    // emissions below the burned protocol fee, so paying yourself through a second account loses.
+    if job.poster != job.worker {
+        let weight = u64::try_from(cost.0).unwrap_or(u64::MAX);
+        add_u64(
+            ctx,
+            key(FEES, &[&epoch.to_be_bytes(), &job.worker.0]),
+            weight,
+        )?;
+    }
+    if let Some(ds) = data::dataset(ctx.state, &job.input)? {
+        let credited = ds.credited_novel_bytes();
+        if credited > 0 {
+            add_u64(
+                ctx,
+                key(USED, &[&epoch.to_be_bytes(), &ds.contributor.0]),
+                credited,
+            )?;
+        }
+    }
+    staking::lock(ctx, &job.worker, staking::Role::Worker, false)?;
+    job.status = JobStatus::Settled;
+    job.fee = pay;
+    ctx.state.put(job_key(id), job);
+    ctx.emit(
+        events::SETTLED,
+        &[
+            (attr::JOB, id.to_string()),
+            (attr::WORKER, job.worker.to_string()),
+            (attr::FEE, pay.0.to_string()),
+            (attr::REFUND, refund.0.to_string()),
+        ],
+    );
+    Ok(())
+}
+
+/// Raises `worker`'s reputation by one (capped): called by `verify` for a result that passed an
+/// audit, never for an unaudited one.
+pub(crate) fn reward_reputation<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    worker: &Address,
+) -> Result<()> {
+    let rep = reputation(ctx.state, worker)?;
+    ctx.state
+        .put(key(REP, &[&worker.0]), &(rep + 1).min(MAX_REPUTATION));
+    Ok(())
+}
+
+/// Refunds the poster of a result proven wrong; the worker gets nothing and loses
+/// `penalty` reputation (its stake is slashed by `verify`).
+pub(crate) fn reject<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    job: &mut Job,
+    penalty: u64,
+) -> Result<()> {
+    bank::transfer(ctx, &escrow(), &job.poster, job.max_fee).map_err(|e| e.into_fatal("refund"))?;
+    let rep = reputation(ctx.state, &job.worker)?;
+    ctx.state
+        .put(key(REP, &[&job.worker.0]), &rep.saturating_sub(penalty));
+    staking::lock(ctx, &job.worker, staking::Role::Worker, false)?;
+    job.status = JobStatus::Rejected;
+    ctx.state.delete(due_key(job.due, job.id));
+    ctx.state.put(job_key(job.id), job);
+    ctx.emit(
+        events::REJECTED,
+        &[
+            (attr::JOB, job.id.to_string()),
+            (attr::WORKER, job.worker.to_string()),
+            (attr::REFUND, job.max_fee.0.to_string()),
+        ],
+    );
+    Ok(())
 }

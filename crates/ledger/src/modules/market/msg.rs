@@ -8,6 +8,9 @@ const MAX_MODELS: usize = 32;
 
 pub(super) const MAX_PARAMS: usize = 4 * 1024;
 
+/// Most leaves a committed trace may have (bisection then takes at most 32 rounds).
+pub const MAX_TRACE_LEN: u64 = 1 << 32;
+
 /// What a job asks for.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -92,16 +95,19 @@ pub enum Msg {
         /// Blocks the worker has to deliver.
         deadline_blocks: u64,
     },
-    /// The assigned worker's result.
+    /// The assigned worker's result: what an auditor re-executes and compares.
     CommitResult {
         /// Job ID.
         job: u64,
         /// Output blob hash.
         output: Hash,
-        /// Work units done.
+        /// Work units done (tokens, items or steps, by kind); at most [`Job::max_units`].
         units: u64,
-        /// Root of the result commitments (per-item hashes, trace).
-        commitment: Hash,
+        /// RFC 6962 root over the execution trace's leaves (per chunk and layer for
+        /// `generate`, per item for `embed`, per step for `finetune`, per cluster for `dedup`).
+        trace_root: Hash,
+        /// Number of trace leaves (1 ..= [`MAX_TRACE_LEN`]).
+        trace_len: u64,
     },
     /// Interactive-session messages.
     Session(SessionMsg),
@@ -128,6 +134,6 @@ mycel_primitives::impl_codec!(enum Msg, unknown = |k| crate::modules::unknown(Ma
         max_fee,
         deadline_blocks,
     },
-    3 => CommitResult { job, output, units, commitment },
+    3 => CommitResult { job, output, units, trace_root, trace_len },
     4 => Session(msg),
 });

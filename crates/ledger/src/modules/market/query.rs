@@ -127,6 +127,14 @@ pub fn units(state: &(impl StateRead + ?Sized), epoch: u64) -> Result<Vec<(Addre
     per_epoch(state, UNITS, epoch)
 }
 
+/// Fees of jobs settled in `epoch` that someone other than the worker posted, per worker.
+pub fn independent_fees(
+    state: &(impl StateRead + ?Sized),
+    epoch: u64,
+) -> Result<Vec<(Address, u64)>> {
+    per_epoch(state, FEES, epoch)
+}
+
 /// Novel bytes of each contributor's datasets used by jobs settled in `epoch`.
 pub fn data_used(state: &(impl StateRead + ?Sized), epoch: u64) -> Result<Vec<(Address, u64)>> {
     per_epoch(state, USED, epoch)

@@ -20,6 +20,16 @@ pub(super) const USED: &[u8] = b"market/used/";
 
 pub(super) const BY_WORKER: &[u8] = b"market/worker/";
 
+/// `market/committed/<height BE><id BE>`: results committed at a height, read by `verify` at the
+/// next block, whose parent digest (unknown when the result was sent) draws the audits.
+pub(crate) const COMMITTED: &[u8] = b"market/committed/";
+
+/// `market/hold/<id BE>`: a result under audit or dispute; it does not settle while held.
+pub(crate) const HOLD: &[u8] = b"market/hold/";
+
+/// `market/fees/<epoch BE><worker>`: fees of settled jobs posted by someone else.
+pub(super) const FEES: &[u8] = b"market/fees/";
+
 /// Reputation of a new worker; missed deadlines lower it, settled jobs raise it (capped).
 pub const START_REPUTATION: u64 = 100;
 
@@ -42,6 +52,9 @@ pub enum JobStatus {
     Settled = 2,
     /// No worker delivered; the poster was refunded.
     Failed = 3,
+    /// The result was proven wrong (audit and dispute, or a forfeited defence); the poster was
+    /// refunded and the worker slashed.
+    Rejected = 4,
 }
 
 impl JobStatus {
@@ -51,6 +64,7 @@ impl JobStatus {
             JobStatus::Committed,
             JobStatus::Settled,
             JobStatus::Failed,
+            JobStatus::Rejected,
         ]
         .get(v as usize)
         .copied()
@@ -90,8 +104,12 @@ pub struct Job {
     pub output: Hash,
     /// Committed work units.
     pub units: u64,
-    /// Committed result-commitment root.
-    pub commitment: Hash,
+    /// Committed trace root.
+    pub trace_root: Hash,
+    /// Committed number of trace leaves.
+    pub trace_len: u64,
+    /// Sampling seed, from ledger randomness at posting: the worker cannot choose it.
+    pub seed: Hash,
     /// Fee paid to the worker (after settlement).
     pub fee: Amount,
 }
@@ -114,9 +132,32 @@ mycel_primitives::impl_codec!(Job {
     attempts,
     output,
     units,
-    commitment,
+    trace_root,
+    trace_len,
+    seed,
     fee,
 });
+
+impl Job {
+    /// The most work units a result may claim: what the escrow can pay at the assigned price,
+    /// and the poster's own `max_units` parameter when it sets one.
+    pub fn max_units(&self) -> u64 {
+        let budget = match self.price_per_unit.0 {
+            0 => u64::MAX,
+            p => u64::try_from(self.max_fee.0 / p).unwrap_or(u64::MAX),
+        };
+        let declared = serde_json::from_slice::<serde_json::Value>(&self.params)
+            .ok()
+            .and_then(|v| v.get("max_units").and_then(|u| u.as_u64()))
+            .unwrap_or(u64::MAX);
+        budget.min(declared)
+    }
+
+    /// The sampling seed as the 64-bit integer samplers take (its first eight bytes, big-endian).
+    pub fn seed_u64(&self) -> u64 {
+        u64::from_be_bytes(self.seed.0[..8].try_into().expect("8 bytes"))
+    }
+}
 
 pub(super) fn job_key(id: u64) -> Vec<u8> {
     key(JOB, &[&id.to_be_bytes()])

@@ -40,6 +40,38 @@ fn pay_pro_rata<S: StateRead + ?Sized>(
     Ok(paid)
 }
 
+/// Pays each `(address, fees)` its pro-rata share of `pool` by fees, capped at `cap_bps` of its
+/// fees, and returns what was paid (the rest stays in the reserve).
+fn pay_capped<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    epoch: u64,
+    pool: Amount,
+    fees: &[(Address, u64)],
+    cap_bps: u16,
+    reason: earnings::Reason,
+) -> Result<Amount> {
+    let total: u128 = fees.iter().map(|(_, w)| *w as u128).sum();
+    let mut paid = Amount::ZERO;
+    if total == 0 {
+        return Ok(paid);
+    }
+    for (addr, fee) in fees {
+        let share = pool
+            .mul_div(*fee as u128, total)
+            .map_err(|_| crate::Error::Overflow("pro rata share"))?;
+        let cap = Amount(*fee as u128)
+            .mul_div(cap_bps as u128, 10_000)
+            .map_err(|_| crate::Error::Overflow("emission cap"))?;
+        let share = share.min(cap);
+        bank::transfer(ctx, &reserve(), addr, share).map_err(tx_err)?;
+        earnings::record(ctx.state, epoch, addr, reason, share)?;
+        paid = paid
+            .checked_add(share)
+            .map_err(|_| crate::Error::Overflow("capped pay"))?;
+    }
+    Ok(paid)
+}
+
 impl Module for Rewards {
     const NAME: &'static str = "rewards";
     const ID: u8 = 3;
@@ -104,19 +136,21 @@ impl Module for Rewards {
                     .map_err(|_| crate::Error::Overflow("summary"))?;
             }
         }
-        // Workers are paid by the work units they settled this epoch, data contributors by the
-        // novel bytes of their datasets that settled jobs used; with no such work the share
-        // waits in the reserve.
+        // Workers are paid by the fees other accounts paid them for settled jobs, pro rata, but
+        // never more than `worker_emission_per_fee_bps` of those fees: that cap is below the
+        // burned protocol fee, so posting jobs to yourself (through any number of accounts)
+        // costs more than the emission it earns. What is not paid waits in the reserve.
         let mut accounted = summary.validators;
         let worker_pool = minted
             .mul_div(p.worker_bps as u128, 10_000)
             .map_err(|_| crate::Error::Overflow("emission split"))?;
-        let units = crate::modules::market::units(ctx.state, epoch)?;
-        summary.workers = pay_pro_rata(
+        let fees_by_worker = crate::modules::market::independent_fees(ctx.state, epoch)?;
+        summary.workers = pay_capped(
             ctx,
             epoch,
             worker_pool,
-            &units,
+            &fees_by_worker,
+            p.worker_emission_per_fee_bps,
             earnings::Reason::WorkerEmission,
         )?;
         earnings::record(
@@ -138,15 +172,27 @@ impl Module for Rewards {
             earnings::Reason::ReservedData,
             data_pool.checked_sub(summary.data).unwrap_or_default(),
         )?;
+        // Auditors are paid by audits completed (a revealed verdict, a caught canary, a won
+        // dispute); audits are assigned by the ledger, so they cannot be farmed.
         let auditor_pool = minted
             .mul_div(p.auditor_bps as u128, 10_000)
             .map_err(|_| crate::Error::Overflow("emission split"))?;
+        let done = crate::modules::verify::audits_done(ctx.state, epoch)?;
+        summary.auditors = pay_pro_rata(
+            ctx,
+            epoch,
+            auditor_pool,
+            &done,
+            earnings::Reason::AuditorEmission,
+        )?;
         earnings::record(
             ctx.state,
             epoch,
             &reserve(),
             earnings::Reason::ReservedAuditors,
-            auditor_pool,
+            auditor_pool
+                .checked_sub(summary.auditors)
+                .unwrap_or_default(),
         )?;
         for a in [worker_pool, data_pool, auditor_pool] {
             accounted = accounted
@@ -162,6 +208,7 @@ impl Module for Rewards {
             .and_then(|t| t.checked_sub(summary.fees))
             .and_then(|t| t.checked_sub(summary.workers))
             .and_then(|t| t.checked_sub(summary.data))
+            .and_then(|t| t.checked_sub(summary.auditors))
             .map_err(|_| crate::Error::Overflow("summary"))?;
         ctx.state.put(key(EPOCH, &[&epoch.to_be_bytes()]), &summary);
         ctx.emit(

@@ -19,6 +19,9 @@ pub struct Params {
     pub data_bps: u16,
     /// Auditors' share, basis points.
     pub auditor_bps: u16,
+    /// Most worker emission per unit of fees paid by others, basis points. Kept below the
+    /// market's `protocol_fee_bps` (the burned share of every fee) so that self-dealt jobs lose.
+    pub worker_emission_per_fee_bps: u16,
 }
 
 impl Default for Params {
@@ -31,6 +34,7 @@ impl Default for Params {
             worker_bps: 5_000,
             data_bps: 2_000,
             auditor_bps: 1_000,
+            worker_emission_per_fee_bps: 400,
         }
     }
 }

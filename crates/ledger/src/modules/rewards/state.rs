@@ -18,10 +18,12 @@ pub struct EpochSummary {
     pub validators: Amount,
     /// Fees paid to validators.
     pub fees: Amount,
-    /// Paid to workers by settled work units.
+    /// Paid to workers by independent fees (capped per fee).
     pub workers: Amount,
     /// Paid to data contributors by novel bytes used.
     pub data: Amount,
+    /// Paid to auditors by audits completed.
+    pub auditors: Amount,
     /// Sent to the reserve (shares not yet claimable plus dust).
     pub reserved: Amount,
     /// Size of the validator set that was paid.
@@ -34,6 +36,7 @@ mycel_primitives::impl_codec!(EpochSummary {
     fees,
     workers,
     data,
+    auditors,
     reserved,
     validator_count,
 });

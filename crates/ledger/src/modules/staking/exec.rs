@@ -56,6 +56,10 @@ impl Module for Staking {
                 if amount.is_zero() {
                     return Err(TxError::ZeroAmount.into());
                 }
+                let open = locks(ctx.state, &sender, *role)?;
+                if open > 0 {
+                    return Err(TxError::StakeLocked { open }.into());
+                }
                 let k = stake_key(&sender, *role);
                 let bonded = ctx.state.amount(&k)?;
                 let left = bonded
@@ -219,14 +223,28 @@ pub fn slash<S: StateRead + ?Sized>(
     bps: u16,
     reason: &str,
 ) -> Result<Amount> {
-    let k = stake_key(addr, role);
-    let bonded = ctx.state.amount(&k)?;
+    let bonded = ctx.state.amount(&stake_key(addr, role))?;
     let cut = bonded
         .mul_div(bps.min(10_000) as u128, 10_000)
         .map_err(|_| crate::Error::Overflow("slash"))?;
+    slash_amount(ctx, addr, role, cut, earnings::Reason::Slashed, reason)
+}
+
+/// Slashes exactly `amount` (at most what is bonded) of `addr`'s `role` stake and burns it.
+pub fn slash_amount<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    addr: &Address,
+    role: Role,
+    amount: Amount,
+    code: earnings::Reason,
+    reason: &str,
+) -> Result<Amount> {
+    let bonded = ctx.state.amount(&stake_key(addr, role))?;
+    let cut = amount.min(bonded);
     if cut.is_zero() {
         return Ok(cut);
     }
+    let k = stake_key(addr, role);
     ctx.state.set_amount(
         k,
         bonded
@@ -236,7 +254,7 @@ pub fn slash<S: StateRead + ?Sized>(
     add_total(ctx, role, cut, false).map_err(|e| e.into_fatal("slash"))?;
     bank::burn(ctx, &pool(), cut).map_err(|e| e.into_fatal("slash"))?;
     let epoch = ctx.epoch();
-    earnings::record(ctx.state, epoch, addr, earnings::Reason::Slashed, cut)?;
+    earnings::record(ctx.state, epoch, addr, code, cut)?;
     ctx.emit(
         events::SLASH,
         &[
@@ -247,6 +265,39 @@ pub fn slash<S: StateRead + ?Sized>(
         ],
     );
     Ok(cut)
+}
+
+/// Adds (`open`) or removes one open obligation on `addr`'s `role` stake (see [`LOCK`]).
+pub fn lock<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    addr: &Address,
+    role: Role,
+    open: bool,
+) -> Result<()> {
+    let k = key(LOCK, &[&addr.0, &[role as u8]]);
+    let n = ctx.state.get::<u64>(&k)?.unwrap_or(0);
+    let n = if open {
+        n.saturating_add(1)
+    } else {
+        n.saturating_sub(1)
+    };
+    if n == 0 {
+        ctx.state.delete(k);
+    } else {
+        ctx.state.put(k, &n);
+    }
+    Ok(())
+}
+
+/// Open obligations on `addr`'s `role` stake.
+pub fn locks<S: StateRead + ?Sized>(
+    state: &crate::state::StateCache<'_, S>,
+    addr: &Address,
+    role: Role,
+) -> Result<u64> {
+    Ok(state
+        .get::<u64>(&key(LOCK, &[&addr.0, &[role as u8]]))?
+        .unwrap_or(0))
 }
 
 /// Moves `amount` of `addr`'s bonded `role` stake to `to` (a compensation ordered by another

@@ -14,6 +14,11 @@ pub(super) const JAIL: &[u8] = b"staking/jail/";
 
 pub(super) const VALSET: &[u8] = b"staking/valset/";
 
+/// `staking/lock/<addr><role>` → open obligations (u64): results awaiting settlement, audits,
+/// disputes. Stake with open obligations cannot be unbonded, so a cheater cannot walk away
+/// from a pending slash.
+pub(super) const LOCK: &[u8] = b"staking/lock/";
+
 /// The account that holds bonded and unbonding stake.
 pub fn pool() -> Address {
     Address::module("staking")

@@ -231,12 +231,13 @@ impl<R: JobRunner> Worker<R> {
         info!(target: "mycel::worker", job = job.id, kind = ?job.kind, input = %job.input, "running job");
         let runner_out = tokio::task::block_in_place(|| self.runner.run(job, &input))?;
         let output = self.client.put_blob(runner_out.bytes.clone()).await?;
-        let commitment = mycel_verify::result_commitment(&runner_out.items);
+        let trace_root = mycel_verify::result_commitment(&runner_out.items);
         self.send(Message::Market(market::Msg::CommitResult {
             job: job.id,
             output,
             units: runner_out.units.max(1),
-            commitment,
+            trace_root,
+            trace_len: runner_out.items.len().max(1) as u64,
         }))
         .await?;
         info!(target: "mycel::worker", job = job.id, units = runner_out.units, %output, "result committed");

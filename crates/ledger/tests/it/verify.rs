@@ -1,0 +1,798 @@
+//! Audits, disputes and slashing, played as the cheaters would: every test ends with supply
+//! equal to the sum of balances, and every refused move changes nothing.
+
+use super::*;
+use mycel_ledger::modules::{
+    market::{self, JobKind, JobStatus, Offer},
+    rewards::{self, Reason},
+    staking::Role,
+    verify::{self, AuditStage, Outcome, Turn},
+};
+use mycel_primitives::merkle;
+use mycel_referee::{Arch, Faults, IntLm, Run, input_hash, prompt_bytes};
+
+const PRICE: u128 = 1_000_000;
+const PROMPT: [u32; 5] = [3, 14, 15, 9, 26];
+const MAX_TOKENS: u32 = 6;
+
+fn model() -> IntLm {
+    IntLm::random(
+        Arch {
+            vocab: 64,
+            dim: 16,
+            layers: 2,
+            shift: 7,
+        },
+        42,
+    )
+    .unwrap()
+}
+
+/// Poster 0, worker 1, auditors 4 and 5, challenger 6; the worker serves the Tier D model.
+fn chain(f: impl FnOnce(&mut Params)) -> Chain {
+    chain_with(&[4, 5], f)
+}
+
+/// [`chain`] with the given auditors only.
+fn chain_with(auditors: &[usize], f: impl FnOnce(&mut Params)) -> Chain {
+    let m = model();
+    let mut c = Chain::new(genesis_with(1, |p| {
+        p.market.challenge_window = 3;
+        p.rewards.epoch_length = 1_000;
+        p.verify.canary_bps = 0;
+        f(p)
+    }));
+    let worker = account(1);
+    ok(&c.block(&[c.tx(&worker, vec![bond(Role::Worker, Amount::from_myc(100))])]));
+    let offer = Message::Market(market::Msg::Offer(Box::new(Offer {
+        kinds: 1 << JobKind::Generate as u8,
+        models: vec![m.model_id()],
+        hardware: "cpu".into(),
+        price_per_unit: Amount(PRICE),
+        endpoint: "127.0.0.1:9000".into(),
+    })));
+    ok(&c.block(&[c.tx(&worker, vec![offer])]));
+    for &a in auditors {
+        ok(&c.block(&[c.tx(
+            &account(a),
+            vec![bond(Role::Auditor, Amount::from_myc(100))],
+        )]));
+    }
+    c
+}
+
+fn ok(out: &BlockOutput) {
+    for r in &out.receipts {
+        assert!(r.success, "{}: {}", r.code, r.error);
+    }
+}
+
+fn conserved(c: &Chain) {
+    assert_eq!(
+        c.supply(),
+        sum_balances(&c.state),
+        "supply must equal balances"
+    );
+}
+
+fn post(c: &mut Chain) -> market::Job {
+    let params = format!(r#"{{"max_tokens":{MAX_TOKENS},"temperature":0}}"#);
+    ok(&c.block(&[c.tx(
+        &account(0),
+        vec![Message::Market(market::Msg::PostJob {
+            kind: JobKind::Generate,
+            model: model().model_id(),
+            input: input_hash(&PROMPT),
+            params: params.into_bytes(),
+            max_fee: Amount::from_myc(1),
+            deadline_blocks: 20,
+        })],
+    )]));
+    let id = market::recent_jobs(&c.state, 1).unwrap()[0].id;
+    market::job(&c.state, id).unwrap().unwrap()
+}
+
+fn run(job: &market::Job, faults: &Faults) -> Run {
+    model()
+        .run_with(&PROMPT, MAX_TOKENS, 0, &job.seed, faults)
+        .unwrap()
+}
+
+fn output_of(run: &Run) -> Hash {
+    mycel_store::blob_hash(&prompt_bytes(&run.tokens))
+}
+
+fn units(run: &Run) -> u64 {
+    (PROMPT.len() + run.tokens.len()) as u64
+}
+
+fn commit(c: &mut Chain, job: &market::Job, run: &Run, units: u64) {
+    ok(&c.block(&[c.tx(
+        &account(1),
+        vec![Message::Market(market::Msg::CommitResult {
+            job: job.id,
+            output: output_of(run),
+            units,
+            trace_root: run.trace_root(),
+            trace_len: run.leaves.len() as u64,
+        })],
+    )]));
+}
+
+fn key_of(c: &Chain, a: &Address) -> PrivateKey {
+    (0..8)
+        .map(account)
+        .find(|k| addr(k) == *a)
+        .unwrap_or_else(|| panic!("{a} is not a test account {}", c.height))
+}
+
+/// The honest claim an auditor's replay produces.
+fn replay(job: &market::Job) -> (Hash, Hash) {
+    let r = run(job, &Faults::default());
+    (
+        verify::claim_digest(
+            &output_of(&r),
+            units(&r),
+            &r.trace_root(),
+            r.leaves.len() as u64,
+        ),
+        r.trace_root(),
+    )
+}
+
+fn seal_and_reveal(c: &mut Chain, audit: &verify::Audit, digest: Hash, root: Hash) -> BlockOutput {
+    let k = key_of(c, &audit.auditor);
+    let salt = Hash([0xAB; 32]);
+    let sealed = verify::seal(audit.id, &audit.auditor, &digest, &root, &salt);
+    ok(&c.block(&[c.tx(
+        &k,
+        vec![vmsg(verify::Msg::Seal {
+            audit: audit.id,
+            sealed,
+        })],
+    )]));
+    c.block(&[c.tx(
+        &k,
+        vec![vmsg(verify::Msg::Reveal {
+            audit: audit.id,
+            digest,
+            trace_root: root,
+            salt,
+        })],
+    )])
+}
+
+fn vmsg(m: verify::Msg) -> Message {
+    Message::Verify(m)
+}
+
+fn the_audit(c: &Chain, job: u64) -> verify::Audit {
+    let audits = verify::audits_of(&c.state, job).unwrap();
+    assert_eq!(audits.len(), 1, "{audits:?}");
+    audits.into_iter().next().unwrap()
+}
+
+/// Plays the bisection: the worker splits from `worker_leaves`, the challenger picks the
+/// leftmost child that differs from `challenger_leaves`. Returns the rounds played.
+fn bisect(
+    c: &mut Chain,
+    d: u64,
+    worker_leaves: &[Hash],
+    challenger: &PrivateKey,
+    honest: &[Hash],
+) -> u32 {
+    loop {
+        let dispute = verify::dispute(&c.state, d).unwrap().unwrap();
+        if dispute.turn != Turn::Split {
+            return dispute.rounds;
+        }
+        let (o, n) = (dispute.offset as usize, dispute.size as usize);
+        let k = split(n);
+        let (left, right) = (
+            merkle::root(&worker_leaves[o..o + k]),
+            merkle::root(&worker_leaves[o + k..o + n]),
+        );
+        ok(&c.block(&[c.tx(
+            &account(1),
+            vec![vmsg(verify::Msg::Split {
+                dispute: d,
+                left,
+                right,
+            })],
+        )]));
+        let right_pick = merkle::root(&honest[o..o + k]) == left;
+        ok(&c.block(&[c.tx(
+            challenger,
+            vec![vmsg(verify::Msg::Pick {
+                dispute: d,
+                right: right_pick,
+            })],
+        )]));
+    }
+}
+
+fn split(n: usize) -> usize {
+    let mut k = 1;
+    while k << 1 < n {
+        k <<= 1;
+    }
+    k
+}
+
+fn stake(c: &Chain, a: &Address, role: Role) -> Amount {
+    mycel_ledger::modules::staking::stake(&c.state, a, role).unwrap()
+}
+
+#[test]
+fn a_new_workers_honest_result_is_audited_verified_and_settled() {
+    let mut c = chain(|_| {});
+    let job = post(&mut c);
+    let r = run(&job, &Faults::default());
+    commit(&mut c, &job, &r, units(&r));
+    // Drawn at the next block, from the digest of the block that carried the result.
+    c.block(&[]);
+    let audit = the_audit(&c, job.id);
+    assert!(
+        [addr(&account(4)), addr(&account(5))].contains(&audit.auditor),
+        "the auditor is never the worker or the poster"
+    );
+    assert_eq!(audit.stage, AuditStage::Sealing);
+    // The worker cannot unbond while its result is open.
+    let out = c.block(&[c.tx(
+        &account(1),
+        vec![unbond(Role::Worker, Amount::from_myc(100))],
+    )]);
+    assert_eq!(out.receipts[0].code, "stake_locked");
+    // A reveal that does not open the seal changes nothing.
+    let (digest, root) = replay(&job);
+    let k = key_of(&c, &audit.auditor);
+    let sealed = verify::seal(audit.id, &audit.auditor, &digest, &root, &Hash([1; 32]));
+    ok(&c.block(&[c.tx(
+        &k,
+        vec![vmsg(verify::Msg::Seal {
+            audit: audit.id,
+            sealed,
+        })],
+    )]));
+    let out = c.block(&[c.tx(
+        &k,
+        vec![vmsg(verify::Msg::Reveal {
+            audit: audit.id,
+            digest,
+            trace_root: root,
+            salt: Hash([2; 32]),
+        })],
+    )]);
+    assert_eq!(out.receipts[0].code, "invalid_verify");
+    assert!(out.receipts[0].error.contains("seal"));
+    let out = c.block(&[c.tx(
+        &k,
+        vec![vmsg(verify::Msg::Reveal {
+            audit: audit.id,
+            digest,
+            trace_root: root,
+            salt: Hash([1; 32]),
+        })],
+    )]);
+    ok(&out);
+    assert_eq!(the_audit(&c, job.id).stage, AuditStage::Matched);
+    c.run_to(c.height + 3);
+    let job = market::job(&c.state, job.id).unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Settled);
+    assert_eq!(
+        market::reputation(&c.state, &addr(&account(1))).unwrap(),
+        market::START_REPUTATION + 1,
+        "a verified result raises reputation"
+    );
+    assert_eq!(
+        verify::history(&c.state, &addr(&account(1)))
+            .unwrap()
+            .verified,
+        1
+    );
+    // The worker's stake is free again.
+    ok(&c.block(&[c.tx(
+        &account(1),
+        vec![unbond(Role::Worker, Amount::from_myc(100))],
+    )]));
+    // At the epoch's end the auditor is paid from the auditor pool.
+    c.run_to(999);
+    let paid = rewards::records(&c.state, 0, Some(&audit.auditor))
+        .unwrap()
+        .into_iter()
+        .find(|r| r.reason == Reason::AuditorEmission)
+        .map(|r| r.amount);
+    assert!(paid.is_some_and(|a| !a.is_zero()));
+    conserved(&c);
+}
+
+#[test]
+fn a_skipped_layer_is_found_by_the_audit_and_refuted_by_the_referee() {
+    let mut c = chain(|_| {});
+    let job = post(&mut c);
+    let cheat = run(
+        &job,
+        &Faults {
+            skip_layer: Some(1),
+            ..Default::default()
+        },
+    );
+    let honest = run(&job, &Faults::default());
+    assert_ne!(cheat.trace_root(), honest.trace_root());
+    commit(&mut c, &job, &cheat, units(&cheat));
+    c.block(&[]);
+    let audit = the_audit(&c, job.id);
+    let (digest, root) = replay(&job);
+    let worker_stake = stake(&c, &addr(&account(1)), Role::Worker);
+    let auditor_before = c.balance(&audit.auditor);
+    let poster_before = c.balance(&addr(&account(0)));
+    let burned_before = c.burned();
+    let out = seal_and_reveal(&mut c, &audit, digest, root);
+    ok(&out);
+    assert_eq!(the_audit(&c, job.id).stage, AuditStage::Mismatched);
+    let d = verify::disputes_of(&c.state, job.id).unwrap()[0].clone();
+    assert!(d.by_auditor);
+    let auditor_key = key_of(&c, &audit.auditor);
+    let rounds = bisect(&mut c, d.id, &cheat.leaves, &auditor_key, &honest.leaves);
+    let n = cheat.leaves.len() as u64;
+    assert_eq!(rounds, 64 - (n - 1).leading_zeros(), "⌈log₂ n⌉ rounds");
+    let d = verify::dispute(&c.state, d.id).unwrap().unwrap();
+    assert_eq!(d.turn, Turn::Resolve);
+    // The leaf reached is the first one where the traces differ.
+    let first = cheat
+        .leaves
+        .iter()
+        .zip(&honest.leaves)
+        .position(|(a, b)| a != b)
+        .unwrap();
+    assert_eq!(d.offset, first as u64);
+    // Out of turn: the challenger cannot resolve, and a witness for another leaf fails.
+    let out = c.block(&[c.tx(
+        &auditor_key,
+        vec![vmsg(verify::Msg::Resolve {
+            dispute: d.id,
+            witness: vec![],
+        })],
+    )]);
+    assert_eq!(out.receipts[0].code, "unauthorized");
+    let m = model();
+    let wrong = m
+        .witness(&cheat, &prompt_bytes(&PROMPT), (first as u64 + 1) % n)
+        .unwrap();
+    let out = c.block(&[c.tx(
+        &account(1),
+        vec![vmsg(verify::Msg::Resolve {
+            dispute: d.id,
+            witness: wrong,
+        })],
+    )]);
+    assert_eq!(
+        out.receipts[0].code, "invalid_verify",
+        "{}",
+        out.receipts[0].error
+    );
+    // The cheater's own witness: the referee recomputes the step and refutes it.
+    let witness = m
+        .witness(&cheat, &prompt_bytes(&PROMPT), first as u64)
+        .unwrap();
+    ok(&c.block(&[c.tx(
+        &account(1),
+        vec![vmsg(verify::Msg::Resolve {
+            dispute: d.id,
+            witness,
+        })],
+    )]));
+    let d = verify::dispute(&c.state, d.id).unwrap().unwrap();
+    assert_eq!(d.outcome, Outcome::ChallengerWon);
+    assert_eq!(d.reason, "referee_refuted_step");
+    let job = market::job(&c.state, job.id).unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Rejected);
+    // The poster got the whole escrow back (less its own fees for nothing here).
+    assert_eq!(
+        c.balance(&addr(&account(0))).0,
+        poster_before.0 + Amount::from_myc(1).0
+    );
+    // Half the worker's stake is gone: half of that to the auditor, the rest burned.
+    let cut = worker_stake.mul_div(5_000, 10_000).unwrap();
+    assert_eq!(
+        stake(&c, &addr(&account(1)), Role::Worker).0,
+        worker_stake.0 - cut.0
+    );
+    let prize = cut.mul_div(5_000, 10_000).unwrap();
+    assert!(c.balance(&audit.auditor).0 >= auditor_before.0 + prize.0 - 10_000_000);
+    assert!(c.burned().0 >= burned_before.0 + cut.0 - prize.0);
+    assert_eq!(
+        verify::history(&c.state, &addr(&account(1)))
+            .unwrap()
+            .strikes,
+        1
+    );
+    // Double slashing: the dispute is closed; moves on it are refused.
+    let out = c.block(&[c.tx(
+        &auditor_key,
+        vec![vmsg(verify::Msg::Pick {
+            dispute: d.id,
+            right: false,
+        })],
+    )]);
+    assert_eq!(out.receipts[0].code, "unauthorized");
+    // A rejected job cannot be challenged again.
+    let out = c.block(&[c.tx(
+        &account(6),
+        vec![vmsg(verify::Msg::Challenge {
+            job: job.id,
+            trace_root: Hash([1; 32]),
+            bond: Amount::from_myc(1),
+        })],
+    )]);
+    assert!(
+        out.receipts[0].error.contains("no open result"),
+        "{}",
+        out.receipts[0].error
+    );
+    conserved(&c);
+}
+
+#[test]
+fn a_lying_challenger_loses_its_bond_to_the_referee() {
+    let mut c = chain_with(&[], |_| {});
+    let job = post(&mut c);
+    let honest = run(&job, &Faults::default());
+    commit(&mut c, &job, &honest, units(&honest));
+    // Account 6 claims another trace (a model run with a skipped layer).
+    let liar = run(
+        &job,
+        &Faults {
+            skip_layer: Some(0),
+            ..Default::default()
+        },
+    );
+    let bond = Amount::from_myc(2);
+    let before = c.balance(&addr(&account(6)));
+    let worker_before = c.balance(&addr(&account(1)));
+    ok(&c.block(&[c.tx(
+        &account(6),
+        vec![vmsg(verify::Msg::Challenge {
+            job: job.id,
+            trace_root: liar.trace_root(),
+            bond,
+        })],
+    )]));
+    // A second challenge while one is open is refused.
+    let out = c.block(&[c.tx(
+        &account(7),
+        vec![vmsg(verify::Msg::Challenge {
+            job: job.id,
+            trace_root: liar.trace_root(),
+            bond,
+        })],
+    )]);
+    assert!(out.receipts[0].error.contains("already disputed"));
+    let d = verify::disputes_of(&c.state, job.id).unwrap()[0].clone();
+    bisect(&mut c, d.id, &honest.leaves, &account(6), &liar.leaves);
+    let d = verify::dispute(&c.state, d.id).unwrap().unwrap();
+    let w = model()
+        .witness(&honest, &prompt_bytes(&PROMPT), d.offset)
+        .unwrap();
+    ok(&c.block(&[c.tx(
+        &account(1),
+        vec![vmsg(verify::Msg::Resolve {
+            dispute: d.id,
+            witness: w,
+        })],
+    )]));
+    let d = verify::dispute(&c.state, d.id).unwrap().unwrap();
+    assert_eq!(d.outcome, Outcome::WorkerWon);
+    assert!(c.balance(&addr(&account(6))).0 < before.0 - bond.0 + 1);
+    let half = bond.mul_div(5_000, 10_000).unwrap();
+    c.run_to(c.height + 4);
+    let job = market::job(&c.state, job.id).unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Settled, "the honest result is paid");
+    assert!(c.balance(&addr(&account(1))).0 >= worker_before.0 + half.0);
+    conserved(&c);
+}
+
+#[test]
+fn silence_loses_each_side_of_a_dispute() {
+    // The worker withholds its trace: it loses when the round times out.
+    let mut c = chain_with(&[], |_| {});
+    let job = post(&mut c);
+    let r = run(&job, &Faults::default());
+    commit(&mut c, &job, &r, units(&r));
+    let other = run(
+        &job,
+        &Faults {
+            skip_layer: Some(1),
+            ..Default::default()
+        },
+    );
+    ok(&c.block(&[c.tx(
+        &account(6),
+        vec![vmsg(verify::Msg::Challenge {
+            job: job.id,
+            trace_root: other.trace_root(),
+            bond: Amount::from_myc(1),
+        })],
+    )]));
+    let d = verify::disputes_of(&c.state, job.id).unwrap()[0].clone();
+    c.run_to(d.due);
+    let d = verify::dispute(&c.state, d.id).unwrap().unwrap();
+    assert_eq!(
+        (d.outcome, d.reason.as_str()),
+        (Outcome::ChallengerWon, "worker_silent")
+    );
+    assert_eq!(
+        market::job(&c.state, job.id).unwrap().unwrap().status,
+        JobStatus::Rejected
+    );
+    // A move after the deadline is refused.
+    let out = c.block(&[c.tx(
+        &account(1),
+        vec![vmsg(verify::Msg::Split {
+            dispute: d.id,
+            left: Hash::ZERO,
+            right: Hash::ZERO,
+        })],
+    )]);
+    assert_eq!(out.receipts[0].code, "unauthorized");
+    conserved(&c);
+
+    // The challenger walks away after the first split: the worker wins.
+    let mut c = chain_with(&[], |_| {});
+    let job = post(&mut c);
+    let r = run(&job, &Faults::default());
+    commit(&mut c, &job, &r, units(&r));
+    ok(&c.block(&[c.tx(
+        &account(6),
+        vec![vmsg(verify::Msg::Challenge {
+            job: job.id,
+            trace_root: other.trace_root(),
+            bond: Amount::from_myc(1),
+        })],
+    )]));
+    let d = verify::disputes_of(&c.state, job.id).unwrap()[0].clone();
+    let k = split(r.leaves.len());
+    // Bad split: children that do not hash to the node.
+    let out = c.block(&[c.tx(
+        &account(1),
+        vec![vmsg(verify::Msg::Split {
+            dispute: d.id,
+            left: Hash([1; 32]),
+            right: Hash([2; 32]),
+        })],
+    )]);
+    assert!(out.receipts[0].error.contains("do not hash"));
+    ok(&c.block(&[c.tx(
+        &account(1),
+        vec![vmsg(verify::Msg::Split {
+            dispute: d.id,
+            left: merkle::root(&r.leaves[..k]),
+            right: merkle::root(&r.leaves[k..]),
+        })],
+    )]));
+    let d = verify::dispute(&c.state, d.id).unwrap().unwrap();
+    c.run_to(d.due);
+    let d = verify::dispute(&c.state, d.id).unwrap().unwrap();
+    assert_eq!(
+        (d.outcome, d.reason.as_str()),
+        (Outcome::WorkerWon, "challenger_silent")
+    );
+    conserved(&c);
+}
+
+#[test]
+fn inflated_units_are_refused_and_a_wrong_unit_count_fails_the_audit() {
+    let mut c = chain(|_| {});
+    let job = post(&mut c);
+    let r = run(&job, &Faults::default());
+    // 1 MYC at 1,000,000 per unit: 1,000 units at most.
+    let out = c.block(&[c.tx(
+        &account(1),
+        vec![Message::Market(market::Msg::CommitResult {
+            job: job.id,
+            output: output_of(&r),
+            units: 1_001,
+            trace_root: r.trace_root(),
+            trace_len: r.leaves.len() as u64,
+        })],
+    )]);
+    assert!(out.receipts[0].error.contains("at most 1000"));
+    // Within the bound but more than the replay counts: the digest differs.
+    commit(&mut c, &job, &r, units(&r) + 100);
+    c.block(&[]);
+    let audit = the_audit(&c, job.id);
+    let (digest, root) = replay(&job);
+    ok(&seal_and_reveal(&mut c, &audit, digest, root));
+    assert_eq!(the_audit(&c, job.id).stage, AuditStage::Mismatched);
+    conserved(&c);
+}
+
+#[test]
+fn a_silent_auditor_is_slashed_and_replaced() {
+    let mut c = chain(|_| {});
+    let job = post(&mut c);
+    let r = run(&job, &Faults::default());
+    commit(&mut c, &job, &r, units(&r));
+    c.block(&[]);
+    let first = the_audit(&c, job.id);
+    let before = stake(&c, &first.auditor, Role::Auditor);
+    c.run_to(first.due);
+    let audits = verify::audits_of(&c.state, job.id).unwrap();
+    assert_eq!(audits[0].stage, AuditStage::Silent);
+    assert_eq!(
+        stake(&c, &first.auditor, Role::Auditor),
+        Amount(before.0 - before.mul_div(2_000, 10_000).unwrap().0)
+    );
+    assert_eq!(audits.len(), 2);
+    assert_ne!(audits[1].auditor, first.auditor);
+    assert_eq!(
+        market::job(&c.state, job.id).unwrap().unwrap().status,
+        JobStatus::Committed
+    );
+    conserved(&c);
+}
+
+#[test]
+fn a_lazy_auditor_fails_the_canary_and_an_approved_wrong_result_costs_its_approver() {
+    // A challenge window long enough to challenge after the audit.
+    let mut c = chain(|p| {
+        p.verify.canary_bps = 10_000;
+        p.market.challenge_window = 30;
+    });
+    let job = post(&mut c);
+    let cheat = run(
+        &job,
+        &Faults {
+            skip_layer: Some(1),
+            ..Default::default()
+        },
+    );
+    commit(&mut c, &job, &cheat, units(&cheat));
+    c.block(&[]);
+    let audits = verify::audits_of(&c.state, job.id).unwrap();
+    assert_eq!(audits.len(), 2, "a real audit and a canary");
+    let claim = verify::claim_digest(
+        &output_of(&cheat),
+        units(&cheat),
+        &cheat.trace_root(),
+        cheat.leaves.len() as u64,
+    );
+    // Both auditors are lazy: they confirm the claim they are shown without replaying.
+    let before: Vec<Amount> = audits
+        .iter()
+        .map(|a| stake(&c, &a.auditor, Role::Auditor))
+        .collect();
+    for a in &audits {
+        ok(&seal_and_reveal(&mut c, a, a.claim, cheat.trace_root()));
+    }
+    let audits = verify::audits_of(&c.state, job.id).unwrap();
+    let (real, canary): (Vec<_>, Vec<_>) = audits.iter().partition(|a| a.claim == claim);
+    assert_eq!(real[0].stage, AuditStage::Matched);
+    assert_eq!(canary[0].stage, AuditStage::CanaryPassed);
+    let i = audits.iter().position(|a| a.id == canary[0].id).unwrap();
+    assert!(
+        stake(&c, &canary[0].auditor, Role::Auditor) < before[i],
+        "the canary caught it"
+    );
+    // A challenger proves the approved result wrong: the approver is slashed too.
+    let j = audits.iter().position(|a| a.id == real[0].id).unwrap();
+    let approver_before = stake(&c, &real[0].auditor, Role::Auditor);
+    assert_eq!(approver_before, before[j]);
+    let honest = run(&job, &Faults::default());
+    ok(&c.block(&[c.tx(
+        &account(6),
+        vec![vmsg(verify::Msg::Challenge {
+            job: job.id,
+            trace_root: honest.trace_root(),
+            bond: Amount::from_myc(1),
+        })],
+    )]));
+    let d = verify::disputes_of(&c.state, job.id).unwrap()[0].clone();
+    bisect(&mut c, d.id, &cheat.leaves, &account(6), &honest.leaves);
+    let d = verify::dispute(&c.state, d.id).unwrap().unwrap();
+    let w = model()
+        .witness(&cheat, &prompt_bytes(&PROMPT), d.offset)
+        .unwrap();
+    ok(&c.block(&[c.tx(
+        &account(1),
+        vec![vmsg(verify::Msg::Resolve {
+            dispute: d.id,
+            witness: w,
+        })],
+    )]));
+    assert_eq!(
+        verify::dispute(&c.state, d.id).unwrap().unwrap().outcome,
+        Outcome::ChallengerWon
+    );
+    assert!(stake(&c, &real[0].auditor, Role::Auditor) < approver_before);
+    conserved(&c);
+}
+
+#[test]
+fn a_step_the_referee_cannot_run_goes_to_the_validators() {
+    let mut c = chain_with(&[], |_| {});
+    let job = post(&mut c);
+    let r = run(&job, &Faults::default());
+    commit(&mut c, &job, &r, units(&r));
+    let other = run(
+        &job,
+        &Faults {
+            skip_layer: Some(1),
+            ..Default::default()
+        },
+    );
+    ok(&c.block(&[c.tx(
+        &account(6),
+        vec![vmsg(verify::Msg::Challenge {
+            job: job.id,
+            trace_root: other.trace_root(),
+            bond: Amount::from_myc(1),
+        })],
+    )]));
+    let d = verify::disputes_of(&c.state, job.id).unwrap()[0].clone();
+    bisect(&mut c, d.id, &r.leaves, &account(6), &other.leaves);
+    ok(&c.block(&[c.tx(
+        &account(1),
+        vec![vmsg(verify::Msg::Resolve {
+            dispute: d.id,
+            witness: vec![],
+        })],
+    )]));
+    assert_eq!(
+        verify::dispute(&c.state, d.id).unwrap().unwrap().turn,
+        Turn::Vote
+    );
+    // Only a validator votes.
+    let out = c.block(&[c.tx(
+        &account(6),
+        vec![vmsg(verify::Msg::Vote {
+            dispute: d.id,
+            worker_right: false,
+        })],
+    )]);
+    assert_eq!(out.receipts[0].code, "unauthorized");
+    let v = c.genesis.validators[0].clone();
+    let vk = (0..1)
+        .map(|i| dev_key("validator", i))
+        .find(|k| Some(k.public_key()) == v.key().ok())
+        .expect("dev validator key");
+    ok(&c.block(&[c.tx(&account(7), vec![transfer(addr(&vk), Amount::from_myc(1))])]));
+    ok(&c.block(&[c.tx(
+        &vk,
+        vec![vmsg(verify::Msg::Vote {
+            dispute: d.id,
+            worker_right: true,
+        })],
+    )]));
+    let d = verify::dispute(&c.state, d.id).unwrap().unwrap();
+    assert_eq!(
+        (d.outcome, d.reason.as_str()),
+        (Outcome::WorkerWon, "validators_confirmed_step")
+    );
+    conserved(&c);
+}
+
+#[test]
+fn paying_yourself_for_jobs_loses_money() {
+    // The worker posts jobs to itself through a second account (the only worker serving the
+    // model, so every job is its own). Over an epoch, fees + emission < what it paid.
+    let mut c = chain_with(&[], |p| p.rewards.epoch_length = 60);
+    let (sybil, worker) = (account(0), account(1));
+    let start = c.balance(&addr(&sybil)).0 + c.balance(&addr(&worker)).0;
+    for _ in 0..5 {
+        let job = post(&mut c);
+        let r = run(&job, &Faults::default());
+        commit(&mut c, &job, &r, units(&r));
+    }
+    c.run_to(59);
+    let end = c.balance(&addr(&sybil)).0 + c.balance(&addr(&worker)).0;
+    let emission = rewards::records(&c.state, 0, Some(&addr(&worker)))
+        .unwrap()
+        .into_iter()
+        .find(|r| r.reason == Reason::WorkerEmission)
+        .map(|r| r.amount.0)
+        .unwrap_or(0);
+    assert!(emission > 0, "the work earned some emission");
+    assert!(end < start, "self-dealing lost {} base units", start - end);
+    conserved(&c);
+}
