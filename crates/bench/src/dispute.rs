@@ -60,7 +60,7 @@ pub struct ShapeRow {
     pub bytes_per_round: u64,
     /// Referee time on the disputed leaf.
     pub referee: Duration,
-    /// Slowest and mean referee time over the leaves sampled.
+    /// Slowest referee time over the leaves sampled (each the best of three).
     pub referee_max: Duration,
     /// Mean referee time.
     pub referee_mean: Duration,
@@ -68,7 +68,7 @@ pub struct ShapeRow {
     pub sampled: usize,
     /// Largest witness over the sample.
     pub witness_max: usize,
-    /// Multiply-adds of the largest step and of the whole job.
+    /// Multiply-adds of the largest step.
     pub step_macs: u64,
     /// Multiply-adds of the job.
     pub job_macs: u64,
@@ -183,9 +183,14 @@ fn shape(name: &'static str, arch: Arch, prompt: usize, generated: u32) -> Resul
     for &i in &sample {
         let w = m.witness(&run, &pb, i).map_err(invalid)?;
         witness_max = witness_max.max(w.len());
-        let t = Instant::now();
-        let leaf = recompute_leaf(&ctx, i, &w).map_err(invalid)?;
-        let d = t.elapsed();
+        // Best of three: the referee's cost, not the scheduler's (other work shares the cores).
+        let mut d = Duration::MAX;
+        let mut leaf = Hash::ZERO;
+        for _ in 0..3 {
+            let t = Instant::now();
+            leaf = recompute_leaf(&ctx, i, &w).map_err(invalid)?;
+            d = d.min(t.elapsed());
+        }
         if leaf != run.leaves[i as usize] {
             return Err(invalid(format!("{name}: honest leaf {i} not recomputed")));
         }
