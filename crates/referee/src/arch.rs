@@ -12,7 +12,7 @@ pub const MAX_LAYERS: u8 = 16;
 pub const MAX_SHIFT: u8 = 30;
 /// Most weight bytes one step reads. Layers and the head are cut into row blocks of at most this
 /// many bytes so one step, its weight slice and its proofs fit in a witness.
-pub const BLOCK_BYTES: usize = 32 * 1024;
+pub const BLOCK_BYTES: usize = 16 * 1024;
 
 /// The architecture of an IntLm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -85,7 +85,7 @@ impl Arch {
         (BLOCK_BYTES / self.dim as usize) as u32
     }
 
-    /// Row blocks per layer: 1 up to dim 181, 2 at dim 256.
+    /// Row blocks per layer: 1 up to dim 128, 4 at dim 256.
     pub fn layer_blocks(&self) -> u32 {
         (self.dim as u32).div_ceil(self.block_rows())
     }

@@ -34,6 +34,9 @@ pub enum RefereeError {
         /// The committed trace length.
         len: u64,
     },
+    /// The committed trace length is not a whole number of positions of the arch.
+    #[error("trace length {0} is not a whole number of positions")]
+    TraceLength(u64),
     /// The step would run past the job's `max_tokens`.
     #[error("position {0} is past the job's max_tokens")]
     PastMaxTokens(u64),

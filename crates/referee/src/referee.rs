@@ -92,16 +92,13 @@ mycel_primitives::impl_codec!(OutputOpening {
     proof,
 });
 
-fn decode_arch(ctx: &DisputeContext, arch: &Arch, weight_root: &Hash) -> Result<()> {
+fn check_model(ctx: &DisputeContext, arch: &Arch, weight_root: &Hash) -> Result<()> {
     arch.validate()?;
     if model_id(arch, weight_root) != ctx.model {
         return Err(RefereeError::WrongModel);
     }
     if !ctx.trace_len.is_multiple_of(arch.ops_per_position() as u64) {
-        return Err(RefereeError::IndexOutOfRange {
-            index: ctx.trace_len,
-            len: ctx.trace_len,
-        });
+        return Err(RefereeError::TraceLength(ctx.trace_len));
     }
     Ok(())
 }
@@ -147,7 +144,7 @@ pub fn recompute_leaf(ctx: &DisputeContext, index: u64, witness: &[u8]) -> Resul
     }
     let w: Witness = decode(witness)?;
     let arch = w.arch;
-    decode_arch(ctx, &arch, &w.weight_root)?;
+    check_model(ctx, &arch, &w.weight_root)?;
     if index >= ctx.trace_len {
         return Err(RefereeError::IndexOutOfRange {
             index,
@@ -183,7 +180,7 @@ pub fn recompute_leaf(ctx: &DisputeContext, index: u64, witness: &[u8]) -> Resul
     let (pos, op_i) = arch.coords(index);
     let op = arch.op(op_i);
     let p = prev.prompt_len as u64;
-    if pos + 1 >= p + ctx.max_tokens as u64 {
+    if pos + 1 >= p + ctx.max_tokens as u64 || pos >= u32::MAX as u64 {
         return Err(RefereeError::PastMaxTokens(pos));
     }
     let prompt_next = if reads_prompt(&arch, index, op, pos, p) {
@@ -234,7 +231,7 @@ pub fn output_token(ctx: &DisputeContext, generated: u32, opening: &[u8]) -> Res
         return Err(RefereeError::Oversized(opening.len()));
     }
     let o: OutputOpening = decode(opening)?;
-    decode_arch(ctx, &o.arch, &o.weight_root)?;
+    check_model(ctx, &o.arch, &o.weight_root)?;
     let s = State::from_bytes(&o.state, o.arch.dim as usize)?;
     let ops = o.arch.ops_per_position();
     let pos = (s.prompt_len as u64 + generated as u64)

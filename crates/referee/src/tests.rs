@@ -17,7 +17,7 @@ fn small() -> Arch {
     }
 }
 
-/// dim 256: two blocks per layer; vocab 300: three head blocks.
+/// dim 256: four blocks per layer; vocab 300: five head blocks.
 fn blocked() -> Arch {
     Arch {
         vocab: 300,
@@ -68,12 +68,15 @@ fn honest_witness_recomputes_every_leaf() {
 #[test]
 fn blocked_arch_has_the_expected_layout() {
     let a = blocked();
-    assert_eq!((a.layer_blocks(), a.head_blocks()), (2, 3));
-    assert_eq!(a.ops_per_position(), 1 + 2 * 2 + 3);
+    assert_eq!((a.layer_blocks(), a.head_blocks()), (4, 5));
+    assert_eq!(a.ops_per_position(), 1 + 2 * 4 + 5);
     assert_eq!(a.op(0), Op::Embed);
-    assert_eq!(a.op(4), Op::Layer { layer: 1, block: 1 });
-    assert_eq!(a.op(7), Op::Head { block: 2 });
-    assert_eq!(a.rows(Op::Head { block: 2 }), 256..300);
+    assert_eq!(a.op(4), Op::Layer { layer: 0, block: 3 });
+    assert_eq!(a.op(6), Op::Layer { layer: 1, block: 1 });
+    assert_eq!(a.op(9), Op::Head { block: 0 });
+    assert_eq!(a.op(13), Op::Head { block: 4 });
+    assert_eq!(a.rows(Op::Head { block: 4 }), 256..300);
+    assert_eq!(a.rows(Op::Layer { layer: 1, block: 2 }), 128..192);
 }
 
 #[test]
@@ -240,14 +243,27 @@ fn bad_inputs_are_typed_errors() {
     assert!(parse_prompt(&[1, 2, 3]).is_err());
 }
 
+/// Golden vectors: a seeded model's ID, a run's trace root and tokens, and an encoded witness.
+/// Every machine must produce these bytes; if one changes, the Tier D format changed.
 #[test]
-fn model_id_is_stable() {
-    // Golden: the model ID of a seeded model is part of the protocol.
+fn golden_vectors() {
     let m = IntLm::random(small(), 1).unwrap();
-    let again = IntLm::random(small(), 1).unwrap();
-    assert_eq!(m.model_id(), again.model_id());
     assert_ne!(m.model_id(), IntLm::random(small(), 2).unwrap().model_id());
+    let run = m.run(&[1, 2, 3], 4, TEMP, &SEED).unwrap();
+    let w = m.witness(&run, &prompt_bytes(&[1, 2, 3]), 12).unwrap();
+    let got = format!(
+        "{} {} {:?} {}",
+        m.model_id(),
+        run.trace_root(),
+        run.tokens,
+        mycel_primitives::hash::hash(mycel_primitives::Domain::Verdict, &w)
+    );
+    assert_eq!(got, GOLDEN);
 }
+
+const GOLDEN: &str = "3412fb39193eba0423604f38630819d1da26820f60e3c5ed8c1f2eeeae32a28d \
+d745305c0559612baffd84d860899fd84962f01e5941534fa1b9ee70e7c16c84 [27, 50, 2, 31] \
+c38b96f76cc5825da56059b821ccc84380bf28f7cf9f6a1dd1a7156ef3195e75";
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]

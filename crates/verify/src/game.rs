@@ -307,8 +307,7 @@ mod tests {
     }
 
     /// A cheater whose state `j` is altered (and whose later steps follow honestly from it).
-    fn altered(m: &IntLm, run: &Run, j: usize) -> Run {
-        let _ = m;
+    fn altered(run: &Run, j: usize) -> Run {
         let mut c = run.clone();
         let k = c.states[j].len() - 1;
         c.states[j][k] ^= 0x40;
@@ -330,7 +329,7 @@ mod tests {
         let (m, job, run) = setup();
         let n = run.leaves.len() as u64;
         for j in 0..n {
-            let cheat = altered(&m, &run, j as usize);
+            let cheat = altered(&run, j as usize);
             let o = play(&m, &job, &WorkerSide::of(&cheat), &ChallengerSide::of(&run));
             assert_eq!(o.winner, Party::Challenger, "j {j}: {:?}", o.reason);
             assert!(matches!(o.reason, Reason::LeafDiffers), "j {j}");
