@@ -75,19 +75,20 @@ fn conserved(c: &Chain) {
     );
 }
 
-fn post(c: &mut Chain) -> market::Job {
+fn post_msg() -> Message {
     let params = format!(r#"{{"max_tokens":{MAX_TOKENS},"temperature":0}}"#);
-    ok(&c.block(&[c.tx(
-        &account(0),
-        vec![Message::Market(market::Msg::PostJob {
-            kind: JobKind::Generate,
-            model: model().model_id(),
-            input: input_hash(&PROMPT),
-            params: params.into_bytes(),
-            max_fee: Amount::from_myc(1),
-            deadline_blocks: 20,
-        })],
-    )]));
+    Message::Market(market::Msg::PostJob {
+        kind: JobKind::Generate,
+        model: model().model_id(),
+        input: input_hash(&PROMPT),
+        params: params.into_bytes(),
+        max_fee: Amount::from_myc(1),
+        deadline_blocks: 20,
+    })
+}
+
+fn post(c: &mut Chain) -> market::Job {
+    ok(&c.block(&[c.tx(&account(0), vec![post_msg()])]));
     let id = market::recent_jobs(&c.state, 1).unwrap()[0].id;
     market::job(&c.state, id).unwrap().unwrap()
 }
@@ -795,4 +796,322 @@ fn paying_yourself_for_jobs_loses_money() {
     assert!(emission > 0, "the work earned some emission");
     assert!(end < start, "self-dealing lost {} base units", start - end);
     conserved(&c);
+}
+
+mod property {
+    //! Random plays of the market and verification game, honest and not, with the supply
+    //! invariants checked after every block: nothing is created or lost on any path.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Act {
+        /// Poster 0 posts a job.
+        Post,
+        /// The worker commits: honest, a skipped layer, or inflated units.
+        Commit(u8),
+        /// The auditor of the first open audit: honest, lazy (confirms what it is shown) or
+        /// with a reveal that does not open its seal.
+        Audit(u8),
+        /// Account 6 challenges the first committed job: with the honest root or a lie, and a
+        /// bond that may be too small.
+        Challenge(bool, u8),
+        /// The worker's move in the first open dispute: honest from its committed trace, bad
+        /// children, or the referee witness (possibly for the wrong leaf).
+        Defend(u8),
+        /// The challenger's move: the honest pick or the other child.
+        Pick(bool),
+        /// The worker or an auditor tries to unbond everything.
+        Unbond(bool),
+        /// Empty blocks (deadlines pass).
+        Wait(u8),
+    }
+
+    fn act() -> impl Strategy<Value = Act> {
+        prop_oneof![
+            4 => Just(Act::Post),
+            3 => (0..3u8).prop_map(Act::Commit),
+            3 => (0..3u8).prop_map(Act::Audit),
+            1 => (any::<bool>(), 0..3u8).prop_map(|(h, b)| Act::Challenge(h, b)),
+            4 => (0..3u8).prop_map(Act::Defend),
+            3 => any::<bool>().prop_map(Act::Pick),
+            1 => any::<bool>().prop_map(Act::Unbond),
+            2 => (1..12u8).prop_map(Act::Wait),
+        ]
+    }
+
+    /// What the worker committed for each job (to answer disputes from its own trace).
+    type Committed = std::collections::BTreeMap<u64, Run>;
+
+    fn invariants(c: &Chain, initial: Amount) {
+        let p = c.params();
+        let supply = c.supply();
+        assert_eq!(
+            supply,
+            sum_balances(&c.state),
+            "supply != balances at {}",
+            c.height
+        );
+        // An epoch is minted at its last block.
+        let epochs = (c.height + 1) / p.rewards.epoch_length;
+        let minted: u128 = (0..epochs)
+            .map(|e| rewards::emission(&p.rewards, e).0)
+            .sum();
+        assert_eq!(
+            supply.0 + c.burned().0,
+            initial.0 + minted,
+            "supply + burned != genesis + minted"
+        );
+        let mut open_fees = 0u128;
+        for j in market::recent_jobs(&c.state, 1_000).unwrap() {
+            if matches!(j.status, JobStatus::Assigned | JobStatus::Committed) {
+                open_fees += j.max_fee.0;
+            }
+        }
+        assert_eq!(
+            c.balance(&market::escrow()).0,
+            open_fees,
+            "escrow != open jobs"
+        );
+        let bonds: u128 = verify::open_disputes(&c.state)
+            .unwrap()
+            .iter()
+            .map(|d| d.bond.0)
+            .sum();
+        assert_eq!(
+            c.balance(&verify::bonds()).0,
+            bonds,
+            "bond account != open bonds"
+        );
+        let stakes = mycel_ledger::modules::staking::stakes(&c.state).unwrap();
+        let bonded: u128 = stakes.iter().map(|s| s.2.0).sum();
+        let mut pending = 0u128;
+        for i in 0..8 {
+            for (_, _, a) in
+                mycel_ledger::modules::staking::unbonding(&c.state, &addr(&account(i))).unwrap()
+            {
+                pending += a.0;
+            }
+        }
+        assert_eq!(
+            c.balance(&mycel_ledger::modules::staking::pool()).0,
+            bonded + pending,
+            "staking pool != bonded + unbonding"
+        );
+    }
+
+    fn step(c: &mut Chain, a: &Act, committed: &mut Committed) {
+        let m = model();
+        match a {
+            Act::Post => {
+                // Fails once no worker is eligible (slashed below the minimum, or unbonded).
+                c.block(&[c.tx(&account(0), vec![post_msg()])]);
+            }
+            Act::Commit(how) => {
+                let Some(job) = market::recent_jobs(&c.state, 50)
+                    .unwrap()
+                    .into_iter()
+                    .find(|j| j.status == JobStatus::Assigned)
+                else {
+                    return;
+                };
+                let faults = match how {
+                    1 => Faults {
+                        skip_layer: Some(1),
+                        ..Default::default()
+                    },
+                    _ => Faults::default(),
+                };
+                let r = run(&job, &faults);
+                let u = units(&r) + if *how == 2 { 7 } else { 0 };
+                c.block(&[c.tx(
+                    &account(1),
+                    vec![Message::Market(market::Msg::CommitResult {
+                        job: job.id,
+                        output: output_of(&r),
+                        units: u,
+                        trace_root: r.trace_root(),
+                        trace_len: r.leaves.len() as u64,
+                    })],
+                )]);
+                committed.insert(job.id, r);
+            }
+            Act::Audit(how) => {
+                let open: Vec<verify::Audit> = [4, 5]
+                    .iter()
+                    .flat_map(|i| verify::open_audits(&c.state, &addr(&account(*i))).unwrap())
+                    .collect();
+                let Some(audit) = open.into_iter().next() else {
+                    return;
+                };
+                let job = market::job(&c.state, audit.job).unwrap().unwrap();
+                let (digest, root) = replay(&job);
+                let k = key_of(c, &audit.auditor);
+                let (digest, root) = if *how == 1 {
+                    (audit.claim, job.trace_root)
+                } else {
+                    (digest, root)
+                };
+                let salt = Hash([7; 32]);
+                let msg = if audit.stage == AuditStage::Sealing {
+                    verify::Msg::Seal {
+                        audit: audit.id,
+                        sealed: verify::seal(audit.id, &audit.auditor, &digest, &root, &salt),
+                    }
+                } else {
+                    let salt = if *how == 2 { Hash([8; 32]) } else { salt };
+                    verify::Msg::Reveal {
+                        audit: audit.id,
+                        digest,
+                        trace_root: root,
+                        salt,
+                    }
+                };
+                c.block(&[c.tx(&k, vec![vmsg(msg)])]);
+            }
+            Act::Challenge(honest, b) => {
+                let Some(job) = market::recent_jobs(&c.state, 50)
+                    .unwrap()
+                    .into_iter()
+                    .find(|j| j.status == JobStatus::Committed)
+                else {
+                    return;
+                };
+                let root = if *honest {
+                    run(&job, &Faults::default()).trace_root()
+                } else {
+                    run(
+                        &job,
+                        &Faults {
+                            skip_layer: Some(0),
+                            ..Default::default()
+                        },
+                    )
+                    .trace_root()
+                };
+                let bond = [Amount(1), Amount::from_myc(1), Amount::from_myc(3)][*b as usize];
+                c.block(&[c.tx(
+                    &account(6),
+                    vec![vmsg(verify::Msg::Challenge {
+                        job: job.id,
+                        trace_root: root,
+                        bond,
+                    })],
+                )]);
+            }
+            Act::Defend(how) => {
+                let Some(d) = verify::open_disputes(&c.state).unwrap().into_iter().next() else {
+                    return;
+                };
+                let Some(r) = committed.get(&d.job) else {
+                    return;
+                };
+                let msg = match (d.turn, how) {
+                    (Turn::Split, 1) => verify::Msg::Split {
+                        dispute: d.id,
+                        left: Hash([1; 32]),
+                        right: Hash([2; 32]),
+                    },
+                    (Turn::Split, _) => {
+                        let (o, n) = (d.offset as usize, d.size as usize);
+                        let k = split(n);
+                        verify::Msg::Split {
+                            dispute: d.id,
+                            left: merkle::root(&r.leaves[o..o + k]),
+                            right: merkle::root(&r.leaves[o + k..o + n]),
+                        }
+                    }
+                    (_, 2) => {
+                        let i = (d.offset + 1) % r.leaves.len() as u64;
+                        verify::Msg::Resolve {
+                            dispute: d.id,
+                            witness: m.witness(r, &prompt_bytes(&PROMPT), i).unwrap(),
+                        }
+                    }
+                    _ => verify::Msg::Resolve {
+                        dispute: d.id,
+                        witness: m
+                            .witness(
+                                r,
+                                &prompt_bytes(&PROMPT),
+                                d.offset.min(r.leaves.len() as u64 - 1),
+                            )
+                            .unwrap(),
+                    },
+                };
+                c.block(&[c.tx(&account(1), vec![vmsg(msg)])]);
+            }
+            Act::Pick(honest) => {
+                let Some(d) = verify::open_disputes(&c.state).unwrap().into_iter().next() else {
+                    return;
+                };
+                if d.turn != Turn::Pick {
+                    return;
+                }
+                let job = market::job(&c.state, d.job).unwrap().unwrap();
+                let mine = run(&job, &Faults::default());
+                let k = split(d.size as usize);
+                let o = d.offset as usize;
+                let right = (merkle::root(&mine.leaves[o..o + k]) == d.left) == *honest;
+                let who = key_of(c, &d.challenger);
+                c.block(&[c.tx(
+                    &who,
+                    vec![vmsg(verify::Msg::Pick {
+                        dispute: d.id,
+                        right,
+                    })],
+                )]);
+            }
+            Act::Unbond(worker) => {
+                let (k, role) = if *worker {
+                    (account(1), Role::Worker)
+                } else {
+                    (account(4), Role::Auditor)
+                };
+                let s = stake(c, &addr(&k), role);
+                if !s.is_zero() {
+                    c.block(&[c.tx(&k, vec![unbond(role, s)])]);
+                }
+            }
+            Act::Wait(n) => {
+                c.run_to(c.height + *n as u64);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+        #[test]
+        fn supply_escrow_bonds_and_stake_are_conserved_through_jobs_audits_and_disputes(
+            acts in proptest::collection::vec(act(), 20..60),
+            canary in any::<bool>(),
+        ) {
+            let mut c = chain(|p| {
+                p.rewards.epoch_length = 25;
+                p.verify.canary_bps = if canary { 5_000 } else { 0 };
+                p.verify.round_blocks = 4;
+                p.verify.seal_blocks = 6;
+                p.verify.reveal_blocks = 4;
+            });
+            let initial = {
+                // What genesis created: supply now plus what was burned before the first act.
+                Amount(c.supply().0 + c.burned().0)
+            };
+            let mut committed = Committed::new();
+            invariants(&c, initial);
+            for a in &acts {
+                step(&mut c, a, &mut committed);
+                invariants(&c, initial);
+            }
+            c.run_to(c.height + 60);
+            invariants(&c, initial);
+            // Every job ends settled, rejected or failed once every deadline has passed.
+            for j in market::recent_jobs(&c.state, 1_000).unwrap() {
+                prop_assert!(
+                    !matches!(j.status, JobStatus::Assigned | JobStatus::Committed),
+                    "job {} stuck in {:?}", j.id, j.status
+                );
+            }
+        }
+    }
 }
