@@ -55,7 +55,7 @@ fn block(txs: Vec<Tx>) -> Block {
 
 /// A certificate of height 1_233 signed by validators 0, 2 and 3 of a four-validator dev
 /// genesis (Ed25519 signatures are deterministic).
-fn golden_certificate() -> Certificate {
+pub fn golden_certificate() -> Certificate {
     let keys: Vec<_> = (0..4)
         .map(|i| mycel_ledger::genesis::dev_key("validator", i))
         .collect();
