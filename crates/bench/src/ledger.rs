@@ -122,6 +122,7 @@ pub fn ledger(args: &LedgerBenchArgs) -> Result<()> {
             height: parent.height + 1,
             proposer: Address::default(),
             parent: parent.hash(),
+            certified: None,
         };
         let t = Instant::now();
         let out = execute_block(&snapshot, &env, chunk)?;

@@ -81,6 +81,7 @@ pub fn market(args: &MarketBenchArgs) -> Result<()> {
             height,
             proposer: Address::default(),
             parent: mycel_primitives::Hash([height as u8; 32]),
+            certified: None,
         };
         let t = Instant::now();
         let out = execute_block(state, &env, txs)?;

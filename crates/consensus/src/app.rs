@@ -2,10 +2,15 @@
 
 use crate::{
     Error,
-    block::{Block, Digest},
+    block::{Block, Certificate, Digest},
     chain::Chain,
 };
-use commonware_consensus::{Application, marshal::ancestry::Ancestry, simplex::types::Context};
+use commonware_consensus::{
+    Application,
+    marshal::{Identifier, ancestry::Ancestry, core::Mailbox, standard::Standard},
+    simplex::{scheme::ed25519::Scheme, types::Context},
+    types::Height,
+};
 use commonware_cryptography::{Digested, Digestible, ed25519::PublicKey};
 use commonware_runtime::{Clock, Metrics, Spawner};
 use futures::StreamExt;
@@ -16,23 +21,60 @@ use tracing::{debug, warn};
 /// How often a waiting proposer looks at the mempool again.
 const POLL: Duration = Duration::from_millis(2);
 
+/// How many heights below the latest finalization a proposer looks for a certificate to carry.
+const CERTIFICATE_LOOKBACK: u64 = 4;
+
+/// Marshal's mailbox, where a proposer finds the finalization certificates it carries.
+pub type Marshal = Mailbox<Scheme, Standard<Block>>;
+
 /// The application a validator runs inside Simplex.
 #[derive(Clone)]
 pub struct App {
     chain: Arc<Chain>,
+    marshal: Marshal,
     me: Address,
     heartbeat: Duration,
 }
 
 impl App {
     /// An application for the validator `me`; idle chains get a block every `heartbeat`
-    /// (keep it below the leader timeout).
-    pub fn new(chain: Arc<Chain>, me: &PublicKey, heartbeat: Duration) -> App {
+    /// (keep it below the leader timeout). Proposals carry finalization certificates found in
+    /// `marshal`.
+    pub fn new(chain: Arc<Chain>, marshal: Marshal, me: &PublicKey, heartbeat: Duration) -> App {
         App {
             chain,
+            marshal,
             me: Address::from_public_key(me),
             heartbeat,
         }
+    }
+
+    /// The finalization certificate a block on `parent` carries: the newest one marshal holds
+    /// for an ancestor of `parent` above the last height certified on its chain (looking at
+    /// most [`CERTIFICATE_LOOKBACK`] heights down); `None` if there is none.
+    async fn certificate_for(&self, parent: &Digested<Block>) -> Option<Certificate> {
+        let last = self.chain.last_certified(&parent.digest()).ok()??;
+        let (latest, _) = self.marshal.get_info(Identifier::Latest).await?;
+        let top = latest.get().min(parent.inner().height);
+        let floor = last.max(top.saturating_sub(CERTIFICATE_LOOKBACK));
+        for height in (floor + 1..=top).rev() {
+            let Some(finalization) = self.marshal.get_finalization(Height::new(height)).await
+            else {
+                continue;
+            };
+            let c = Certificate {
+                height,
+                finalization,
+            };
+            if self
+                .chain
+                .certified(&parent.digest(), parent.inner().height + 1, &c)
+                .is_ok()
+            {
+                return Some(c);
+            }
+        }
+        None
     }
 
     /// Executes, oldest first, the ancestors in `ancestry` that this node has not executed yet.
@@ -70,7 +112,7 @@ fn now_ms<E: Clock>(rt: &E) -> u64 {
         .unwrap_or(0)
 }
 
-impl<E: Clock + Metrics + Spawner> Application<E> for App {
+impl<E: Clock + Metrics + Spawner + rand::CryptoRng> Application<E> for App {
     type SigningScheme = commonware_consensus::simplex::scheme::ed25519::Scheme;
     type Context = Context<Digest, PublicKey>;
     type Block = Block;
@@ -97,7 +139,11 @@ impl<E: Clock + Metrics + Spawner> Application<E> for App {
         while !self.chain.has_candidates(&parent.digest()) && now_ms(&rt) < due {
             rt.sleep(POLL).await;
         }
-        match self.chain.build(parent.inner(), self.me, now_ms(&rt)) {
+        let certificate = self.certificate_for(&parent).await;
+        match self
+            .chain
+            .build(parent.inner(), self.me, now_ms(&rt), certificate)
+        {
             Ok(b) => {
                 debug!(target: "mycel::consensus", height = b.height, txs = b.txs.len(), "proposed");
                 let d = b.digest();
@@ -112,7 +158,7 @@ impl<E: Clock + Metrics + Spawner> Application<E> for App {
 
     async fn verify(
         &mut self,
-        (_rt, ctx): (E, Self::Context),
+        (mut rt, ctx): (E, Self::Context),
         mut ancestry: impl Ancestry<Block>,
     ) -> bool {
         let Some(block) = ancestry.next().await else {
@@ -131,6 +177,13 @@ impl<E: Clock + Metrics + Spawner> Application<E> for App {
         }
         if !self.chain.is_executed(&parent.digest()) && !self.catch_up(&parent, &mut ancestry).await
         {
+            return false;
+        }
+        // A forged certificate would credit validators that did not sign.
+        if let Some(c) = &b.certificate
+            && !self.chain.verify_certificate(&mut rt, c)
+        {
+            warn!(target: "mycel::consensus", height = b.height, certified = c.height, "certificate signatures do not verify");
             return false;
         }
         match self.chain.verify(b) {

@@ -1,8 +1,13 @@
-//! The block: a header committing to the parent, the proposer, the transactions and the
-//! post-state root, and the transactions themselves.
+//! The block: a header committing to the parent, the proposer, the transactions, the post-state
+//! root and the finalization certificate of an earlier block (the signers the ledger rewards),
+//! and the transactions themselves.
 
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, RangeCfg, Read, Write};
-use commonware_consensus::{Heightable, types::Height};
+use commonware_consensus::{
+    Heightable,
+    simplex::{scheme::ed25519::Scheme, types::Finalization},
+    types::Height,
+};
 use commonware_cryptography::Digestible;
 use mycel_ledger::Tx;
 use mycel_primitives::{
@@ -18,6 +23,48 @@ pub use commonware_cryptography::blake3::Digest;
 /// Converts a consensus digest to a ledger hash.
 pub fn to_hash(d: &Digest) -> Hash {
     Hash(d.0)
+}
+
+/// Largest participant set a carried certificate may name (bounds its decoding).
+pub const MAX_SIGNERS: usize = 1_024;
+
+/// The finalization certificate of an earlier block on the same chain, carried by a block as
+/// evidence of which validators were live (like Cosmos' `LastCommitInfo`).
+///
+/// A block is valid only if `finalization` finalizes its ancestor at `height`, `height` is above
+/// every height certified before on its chain, and the signatures verify against the
+/// participants; a block may carry none (early blocks, a proposer that has not seen one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate {
+    /// Height of the finalized ancestor.
+    pub height: u64,
+    /// Its finalization: the proposal (round and block digest) and the signatures.
+    pub finalization: Finalization<Scheme, Digest>,
+}
+
+impl Write for Certificate {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        self.height.write(buf);
+        self.finalization.write(buf);
+    }
+}
+
+impl EncodeSize for Certificate {
+    fn encode_size(&self) -> usize {
+        8 + self.finalization.encode_size()
+    }
+}
+
+impl Read for Certificate {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        let height = u64::read_cfg(buf, &())?;
+        let finalization = Finalization::<Scheme, Digest>::read_cfg(buf, &MAX_SIGNERS)?;
+        Ok(Certificate {
+            height,
+            finalization,
+        })
+    }
 }
 
 /// A block.
@@ -36,19 +83,42 @@ pub struct Block {
     pub state_root: Hash,
     /// RFC 6962 root over the transaction hashes.
     pub tx_root: Hash,
+    /// The finalization certificate of an earlier block, if the proposer had one.
+    pub certificate: Option<Certificate>,
     /// Transactions, in execution order.
     pub txs: Vec<Tx>,
     digest: Digest,
 }
 
 impl Block {
-    /// Builds a block and computes its digest.
+    /// Builds a block without a certificate and computes its digest.
     pub fn new(
         parent: Digest,
         height: u64,
         timestamp_ms: u64,
         proposer: Address,
         state_root: Hash,
+        txs: Vec<Tx>,
+    ) -> Block {
+        Block::with_certificate(
+            parent,
+            height,
+            timestamp_ms,
+            proposer,
+            state_root,
+            None,
+            txs,
+        )
+    }
+
+    /// Builds a block and computes its digest.
+    pub fn with_certificate(
+        parent: Digest,
+        height: u64,
+        timestamp_ms: u64,
+        proposer: Address,
+        state_root: Hash,
+        certificate: Option<Certificate>,
         txs: Vec<Tx>,
     ) -> Block {
         let tx_root = tx_root(&txs);
@@ -59,6 +129,7 @@ impl Block {
             proposer,
             state_root,
             tx_root,
+            certificate,
             txs,
             digest: Digest([0; 32]),
         };
@@ -66,6 +137,8 @@ impl Block {
         b
     }
 
+    /// The header preimage: fixed fields, then the encoded certificate if there is one (so a
+    /// block without one keeps the digest it had before blocks could carry certificates).
     fn header_hash(&self) -> Hash {
         let mut h = Vec::with_capacity(32 + 8 + 8 + 20 + 32 + 32);
         h.extend_from_slice(&self.parent.0);
@@ -74,6 +147,9 @@ impl Block {
         h.extend_from_slice(&self.proposer.0);
         h.extend_from_slice(&self.state_root.0);
         h.extend_from_slice(&self.tx_root.0);
+        if let Some(c) = &self.certificate {
+            c.write(&mut h);
+        }
         hash(Domain::Block, &h)
     }
 
@@ -96,13 +172,14 @@ impl Write for Block {
         self.timestamp_ms.write(buf);
         self.proposer.write(buf);
         self.state_root.write(buf);
+        self.certificate.write(buf);
         self.txs.write(buf);
     }
 }
 
 impl EncodeSize for Block {
     fn encode_size(&self) -> usize {
-        32 + 8 + 8 + 20 + 32 + self.txs.encode_size()
+        32 + 8 + 8 + 20 + 32 + self.certificate.encode_size() + self.txs.encode_size()
     }
 }
 
@@ -115,14 +192,16 @@ impl Read for Block {
         let timestamp_ms = u64::read_cfg(buf, &())?;
         let proposer = Address::read_cfg(buf, &())?;
         let state_root = Hash::read_cfg(buf, &())?;
+        let certificate = Option::<Certificate>::read_cfg(buf, &())?;
         let txs = Vec::<Tx>::read_cfg(buf, &(RangeCfg::new(0..=*max_txs), ()))?;
         // The digest is recomputed, never taken from the wire.
-        Ok(Block::new(
+        Ok(Block::with_certificate(
             parent,
             height,
             timestamp_ms,
             proposer,
             state_root,
+            certificate,
             txs,
         ))
     }

@@ -3,15 +3,19 @@
 
 use crate::{
     Error, Result,
-    block::{self, Block, Digest, to_hash},
+    block::{self, Block, Certificate, Digest, to_hash},
+    engine::{NAMESPACE, participants},
     mempool::Mempool,
 };
+use commonware_consensus::{Epochable, simplex::scheme::ed25519::Scheme, types::Epoch};
 use commonware_cryptography::Digestible;
+use commonware_parallel::Sequential;
 use mycel_ledger::{
     Error as LedgerError, Receipt, Tx, TxError,
     events::encode_events,
-    execute::{BlockEnv, execute_block, execute_genesis},
+    execute::{BlockEnv, Certified, execute_block, execute_genesis},
     genesis::{Genesis, Params},
+    modules::staking,
 };
 use mycel_primitives::{
     Address, Hash,
@@ -25,8 +29,9 @@ use std::{
 };
 use tracing::{debug, info};
 
-/// Encoded size of a block without its transactions (header fields and the count prefix).
-const BLOCK_HEADER_BYTES: usize = 32 + 8 + 8 + 20 + 32 + 5;
+/// Encoded size of a block without its transactions and certificate (header fields, the
+/// certificate flag and the transaction count prefix).
+const BLOCK_HEADER_BYTES: usize = 32 + 8 + 8 + 20 + 32 + 1 + 5;
 
 /// The layers from the finalized head to a block, and the transactions they already include.
 type Path = (Vec<Arc<Layer>>, BTreeSet<Hash>);
@@ -48,6 +53,10 @@ pub struct Chain {
     pending: Mutex<BTreeMap<Digest, Pending>>,
     mempool: Mutex<Mempool>,
     max_block_txs: usize,
+    /// Verifies the finalization certificates blocks carry (the genesis participants).
+    verifier: Scheme,
+    /// Address of each participant, by its index in certificate signer bitmaps.
+    signers: Vec<Address>,
 }
 
 impl Chain {
@@ -92,6 +101,8 @@ impl Chain {
                 b
             }
         };
+        let participants = participants(&genesis.validator_keys()?);
+        let signers = participants.iter().map(Address::from_public_key).collect();
         let chain = Chain {
             store,
             chain_id: genesis.chain_id.clone(),
@@ -100,6 +111,8 @@ impl Chain {
             pending: Mutex::new(BTreeMap::new()),
             mempool: Mutex::new(Mempool::new(mempool_size)),
             max_block_txs,
+            verifier: Scheme::verifier(NAMESPACE, participants),
+            signers,
         };
         chain.restore_mempool()?;
         Ok(chain)
@@ -226,6 +239,110 @@ impl Chain {
         matches!(self.layers_to(*digest, &pending), Ok(Some(_)))
     }
 
+    /// The digest of the ancestor at `height` of the block `from` (itself included), through
+    /// the executed blocks and the finalized store; `None` if the path from `from` does not
+    /// reach the finalized head or `height` is above `from`.
+    fn ancestor_at(&self, from: Digest, height: u64) -> Result<Option<Digest>> {
+        // Lock before reading the head: a concurrent finalization commits the head before it
+        // prunes the executed blocks, so the walk always meets one or the other.
+        let pending = self.pending.lock();
+        let head = self.head()?;
+        let mut cur = from;
+        while to_hash(&cur) != head.digest {
+            let Some(p) = pending.get(&cur) else {
+                return Ok(None);
+            };
+            if p.block.height <= head.height || p.block.height < height {
+                return Ok(None);
+            }
+            if p.block.height == height {
+                return Ok(Some(cur));
+            }
+            cur = p.block.parent;
+        }
+        drop(pending);
+        if height > head.height {
+            return Ok(None);
+        }
+        Ok(self.store.block_meta(height)?.map(|(d, _)| Digest(d.0)))
+    }
+
+    /// Height of the last block certified on the chain ending at `digest` (from its
+    /// post-state); `None` if that state is not available here.
+    pub fn last_certified(&self, digest: &Digest) -> Result<Option<u64>> {
+        let layers = {
+            let pending = self.pending.lock();
+            match self.layers_to(*digest, &pending)? {
+                Some((layers, _)) => layers,
+                None => return Ok(None),
+            }
+        };
+        let snapshot = self.store.snapshot(&layers)?;
+        Ok(Some(staking::last_certified(&snapshot)?))
+    }
+
+    /// The ledger's view of `certificate` carried by a block at `height` on `parent`: checks
+    /// that it finalizes `parent`'s ancestor at the height it names (below `height`) in this
+    /// chain's epoch, with a signer bitmap over the participants, and returns the signers'
+    /// addresses. Signatures are checked separately ([`Chain::verify_certificate`]); the
+    /// ledger checks that the height was not certified before.
+    pub fn certified(
+        &self,
+        parent: &Digest,
+        height: u64,
+        certificate: &Certificate,
+    ) -> Result<Certified> {
+        let bad = |why: String| Error::InvalidBlock(format!("certificate: {why}"));
+        let c = certificate;
+        if c.height == 0 || c.height >= height {
+            return Err(bad(format!(
+                "certifies height {} from height {height}",
+                c.height
+            )));
+        }
+        if c.finalization.epoch() != Epoch::zero() {
+            return Err(bad(format!("epoch {}", c.finalization.epoch())));
+        }
+        let ancestor = self
+            .ancestor_at(*parent, c.height)?
+            .ok_or(Error::UnknownParent(*parent))?;
+        if c.finalization.proposal.payload != ancestor {
+            return Err(bad(format!(
+                "finalizes {} but the ancestor at height {} is {ancestor}",
+                c.finalization.proposal.payload, c.height
+            )));
+        }
+        let bitmap = &c.finalization.certificate.signers;
+        if bitmap.len() != self.signers.len() {
+            return Err(bad(format!(
+                "{} signer slots for {} participants",
+                bitmap.len(),
+                self.signers.len()
+            )));
+        }
+        let signers = bitmap
+            .iter()
+            .map(|p| self.signers.get(p.get() as usize).copied())
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| bad("unknown signer".into()))?;
+        Ok(Certified {
+            height: c.height,
+            signers,
+        })
+    }
+
+    /// Checks the signatures of `certificate` against the participants (a quorum of valid
+    /// finalize signatures over its proposal).
+    pub fn verify_certificate<R: rand::CryptoRng>(
+        &self,
+        rng: &mut R,
+        certificate: &Certificate,
+    ) -> bool {
+        certificate
+            .finalization
+            .verify(rng, &self.verifier, &Sequential)
+    }
+
     /// True when transactions wait that a block on `parent` could include.
     pub fn has_candidates(&self, parent: &Digest) -> bool {
         let exclude = {
@@ -238,17 +355,42 @@ impl Chain {
         !self.mempool.lock().candidates(1, &exclude).is_empty()
     }
 
-    /// Builds, executes and records a block on `parent` with waiting transactions. Transactions
-    /// that fail their admission checks against the parent's state are dropped from the mempool.
-    pub fn build(&self, parent: &Block, proposer: Address, timestamp_ms: u64) -> Result<Block> {
+    /// Builds, executes and records a block on `parent` with waiting transactions and, if it
+    /// fits the chain, `certificate` (a finalization this node has already verified).
+    /// Transactions that fail their admission checks against the parent's state are dropped
+    /// from the mempool.
+    pub fn build(
+        &self,
+        parent: &Block,
+        proposer: Address,
+        timestamp_ms: u64,
+        certificate: Option<Certificate>,
+    ) -> Result<Block> {
         let (layers, exclude) = {
             let pending = self.pending.lock();
             self.layers_to(parent.digest(), &pending)?
                 .ok_or(Error::UnknownParent(parent.digest()))?
         };
+        let snapshot = self.store.snapshot(&layers)?;
+        // A certificate that does not fit the chain (another fork, a height already certified)
+        // is left out: the block stays valid without one.
+        let last = staking::last_certified(&snapshot)?;
+        let (certificate, certified) = match certificate {
+            Some(c) if c.height <= last => (None, None),
+            Some(c) => match self.certified(&parent.digest(), parent.height + 1, &c) {
+                Ok(certified) => (Some(c), Some(certified)),
+                Err(e) => {
+                    debug!(target: "mycel::consensus", error = %e, "leaving out a certificate");
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        };
         // Fill the block up to the transaction count and the byte limit (which keeps every
         // block below the p2p message limit).
-        let mut budget = MAX_BLOCK_BYTES - BLOCK_HEADER_BYTES;
+        let mut budget = MAX_BLOCK_BYTES
+            - BLOCK_HEADER_BYTES
+            - certificate.as_ref().map_or(0, EncodeSize::encode_size);
         let mut txs: Vec<Tx> = Vec::new();
         for t in self.mempool.lock().candidates(self.max_block_txs, &exclude) {
             let size = t.encode_size();
@@ -258,11 +400,11 @@ impl Chain {
             budget -= size;
             txs.push((*t).clone());
         }
-        let snapshot = self.store.snapshot(&layers)?;
         let env = BlockEnv {
             height: parent.height + 1,
             proposer,
             parent: to_hash(&parent.digest()),
+            certified,
         };
         let out = loop {
             match execute_block(&snapshot, &env, &txs) {
@@ -277,12 +419,13 @@ impl Chain {
             }
         };
         let layer = snapshot.apply(out.writes)?;
-        let b = Block::new(
+        let b = Block::with_certificate(
             parent.digest(),
             parent.height + 1,
             timestamp_ms.max(parent.timestamp_ms),
             proposer,
             layer.root,
+            certificate,
             txs,
         );
         self.pending.lock().insert(
@@ -297,7 +440,9 @@ impl Chain {
         Ok(b)
     }
 
-    /// Re-executes `block` on its parent's state and records it if its header is right.
+    /// Re-executes `block` on its parent's state and records it if its header is right and its
+    /// certificate, if any, finalizes one of its ancestors (the signatures are checked by
+    /// [`Chain::verify_certificate`] before voting; finalized blocks carry a quorum's word).
     pub fn verify(&self, block: &Block) -> Result<()> {
         if self.pending.lock().contains_key(&block.digest()) {
             return Ok(());
@@ -328,10 +473,15 @@ impl Chain {
                 block.height
             )));
         }
+        let certified = match &block.certificate {
+            Some(c) => Some(self.certified(&block.parent, block.height, c)?),
+            None => None,
+        };
         let env = BlockEnv {
             height: block.height,
             proposer: block.proposer,
             parent: to_hash(&block.parent),
+            certified,
         };
         let out = execute_block(&snapshot, &env, &block.txs)?;
         let layer = snapshot.apply(out.writes)?;

@@ -168,7 +168,7 @@ where
     )
     .await;
 
-    let app = App::new(chain, &me, timing.heartbeat);
+    let app = App::new(chain, mailbox.clone(), &me, timing.heartbeat);
     let wrapper = Inline::new(context.child("inline"), app, mailbox, epocher);
     let engine = simplex::Engine::new(
         context.child("simplex"),

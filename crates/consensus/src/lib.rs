@@ -8,6 +8,12 @@
 //!   in the header; when another validator leads, it re-executes the proposal against the parent
 //!   and votes only if the root matches. Blocks are proposed as soon as transactions are waiting
 //!   and at least every `heartbeat` otherwise, so epochs advance on an idle chain.
+//! - Liveness evidence: a proposer puts into its block the finalization certificate of an
+//!   earlier block that marshal holds ([`block::Certificate`]); verifiers check that it
+//!   finalizes the named ancestor, that the height was not certified before on that chain and
+//!   that its signatures verify against the participants, and the ledger receives the signers
+//!   (`BlockEnv::certified`), pays validator rewards by them and jails validators that stop
+//!   signing. A block without a certificate is valid; one with a forged certificate is not.
 //! - [`Finalizer`]: marshal delivers finalized blocks in height order, at least once; each is
 //!   committed to the store (state, tree nodes, block, receipts and head in one redb
 //!   transaction) and only then acknowledged. Re-deliveries are no-ops.

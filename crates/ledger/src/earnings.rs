@@ -19,9 +19,9 @@ const REC: &[u8] = b"rewards/rec/";
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
-    /// Credit: validator share of the epoch emission, by stake.
+    /// Credit: validator share of the epoch emission, by certified blocks signed × stake.
     ValidatorEmission = 1,
-    /// Credit: validator share of the epoch's fees, by stake.
+    /// Credit: validator share of the epoch's fees, by certified blocks signed × stake.
     FeeShare = 2,
     /// Debit: transaction fees paid.
     FeePaid = 3,
@@ -61,10 +61,13 @@ pub enum Reason {
     /// Debit: auditor stake slashed for not replaying (a missed deadline, an approved canary,
     /// an approved result later proven wrong).
     SlashedLazy = 20,
+    /// Credit (reserve): the validators' emission share of an epoch in which no validator of
+    /// the set signed a certified block.
+    ReservedValidators = 21,
 }
 
 impl Reason {
-    const ALL: [Reason; 20] = [
+    const ALL: [Reason; 21] = [
         Reason::ValidatorEmission,
         Reason::FeeShare,
         Reason::FeePaid,
@@ -85,6 +88,7 @@ impl Reason {
         Reason::AuditorEmission,
         Reason::SlashedFraud,
         Reason::SlashedLazy,
+        Reason::ReservedValidators,
     ];
 
     fn from_u16(v: u16) -> Option<Reason> {

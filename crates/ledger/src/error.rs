@@ -214,6 +214,10 @@ pub enum Error {
         /// The block's height.
         got: u64,
     },
+    /// The block's liveness evidence ([`crate::execute::Certified`]) is inconsistent with its
+    /// chain: the block is invalid.
+    #[error("invalid certificate: {0}")]
+    InvalidCertificate(String),
     /// Reading state failed.
     #[error(transparent)]
     Store(#[from] mycel_store::Error),

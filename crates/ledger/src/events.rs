@@ -15,6 +15,8 @@ pub mod attr {
     pub const ANSWER_BY: &str = "answer_by";
     /// `challenger`.
     pub const CHALLENGER: &str = "challenger";
+    /// `certified`.
+    pub const CERTIFIED: &str = "certified";
     /// `client`.
     pub const CLIENT: &str = "client";
     /// `consent`.
@@ -69,6 +71,8 @@ pub mod attr {
     pub const SESSION: &str = "session";
     /// `size`.
     pub const SIZE: &str = "size";
+    /// `signed`.
+    pub const SIGNED: &str = "signed";
     /// `to`.
     pub const TO: &str = "to";
     /// `total`.

@@ -25,6 +25,22 @@ pub struct BlockEnv {
     pub proposer: Address,
     /// Digest of the parent block: the source of ledger randomness for this block.
     pub parent: Hash,
+    /// The validators whose signatures an earlier block's finalization certificate carries,
+    /// if the proposer included one: the evidence of liveness that validator rewards and
+    /// downtime jailing are based on.
+    pub certified: Option<Certified>,
+}
+
+/// The signers of the finalization certificate of the block at `height`, as carried by a later
+/// block (the consensus layer has checked the signatures and that the certificate finalizes the
+/// ancestor at `height`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certified {
+    /// Height of the finalized block; below the carrying block and above every height
+    /// certified before on its chain.
+    pub height: u64,
+    /// Addresses of the validators that signed the certificate.
+    pub signers: Vec<Address>,
 }
 
 /// The result of executing a block.
@@ -260,6 +276,7 @@ pub fn execute_genesis(genesis: &Genesis) -> Result<BlockOutput> {
         height: 0,
         proposer: Address::default(),
         parent: Hash::ZERO,
+        certified: None,
     };
     let params = genesis.params.clone();
     let mut ctx = Ctx {

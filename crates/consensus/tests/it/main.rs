@@ -4,6 +4,7 @@
 //! the block codec.
 
 mod golden;
+mod liveness;
 mod roundtrip;
 #[path = "../../../ledger/tests/it/strategies.rs"]
 mod strategies;
@@ -285,6 +286,33 @@ fn run(seed: u64) -> Vec<(u64, Hash, Hash)> {
             )
             .unwrap(),
             5
+        );
+        // Proposers carried finalization certificates of earlier blocks, and the ledger counted
+        // their signers (genesis validators only) for the epoch.
+        let head = chain.head().unwrap().height;
+        let carried = (1..=head)
+            .filter(|h| {
+                let bytes = chain.store().block(*h).unwrap().unwrap();
+                mycel_consensus::block::decode(&bytes)
+                    .unwrap()
+                    .certificate
+                    .is_some()
+            })
+            .count() as u64;
+        assert!(
+            carried > head / 2,
+            "{carried} of {head} blocks carry a certificate"
+        );
+        let (certified, signed) = mycel_ledger::modules::staking::liveness(&state, 0).unwrap();
+        if head < genesis.params.rewards.epoch_length {
+            assert_eq!(certified, carried);
+        }
+        let addrs: Vec<Address> = keys.iter().map(Address::from_public_key).collect();
+        assert!(!signed.is_empty());
+        assert!(
+            signed
+                .iter()
+                .all(|(a, n)| addrs.contains(a) && *n > 0 && *n <= certified)
         );
         let _ = ctx.encode();
         reference.into_iter().map(|(h, (d, r))| (h, d, r)).collect()

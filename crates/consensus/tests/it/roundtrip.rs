@@ -4,12 +4,13 @@
 use crate::strategies::{address, hash, tx};
 use mycel_consensus::{
     Block, Digest,
-    block::{decode, encode},
+    block::{Certificate, decode, encode},
 };
 use mycel_primitives::codec::EncodeSize;
 use proptest::{collection::vec, prelude::*};
 
-/// Any block of up to a few transactions.
+/// Any block of up to a few transactions, with or without a certificate (the golden one,
+/// relabelled to any height).
 pub fn block() -> impl Strategy<Value = Block> {
     (
         any::<[u8; 32]>(),
@@ -17,11 +18,26 @@ pub fn block() -> impl Strategy<Value = Block> {
         any::<u64>(),
         address(),
         hash(),
+        proptest::option::of(any::<u64>()),
         vec(tx(), 0..4),
     )
-        .prop_map(|(parent, height, ts, proposer, state_root, txs)| {
-            Block::new(Digest(parent), height, ts, proposer, state_root, txs)
-        })
+        .prop_map(
+            |(parent, height, ts, proposer, state_root, certified, txs)| {
+                let certificate = certified.map(|h| Certificate {
+                    height: h,
+                    ..crate::golden::golden_certificate()
+                });
+                Block::with_certificate(
+                    Digest(parent),
+                    height,
+                    ts,
+                    proposer,
+                    state_root,
+                    certificate,
+                    txs,
+                )
+            },
+        )
 }
 
 proptest! {

@@ -5,6 +5,7 @@ mod data;
 mod fatal;
 mod genesis;
 mod golden;
+mod liveness;
 mod market;
 mod rewards;
 mod roundtrip;
@@ -16,7 +17,7 @@ mod verify;
 use commonware_cryptography::Signer;
 use mycel_ledger::{
     Error, Message, Tx, TxBody, TxError,
-    execute::{self, BlockEnv, BlockOutput, execute_block, execute_genesis},
+    execute::{self, BlockEnv, BlockOutput, Certified, execute_block, execute_genesis},
     genesis::{Genesis, Params, dev_key},
     modules::{bank as bank_mod, staking as staking_mod},
 };
@@ -56,6 +57,9 @@ pub struct Chain {
     pub state: MemState,
     /// Height of the last applied block.
     pub height: u64,
+    /// Who signs the finalization certificate of each block, carried by the next block (the
+    /// genesis validators unless a test changes it; empty: blocks carry no certificate).
+    pub signers: Vec<Address>,
 }
 
 impl Chain {
@@ -64,10 +68,16 @@ impl Chain {
         let out = execute_genesis(&genesis).expect("genesis executes");
         let mut state = MemState::default();
         state.apply(&out.writes);
+        let signers = genesis
+            .validators
+            .iter()
+            .map(|v| Address::from_public_key(&v.key().unwrap()))
+            .collect();
         Chain {
             genesis,
             state,
             height: 0,
+            signers,
         }
     }
 
@@ -90,6 +100,10 @@ impl Chain {
             height: h,
             proposer: self.validator(0),
             parent: Hash(parent),
+            certified: (h > 1 && !self.signers.is_empty()).then(|| Certified {
+                height: h - 1,
+                signers: self.signers.clone(),
+            }),
         }
     }
 

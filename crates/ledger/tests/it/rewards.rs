@@ -263,7 +263,7 @@ fn three_validators_leave_emission_dust_in_reserve() {
 }
 
 #[test]
-fn emission_is_paid_pro_rata_to_the_epochs_set() {
+fn emission_is_paid_pro_rata_to_signed_blocks_times_stake() {
     let mut c = chain(1);
     let v0 = c.validator(0);
     let a = account(0);
@@ -274,8 +274,10 @@ fn emission_is_paid_pro_rata_to_the_epochs_set() {
     assert_eq!(record(&c, 0, &addr(&a), Reason::ValidatorEmission), None);
     let v0_after0 = c.balance(&v0);
     let a_after0 = c.balance(&addr(&a));
+    // Epoch 1 (heights 5..=9) carries the certificates of heights 4..=8: both sign all five.
+    c.signers = vec![v0, addr(&a)];
     c.run_to(2 * L - 1);
-    // Epoch 1: stakes 10,000 and 30,000 share 200 MYC as 50 and 150.
+    // Stakes 10,000 and 30,000 with equal signatures share 200 MYC as 50 and 150.
     assert_eq!(
         record(&c, 1, &v0, Reason::ValidatorEmission),
         Some(Amount::from_myc(50))

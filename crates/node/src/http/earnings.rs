@@ -156,8 +156,12 @@ pub(crate) async fn earnings(
 fn explain(r: rewards::Reason) -> &'static str {
     use rewards::Reason::*;
     match r {
-        ValidatorEmission => "validator share of the epoch emission, pro rata to stake",
-        FeeShare => "validator share of the epoch's transaction fees, pro rata to stake",
+        ValidatorEmission => {
+            "validator share of the epoch emission, pro rata to certified blocks signed times stake"
+        }
+        FeeShare => {
+            "validator share of the epoch's transaction fees, pro rata to certified blocks signed times stake"
+        }
         FeePaid => "transaction fees this account paid",
         Slashed => "stake slashed (e.g. a missed job deadline)",
         SlashedFraud => "stake slashed: a dispute proved this account's result or challenge wrong",
@@ -168,7 +172,7 @@ fn explain(r: rewards::Reason) -> &'static str {
         BondForfeited => "challenge bond lost: the disputed result was right",
         AuditorEmission => "auditor share of the epoch emission, pro rata to audits completed",
         UnbondReleased => "unbonded stake returned after the unbonding delay",
-        ReservedWorkers | ReservedData | ReservedAuditors => {
+        ReservedWorkers | ReservedData | ReservedAuditors | ReservedValidators => {
             "emission share held in the reserve: no eligible earners this epoch"
         }
         Dust => "rounding remainder kept in the reserve",

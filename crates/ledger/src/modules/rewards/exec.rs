@@ -84,11 +84,29 @@ impl Module for Rewards {
     fn end_epoch<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, epoch: u64) -> Result<()> {
         let p = ctx.params.rewards.clone();
         let minted = emission(&p, epoch);
+        // Validators earn by the certified blocks they signed times their stake: only members
+        // of the epoch's set count, and bonding without running a node earns nothing.
         let validators = staking::validator_set(ctx.state, epoch)?;
-        let total_stake: u128 = validators.iter().map(|(_, s)| s.0).sum();
+        let (_, signed) = staking::liveness(ctx.state, epoch)?;
+        let signed: std::collections::BTreeMap<Address, u64> = signed.into_iter().collect();
+        let mut weights = Vec::new();
+        for (addr, stake) in &validators {
+            let n = signed.get(addr).copied().unwrap_or(0);
+            if n > 0 {
+                let w = stake
+                    .0
+                    .checked_mul(n as u128)
+                    .ok_or(crate::Error::Overflow("validator weight"))?;
+                weights.push((*addr, w));
+            }
+        }
+        let total_weight = weights
+            .iter()
+            .try_fold(0u128, |t, (_, w)| t.checked_add(*w))
+            .ok_or(crate::Error::Overflow("validator weight"))?;
         let mut summary = EpochSummary {
             emission: minted,
-            validator_count: validators.len() as u32,
+            validator_count: weights.len() as u32,
             ..Default::default()
         };
 
@@ -100,15 +118,16 @@ impl Module for Rewards {
             .map_err(|_| crate::Error::Overflow("emission split"))?;
         let fees = bank::balance(ctx.state, &bank::fee_collector())?;
         let mut fees_moved = Amount::ZERO;
-        if total_stake > 0 {
+        let mut reserved_validators = Amount::ZERO;
+        if total_weight > 0 {
             fees_moved = fees;
             bank::transfer(ctx, &bank::fee_collector(), &reserve(), fees).map_err(tx_err)?;
-            for (addr, stake) in &validators {
+            for (addr, w) in &weights {
                 let e = validator_pool
-                    .mul_div(stake.0, total_stake)
+                    .mul_div(*w, total_weight)
                     .map_err(|_| crate::Error::Overflow("emission share"))?;
                 let f = fees
-                    .mul_div(stake.0, total_stake)
+                    .mul_div(*w, total_weight)
                     .map_err(|_| crate::Error::Overflow("fee share"))?;
                 bank::transfer(
                     ctx,
@@ -135,12 +154,26 @@ impl Module for Rewards {
                     .checked_add(f)
                     .map_err(|_| crate::Error::Overflow("summary"))?;
             }
+        } else {
+            // No liveness evidence: the validators' emission stays in the reserve and the fees
+            // wait in the collector for the next epoch's signers.
+            reserved_validators = validator_pool;
+            earnings::record(
+                ctx.state,
+                epoch,
+                &reserve(),
+                earnings::Reason::ReservedValidators,
+                reserved_validators,
+            )?;
         }
         // Workers are paid by the fees other accounts paid them for settled jobs, pro rata, but
         // never more than `worker_emission_per_fee_bps` of those fees: that cap is below the
         // burned protocol fee, so posting jobs to yourself (through any number of accounts)
         // costs more than the emission it earns. What is not paid waits in the reserve.
-        let mut accounted = summary.validators;
+        let mut accounted = summary
+            .validators
+            .checked_add(reserved_validators)
+            .map_err(|_| crate::Error::Overflow("split"))?;
         let worker_pool = minted
             .mul_div(p.worker_bps as u128, 10_000)
             .map_err(|_| crate::Error::Overflow("emission split"))?;

@@ -26,7 +26,7 @@ pub struct EpochSummary {
     pub auditors: Amount,
     /// Sent to the reserve (shares not yet claimable plus dust).
     pub reserved: Amount,
-    /// Size of the validator set that was paid.
+    /// Validators of the set that were paid (those that signed a certified block).
     pub validator_count: u32,
 }
 

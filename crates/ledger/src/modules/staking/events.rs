@@ -3,6 +3,9 @@
 
 /// `staking.bond`.
 pub const BOND: &str = "staking.bond";
+/// `staking.downtime`: a validator signed too few of its epoch's certified blocks (followed by
+/// `staking.jail`).
+pub const DOWNTIME: &str = "staking.downtime";
 /// `staking.jail`.
 pub const JAIL: &str = "staking.jail";
 /// `staking.slash`.

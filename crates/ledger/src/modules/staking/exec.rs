@@ -105,8 +105,10 @@ impl Module for Staking {
         Ok(())
     }
 
-    /// Pays out unbondings that mature at this height.
+    /// Records the block's liveness evidence, then pays out unbondings that mature at this
+    /// height.
     fn end_block<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
+        record_signatures(ctx)?;
         let prefix = key(UNBOND, &[&ctx.env.height.to_be_bytes()]);
         let epoch = ctx.epoch();
         for (k, v) in ctx.state.scan_prefix(&prefix)? {
@@ -138,8 +140,10 @@ impl Module for Staking {
         Ok(())
     }
 
-    /// Fixes the validator set of `epoch + 1`.
+    /// Jails the validators of `epoch` that signed too few of its certified blocks, then fixes
+    /// the validator set of `epoch + 1`.
     fn end_epoch<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, epoch: u64) -> Result<()> {
+        jail_absent(ctx, epoch)?;
         let mut candidates = Vec::new();
         for (addr, role, stake) in stakes(ctx.state)? {
             if role != Role::Validator || stake < ctx.params.staking.min_stake[0] {
@@ -166,6 +170,74 @@ impl Module for Staking {
         );
         Ok(())
     }
+}
+
+/// Counts the signers of the certificate the block carries (if any) for the block's epoch.
+///
+/// The certificate must name a block below this one and above the last one certified on this
+/// chain, so that no block is counted twice; otherwise the block is invalid.
+fn record_signatures<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
+    let Some(c) = &ctx.env.certified else {
+        return Ok(());
+    };
+    let last = last_certified(ctx.state)?;
+    if c.height >= ctx.env.height || c.height <= last {
+        return Err(crate::Error::InvalidCertificate(format!(
+            "certifies height {} but must be in ({last}, {})",
+            c.height, ctx.env.height
+        )));
+    }
+    if c.signers.is_empty() {
+        return Err(crate::Error::InvalidCertificate("no signers".into()));
+    }
+    let epoch = ctx.epoch();
+    let signers: std::collections::BTreeSet<Address> = c.signers.iter().copied().collect();
+    for a in &signers {
+        let k = key(SIGNED, &[&epoch.to_be_bytes(), &a.0]);
+        let n = ctx.state.get::<u64>(&k)?.unwrap_or(0);
+        ctx.state.put(k, &(n + 1));
+    }
+    let k = key(CERTIFIED, &[&epoch.to_be_bytes()]);
+    let n = ctx.state.get::<u64>(&k)?.unwrap_or(0);
+    ctx.state.put(k, &(n + 1));
+    ctx.state.put(LAST_CERTIFIED.to_vec(), &c.height);
+    Ok(())
+}
+
+/// Jails, for `downtime_jail` blocks, every validator of `epoch`'s set that signed fewer than
+/// `min_signed_bps` of the epoch's certified blocks. An epoch without certificates proves
+/// nothing either way and jails no one.
+fn jail_absent<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, epoch: u64) -> Result<()> {
+    let (certified, signed) = liveness(ctx.state, epoch)?;
+    if certified == 0 {
+        return Ok(());
+    }
+    let signed: std::collections::BTreeMap<Address, u64> = signed.into_iter().collect();
+    let min_bps = ctx.params.staking.min_signed_bps.min(10_000) as u128;
+    let until = ctx
+        .env
+        .height
+        .saturating_add(ctx.params.staking.downtime_jail);
+    for (addr, _) in validator_set(ctx.state, epoch)? {
+        let n = signed.get(&addr).copied().unwrap_or(0);
+        if (n as u128) * 10_000 >= min_bps * certified as u128 {
+            continue;
+        }
+        if jailed_until(ctx.state, &addr)?.is_some_and(|u| u >= until) {
+            continue;
+        }
+        ctx.emit(
+            events::DOWNTIME,
+            &[
+                (attr::ADDRESS, addr.to_string()),
+                (attr::EPOCH, epoch.to_string()),
+                (attr::SIGNED, n.to_string()),
+                (attr::CERTIFIED, certified.to_string()),
+            ],
+        );
+        jail(ctx, &addr, until);
+    }
+    Ok(())
 }
 
 fn add_total<S: StateRead + ?Sized>(

@@ -11,6 +11,21 @@ pub struct Params {
     pub min_stake: [Amount; 4],
     /// Largest validator set.
     pub max_validators: u32,
+    /// Least share of an epoch's certified blocks, in basis points, that a validator of the
+    /// epoch's set must have signed; below it the validator is jailed at the epoch's end.
+    #[serde(default = "default_min_signed_bps")]
+    pub min_signed_bps: u16,
+    /// Blocks a validator jailed for downtime stays jailed.
+    #[serde(default = "default_downtime_jail")]
+    pub downtime_jail: u64,
+}
+
+fn default_min_signed_bps() -> u16 {
+    5_000
+}
+
+fn default_downtime_jail() -> u64 {
+    100
 }
 
 impl Default for Params {
@@ -24,6 +39,8 @@ impl Default for Params {
                 Amount::from_myc(10),
             ],
             max_validators: 100,
+            min_signed_bps: default_min_signed_bps(),
+            downtime_jail: default_downtime_jail(),
         }
     }
 }

@@ -84,3 +84,32 @@ pub fn validator_set(
     }
     Ok(out)
 }
+
+/// Height of the last block whose finalization certificate a block on this chain carried
+/// (0 if none has).
+pub fn last_certified(state: &(impl StateRead + ?Sized)) -> Result<u64> {
+    Ok(crate::state::read::<u64>(state, LAST_CERTIFIED)?.unwrap_or(0))
+}
+
+/// Liveness of `epoch` so far: the number of certificates its blocks carried, and per validator
+/// (in address order) how many of them it signed.
+pub fn liveness(
+    state: &(impl StateRead + ?Sized),
+    epoch: u64,
+) -> Result<(u64, Vec<(Address, u64)>)> {
+    let certified =
+        crate::state::read::<u64>(state, &key(CERTIFIED, &[&epoch.to_be_bytes()]))?.unwrap_or(0);
+    let prefix = key(SIGNED, &[&epoch.to_be_bytes()]);
+    let mut signed = Vec::new();
+    for (k, v) in state.scan_prefix(&prefix)? {
+        let addr = Address(
+            k[prefix.len()..]
+                .try_into()
+                .map_err(|_| crate::state::corrupt(&k, "bad signed key"))?,
+        );
+        let n =
+            mycel_primitives::codec::decode::<u64>(&v).map_err(|e| crate::state::corrupt(&k, e))?;
+        signed.push((addr, n));
+    }
+    Ok((certified, signed))
+}

@@ -14,6 +14,16 @@ pub(super) const JAIL: &[u8] = b"staking/jail/";
 
 pub(super) const VALSET: &[u8] = b"staking/valset/";
 
+/// `staking/signed/<epoch BE><addr>` → finalization certificates of the epoch's blocks the
+/// validator signed (u64).
+pub(super) const SIGNED: &[u8] = b"staking/signed/";
+
+/// `staking/certified/<epoch BE>` → finalization certificates carried by the epoch's blocks (u64).
+pub(super) const CERTIFIED: &[u8] = b"staking/certified/";
+
+/// `staking/last_certified` → height of the last block whose certificate a block carried (u64).
+pub(super) const LAST_CERTIFIED: &[u8] = b"staking/last_certified";
+
 /// `staking/lock/<addr><role>` → open obligations (u64): results awaiting settlement, audits,
 /// disputes. Stake with open obligations cannot be unbonded, so a cheater cannot walk away
 /// from a pending slash.
