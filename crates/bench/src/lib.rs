@@ -7,6 +7,8 @@
 //! - [`market`]: ledger cost and throughput of batch jobs; interactive session latency.
 //! - [`ml`]: generation, embedding and LoRA speed on the pinned models, with the GEMM ceiling
 //!   and the llama.cpp and ONNX Runtime peers.
+//! - [`replay`]: audit replay on SmolLM2: honest replays across thread counts, detection per
+//!   fault class, replay against generation wall time, amortized overhead at the audit-rate floor.
 //! - [`data`]: chunk IDs against the FastCDC + BLAKE3 ceiling, signature throughput, dedup
 //!   quality per Jaccard band, index memory.
 
@@ -14,6 +16,7 @@ pub mod data;
 pub mod ledger;
 pub mod market;
 pub mod ml;
+pub mod replay;
 
 pub use ledger::{LedgerBenchArgs, ledger};
 pub use market::{MarketBenchArgs, market};
