@@ -9,10 +9,10 @@
 use crate::ml::BENCH_PROMPT;
 use mycel_ml::{
     generate::{GenerateRequest, Prompt, ReplayMode, TextGenerator},
-    llama::{Attention, KvCache, LogitsAt},
+    llama::{Attention, KvCache, Llama, LogitsAt},
     registry::{ExecMode, FileRole, ModelStore, SMOLLM2},
     runtime::with_threads,
-    sampling::SamplingParams,
+    sampling::{SamplingParams, argmax},
 };
 use mycel_verify::{
     GenerationClaim, Result,
@@ -37,6 +37,8 @@ pub struct ReplayBenchOptions {
     pub long_tokens: usize,
     /// Audit probability for the amortized overhead (the protocol's floor `p_min`).
     pub audit_rate: f64,
+    /// Also compare one-pass and decode in f32 mode (loads a second, 540 MB copy of the model).
+    pub f32_mode: bool,
 }
 
 impl Default for ReplayBenchOptions {
@@ -48,6 +50,7 @@ impl Default for ReplayBenchOptions {
             fault_tokens: 32,
             long_tokens: 128,
             audit_rate: 0.01,
+            f32_mode: true,
         }
     }
 }
@@ -78,16 +81,12 @@ pub struct Timing {
     pub replay_prefill_s: f64,
     /// Exact replay by decoding ([`ReplayMode::Decode`]), seconds.
     pub replay_decode_s: f64,
-    /// Plain batched prefill over prompt + output (screening only), seconds.
-    pub screen_s: f64,
-    /// Whether the one-pass replay's trace and logits equal the generation's.
+    /// Whether both exact replays reproduced the generation (trace, picks, logits hash).
     pub prefill_bitwise: bool,
-    /// Whether the batched prefill's logits equal decode's bit for bit, at every generated position.
-    pub screen_bitwise: bool,
-    /// Largest |logit difference| between batched prefill and decode.
-    pub screen_max_abs_diff: f32,
-    /// Positions where the batched prefill's greedy pick differs from decode's.
-    pub screen_argmax_flips: usize,
+    /// One-pass against decode in quantized mode (the job's mode).
+    pub quantized: OnePass,
+    /// The same in f32 mode (dequantized weights), if measured.
+    pub f32: Option<OnePass>,
 }
 
 /// What the benchmark measured.
@@ -140,34 +139,41 @@ impl fmt::Display for ReplayReport {
         }
         writeln!(
             f,
-            "  verify::replay.time/tokens={}             generate {:.2} s; replay one-pass {:.2} s, by decoding {:.2} s; batched prefill {:.2} s",
-            t.sampled, t.generate_s, t.replay_prefill_s, t.replay_decode_s, t.screen_s
+            "  verify::replay.time/tokens={},prompt={}  generate {:.2} s; exact replay one-pass {:.2} s, by decoding {:.2} s",
+            t.sampled, t.prompt_tokens, t.generate_s, t.replay_prefill_s, t.replay_decode_s
         )?;
         writeln!(
             f,
-            "  verify::replay.ratio                      replay/generate = {:.3} (T2 brief ≤ 0.2, verification.md ≤ 0.33); by decoding {:.3}; screening {:.3}",
+            "  verify::replay.ratio                      replay/generate = {:.3} (target T2: brief ≤ 0.2, verification.md ≤ 0.33); by decoding {:.3}; exact: {}",
             self.ratio(),
             t.replay_decode_s / t.generate_s.max(1e-9),
-            t.screen_s / t.generate_s.max(1e-9)
+            t.prefill_bitwise
         )?;
         writeln!(
             f,
-            "  verify::replay.amortized/p={}           p × replay/generate = {:.4} (T1 ≤ 0.02; p = p_min floor, so an upper bound on what honest workers pay)",
+            "  verify::replay.amortized/p={}           p × replay/generate = {:.4} (T1 ≤ 0.02; p = the p_min floor, the least any worker is audited)",
             self.audit_rate,
             self.audit_rate * self.ratio()
         )?;
-        writeln!(
-            f,
-            "  verify::replay.bitwise                    one-pass replay = decode: {}; batched prefill = decode: {} (max |Δlogit| {:e}, greedy flips {} of {})",
-            t.prefill_bitwise,
-            t.screen_bitwise,
-            t.screen_max_abs_diff,
-            t.screen_argmax_flips,
-            t.sampled.saturating_sub(1)
-        )
+        for (mode, o) in [("quantized", Some(&t.quantized)), ("f32", t.f32.as_ref())] {
+            let Some(o) = o else { continue };
+            writeln!(
+                f,
+                "  verify::replay.one_pass/mode={mode:<9}      decode {:.2} s; per-position pass {:.2} s, = decode bitwise: {} (max |Δlogit| {:e}); batched pass {:.2} s, = decode bitwise: {} (max |Δlogit| {:e}, greedy flips {} of {})",
+                o.decode_s,
+                o.per_position_s,
+                o.per_position_bitwise,
+                o.per_position_max_abs_diff,
+                o.batched_s,
+                o.batched_bitwise,
+                o.batched_max_abs_diff,
+                o.batched_argmax_flips,
+                t.sampled
+            )?;
+        }
+        Ok(())
     }
 }
-
 /// Real-text prompts: licence lines of 6 to 16 words, else the bench story's sentences.
 pub fn prompts(n: usize) -> (Vec<String>, String) {
     let dir = std::path::Path::new("/usr/share/common-licenses");
@@ -222,11 +228,9 @@ fn secs(t: Instant) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
-/// Generation against replay wall time, and whether one-pass replays give decode's bits.
-fn timing(g: &TextGenerator, tokens: usize) -> Result<Timing> {
-    // Greedy, so the completion runs to `tokens` only if no end-of-sequence comes; a sampled
-    // story does not stop early in practice.
-    let req = GenerateRequest {
+/// The bench story, sampled (it does not stop early in practice).
+fn long_request(tokens: usize) -> GenerateRequest {
+    GenerateRequest {
         prompt: Prompt::Raw(BENCH_PROMPT.into()),
         params: SamplingParams {
             temperature: 0.7,
@@ -236,7 +240,12 @@ fn timing(g: &TextGenerator, tokens: usize) -> Result<Timing> {
             max_tokens: tokens,
             stop: vec![],
         },
-    };
+    }
+}
+
+/// Generation against replay wall time, and whether one-pass replays give decode's bits.
+fn timing(g: &TextGenerator, tokens: usize) -> Result<Timing> {
+    let req = long_request(tokens);
     let t = Instant::now();
     let out = g.generate(&req, |_| {})?;
     let generate_s = secs(t);
@@ -248,61 +257,108 @@ fn timing(g: &TextGenerator, tokens: usize) -> Result<Timing> {
     let t = Instant::now();
     let d = replay_generation(g, &claim, ReplayMode::Decode)?;
     let replay_decode_s = secs(t);
-    // Decode's logits at each generated position, then one batched pass over the same tokens.
-    let m = g.model();
-    let fed = &sampled[..sampled.len() - 1];
-    let mut cache = KvCache::default();
-    let mut decode = vec![
-        m.forward_traced(
-            &out.prompt_ids,
-            &mut cache,
-            Attention::Batched,
-            LogitsAt::Last,
-        )?
-        .logits
-        .remove(0),
-    ];
-    for &tok in fed {
-        decode.push(
-            m.forward_traced(&[tok], &mut cache, Attention::Batched, LogitsAt::Last)?
-                .logits
-                .remove(0),
-        );
-    }
-    let all: Vec<u32> = out.prompt_ids.iter().chain(fed).copied().collect();
-    let t = Instant::now();
-    let screen = m.forward_traced(
-        &all,
-        &mut KvCache::default(),
-        Attention::Batched,
-        LogitsAt::All,
-    )?;
-    let screen_s = secs(t);
-    let p = out.prompt_ids.len();
-    let mut max = 0f32;
-    let mut bitwise = true;
-    let mut flips = 0;
-    for (i, d) in decode.iter().enumerate() {
-        let s = &screen.logits[p - 1 + i];
-        bitwise &= s.iter().zip(d).all(|(a, b)| a.to_bits() == b.to_bits());
-        max = s
-            .iter()
-            .zip(d)
-            .map(|(a, b)| (a - b).abs())
-            .fold(max, f32::max);
-        flips += usize::from(mycel_ml::sampling::argmax(s) != mycel_ml::sampling::argmax(d));
-    }
+    let quantized = one_pass(g.model(), &out.prompt_ids, &sampled)?;
     Ok(Timing {
-        prompt_tokens: p,
+        prompt_tokens: out.prompt_ids.len(),
         sampled: sampled.len(),
         generate_s,
         replay_prefill_s,
         replay_decode_s,
-        screen_s,
         prefill_bitwise: v.is_match() && d.is_match(),
-        screen_bitwise: bitwise,
-        screen_max_abs_diff: max,
-        screen_argmax_flips: flips,
+        quantized,
+        f32: None,
+    })
+}
+
+/// How one pass over a generated sequence compares with decoding it.
+#[derive(Debug, Clone, Default)]
+pub struct OnePass {
+    /// Decoding the generated tokens one by one after the prompt pass, seconds.
+    pub decode_s: f64,
+    /// The prompt pass, then one pass with per-position attention, seconds.
+    pub per_position_s: f64,
+    /// One batched pass over prompt + output, seconds.
+    pub batched_s: f64,
+    /// Per-position pass logits = decode logits, bit for bit, at every generated position.
+    pub per_position_bitwise: bool,
+    /// Largest |logit difference| of the per-position pass.
+    pub per_position_max_abs_diff: f32,
+    /// Batched pass logits = decode logits, bit for bit.
+    pub batched_bitwise: bool,
+    /// Largest |logit difference| of the batched pass.
+    pub batched_max_abs_diff: f32,
+    /// Positions where the batched pass's greedy pick differs from decode's.
+    pub batched_argmax_flips: usize,
+}
+
+fn compare(a: &[Vec<f32>], b: &[Vec<f32>]) -> (bool, f32, usize) {
+    let mut max = 0f32;
+    let mut bitwise = a.len() == b.len();
+    let mut flips = 0;
+    for (x, y) in a.iter().zip(b) {
+        bitwise &= x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
+        max = x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(max, f32::max);
+        flips += usize::from(argmax(x) != argmax(y));
+    }
+    (bitwise, max, flips)
+}
+
+/// Decode, per-position and batched passes over `prompt ++ sampled[..n - 1]`, timed and compared
+/// at each generated position's logits.
+fn one_pass(m: &Llama, prompt: &[u32], sampled: &[u32]) -> Result<OnePass> {
+    let fed = &sampled[..sampled.len() - 1];
+    let p = prompt.len();
+    let t = Instant::now();
+    let mut cache = KvCache::default();
+    let mut decode = m
+        .forward_traced(prompt, &mut cache, Attention::Batched, LogitsAt::Last)?
+        .logits;
+    for &tok in fed {
+        decode.extend(
+            m.forward_traced(&[tok], &mut cache, Attention::Batched, LogitsAt::Last)?
+                .logits,
+        );
+    }
+    let decode_s = secs(t);
+    let t = Instant::now();
+    let mut cache = KvCache::default();
+    let mut per = m
+        .forward_traced(prompt, &mut cache, Attention::Batched, LogitsAt::Last)?
+        .logits;
+    if !fed.is_empty() {
+        per.extend(
+            m.forward_traced(fed, &mut cache, Attention::PerPosition, LogitsAt::All)?
+                .logits,
+        );
+    }
+    let per_position_s = secs(t);
+    let all: Vec<u32> = prompt.iter().chain(fed).copied().collect();
+    let t = Instant::now();
+    let batched = m
+        .forward_traced(
+            &all,
+            &mut KvCache::default(),
+            Attention::Batched,
+            LogitsAt::All,
+        )?
+        .logits;
+    let batched_s = secs(t);
+    let (per_position_bitwise, per_position_max_abs_diff, _) = compare(&per, &decode);
+    let (batched_bitwise, batched_max_abs_diff, batched_argmax_flips) =
+        compare(&batched[p - 1..], &decode);
+    Ok(OnePass {
+        decode_s,
+        per_position_s,
+        batched_s,
+        per_position_bitwise,
+        per_position_max_abs_diff,
+        batched_bitwise,
+        batched_max_abs_diff,
+        batched_argmax_flips,
     })
 }
 
@@ -320,6 +376,16 @@ pub fn run(
     };
     log(&format!("timing a {}-token completion", opts.long_tokens));
     report.timing = with_threads(1, || timing(&g, opts.long_tokens))??;
+    if opts.f32_mode {
+        log("the same in f32 mode");
+        let f = TextGenerator::from_gguf_bytes(&gguf, ExecMode::F32)?;
+        let prompt = g.encode_prompt(&Prompt::Raw(BENCH_PROMPT.into()))?;
+        let tokens = with_threads(1, || {
+            g.generate(&long_request(opts.long_tokens), |_| {})
+                .map(|o| o.sampled_ids())
+        })??;
+        report.timing.f32 = Some(with_threads(1, || one_pass(f.model(), &prompt, &tokens))??);
+    }
 
     let (texts, corpus) = prompts(opts.honest.max(opts.per_fault));
     report.corpus = corpus;
