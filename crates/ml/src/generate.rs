@@ -528,8 +528,8 @@ impl TextGenerator {
                 LogitsAt::All,
             )?;
             // Interleave as the worker did: position, then the token sampled there.
+            let hidden = self.model.config().hidden;
             for (p, logits) in pass.logits.iter().enumerate() {
-                let hidden = self.model.config().hidden;
                 let rows: Vec<Vec<f32>> = pass
                     .layers
                     .iter()

@@ -88,6 +88,13 @@ pub enum Finding {
     },
     /// The logits hash differs (the trace does not cover the final norm and output layer).
     LogitsMismatch,
+    /// Tokens claimed after the generation had to stop: after an end-of-sequence pick, or past
+    /// `max_tokens`. `index` is the first such token. (Stop sequences cut text, not tokens, and
+    /// are checked on the text.)
+    PastEnd {
+        /// First token past the end.
+        index: usize,
+    },
     /// The claim has a different number of units than the replay.
     UnitsMismatch {
         /// What is counted.
@@ -181,6 +188,24 @@ pub fn replay_generation(
 ) -> Result<Verdict> {
     let r = model.replay(&claim.prompt_ids, &claim.sampled_ids, &claim.params, mode)?;
     let mut findings = Vec::new();
+    let eos = &model.tokenizer().eos;
+    let ids = &claim.sampled_ids;
+    // The last pick may be the end-of-sequence token, which `max_tokens` does not count.
+    let after_eos = ids.iter().position(|t| eos.contains(t)).map(|i| i + 1);
+    let past_max = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !eos.contains(t))
+        .nth(claim.params.max_tokens)
+        .map(|(i, _)| i);
+    if let Some(index) = after_eos
+        .filter(|&i| i < ids.len())
+        .into_iter()
+        .chain(past_max)
+        .min()
+    {
+        findings.push(Finding::PastEnd { index });
+    }
     if let Some(i) = r.first_token_mismatch(&claim.sampled_ids) {
         // `replay` returns one pick per claimed token, so both exist.
         findings.push(Finding::OutputMismatch {
@@ -216,12 +241,7 @@ pub fn replay_embeddings<S: AsRef<str>>(
     claim: &TraceClaim,
 ) -> Result<Verdict> {
     let leaves = trace_leaves(&model.embed(texts)?);
-    let mut findings = trace_findings(claim, &leaves, None, Unit::Items);
-    for f in &mut findings {
-        if let Finding::UnitsMismatch { unit, .. } = f {
-            *unit = Unit::Items;
-        }
-    }
+    let findings = trace_findings(claim, &leaves, None, Unit::Items);
     Ok(Verdict {
         findings,
         replayed_root: trace_root(&leaves),
@@ -486,6 +506,26 @@ mod tests {
                 ..
             }
         ));
+        // More tokens than asked for.
+        let eos = &g.tokenizer().eos;
+        let n = honest
+            .sampled_ids
+            .iter()
+            .filter(|t| !eos.contains(t))
+            .count();
+        assert!(n >= 2);
+        let mut long = honest.clone();
+        long.params.max_tokens = n - 1;
+        let v = replay_generation(&g, &long, ReplayMode::Prefill).unwrap();
+        assert!(
+            v.findings.contains(&Finding::PastEnd { index: n - 1 }),
+            "{v:?}"
+        );
+        // Tokens after an end-of-sequence pick.
+        let mut after = honest.clone();
+        after.sampled_ids.insert(1, eos[0]);
+        let v = replay_generation(&g, &after, ReplayMode::Prefill).unwrap();
+        assert_eq!(v.findings[0], Finding::PastEnd { index: 2 });
         // Another seed's honest run: the claim fails on its picks.
         let (other, _) = claim(&g, 2);
         let wrong_seed = GenerationClaim {
