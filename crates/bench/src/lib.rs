@@ -9,6 +9,8 @@
 //!   and the llama.cpp and ONNX Runtime peers.
 //! - [`dispute`]: a Tier D dispute on the integer model: rounds, bytes, referee time, false
 //!   positives over honest replays and detection of each fault class.
+//! - [`replay`]: audit replay on SmolLM2: honest replays across thread counts, detection per
+//!   fault class, replay against generation wall time, amortized overhead at the audit-rate floor.
 //! - [`data`]: chunk IDs against the FastCDC + BLAKE3 ceiling, signature throughput, dedup
 //!   quality per Jaccard band, index memory.
 
@@ -17,6 +19,7 @@ pub mod dispute;
 pub mod ledger;
 pub mod market;
 pub mod ml;
+pub mod replay;
 
 pub use ledger::{LedgerBenchArgs, ledger};
 pub use market::{MarketBenchArgs, market};

@@ -174,6 +174,21 @@ impl Embedder {
     }
 }
 
+/// The execution trace of an embedding job: leaf `i` is
+/// `hash_parts(Domain::TraceLeaf, [i as u64 big-endian, BLAKE3(f32 little-endian bytes of vector i)])`,
+/// so a verifier that re-embeds the items names the first one that differs. Replays must batch as the
+/// worker did ([`Embedder::embed`] does, in chunks of [`MAX_BATCH`]): padding changes the bits.
+pub fn trace_leaves(vectors: &[Vec<f32>]) -> Vec<mycel_primitives::Hash> {
+    vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            crate::generate::trace_leaf(i, blake3::hash(&bytes).as_bytes())
+        })
+        .collect()
+}
+
 /// Cosine similarity of two vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();

@@ -2,12 +2,16 @@
 
 use crate::{
     Error, Result,
-    llama::{KvCache, Llama, LlamaConfig},
+    llama::{Attention, KvCache, Llama, LlamaConfig, LogitsAt},
     registry::{ExecMode, FileRole, ModelId, ModelKind, ModelSpec, ModelStore, runtime_descriptor},
     sampling::{Sampler, SamplingParams},
     text::{ChatMessage, TextTokenizer, chat_template},
 };
 use candle_core::quantized::gguf_file;
+use mycel_primitives::{
+    Hash,
+    hash::{Domain, hash_parts},
+};
 use std::time::{Duration, Instant};
 
 /// What to generate from.
@@ -123,12 +127,164 @@ pub struct Generation {
     pub logits_hash: String,
     /// Activation fingerprints after the prompt and every [`FINGERPRINT_EVERY`] generated tokens.
     pub fingerprints: Vec<ActivationFingerprint>,
+    /// The end-of-sequence token that stopped it, if one did (it is not in `token_ids`).
+    #[serde(skip)]
+    pub eos_token: Option<u32>,
+    /// The execution trace: leaves as laid out by [`TraceRecorder`], root by [`trace_root`].
+    #[serde(skip)]
+    pub trace: Vec<Hash>,
     /// Time spent on the prompt.
     #[serde(skip)]
     pub prefill_time: Duration,
     /// Time spent decoding after the prompt.
     #[serde(skip)]
     pub decode_time: Duration,
+}
+
+impl Generation {
+    /// Every token the sampler picked, in order: `token_ids`, then the end-of-sequence token if one
+    /// stopped the generation. This, the prompt ids and the sampling parameters are what a replay needs.
+    pub fn sampled_ids(&self) -> Vec<u32> {
+        self.token_ids
+            .iter()
+            .copied()
+            .chain(self.eos_token)
+            .collect()
+    }
+}
+
+/// Positions per execution-trace chunk.
+pub const TRACE_CHUNK: usize = 32;
+
+/// Builds the execution trace of a generation position by position.
+///
+/// The model runs on `prompt ++ sampled[..n - 1]` (a generation never feeds its last pick back), and
+/// the logits at position `p` give the token sampled there. Positions are cut into chunks of
+/// [`TRACE_CHUNK`] from position 0, prompt and output alike. Chunk `c` has `layers + 1` leaves, in
+/// order: for each block `l`, BLAKE3 over the f32 little-endian bytes of that block's output at the
+/// chunk's positions (position-major); then BLAKE3 over the u32 little-endian ids sampled at the
+/// chunk's positions (empty for a chunk of prompt only). Leaf `i = c * (layers + 1) + j` is
+/// `hash_parts(Domain::TraceLeaf, [i as u64 big-endian, payload])`, so the index is bound in and a
+/// dispute can name the chunk, layer and position range of any leaf ([`trace_leaf_at`]).
+#[derive(Debug, Clone)]
+pub struct TraceRecorder {
+    hidden: usize,
+    positions: usize,
+    open: Option<(Vec<blake3::Hasher>, blake3::Hasher)>,
+    layers: usize,
+    leaves: Vec<Hash>,
+}
+
+/// What leaf `i` of a generation trace covers, for a model with `layers` blocks: its chunk, and the
+/// block (`None` for the sampled-token leaf).
+pub fn trace_leaf_at(i: usize, layers: usize) -> (usize, Option<usize>) {
+    let (c, j) = (i / (layers + 1), i % (layers + 1));
+    (c, (j < layers).then_some(j))
+}
+
+/// One trace leaf from its index and payload hash (the convention shared by every job kind).
+pub fn trace_leaf(index: usize, payload: &[u8; 32]) -> Hash {
+    hash_parts(Domain::TraceLeaf, &[&(index as u64).to_be_bytes(), payload])
+}
+
+/// The Merkle root a worker commits to over trace leaves.
+pub fn trace_root(leaves: &[Hash]) -> Hash {
+    mycel_primitives::merkle::root(leaves)
+}
+
+impl TraceRecorder {
+    /// An empty trace of a model with `layers` blocks of width `hidden`.
+    pub fn new(layers: usize, hidden: usize) -> Self {
+        Self {
+            hidden,
+            positions: 0,
+            open: None,
+            layers,
+            leaves: Vec::new(),
+        }
+    }
+
+    /// Adds the block outputs of the next positions (`layers[l]` is `t * hidden` values).
+    pub fn push_positions(&mut self, layers: &[Vec<f32>]) {
+        let t = layers.first().map_or(0, |r| r.len() / self.hidden.max(1));
+        let mut bytes = Vec::with_capacity(self.hidden * 4);
+        for p in 0..t {
+            if self.positions.is_multiple_of(TRACE_CHUNK) {
+                self.close();
+                let hashers = vec![blake3::Hasher::new(); self.layers];
+                self.open = Some((hashers, blake3::Hasher::new()));
+            }
+            let (hashers, _) = self.open.as_mut().expect("opened above");
+            for (h, rows) in hashers.iter_mut().zip(layers) {
+                bytes.clear();
+                for v in &rows[p * self.hidden..(p + 1) * self.hidden] {
+                    bytes.extend_from_slice(&v.to_le_bytes());
+                }
+                h.update(&bytes);
+            }
+            self.positions += 1;
+        }
+    }
+
+    /// Adds the token sampled at the last position pushed.
+    pub fn push_token(&mut self, token: u32) {
+        if let Some((_, tokens)) = self.open.as_mut() {
+            tokens.update(&token.to_le_bytes());
+        }
+    }
+
+    fn close(&mut self) {
+        let Some((hashers, tokens)) = self.open.take() else {
+            return;
+        };
+        for h in hashers.iter().chain([&tokens]) {
+            let leaf = trace_leaf(self.leaves.len(), h.finalize().as_bytes());
+            self.leaves.push(leaf);
+        }
+    }
+
+    /// The leaves, closing the last chunk.
+    pub fn finish(mut self) -> Vec<Hash> {
+        self.close();
+        self.leaves
+    }
+}
+
+/// How a replay runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayMode {
+    /// The worker's own code path: the prompt in one pass, then one decode step per token. Exact in
+    /// every execution mode; as slow as generation.
+    Decode,
+    /// The prompt in one pass, then every generated position in a second pass with per-position
+    /// attention ([`Attention::PerPosition`]). Bit-identical to [`ReplayMode::Decode`] in
+    /// [`ExecMode::Quantized`] (measured and tested); in [`ExecMode::F32`] the batched linear
+    /// layers round differently, so [`TextGenerator::replay`] falls back to decoding there.
+    Prefill,
+}
+
+/// What re-executing a claimed generation gave.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// The trace over the claimed tokens, laid out as [`Generation::trace`]; its token leaves hold
+    /// what the seeded sampler picked here, so a forged pick shows as a divergent leaf.
+    pub trace: Vec<Hash>,
+    /// The token the seeded sampler picks at each generated position, given the claimed tokens
+    /// before it.
+    pub sampled: Vec<u32>,
+    /// BLAKE3 over the logits vectors sampled from, as [`Generation::logits_hash`].
+    pub logits_hash: String,
+}
+
+impl Replay {
+    /// The first position where the claimed pick differs from the replayed one (a length
+    /// difference counts at the shorter length).
+    pub fn first_token_mismatch(&self, claimed: &[u32]) -> Option<usize> {
+        let n = self.sampled.len().min(claimed.len());
+        (0..n)
+            .find(|&i| self.sampled[i] != claimed[i])
+            .or((self.sampled.len() != claimed.len()).then_some(n))
+    }
 }
 
 /// One step of a stream.
@@ -251,35 +407,56 @@ impl TextGenerator {
 
     /// Starts a generation: checks the request, runs the prompt, and returns the token stream.
     pub fn stream(&self, req: &GenerateRequest) -> Result<TokenStream<'_>> {
-        let sampler = Sampler::new(&req.params)?;
+        Sampler::new(&req.params)?;
         let prompt_ids = self.encode_prompt(&req.prompt)?;
+        self.stream_ids(prompt_ids, &req.params)
+    }
+
+    /// [`TextGenerator::stream`] from prompt token ids (what a replay or a token-level client has).
+    pub fn stream_ids(
+        &self,
+        prompt_ids: Vec<u32>,
+        params: &SamplingParams,
+    ) -> Result<TokenStream<'_>> {
+        let sampler = Sampler::new(params)?;
+        if prompt_ids.is_empty() {
+            return Err(Error::InvalidInput("empty prompt".into()));
+        }
         let context = self.model.config().context;
-        if prompt_ids.len() + req.params.max_tokens > context {
+        if prompt_ids.len() + params.max_tokens > context {
             return Err(Error::ContextOverflow {
                 prompt_tokens: prompt_ids.len(),
-                max_tokens: req.params.max_tokens,
+                max_tokens: params.max_tokens,
                 context,
             });
         }
         let mut cache = KvCache::default();
         let start = Instant::now();
-        let (logits, hidden) = self
-            .model
-            .forward_last_hidden(&prompt_ids, &mut cache, true)?;
+        let pass = self.model.forward_traced(
+            &prompt_ids,
+            &mut cache,
+            Attention::Batched,
+            LogitsAt::Last,
+        )?;
         let prefill_time = start.elapsed();
         let fingerprints = vec![ActivationFingerprint::of(
             prompt_ids.len(),
-            &hidden.unwrap_or_default(),
+            &pass.last_hidden,
         )];
+        let mut trace = self.trace_recorder();
+        trace.push_positions(&pass.layers);
+        let logits = pass.logits.into_iter().next();
         tracing::debug!(target: "mycel::ml.generate.prefill", tokens = prompt_ids.len(), ?prefill_time, "prompt done");
         Ok(TokenStream {
             generator: self,
             cache,
             sampler,
-            params: req.params.clone(),
+            params: params.clone(),
             prompt_ids,
             out_ids: Vec::new(),
-            logits: Some(logits),
+            logits,
+            eos_token: None,
+            trace,
             emitted: 0,
             text: String::new(),
             finish: None,
@@ -287,6 +464,96 @@ impl TextGenerator {
             fingerprints,
             prefill_time,
             decode_time: Duration::ZERO,
+        })
+    }
+
+    fn trace_recorder(&self) -> TraceRecorder {
+        let cfg = self.model.config();
+        TraceRecorder::new(cfg.layers, cfg.hidden)
+    }
+
+    /// Re-executes a claimed generation: `prompt_ids`, every token the worker's sampler picked
+    /// (`sampled_ids`: [`Generation::sampled_ids`]) and the request's sampling parameters. Returns the
+    /// trace over the claimed tokens and what the seeded sampler picks at each position, so a caller
+    /// can compare both bit for bit with the claim. `mode` is a request: [`ReplayMode::Prefill`] is
+    /// only exact in [`ExecMode::Quantized`] and decodes otherwise.
+    pub fn replay(
+        &self,
+        prompt_ids: &[u32],
+        sampled_ids: &[u32],
+        params: &SamplingParams,
+        mode: ReplayMode,
+    ) -> Result<Replay> {
+        let mut sampler = Sampler::new(params)?;
+        if prompt_ids.is_empty() || sampled_ids.is_empty() {
+            return Err(Error::InvalidInput(
+                "replay needs a prompt and tokens".into(),
+            ));
+        }
+        let context = self.model.config().context;
+        if prompt_ids.len() + sampled_ids.len() > context + 1 {
+            return Err(Error::ContextOverflow {
+                prompt_tokens: prompt_ids.len(),
+                max_tokens: sampled_ids.len(),
+                context,
+            });
+        }
+        let mut cache = KvCache::default();
+        let mut trace = self.trace_recorder();
+        let mut hasher = blake3::Hasher::new();
+        let mut sampled = Vec::with_capacity(sampled_ids.len());
+        let mut pick = |logits: &[f32], trace: &mut TraceRecorder| -> Result<()> {
+            let bytes: Vec<u8> = logits.iter().flat_map(|v| v.to_le_bytes()).collect();
+            hasher.update(&bytes);
+            let tok = sampler.sample(logits)?;
+            trace.push_token(tok);
+            sampled.push(tok);
+            Ok(())
+        };
+        let prompt = self.model.forward_traced(
+            prompt_ids,
+            &mut cache,
+            Attention::Batched,
+            LogitsAt::Last,
+        )?;
+        trace.push_positions(&prompt.layers);
+        pick(&prompt.logits[0], &mut trace)?;
+        let fed = &sampled_ids[..sampled_ids.len() - 1];
+        let prefill = mode == ReplayMode::Prefill && self.model.mode() == ExecMode::Quantized;
+        if prefill && !fed.is_empty() {
+            let pass = self.model.forward_traced(
+                fed,
+                &mut cache,
+                Attention::PerPosition,
+                LogitsAt::All,
+            )?;
+            // Interleave as the worker did: position, then the token sampled there.
+            let hidden = self.model.config().hidden;
+            for (p, logits) in pass.logits.iter().enumerate() {
+                let rows: Vec<Vec<f32>> = pass
+                    .layers
+                    .iter()
+                    .map(|l| l[p * hidden..(p + 1) * hidden].to_vec())
+                    .collect();
+                trace.push_positions(&rows);
+                pick(logits, &mut trace)?;
+            }
+        } else {
+            for &tok in fed {
+                let pass = self.model.forward_traced(
+                    &[tok],
+                    &mut cache,
+                    Attention::Batched,
+                    LogitsAt::Last,
+                )?;
+                trace.push_positions(&pass.layers);
+                pick(&pass.logits[0], &mut trace)?;
+            }
+        }
+        Ok(Replay {
+            trace: trace.finish(),
+            sampled,
+            logits_hash: hasher.finalize().to_hex().to_string(),
         })
     }
 
@@ -317,6 +584,8 @@ pub struct TokenStream<'a> {
     prompt_ids: Vec<u32>,
     out_ids: Vec<u32>,
     logits: Option<Vec<f32>>,
+    eos_token: Option<u32>,
+    trace: TraceRecorder,
     emitted: usize,
     text: String,
     finish: Option<FinishReason>,
@@ -337,8 +606,10 @@ impl TokenStream<'_> {
         let bytes: Vec<u8> = logits.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.hasher.update(&bytes);
         let tok = self.sampler.sample(&logits)?;
+        self.trace.push_token(tok);
         let tk = &self.generator.tokenizer;
         if tk.eos.contains(&tok) {
+            self.eos_token = Some(tok);
             self.finish = Some(FinishReason::Stop);
             let full = tk.decode(&self.out_ids)?;
             self.text = full;
@@ -370,15 +641,18 @@ impl TokenStream<'_> {
         self.text = full;
         let start = Instant::now();
         let chunk_end = self.out_ids.len().is_multiple_of(FINGERPRINT_EVERY);
-        let (logits, hidden) =
-            self.generator
-                .model
-                .forward_last_hidden(&[tok], &mut self.cache, chunk_end)?;
-        self.logits = Some(logits);
-        if let Some(h) = hidden {
+        let pass = self.generator.model.forward_traced(
+            &[tok],
+            &mut self.cache,
+            Attention::Batched,
+            LogitsAt::Last,
+        )?;
+        self.trace.push_positions(&pass.layers);
+        self.logits = pass.logits.into_iter().next();
+        if chunk_end {
             self.fingerprints.push(ActivationFingerprint::of(
                 self.prompt_ids.len() + self.out_ids.len(),
-                &h,
+                &pass.last_hidden,
             ));
         }
         self.decode_time += start.elapsed();
@@ -409,6 +683,8 @@ impl TokenStream<'_> {
             finish_reason: self.finish.unwrap_or(FinishReason::Length),
             logits_hash: self.hasher.finalize().to_hex().to_string(),
             fingerprints: self.fingerprints,
+            eos_token: self.eos_token,
+            trace: self.trace.finish(),
             prefill_time: self.prefill_time,
             decode_time: self.decode_time,
         })
@@ -446,6 +722,69 @@ fn safe_prefix_len(text: &str, stops: &[String]) -> usize {
         }
     }
     end - hold
+}
+
+/// Fault injection for verification tests and benches: model files changed the way a broken or
+/// dishonest worker would change them. Not for serving.
+#[doc(hidden)]
+pub mod faults {
+    use crate::{Error, Result};
+    pub use candle_core::quantized::GgmlDType;
+    use candle_core::{
+        Device,
+        quantized::{QTensor, gguf_file},
+    };
+
+    fn read(gguf: &[u8]) -> Result<gguf_file::Content> {
+        gguf_file::Content::read(&mut std::io::Cursor::new(gguf)).map_err(|e| Error::InvalidModel {
+            what: "gguf".into(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn missing(name: &str) -> Error {
+        Error::InvalidInput(format!("no tensor {name} in the gguf file"))
+    }
+
+    /// `gguf` with bit `bit` (counted from the start of tensor `name`'s data, LSB first) flipped.
+    pub fn flip_tensor_bit(gguf: &[u8], name: &str, bit: usize) -> Result<Vec<u8>> {
+        let ct = read(gguf)?;
+        let info = ct.tensor_infos.get(name).ok_or_else(|| missing(name))?;
+        let at = (ct.tensor_data_offset + info.offset) as usize + bit / 8;
+        let mut out = gguf.to_vec();
+        let byte = out
+            .get_mut(at)
+            .ok_or_else(|| Error::InvalidInput(format!("bit {bit} is past the file")))?;
+        *byte ^= 1 << (bit % 8);
+        Ok(out)
+    }
+
+    /// `gguf` with tensor `name` dequantized and quantized again to `dtype` (e.g. a coarser type).
+    pub fn requantize_tensor(gguf: &[u8], name: &str, dtype: GgmlDType) -> Result<Vec<u8>> {
+        let ct = read(gguf)?;
+        if !ct.tensor_infos.contains_key(name) {
+            return Err(missing(name));
+        }
+        let mut cur = std::io::Cursor::new(gguf);
+        let mut names: Vec<&String> = ct.tensor_infos.keys().collect();
+        names.sort();
+        let mut tensors = Vec::with_capacity(names.len());
+        for n in &names {
+            let t = ct.tensor(&mut cur, n, &Device::Cpu)?;
+            let t = if n.as_str() == name {
+                QTensor::quantize(&t.dequantize(&Device::Cpu)?, dtype)?
+            } else {
+                t
+            };
+            tensors.push(t);
+        }
+        let meta: Vec<(&str, &gguf_file::Value)> =
+            ct.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let ts: Vec<(&str, &QTensor)> = names.iter().map(|n| n.as_str()).zip(&tensors).collect();
+        let mut out = std::io::Cursor::new(Vec::new());
+        gguf_file::write(&mut out, &meta, &ts)?;
+        Ok(out.into_inner())
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //! Terms: a *pinned model* ([`registry::MODELS`]) is a set of files with sha256 pins, unpacked by
 //! `scripts/fetch-models.sh` into a [`registry::ModelStore`]; its [`registry::ModelId`] is BLAKE3 over the files
 //! and the runtime descriptor (runtime version, architecture, [`registry::ExecMode`]). The worker talks to the
-//! [`engine::Engine`] trait; [`engine::LocalEngine`] implements it over a store. Activation fingerprints are not
-//! implemented yet.
+//! [`engine::Engine`] trait; [`engine::LocalEngine`] implements it over a store. Every generation records an
+//! *execution trace* (a hash per 32-position chunk and transformer block, [`generate::TraceRecorder`]) that
+//! [`generate::TextGenerator::replay`] recomputes bit for bit, so an auditor can re-execute a job and a dispute
+//! can bisect over it; embeddings have one leaf per item ([`embed::trace_leaves`]).
 //!
 //! ```
 //! use mycel_ml::{

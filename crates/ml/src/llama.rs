@@ -146,6 +146,42 @@ pub struct Llama {
     cos: Tensor,
     sin: Tensor,
     device: Device,
+    /// Fault injection only ([`Llama::inject_skip_layer`]): a block whose output is its input.
+    skip_layer: Option<usize>,
+}
+
+/// How a pass over several positions computes attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attention {
+    /// One matmul over all positions with a causal mask: the prompt pass of a generation, and training.
+    Batched,
+    /// Each position on its own against the keys up to it, with exactly the tensor shapes of a one-token
+    /// decode step. candle's f32 matmul may round differently when the shapes differ, so this is what
+    /// makes one pass over a generated sequence give the decode loop's bits (replay); the linear layers
+    /// are row-independent in [`ExecMode::Quantized`] (not in [`ExecMode::F32`], where only the decode
+    /// loop reproduces decode).
+    PerPosition,
+}
+
+/// Which positions of a pass get logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogitsAt {
+    /// The last one (generation).
+    Last,
+    /// Every one (replay checks each sampled token).
+    All,
+}
+
+/// What a traced pass over `t` positions returns.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    /// Logits per position: one row for [`LogitsAt::Last`], `t` rows for [`LogitsAt::All`].
+    pub logits: Vec<Vec<f32>>,
+    /// The last position's final hidden state (after the final norm).
+    pub last_hidden: Vec<f32>,
+    /// Each block's output hidden states (before the final norm), `layers[l][p * hidden + i]` for
+    /// position `p` of the pass: the activations an execution trace commits to.
+    pub layers: Vec<Vec<f32>>,
 }
 
 fn rope_tables(cfg: &LlamaConfig, device: &Device) -> Result<(Tensor, Tensor)> {
@@ -228,6 +264,7 @@ impl Llama {
             cos,
             sin,
             device,
+            skip_layer: None,
         })
     }
 
@@ -278,7 +315,15 @@ impl Llama {
             cos,
             sin,
             device,
+            skip_layer: None,
         })
+    }
+
+    /// Fault injection for verification tests: block `layer` passes its input through unchanged (a
+    /// worker that skips work). Never set on a serving path.
+    #[doc(hidden)]
+    pub fn inject_skip_layer(&mut self, layer: Option<usize>) {
+        self.skip_layer = layer;
     }
 
     /// The configuration.
@@ -310,18 +355,9 @@ impl Llama {
         cache: &mut KvCache,
         hidden: bool,
     ) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
-        if ids.is_empty() {
-            return Err(Error::InvalidInput("no tokens to run".into()));
-        }
-        if cache.len + ids.len() > self.cfg.context {
-            return Err(Error::ContextOverflow {
-                prompt_tokens: cache.len + ids.len(),
-                max_tokens: 0,
-                context: self.cfg.context,
-            });
-        }
+        self.check_len(ids, cache)?;
         let x = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
-        let h = self.hidden_states(&x, Some(cache), false)?;
+        let h = self.hidden_states(&x, Some(cache), false, Attention::Batched, None)?;
         let t = ids.len();
         let last = h.i((.., t - 1, ..))?;
         let logits = self.output.forward(&last)?.squeeze(0)?;
@@ -333,9 +369,49 @@ impl Llama {
         Ok((logits.to_vec1::<f32>()?, state))
     }
 
+    /// Runs `ids` at the cache's position like [`Llama::forward_last`], recording every block's output
+    /// for the execution trace, with logits at the last or at every position.
+    pub fn forward_traced(
+        &self,
+        ids: &[u32],
+        cache: &mut KvCache,
+        attention: Attention,
+        at: LogitsAt,
+    ) -> Result<Pass> {
+        self.check_len(ids, cache)?;
+        let x = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
+        let mut layers = Vec::with_capacity(self.blocks.len());
+        let h = self.hidden_states(&x, Some(cache), false, attention, Some(&mut layers))?;
+        let t = ids.len();
+        let last = h.i((.., t - 1, ..))?;
+        let logits = match at {
+            LogitsAt::Last => vec![self.output.forward(&last)?.squeeze(0)?.to_vec1::<f32>()?],
+            LogitsAt::All => self.output.forward(&h)?.squeeze(0)?.to_vec2::<f32>()?,
+        };
+        Ok(Pass {
+            logits,
+            last_hidden: last.squeeze(0)?.to_vec1::<f32>()?,
+            layers,
+        })
+    }
+
+    fn check_len(&self, ids: &[u32], cache: &KvCache) -> Result<()> {
+        if ids.is_empty() {
+            return Err(Error::InvalidInput("no tokens to run".into()));
+        }
+        if cache.len + ids.len() > self.cfg.context {
+            return Err(Error::ContextOverflow {
+                prompt_tokens: cache.len + ids.len(),
+                max_tokens: 0,
+                context: self.cfg.context,
+            });
+        }
+        Ok(())
+    }
+
     /// Logits at every position of a batch `(b, t)` of token ids, built from differentiable ops only.
     pub fn forward_train(&self, ids: &Tensor) -> Result<Tensor> {
-        let h = self.hidden_states(ids, None, true)?;
+        let h = self.hidden_states(ids, None, true, Attention::Batched, None)?;
         self.output.forward(&h)
     }
 
@@ -344,6 +420,8 @@ impl Llama {
         ids: &Tensor,
         mut cache: Option<&mut KvCache>,
         train: bool,
+        attention: Attention,
+        mut trace: Option<&mut Vec<Vec<f32>>>,
     ) -> Result<Tensor> {
         let (b, t) = ids.dims2()?;
         let pos = cache.as_ref().map_or(0, |c| c.len);
@@ -361,7 +439,8 @@ impl Llama {
             self.embed
                 .index_select(&ids.flatten_all()?, 0)?
                 .reshape((b, t, self.cfg.hidden))?;
-        let mask = if t > 1 {
+        let per_position = attention == Attention::PerPosition && t > 1;
+        let mask = if t > 1 && !per_position {
             Some(causal_mask(t, pos, &self.device)?)
         } else {
             None
@@ -413,26 +492,49 @@ impl Llama {
                 }
                 c.layers[li] = Some((k.clone(), v.clone()));
             }
-            let k = candle_transformers::utils::repeat_kv(k, nh / nkv)?.contiguous()?;
-            let v = candle_transformers::utils::repeat_kv(v, nh / nkv)?.contiguous()?;
-            let mut att = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
-            if let Some(m) = &mask {
-                att = att.broadcast_add(m)?;
-            }
-            let att = if train {
-                candle_nn::ops::softmax(&att, D::Minus1)?
+            let attend =
+                |q: &Tensor, k: Tensor, v: Tensor, mask: Option<&Tensor>| -> Result<Tensor> {
+                    let k = candle_transformers::utils::repeat_kv(k, nh / nkv)?.contiguous()?;
+                    let v = candle_transformers::utils::repeat_kv(v, nh / nkv)?.contiguous()?;
+                    let mut att = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
+                    if let Some(m) = mask {
+                        att = att.broadcast_add(m)?;
+                    }
+                    let att = if train {
+                        candle_nn::ops::softmax(&att, D::Minus1)?
+                    } else {
+                        candle_nn::ops::softmax_last_dim(&att)?
+                    };
+                    Ok(att.matmul(&v)?)
+                };
+            let y = if per_position {
+                // Position `pos + i` sees keys `0..=pos + i`: the shapes of one decode step.
+                let rows = (0..t)
+                    .map(|i| {
+                        let n = pos + i + 1;
+                        attend(
+                            &q.narrow(2, i, 1)?.contiguous()?,
+                            k.narrow(2, 0, n)?.contiguous()?,
+                            v.narrow(2, 0, n)?.contiguous()?,
+                            None,
+                        )
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Tensor::cat(&rows, 2)?
             } else {
-                candle_nn::ops::softmax_last_dim(&att)?
+                attend(&q, k, v, mask.as_ref())?
             };
-            let y = att
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .reshape((b, t, self.cfg.hidden))?;
+            let y = y.transpose(1, 2)?.reshape((b, t, self.cfg.hidden))?;
             let x1 = (blk.o.forward(&y)? + residual)?;
             let hn = norm(&x1, &blk.ffn_norm)?;
             let g = candle_nn::ops::silu(&blk.gate.forward(&hn)?)?;
             let m = blk.down.forward(&(g * blk.up.forward(&hn)?)?)?;
-            x = (m + &x1)?;
+            if self.skip_layer != Some(li) {
+                x = (m + &x1)?;
+            }
+            if let Some(tr) = trace.as_deref_mut() {
+                tr.push(x.flatten_all()?.to_vec1::<f32>()?);
+            }
         }
         if let Some(c) = cache {
             c.len += t;

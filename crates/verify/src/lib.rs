@@ -7,7 +7,8 @@
 //! - [`commitment`]: the result commitment a worker puts on chain for a batch job (a Merkle root
 //!   over per-item result hashes), and the proof that one item is under it.
 //!
-//! Audits, replay and bisection disputes land here next.
+//! - [`replay`]: an auditor's re-execution of a generation or embedding job, compared bit for bit
+//!   with the worker's claim (outputs and execution trace), naming the first unit that differs.
 //!
 //! Bodies are named by their blob address (`mycel_store::blob_hash`), so a request or reply
 //! stored as a blob has the address its receipt names.
@@ -16,19 +17,24 @@
 //! blob address, nothing else; the ledger depends on it already) and `mycel-ledger`
 //! for the *types* the chain checks (the session [`Receipt`](mycel_ledger::modules::market::Receipt)
 //! and its signing namespace), so a receipt verified here is byte-for-byte the one a dispute
-//! proves on chain. Nothing here executes blocks. `mycel-ml` joins when replay does: an auditor
-//! re-executes a job on the engine, and only then is the ML runtime worth its build time here.
+//! proves on chain. Nothing here executes blocks. `mycel-ml` for replay: an auditor re-executes a
+//! job on the same runtime the worker used.
 
 pub mod commitment;
 pub mod game;
 pub mod log;
 pub mod receipt;
+pub mod replay;
 pub mod request;
 pub mod trace;
 
 pub use commitment::{item_proof, result_commitment, verify_item};
 pub use log::ReceiptLog;
 pub use receipt::SignedReceipt;
+pub use replay::{
+    Finding, GenerationClaim, TraceClaim, Verdict, first_divergent_leaf, replay_embeddings,
+    replay_generation,
+};
 pub use request::{REQUEST_NAMESPACE, request_bytes, sign_request, verify_request};
 pub use trace::{Bisection, GameError};
 
@@ -53,6 +59,9 @@ pub enum Error {
         /// Parse error.
         why: String,
     },
+    /// The model could not run a replay (a claim it cannot execute, or a broken model).
+    #[error(transparent)]
+    Ml(#[from] mycel_ml::Error),
 }
 
 /// Result with the verification [`Error`].

@@ -6,3 +6,4 @@ mod embed;
 mod generate;
 mod lora;
 mod models;
+mod replay;
