@@ -108,6 +108,8 @@ enum BenchCmd {
     Ml(crate::ml_cmd::BenchMlArgs),
     /// Ledger cost of a batch job and job-lifecycle throughput.
     Market(mycel_bench::MarketBenchArgs),
+    /// Verification: false positives, fault detection, replay and dispute cost, economy.
+    Verify(mycel_bench::VerifyBenchArgs),
 }
 
 /// Runs a parsed command line.
@@ -183,6 +185,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run(r) => crate::ml_cmd::run(r, cli.global.json),
         Command::Models(m) => crate::ml_cmd::models(m, cli.global.json),
         Command::Bench(BenchCmd::Market(a)) => mycel_bench::market(&a).map_err(Into::into),
+        Command::Bench(BenchCmd::Verify(a)) => mycel_bench::verify(&a).map_err(Into::into),
         Command::Data(d) => {
             crate::data_cmd::run(&home, cli.global.api.as_deref(), d, cli.global.json)
         }

@@ -20,9 +20,11 @@ pub mod ledger;
 pub mod market;
 pub mod ml;
 pub mod replay;
+pub mod verify;
 
 pub use ledger::{LedgerBenchArgs, ledger};
 pub use market::{MarketBenchArgs, market};
+pub use verify::{VerifyBenchArgs, verify};
 
 use mycel_node::{Result, error::io};
 

@@ -32,6 +32,7 @@ impl JobRunner for UppercaseRunner {
             units: input.len() as u64,
             items,
             bytes: out,
+            trace: Vec::new(),
         })
     }
 }

@@ -46,6 +46,10 @@ pub struct JobOutput {
     /// Hashes of the individual results (one per item), whose Merkle root is committed so that a
     /// verifier can check any single item.
     pub items: Vec<Hash>,
+    /// Finer trace leaves where the engine records them (generation: per 32-token chunk and
+    /// layer, then the sampled tokens, per prompt, each prompt followed by its item): a dispute
+    /// then bisects down to one chunk of one layer. Empty: the trace is the items.
+    pub trace: Vec<Hash>,
 }
 
 /// Runs jobs of some kinds and models: the seam between the market and the engines.

@@ -166,6 +166,7 @@ fn dedup(job: &Job, input: &[u8], p: &serde_json::Value) -> Result<JobOutput> {
         bytes,
         units: summary.records,
         items,
+        trace: Vec::new(),
     })
 }
 
@@ -217,6 +218,7 @@ impl JobRunner for MlRunner {
                     bytes,
                     units: texts.len() as u64,
                     items,
+                    trace: Vec::new(),
                 })
             }
             JobKind::Generate => {
@@ -236,6 +238,7 @@ impl JobRunner for MlRunner {
                     ..Default::default()
                 };
                 let (mut bytes, mut items, mut units) = (Vec::new(), Vec::new(), 0u64);
+                let mut trace = Vec::new();
                 for prompt in prompts {
                     let req = GenerateRequest {
                         prompt: Prompt::user(prompt.clone()),
@@ -253,6 +256,8 @@ impl JobRunner for MlRunner {
                         .collect();
                     let mut line = serde_json::to_vec(&serde_json::json!({"prompt": prompt, "completion": g.text, "tokens": tokens, "logits_hash": g.logits_hash, "fingerprints": fingerprints})).expect("serializes");
                     items.push(blob_hash(&line));
+                    trace.extend(g.trace.iter().copied());
+                    trace.push(mycel_primitives::merkle::leaf_hash(&blob_hash(&line).0));
                     line.push(b'\n');
                     bytes.extend(line);
                 }
@@ -260,6 +265,7 @@ impl JobRunner for MlRunner {
                     bytes,
                     units,
                     items,
+                    trace,
                 })
             }
             JobKind::Finetune => {
@@ -290,6 +296,7 @@ impl JobRunner for MlRunner {
                     items: vec![blob_hash(&bytes), blob_hash(&record)],
                     units: cfg.steps as u64,
                     bytes,
+                    trace: Vec::new(),
                 })
             }
             JobKind::Dedup => dedup(job, input, &p),

@@ -44,9 +44,12 @@ pub fn replay<R: JobRunner + ?Sized>(runner: &R, job: &Job, input: &[u8]) -> Res
     })
 }
 
-/// The trace leaves of a job's output: the leaf hashes of its per-item results (of the whole
-/// output when it has no items).
+/// The trace leaves of a job's output: the engine's own trace when it records one (generation),
+/// else the leaf hashes of its per-item results (of the whole output when it has no items).
 pub fn leaves(out: &JobOutput) -> Vec<Hash> {
+    if !out.trace.is_empty() {
+        return out.trace.clone();
+    }
     if out.items.is_empty() {
         return vec![merkle::leaf_hash(&blob_hash(&out.bytes).0)];
     }
