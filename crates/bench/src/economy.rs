@@ -250,6 +250,8 @@ struct Sim {
     last_resolved: u64,
     /// Refused transactions, by code (diagnostics: a refusal costs its sender the fee).
     refused: BTreeMap<String, u64>,
+    /// Height at which the scenario stops whatever happened.
+    cap: u64,
 }
 
 impl Sim {
@@ -288,6 +290,7 @@ impl Sim {
             posted: 0,
             last_resolved: 0,
             refused: BTreeMap::new(),
+            cap: 100_000,
         };
         sim.setup()?;
         Ok(sim)
@@ -477,7 +480,8 @@ impl Sim {
         for (i, prompt) in prompts {
             let r = &out.receipts[i];
             if !r.success {
-                if r.code == "no_worker" {
+                // Nobody eligible: the worker's reputation (or stake) is gone.
+                if r.error.contains("no worker serves") {
                     self.expelled = true;
                 }
                 continue;
@@ -848,7 +852,7 @@ impl Sim {
     }
 
     fn play(&mut self) -> Result<()> {
-        let cap = 400_000;
+        let cap = self.cap;
         match (self.sc.worker, self.sc.target) {
             (WorkerPlay::Seasoned { burst }, Target::Jobs(jobs)) => {
                 // Only the cheating phases are booked (for the worker and a colluding auditor):
