@@ -7,6 +7,8 @@
 //! - [`market`]: ledger cost and throughput of batch jobs; interactive session latency.
 //! - [`ml`]: generation, embedding and LoRA speed on the pinned models, with the GEMM ceiling
 //!   and the llama.cpp and ONNX Runtime peers.
+//! - [`economy`]: a Monte-Carlo of the verification economy on the real ledger: profit per job
+//!   of honest, cheating, self-dealing, lazy and colluding strategies at the default parameters.
 //! - [`dispute`]: a Tier D dispute on the integer model: rounds, bytes, referee time, false
 //!   positives over honest replays and detection of each fault class.
 //! - [`replay`]: audit replay on SmolLM2: honest replays across thread counts, detection per
@@ -16,6 +18,7 @@
 
 pub mod data;
 pub mod dispute;
+pub mod economy;
 pub mod ledger;
 pub mod market;
 pub mod ml;
