@@ -4,7 +4,7 @@
 //! the pinned SmolLM2 against the original generation ([`crate::replay`]), and the economy
 //! Monte-Carlo over the real ledger ([`crate::economy`]).
 
-use crate::{dispute, replay};
+use crate::{dispute, economy, replay};
 use mycel_node::{Error, Result};
 
 /// Options of `mycel bench verify`.
@@ -49,6 +49,10 @@ pub fn verify(args: &VerifyBenchArgs) -> Result<()> {
                 why: format!("{e} (fetch the pinned models with `mycel models fetch`)"),
             })?;
         print!("{r}");
+    }
+    if args.economy_jobs > 0 {
+        println!("\n== Economy Monte-Carlo over the real ledger ==");
+        print!("{}", economy::run(args.economy_jobs, 1)?);
     }
     Ok(())
 }

@@ -64,10 +64,14 @@ pub enum Reason {
     /// Credit (reserve): the validators' emission share of an epoch in which no validator of
     /// the set signed a certified block.
     ReservedValidators = 21,
+    /// Credit: the audit fee of a matching audit, paid by the job's poster.
+    AuditFee = 22,
+    /// Debit: an audit fee this account paid for its job.
+    AuditPaid = 23,
 }
 
 impl Reason {
-    const ALL: [Reason; 21] = [
+    const ALL: [Reason; 23] = [
         Reason::ValidatorEmission,
         Reason::FeeShare,
         Reason::FeePaid,
@@ -89,6 +93,8 @@ impl Reason {
         Reason::SlashedFraud,
         Reason::SlashedLazy,
         Reason::ReservedValidators,
+        Reason::AuditFee,
+        Reason::AuditPaid,
     ];
 
     fn from_u16(v: u16) -> Option<Reason> {
@@ -106,6 +112,7 @@ impl Reason {
                 | Reason::BondForfeited
                 | Reason::SlashedFraud
                 | Reason::SlashedLazy
+                | Reason::AuditPaid
         )
     }
 }

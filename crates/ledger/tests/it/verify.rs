@@ -622,7 +622,7 @@ fn a_silent_auditor_is_slashed_and_replaced() {
     assert_eq!(audits[0].stage, AuditStage::Silent);
     assert_eq!(
         stake(&c, &first.auditor, Role::Auditor),
-        Amount(before.0 - before.mul_div(2_000, 10_000).unwrap().0)
+        Amount(before.0 - before.mul_div(5_000, 10_000).unwrap().0)
     );
     assert_eq!(audits.len(), 2);
     assert_ne!(audits[1].auditor, first.auditor);
@@ -1114,4 +1114,57 @@ mod property {
             }
         }
     }
+}
+
+#[test]
+fn a_caught_worker_has_every_other_open_result_audited() {
+    // No auditor yet: three made-up results go unaudited, with a long challenge window.
+    let mut c = chain_with(&[], |p| p.market.challenge_window = 200);
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        let job = post(&mut c);
+        let cheat = run(
+            &job,
+            &Faults {
+                skip_layer: Some(1),
+                ..Default::default()
+            },
+        );
+        commit(&mut c, &job, &cheat, units(&cheat));
+        jobs.push((job, cheat));
+    }
+    c.block(&[]);
+    for (job, _) in &jobs {
+        assert!(verify::audits_of(&c.state, job.id).unwrap().is_empty());
+    }
+    for a in [4, 5] {
+        ok(&c.block(&[c.tx(
+            &account(a),
+            vec![bond(Role::Auditor, Amount::from_myc(100))],
+        )]));
+    }
+    // A challenger proves the first one wrong (the worker stays silent).
+    let (job, _) = &jobs[0];
+    let honest = run(job, &Faults::default());
+    ok(&c.block(&[c.tx(
+        &account(6),
+        vec![vmsg(verify::Msg::Challenge {
+            job: job.id,
+            trace_root: honest.trace_root(),
+            bond: Amount::from_myc(1),
+        })],
+    )]));
+    let d = verify::disputes_of(&c.state, job.id).unwrap()[0].clone();
+    c.run_to(d.due);
+    assert_eq!(
+        verify::dispute(&c.state, d.id).unwrap().unwrap().outcome,
+        Outcome::ChallengerWon
+    );
+    // The other two are now under audit, and cannot settle before it ends.
+    for (job, _) in &jobs[1..] {
+        let audits = verify::audits_of(&c.state, job.id).unwrap();
+        assert_eq!(audits.len(), 1, "job {} audited after the strike", job.id);
+        assert_eq!(audits[0].stage, AuditStage::Sealing);
+    }
+    conserved(&c);
 }

@@ -171,6 +171,8 @@ fn explain(r: rewards::Reason) -> &'static str {
         DisputeWon => "the winner's share of what the loser of a dispute forfeited",
         BondForfeited => "challenge bond lost: the disputed result was right",
         AuditorEmission => "auditor share of the epoch emission, pro rata to audits completed",
+        AuditFee => "audit fee for a replay that confirmed a result, paid by the job's poster",
+        AuditPaid => "audit fee this account's job paid its auditor",
         UnbondReleased => "unbonded stake returned after the unbonding delay",
         ReservedWorkers | ReservedData | ReservedAuditors | ReservedValidators => {
             "emission share held in the reserve: no eligible earners this epoch"

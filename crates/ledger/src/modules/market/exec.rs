@@ -344,6 +344,11 @@ impl Module for Market {
     }
 }
 
+/// Stores `job` (for `verify`, which adjusts a held job's escrow ceiling).
+pub(crate) fn put_job<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, job: &Job) {
+    ctx.state.put(job_key(job.id), job);
+}
+
 /// True while `verify` holds job `id` (an audit or a dispute is open on its result).
 pub(crate) fn is_held<S: StateRead + ?Sized>(
     state: &crate::state::StateCache<'_, S>,

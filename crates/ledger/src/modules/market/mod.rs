@@ -28,7 +28,7 @@ pub use error::MarketError;
 pub use session::{RECEIPT_NAMESPACE, Receipt, Session, SessionMsg, recent_sessions, session};
 pub mod events;
 mod exec;
-pub(crate) use exec::{is_held, reject, reward_reputation, set_hold, settle};
+pub(crate) use exec::{is_held, put_job, reject, reward_reputation, set_hold, settle};
 mod msg;
 mod params;
 mod query;

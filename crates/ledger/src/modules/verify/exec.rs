@@ -44,22 +44,33 @@ pub fn seal(audit: u64, auditor: &Address, digest: &Hash, trace_root: &Hash, sal
 }
 
 /// Audit probability of a result, basis points: `10_000 >> (verified / halving)`, at least the
-/// floor and at least `fee / (fee + slashable)`: with reward `R` (the fee a caught cheater does
-/// not get) and slash `S`, a cheater saving at most the fee's worth of compute `C ≤ R` is caught
-/// with `p·(R+S) ≥ C`.
-pub fn audit_rate_bps(p: &super::Params, history: &History, fee: Amount, slashable: Amount) -> u16 {
+/// floor, and at least `audit_safety · exposure / (exposure + slashable)`, where `exposure` is
+/// the fees of every result the worker has open (this one included) and `slashable` what one
+/// proven fraud costs it. A cheater gains at most `exposure` (R, the fees, bounds the compute C
+/// it saves) and is caught with at least that probability, so `p·(R+S) ≥ C` holds with a
+/// margin of `audit_safety`; the margin also covers an auditor colluding with the worker that
+/// holds less than `1 − 1/audit_safety` of the auditor stake (it is drawn for the partner's
+/// audits only in proportion to its stake).
+pub fn audit_rate_bps(
+    p: &super::Params,
+    history: &History,
+    exposure: Amount,
+    slashable: Amount,
+) -> u16 {
     let halvings = history.verified / p.audit_halving_jobs.max(1);
     let by_history = if halvings >= 14 {
         0
     } else {
         10_000u32 >> halvings
     };
-    let denom = fee.0.saturating_add(slashable.0);
+    let denom = exposure.0.saturating_add(slashable.0);
     let by_stake = if denom == 0 {
         10_000
     } else {
-        // ceil(10_000 · fee / (fee + slashable)) without overflow for realistic amounts.
-        let num = fee.0.saturating_mul(10_000);
+        let num = exposure
+            .0
+            .saturating_mul(10_000)
+            .saturating_mul(p.audit_safety.max(1) as u128);
         num.div_ceil(denom).min(10_000) as u32
     };
     by_history
@@ -217,7 +228,11 @@ fn select<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
         let slashable = staking::stake(ctx.state, &job.worker, staking::Role::Worker)?
             .mul_div(p.fraud_slash_bps as u128, 10_000)
             .map_err(|_| crate::Error::Overflow("audit rate"))?;
-        let rate = audit_rate_bps(&p, &hist, fee_of(&job), slashable);
+        // Every open result of the worker is at stake at once: cheating on many in parallel
+        // must not dilute the risk of each.
+        let open = staking::locks(ctx.state, &job.worker, staking::Role::Worker)?.max(1);
+        let exposure = Amount(fee_of(&job).0.saturating_mul(open as u128));
+        let rate = audit_rate_bps(&p, &hist, exposure, slashable);
         let roll = rand_u64(&[b"verify.select", &ctx.env.parent.0, &id.to_be_bytes()]) % 10_000;
         let exclude = [job.worker, job.poster];
         if roll >= rate as u64 {
@@ -249,6 +264,29 @@ fn select<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
             let altered = hash_parts(Domain::Verdict, &[b"canary", &job_claim(&job).0]);
             let exclude = [job.worker, job.poster, audit.auditor];
             assign_audit(ctx, &job, altered, 1, &exclude, b"verify.canary_auditor")?;
+        }
+    }
+    Ok(())
+}
+
+/// A worker caught once is suspect: every other result it has open and not yet under audit or
+/// dispute is audited now, so a burst of cheats is caught as a whole.
+fn audit_open_results<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    worker: &Address,
+    caught: u64,
+) -> Result<()> {
+    for id in market::jobs_of(ctx.state, worker)? {
+        if id == caught || market::is_held(ctx.state, id)? {
+            continue;
+        }
+        let job = job_of(ctx, id)?;
+        if job.status != JobStatus::Committed || job.worker != *worker {
+            continue;
+        }
+        let exclude = [job.worker, job.poster];
+        if assign_audit(ctx, &job, job_claim(&job), 1, &exclude, b"verify.suspect")?.is_some() {
+            hold(ctx, id, true)?;
         }
     }
     Ok(())
@@ -350,6 +388,7 @@ fn reveal_outcome<S: StateRead + ?Sized>(
         verdict = "match";
         close_audit(ctx, audit, AuditStage::Matched)?;
         audit_done(ctx, &audit.auditor.clone())?;
+        pay_audit_fee(ctx, &job, &audit.auditor)?;
         ctx.state
             .put(key(APPROVED, &[&job.id.to_be_bytes()]), &audit.auditor);
         record_verified(ctx, &job)?;
@@ -382,6 +421,45 @@ fn reveal_outcome<S: StateRead + ?Sized>(
             (attr::VERDICT, verdict.into()),
         ],
     );
+    Ok(())
+}
+
+/// Pays the auditor of a matching verdict `audit_fee_bps` of the job's fee out of the poster's
+/// unused escrow (verification is a service the poster buys; the worker's pay is untouched).
+/// The job's escrow ceiling shrinks by the same amount, so escrow stays equal to open ceilings.
+fn pay_audit_fee<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    job: &Job,
+    auditor: &Address,
+) -> Result<()> {
+    let cost = fee_of(job);
+    let spare = job
+        .max_fee
+        .checked_sub(cost)
+        .map_err(|_| crate::Error::Overflow("audit fee"))?;
+    let fee = cost
+        .mul_div(ctx.params.verify.audit_fee_bps as u128, 10_000)
+        .map_err(|_| crate::Error::Overflow("audit fee"))?
+        .min(spare);
+    if fee.is_zero() || job.status != JobStatus::Committed {
+        return Ok(());
+    }
+    let mut job = job.clone();
+    job.max_fee = job
+        .max_fee
+        .checked_sub(fee)
+        .map_err(|_| crate::Error::Overflow("audit fee"))?;
+    market::put_job(ctx, &job);
+    bank::transfer(ctx, &market::escrow(), auditor, fee).map_err(|e| e.into_fatal("audit fee"))?;
+    let epoch = ctx.epoch();
+    earnings::record(ctx.state, epoch, auditor, earnings::Reason::AuditFee, fee)?;
+    earnings::record(
+        ctx.state,
+        epoch,
+        &job.poster,
+        earnings::Reason::AuditPaid,
+        fee,
+    )?;
     Ok(())
 }
 
@@ -506,6 +584,7 @@ fn finish<S: StateRead + ?Sized>(
             h.verified = 0;
             h.strikes = h.strikes.saturating_add(1);
             ctx.state.put(hk, &h);
+            audit_open_results(ctx, &job.worker, job.id)?;
             if d.by_auditor {
                 audit_done(ctx, &d.challenger)?;
             }

@@ -5,7 +5,10 @@
 //!    digest (block `h`, unknown to the worker when it sent the result) is the randomness. It is
 //!    audited with probability [`audit_rate_bps`]: 100 % for a new or recently caught worker,
 //!    halving every `audit_halving_jobs` verified results, never below the floor, and never
-//!    below `fee / (fee + slashable stake)`, which makes `p·(R+S) ≥ C` hold for every job.
+//!    below `audit_safety · exposure / (exposure + slashable stake)`, where the exposure is the
+//!    fees of all the worker's open results: `p·(R+S) ≥ C` holds with a margin, also for a
+//!    worker cheating on many results at once. A worker caught once has every other open result
+//!    audited.
 //! 2. **Audit.** The auditor is drawn stake-weighted among bonded auditors, never the worker or
 //!    the poster. It replays the job and seals `H(audit ‖ auditor ‖ claim digest ‖ its trace
 //!    root ‖ salt)`, then reveals. A matching digest verifies the result (and only verified

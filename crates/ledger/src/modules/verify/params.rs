@@ -10,6 +10,10 @@ pub struct Params {
     pub audit_floor_bps: u16,
     /// Verified results that halve a worker's audit probability (a new worker starts at 100 %).
     pub audit_halving_jobs: u64,
+    /// Safety factor on the stake-backed audit rate (`p ≥ safety · exposure / (exposure +
+    /// slashable)`): a margin over break-even, and room for an auditor colluding with the worker
+    /// that holds less than `1 − 1/safety` of the auditor stake.
+    pub audit_safety: u16,
     /// Blocks an auditor has to seal its verdict.
     pub seal_blocks: u64,
     /// Blocks it then has to reveal it.
@@ -20,6 +24,9 @@ pub struct Params {
     pub round_blocks: u64,
     /// Blocks the validator set has to vote on a step the referee cannot recompute.
     pub panel_blocks: u64,
+    /// What the poster pays the auditor of a matching audit, basis points of the job's fee, out
+    /// of its unused escrow (a replay costs about as much as the work: see BENCHMARKS.md).
+    pub audit_fee_bps: u16,
     /// Share of a losing worker's (or auditing challenger's) stake slashed, basis points.
     pub fraud_slash_bps: u16,
     /// Share of a forfeit paid to the winner, basis points; the rest is burned.
@@ -40,14 +47,16 @@ impl Default for Params {
         Params {
             audit_floor_bps: 100,
             audit_halving_jobs: 4,
+            audit_safety: 3,
             seal_blocks: 20,
             reveal_blocks: 10,
             max_auditors: 3,
             round_blocks: 10,
             panel_blocks: 30,
+            audit_fee_bps: 6_000,
             fraud_slash_bps: 5_000,
             winner_bps: 5_000,
-            lazy_slash_bps: 2_000,
+            lazy_slash_bps: 5_000,
             canary_bps: 1_000,
             min_challenge_bond: Amount::from_myc(1),
             reputation_penalty: 50,
