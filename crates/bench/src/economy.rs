@@ -221,6 +221,11 @@ fn split_point(n: usize) -> usize {
     k
 }
 
+/// What a poster escrows for a 1 MYC job: the fee plus the audit fee the ledger keeps back.
+fn escrow_of(p: &Params) -> Amount {
+    Amount(MAX_FEE.0 * (10_000 + p.verify.audit_fee_bps as u128) / 10_000)
+}
+
 fn fee_of(units: u64) -> Amount {
     Amount(PRICE.0.saturating_mul(units as u128)).min(MAX_FEE)
 }
@@ -491,7 +496,7 @@ impl Sim {
                         model: self.model_id,
                         input: input_hash(&prompt),
                         params: params.into_bytes(),
-                        max_fee: MAX_FEE,
+                        max_fee: escrow_of(&self.params),
                         deadline_blocks: 20,
                     }),
                 )?);

@@ -116,11 +116,12 @@ fn job_is_assigned_committed_and_settled() {
     // Only the assigned worker can commit.
     let out = c.block(&[c.tx(&account(2), vec![commit(0, 10)])]);
     assert_eq!(out.receipts[0].code, "unauthorized");
-    // 5 MYC of escrow at 1,000,000 per unit pays for at most 5,000 units.
-    let out = c.block(&[c.tx(&worker, vec![commit(0, 5_001)])]);
+    // 5 MYC of escrow at 1,000,000 per unit, less the 60 % audit fee kept back, pays for at
+    // most 3,125 units.
+    let out = c.block(&[c.tx(&worker, vec![commit(0, 3_126)])]);
     assert_eq!(out.receipts[0].code, "invalid_market");
     assert!(
-        out.receipts[0].error.contains("at most 5000"),
+        out.receipts[0].error.contains("at most 3125"),
         "{}",
         out.receipts[0].error
     );

@@ -277,6 +277,17 @@ fn a_new_workers_honest_result_is_audited_verified_and_settled() {
     )]);
     ok(&out);
     assert_eq!(the_audit(&c, job.id).stage, AuditStage::Matched);
+    // The poster pays the auditor 60 % of the job's fee from the escrow kept back for it.
+    let job_now = market::job(&c.state, job.id).unwrap().unwrap();
+    let fee = Amount(PRICE * job_now.units as u128);
+    let audit_fee = fee.mul_div(6_000, 10_000).unwrap();
+    assert_eq!(job_now.max_fee.0, Amount::from_myc(1).0 - audit_fee.0);
+    let paid = rewards::records(&c.state, 0, Some(&audit.auditor))
+        .unwrap()
+        .into_iter()
+        .find(|r| r.reason == Reason::AuditFee)
+        .map(|r| r.amount);
+    assert_eq!(paid, Some(audit_fee));
     c.run_to(c.height + 3);
     let job = market::job(&c.state, job.id).unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Settled);
@@ -586,18 +597,18 @@ fn inflated_units_are_refused_and_a_wrong_unit_count_fails_the_audit() {
     let mut c = chain(|_| {});
     let job = post(&mut c);
     let r = run(&job, &Faults::default());
-    // 1 MYC at 1,000,000 per unit: 1,000 units at most.
+    // 1 MYC at 1,000,000 per unit, with the audit fee kept back: 625 units at most.
     let out = c.block(&[c.tx(
         &account(1),
         vec![Message::Market(market::Msg::CommitResult {
             job: job.id,
             output: output_of(&r),
-            units: 1_001,
+            units: 626,
             trace_root: r.trace_root(),
             trace_len: r.leaves.len() as u64,
         })],
     )]);
-    assert!(out.receipts[0].error.contains("at most 1000"));
+    assert!(out.receipts[0].error.contains("at most 625"));
     // Within the bound but more than the replay counts: the digest differs.
     commit(&mut c, &job, &r, units(&r) + 100);
     c.block(&[]);

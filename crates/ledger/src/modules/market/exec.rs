@@ -242,7 +242,7 @@ impl Module for Market {
                 if *units == 0 {
                     return Err(MarketError::NoUnits.into());
                 }
-                let max = job.max_units();
+                let max = job.max_units(ctx.params.verify.audit_fee_bps);
                 if *units > max {
                     return Err(MarketError::UnitsAboveBound { units: *units, max }.into());
                 }

@@ -139,12 +139,15 @@ mycel_primitives::impl_codec!(Job {
 });
 
 impl Job {
-    /// The most work units a result may claim: what the escrow can pay at the assigned price,
-    /// and the poster's own `max_units` parameter when it sets one.
-    pub fn max_units(&self) -> u64 {
+    /// The most work units a result may claim: what the escrow can pay at the assigned price
+    /// once the audit fee (`audit_fee_bps` of the fee, kept back for the auditor should the
+    /// result be audited) is set aside, and the poster's own `max_units` parameter when it sets
+    /// one.
+    pub fn max_units(&self, audit_fee_bps: u16) -> u64 {
+        let payable = self.max_fee.0.saturating_mul(10_000) / (10_000 + audit_fee_bps as u128);
         let budget = match self.price_per_unit.0 {
             0 => u64::MAX,
-            p => u64::try_from(self.max_fee.0 / p).unwrap_or(u64::MAX),
+            p => u64::try_from(payable / p).unwrap_or(u64::MAX),
         };
         let declared = serde_json::from_slice::<serde_json::Value>(&self.params)
             .ok()
