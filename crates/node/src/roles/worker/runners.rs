@@ -9,7 +9,9 @@
 //!   tokens, what a re-executing auditor compares chunk by chunk); one unit per token (prompt + completion). Params: `max_tokens`,
 //!   `temperature`; the sampling seed is the ledger's (`Job::seed`), never the worker's.
 //! - `finetune`: a JSONL training set (`{"text"}` or `{"prompt","completion"}`) → the LoRA adapter
-//!   (safetensors); one unit per optimizer step. Params: `rank`, `steps`, `lr`; the seed is the ledger's.
+//!   (safetensors); one unit per optimizer step; the trace has a leaf per step (its loss) then the
+//!   adapter and the training record without its wall time. Params: `rank`, `steps`, `lr`; the
+//!   seed is the ledger's.
 //! - `dedup` (data engine; the job's model is the dedup profile's ID): JSONL records → one
 //!   `{"id", "cluster"}` line per record, as `mycel data dedup` writes; one unit per record.
 //!   Params: `threshold`, `tier` (`d` or `l`), `text_field`, `id_field`.
@@ -287,16 +289,35 @@ impl JobRunner for MlRunner {
                 if let Some(v) = p["lr"].as_f64() {
                     cfg.lr = v;
                 }
-                let (adapter, record) = engine
+                let (adapter, mut record) = engine
                     .train_adapter(&self.generator.0, &data, &cfg)
                     .map_err(ml)?;
                 let bytes = adapter.to_bytes().map_err(ml)?;
-                let record = serde_json::to_vec(&record).expect("serializes");
+                // Wall time is not reproducible: what a replay must match leaves it out.
+                record.ms_per_step = 0.0;
+                let record_bytes = serde_json::to_vec(&record).expect("serializes");
+                let items = vec![blob_hash(&bytes), blob_hash(&record_bytes)];
+                // The trace: one leaf per optimizer step (its loss, bit for bit), then the items.
+                let mut trace: Vec<Hash> = record
+                    .losses
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        let mut leaf = (i as u64).to_be_bytes().to_vec();
+                        leaf.extend_from_slice(&l.to_bits().to_be_bytes());
+                        mycel_primitives::merkle::leaf_hash(&leaf)
+                    })
+                    .collect();
+                trace.extend(
+                    items
+                        .iter()
+                        .map(|h| mycel_primitives::merkle::leaf_hash(&h.0)),
+                );
                 Ok(JobOutput {
-                    items: vec![blob_hash(&bytes), blob_hash(&record)],
+                    items,
                     units: cfg.steps as u64,
                     bytes,
-                    trace: Vec::new(),
+                    trace,
                 })
             }
             JobKind::Dedup => dedup(job, input, &p),
