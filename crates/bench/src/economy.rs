@@ -213,14 +213,6 @@ fn units_of(prompt: &[u32], run: &Run) -> u64 {
     (prompt.len() + run.tokens.len()) as u64
 }
 
-fn split_point(n: usize) -> usize {
-    let mut k = 1;
-    while k << 1 < n {
-        k <<= 1;
-    }
-    k
-}
-
 /// What a poster escrows for a 1 MYC job: the fee plus the audit fee the ledger keeps back.
 fn escrow_of(p: &Params) -> Amount {
     Amount(MAX_FEE.0 * (10_000 + p.verify.audit_fee_bps as u128) / 10_000)
@@ -758,7 +750,7 @@ impl Sim {
                     let Some(run) = rec.committed.as_ref().filter(|_| rec.defend) else {
                         continue;
                     };
-                    let k = split_point(size);
+                    let k = mycel_primitives::merkle::split(size as u64) as usize;
                     let (left, right) = (
                         merkle::root(&run.leaves[o..o + k]),
                         merkle::root(&run.leaves[o + k..o + size]),
@@ -778,7 +770,7 @@ impl Sim {
                         continue;
                     };
                     let honest = self.honest_run(d.job)?;
-                    let k = split_point(size);
+                    let k = mycel_primitives::merkle::split(size as u64) as usize;
                     let right = merkle::root(&honest.leaves[o..o + k]) == d.left;
                     txs.push(self.sign(
                         n,

@@ -79,6 +79,23 @@ impl<'a, S: StateRead + ?Sized> StateCache<'a, S> {
         }
     }
 
+    /// Adds one to (`up`) or takes one from (saturating) the `u64` counter at `key`, deleting
+    /// the key at zero so state holds no empty entries; returns the new count.
+    pub fn step_counter(&mut self, key: Vec<u8>, up: bool) -> Result<u64> {
+        let n = self.get::<u64>(&key)?.unwrap_or(0);
+        let n = if up {
+            n.saturating_add(1)
+        } else {
+            n.saturating_sub(1)
+        };
+        if n == 0 {
+            self.delete(key);
+        } else {
+            self.put(key, &n);
+        }
+        Ok(n)
+    }
+
     /// All live entries under `prefix`, in key order, including buffered writes.
     pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = self

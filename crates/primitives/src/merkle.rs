@@ -29,19 +29,19 @@ pub fn root(leaves: &[Hash]) -> Hash {
         0 => hash(Domain::MerkleNode, b""),
         1 => leaves[0],
         n => {
-            let k = split(n);
+            let k = split(n as u64) as usize;
             node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
         }
     }
 }
 
-/// Largest power of two strictly less than `n` (n ≥ 2).
-fn split(n: usize) -> usize {
-    let mut k = 1;
-    while k << 1 < n {
-        k <<= 1;
+/// Where a tree over `n` leaves splits: the largest power of two strictly less than `n`; 0 for
+/// `n` below 2. Bisection over a committed tree (disputes) walks the same split.
+pub fn split(n: u64) -> u64 {
+    if n < 2 {
+        return 0;
     }
-    k
+    1 << (63 - (n - 1).leading_zeros())
 }
 
 /// An inclusion proof: the audit path from a leaf to the root (RFC 6962 §2.1.1).
@@ -84,7 +84,7 @@ fn build_path(leaves: &[Hash], index: usize, path: &mut Vec<Hash>) {
     if leaves.len() <= 1 {
         return;
     }
-    let k = split(leaves.len());
+    let k = split(leaves.len() as u64) as usize;
     if index < k {
         build_path(&leaves[..k], index, path);
         path.push(root(&leaves[k..]));

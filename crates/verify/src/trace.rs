@@ -28,13 +28,7 @@ pub enum GameError {
     Empty,
 }
 
-/// Largest power of two strictly below `size` (the RFC 6962 split); 0 for sizes below 2.
-pub fn split(size: u64) -> u64 {
-    if size < 2 {
-        return 0;
-    }
-    1 << (63 - (size - 1).leading_zeros())
-}
+pub use mycel_primitives::merkle::split;
 
 /// Root of the subtree over leaves `offset..offset + size`; leaves past the end of `leaves`
 /// count as [`Hash::ZERO`], so a party whose trace is shorter still has an answer.

@@ -188,7 +188,7 @@ fn bisect(
             return dispute.rounds;
         }
         let (o, n) = (dispute.offset as usize, dispute.size as usize);
-        let k = split(n);
+        let k = merkle_split(n);
         let (left, right) = (
             merkle::root(&worker_leaves[o..o + k]),
             merkle::root(&worker_leaves[o + k..o + n]),
@@ -212,12 +212,8 @@ fn bisect(
     }
 }
 
-fn split(n: usize) -> usize {
-    let mut k = 1;
-    while k << 1 < n {
-        k <<= 1;
-    }
-    k
+fn merkle_split(n: usize) -> usize {
+    merkle::split(n as u64) as usize
 }
 
 fn stake(c: &Chain, a: &Address, role: Role) -> Amount {
@@ -563,7 +559,7 @@ fn silence_loses_each_side_of_a_dispute() {
         })],
     )]));
     let d = verify::disputes_of(&c.state, job.id).unwrap()[0].clone();
-    let k = split(r.leaves.len());
+    let k = merkle_split(r.leaves.len());
     // Bad split: children that do not hash to the node.
     let out = c.block(&[c.tx(
         &account(1),
@@ -1025,7 +1021,7 @@ mod property {
                     },
                     (Turn::Split, _) => {
                         let (o, n) = (d.offset as usize, d.size as usize);
-                        let k = split(n);
+                        let k = merkle_split(n);
                         verify::Msg::Split {
                             dispute: d.id,
                             left: merkle::root(&r.leaves[o..o + k]),
@@ -1061,7 +1057,7 @@ mod property {
                 }
                 let job = market::job(&c.state, d.job).unwrap().unwrap();
                 let mine = run(&job, &Faults::default());
-                let k = split(d.size as usize);
+                let k = merkle_split(d.size as usize);
                 let o = d.offset as usize;
                 let right = (merkle::root(&mine.leaves[o..o + k]) == d.left) == *honest;
                 let who = key_of(c, &d.challenger);

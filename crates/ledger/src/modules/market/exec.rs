@@ -367,19 +367,9 @@ pub(crate) fn set_hold<S: StateRead + ?Sized>(
     id: u64,
     on: bool,
 ) -> Result<()> {
-    let k = key(HOLD, &[&id.to_be_bytes()]);
-    let n = ctx.state.get::<u64>(&k)?.unwrap_or(0);
-    let n = if on {
-        n.saturating_add(1)
-    } else {
-        n.saturating_sub(1)
-    };
-    if n == 0 {
-        ctx.state.delete(k);
-    } else {
-        ctx.state.put(k, &n);
-    }
-    Ok(())
+    ctx.state
+        .step_counter(key(HOLD, &[&id.to_be_bytes()]), on)
+        .map(|_| ())
 }
 
 /// Pays a committed job out: the worker gets `min(units × price, max_fee)` less the burned

@@ -346,19 +346,9 @@ pub fn lock<S: StateRead + ?Sized>(
     role: Role,
     open: bool,
 ) -> Result<()> {
-    let k = key(LOCK, &[&addr.0, &[role as u8]]);
-    let n = ctx.state.get::<u64>(&k)?.unwrap_or(0);
-    let n = if open {
-        n.saturating_add(1)
-    } else {
-        n.saturating_sub(1)
-    };
-    if n == 0 {
-        ctx.state.delete(k);
-    } else {
-        ctx.state.put(k, &n);
-    }
-    Ok(())
+    ctx.state
+        .step_counter(key(LOCK, &[&addr.0, &[role as u8]]), open)
+        .map(|_| ())
 }
 
 /// Open obligations on `addr`'s `role` stake.

@@ -90,12 +90,6 @@ fn next_id<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, counter: &[u8]) -> R
     Ok(id)
 }
 
-fn add_count<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, k: Vec<u8>) -> Result<()> {
-    let n = ctx.state.get::<u64>(&k)?.unwrap_or(0);
-    ctx.state.put(k, &n.saturating_add(1));
-    Ok(())
-}
-
 fn job_of<S: StateRead + ?Sized>(ctx: &Ctx<'_, '_, S>, id: u64) -> Result<Job> {
     market::job(ctx.state, id)?
         .ok_or_else(|| crate::state::corrupt(&id.to_be_bytes(), "verify refers to a missing job"))
@@ -309,7 +303,9 @@ fn record_verified<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, job: &Job) -
 
 fn audit_done<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, auditor: &Address) -> Result<()> {
     let epoch = ctx.epoch();
-    add_count(ctx, key(DONE, &[&epoch.to_be_bytes(), &auditor.0]))
+    ctx.state
+        .step_counter(key(DONE, &[&epoch.to_be_bytes(), &auditor.0]), true)
+        .map(|_| ())
 }
 
 fn close_audit<S: StateRead + ?Sized>(
@@ -660,15 +656,6 @@ fn finish<S: StateRead + ?Sized>(
     Ok(())
 }
 
-/// Largest power of two strictly below `n` (n ≥ 2): where RFC 6962 splits a tree of `n` leaves.
-fn split_point(n: u64) -> u64 {
-    let mut k = 1;
-    while k << 1 < n {
-        k <<= 1;
-    }
-    k
-}
-
 fn referee_context(job: &Job) -> mycel_referee::DisputeContext {
     let params = serde_json::from_slice::<serde_json::Value>(&job.params).unwrap_or_default();
     let int = |k: &str| {
@@ -794,7 +781,7 @@ impl Module for Verify {
                 if d.turn != Turn::Pick || d.challenger != sender {
                     return Err(VerifyError::NotYourMove { dispute: *id }.into());
                 }
-                let k = split_point(d.size);
+                let k = merkle::split(d.size);
                 if *right {
                     d.offset += k;
                     d.size -= k;

@@ -59,7 +59,7 @@ pub fn leaves(out: &JobOutput) -> Vec<Hash> {
 /// The child a challenger disputes: the leftmost whose subtree differs from its own leaves.
 pub fn pick(d: &Dispute, mine: &[Hash]) -> bool {
     let (o, n) = (d.offset as usize, d.size as usize);
-    let k = split(n);
+    let k = merkle::split(n as u64) as usize;
     match mine.get(o..o + k) {
         Some(left) => merkle::root(left) == d.left,
         None => false,
@@ -69,18 +69,9 @@ pub fn pick(d: &Dispute, mine: &[Hash]) -> bool {
 /// The two children of the disputed node in `leaves`, if the trace is long enough.
 pub fn children(d: &Dispute, leaves: &[Hash]) -> Option<(Hash, Hash)> {
     let (o, n) = (d.offset as usize, d.size as usize);
-    let k = split(n);
+    let k = merkle::split(n as u64) as usize;
     Some((
         merkle::root(leaves.get(o..o + k)?),
         merkle::root(leaves.get(o + k..o + n)?),
     ))
-}
-
-/// Where RFC 6962 splits `n ≥ 2` leaves.
-fn split(n: usize) -> usize {
-    let mut k = 1;
-    while k << 1 < n {
-        k <<= 1;
-    }
-    k
 }
