@@ -109,6 +109,35 @@ pub(crate) enum KeysCmd {
         #[arg(long)]
         mnemonic: Option<String>,
     },
+    /// API keys of this node's OpenAI-compatible gateway, each bound to one of the keys here.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ApiKeyCmd {
+    /// Create an API key paid from ACCOUNT's balance; prints the secret once.
+    Create {
+        /// The key (in this home's keystore) whose account pays.
+        #[arg(long)]
+        account: String,
+        /// A label.
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Most the key may spend in total (MYC, e.g. `2.5`).
+        #[arg(long)]
+        spend_limit: Option<Amount>,
+        /// Most requests per minute.
+        #[arg(long)]
+        rpm: Option<u32>,
+    },
+    /// List the API keys with what each has spent.
+    List,
+    /// Revoke an API key (by id or label).
+    Revoke {
+        /// Its id or label.
+        key: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -289,6 +318,10 @@ pub(crate) fn print_devnet(d: &DevnetInfo) {
     println!("  home       {home}");
     println!("  http api   http://{}/api/v1/status", d.api);
     println!("  metrics    http://{}/metrics", d.api);
+    println!("  openai     http://{}/v1", d.api);
+    if let Some(k) = &d.api_key {
+        println!("  api key    {k}");
+    }
     println!("  p2p        {}", d.p2p);
     println!("funded accounts (keys in {home}/keys):");
     for k in &d.accounts {
@@ -348,6 +381,62 @@ pub(crate) fn keys(home: &Home, cmd: KeysCmd, json: bool) -> Result<()> {
                 }
             };
             show(&ks.import(&name, &phrase)?, false);
+        }
+        KeysCmd::ApiKey(cmd) => api_key(home, &ks, cmd, json)?,
+    }
+    Ok(())
+}
+
+fn api_key(home: &Home, ks: &Keystore, cmd: ApiKeyCmd, json: bool) -> Result<()> {
+    let keys = mycel_node::roles::gateway::ApiKeys::open(home.gateway_dir())?;
+    match cmd {
+        ApiKeyCmd::Create {
+            account,
+            name,
+            spend_limit,
+            rpm,
+        } => {
+            let addr = ks.load(&account)?.address;
+            let (secret, k) = keys.create(&name, &account, addr, spend_limit, rpm)?;
+            if json {
+                print_json(
+                    &serde_json::json!({"key": secret, "id": k.id, "name": k.name, "account": k.account, "address": k.address}),
+                );
+            } else {
+                println!("{secret}");
+                eprintln!(
+                    "API key {} for {account} ({addr}); the secret is shown only now",
+                    k.id
+                );
+            }
+        }
+        ApiKeyCmd::List => {
+            let all = keys.list()?;
+            if json {
+                print_json(&all);
+            } else {
+                for u in &all {
+                    let limit = u.key.spend_limit.map_or("none".into(), |l| l.to_string());
+                    let rpm = u.key.rpm.map_or("none".into(), |r| r.to_string());
+                    println!(
+                        "{}  {:<12} {:<10} spent {} of {limit} in {} requests, rpm {rpm}{}",
+                        u.key.id,
+                        u.key.name,
+                        u.key.account,
+                        u.spent,
+                        u.requests,
+                        if u.key.revoked { "  REVOKED" } else { "" }
+                    );
+                }
+            }
+        }
+        ApiKeyCmd::Revoke { key } => {
+            let k = keys.revoke(&key)?;
+            if json {
+                print_json(&k);
+            } else {
+                println!("revoked API key {} ({})", k.id, k.name);
+            }
         }
     }
     Ok(())

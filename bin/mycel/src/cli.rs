@@ -152,6 +152,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 api_addr: a.addrs.api_addr,
                 p2p_addr: a.addrs.p2p_addr,
                 on_ready: None,
+                gateway: true,
             },
         )
         .map_err(Into::into),

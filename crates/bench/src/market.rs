@@ -234,27 +234,10 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
         client::send_chat_with,
         roles::worker::{
             runners::MlRunner,
-            sessions::{ChatEngine, ChatMessage, ChatRequest, SessionServer},
+            sessions::{ChatEngine, ChatMessage, ChatRequest, InstantEngine, SessionServer},
         },
     };
 
-    /// Replies at once: isolates what the session protocol costs from what generation costs.
-    struct InstantEngine(mycel_primitives::Hash);
-    impl ChatEngine for InstantEngine {
-        fn model(&self) -> mycel_primitives::Hash {
-            self.0
-        }
-        fn chat(
-            &self,
-            _: &[ChatMessage],
-            _: usize,
-            _: u64,
-            on_text: &mut (dyn FnMut(&str) + Send),
-        ) -> Result<u64> {
-            on_text("ok");
-            Ok(1)
-        }
-    }
     use mycel_ledger::modules::market::Offer;
     use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
 
@@ -314,7 +297,10 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
             // replies at once: the protocol's own cost, without generation noise.
             let protocol_session = open_session().await?;
             let instant = SessionServer::open(
-                InstantEngine(runner.generator_id()),
+                InstantEngine {
+                    model: runner.generator_id(),
+                    reply: "ok".into(),
+                },
                 keys.load("worker")?.private_key()?,
                 c.clone(),
                 home.join("bench-sessions"),
@@ -335,13 +321,8 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
                 role: "user".into(),
                 content: "What is the capital of France?".into(),
             }];
-            let req = ChatRequest {
-                model: String::new(),
-                messages: messages.clone(),
-                max_tokens: tokens,
-                stream: false,
-                seed: 0,
-            };
+            let mut req = ChatRequest::chat(messages.clone(), tokens as u64);
+            req.model = runner.generator_id().to_hex();
             let http = reqwest::Client::new();
             let (mut direct, mut via, mut added, mut protocol) =
                 (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -349,14 +330,27 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
             for i in 0..=samples {
                 let t = Instant::now();
                 let mut local = String::new();
-                runner.chat(&messages, tokens, 0, &mut |p| local.push_str(p))?;
+                runner.generate(&req, tokens as u64, &mut |p| {
+                    local.push_str(p);
+                    true
+                })?;
                 let d = t.elapsed().as_secs_f64() * 1e3;
                 let t = Instant::now();
                 let (remote, _receipt) =
-                    send_chat_with(&http, &url, session, i as u64, &client_key, &req).await?;
+                    send_chat_with(&http, &url, &worker, session, i as u64, &client_key, &req)
+                        .await?;
                 let v = t.elapsed().as_secs_f64() * 1e3;
                 let t = Instant::now();
-                send_chat_with(&http, &instant_url, protocol_session, i as u64, &client_key, &req).await?;
+                send_chat_with(
+                    &http,
+                    &instant_url,
+                    &worker,
+                    protocol_session,
+                    i as u64,
+                    &client_key,
+                    &req,
+                )
+                .await?;
                 let p = t.elapsed().as_secs_f64() * 1e3;
                 if remote != local {
                     return Err(Error::Invalid {

@@ -134,6 +134,19 @@ impl Embedder {
         Ok(out)
     }
 
+    /// The tokens the model reads for `texts` (padding excluded): what an embedding is billed.
+    pub fn count_tokens<S: AsRef<str>>(&self, texts: &[S]) -> Result<u64> {
+        let mut n = 0u64;
+        for chunk in texts.chunks(MAX_BATCH) {
+            n += self
+                .encode(chunk)?
+                .iter()
+                .map(|(_, mask)| mask.iter().filter(|m| **m == 1).count() as u64)
+                .sum::<u64>();
+        }
+        Ok(n)
+    }
+
     /// The padded token ids and attention masks this embedder feeds the model for `texts` (one
     /// batch), for peers that run the same model in another runtime.
     pub fn encode<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<(Vec<u32>, Vec<u32>)>> {

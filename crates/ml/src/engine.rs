@@ -3,7 +3,7 @@
 use crate::{
     Error, Result,
     embed::Embedder,
-    generate::{GenerateRequest, Generation, TextGenerator},
+    generate::{FinishReason, GenerateRequest, Generation, Prompt, TextGenerator, Usage},
     lora::{Adapter, Dataset, TrainConfig, TrainingRecord, train},
     registry::{ExecMode, MINILM, ModelKind, ModelStore, SMOLLM2, spec},
     runtime::with_threads,
@@ -117,6 +117,45 @@ impl LocalEngine {
             self.embedders.insert(model.to_string(), e);
         }
         Ok(&self.embedders[model])
+    }
+}
+
+impl LocalEngine {
+    /// The prompt's length in tokens and the model's context window.
+    pub fn prompt_tokens(&mut self, model: &str, prompt: &Prompt) -> Result<(usize, usize)> {
+        let g = &*self.generator(model, self.cfg.mode)?;
+        Ok((g.encode_prompt(prompt)?.len(), g.context()))
+    }
+
+    /// Generates while `on_text` returns `true` (a served session stops when its client goes
+    /// away or its time is up); returns the tokens used and why it ended (`None`: stopped).
+    pub fn generate_while(
+        &mut self,
+        model: &str,
+        req: &GenerateRequest,
+        on_text: &mut (dyn FnMut(&str) -> bool + Send),
+    ) -> Result<(Usage, Option<FinishReason>)> {
+        let (threads, mode) = (self.cfg.threads, self.cfg.mode);
+        let g = &*self.generator(model, mode)?;
+        with_threads(threads, || {
+            let mut stream = g.stream(req)?;
+            while let Some(delta) = stream.next() {
+                let delta = delta?;
+                if !delta.text.is_empty() && !on_text(&delta.text) {
+                    return Ok((stream.usage(), None));
+                }
+            }
+            Ok((stream.usage(), stream.finish_reason()))
+        })?
+    }
+
+    /// The embeddings of `texts` and their total token count.
+    pub fn embed_counted(&mut self, model: &str, texts: &[String]) -> Result<(Vec<Vec<f32>>, u64)> {
+        let threads = self.cfg.threads;
+        let e = self.embedder(model)?;
+        let tokens = e.count_tokens(texts)?;
+        let vectors = with_threads(threads, || e.embed(texts))??;
+        Ok((vectors, tokens))
     }
 }
 

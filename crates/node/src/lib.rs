@@ -5,8 +5,8 @@
 //!   [`init`]: creating homes.
 //! - [`http`]: the HTTP surface, one file per surface, one error shape.
 //! - [`roles`]: what a process does — [`roles::validator`] (consensus, store, API),
-//!   [`roles::worker`] (jobs, runners, the session server). Auditor, gateway and edge roles go
-//!   here.
+//!   [`roles::worker`] (jobs, runners, the session server), [`roles::auditor`] and
+//!   [`roles::gateway`] (the OpenAI-compatible API). The edge role goes here.
 //! - [`client`]: the Rust client of the API (typed answers, one sign → submit → wait path) and
 //!   of a worker's session server.
 //! - [`models`]: the one mapping from a model name to its on-chain ID, for posters and workers.

@@ -48,6 +48,13 @@ impl SignedReceipt {
         keys::verify(&pk, RECEIPT_NAMESPACE, &self.receipt.bytes(), &sig)
     }
 
+    /// The address of the key that signed it (compare with the session's worker: a valid
+    /// signature by anyone else is worth nothing).
+    pub fn signer(&self) -> Option<mycel_primitives::Address> {
+        let pk = public_key_from_bytes(&hex::decode(&self.worker_key).ok()?).ok()?;
+        Some(mycel_primitives::Address::from_public_key(&pk))
+    }
+
     /// True when the receipt is for request `seq` of `session` and its output hash is that of
     /// `reply`, and the signature holds: what a client checks before trusting a reply.
     pub fn matches(&self, session: u64, seq: u64, reply: &[u8]) -> bool {
@@ -68,10 +75,13 @@ mod tests {
         Receipt {
             session: 4,
             seq: 2,
+            model: mycel_primitives::Hash([1; 32]),
             input_hash: blob_hash(b"request"),
             output_hash: blob_hash(b"reply"),
             tokens: 17,
+            price: Amount(1_000),
             amount: Amount(17_000),
+            cumulative: Amount(40_000),
         }
     }
 

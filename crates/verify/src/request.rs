@@ -2,19 +2,14 @@
 //! prove each billed response answered a request the client made, and a captured request cannot
 //! be replayed (the sequence number is the worker's next receipt number).
 
+pub use mycel_ledger::modules::market::REQUEST_NAMESPACE;
 use mycel_primitives::{PrivateKey, PublicKey, Signature, keys};
 use mycel_store::blob_hash;
 
-/// Signature namespace of session requests.
-pub const REQUEST_NAMESPACE: &[u8] = b"_MYCEL_SESSION_REQUEST";
-
-/// What the client signs: session ‖ seq ‖ BLAKE3 of the request body.
+/// What the client signs: session ‖ seq ‖ BLAKE3 of the request body (the ledger checks the
+/// same bytes when a worker answers a dispute).
 pub fn request_bytes(session: u64, seq: u64, body: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(48);
-    v.extend_from_slice(&session.to_be_bytes());
-    v.extend_from_slice(&seq.to_be_bytes());
-    v.extend_from_slice(&blob_hash(body).0);
-    v
+    mycel_ledger::modules::market::request_bytes(session, seq, &blob_hash(body))
 }
 
 /// Signs request `seq` of `session` with body `body`.

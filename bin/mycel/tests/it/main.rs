@@ -6,6 +6,7 @@ mod api;
 mod chain;
 mod common;
 mod data;
+mod gateway;
 mod market;
 mod real_models;
 mod verify;

@@ -298,8 +298,10 @@ fn epoch_rewards_pay_workers_by_independent_fees_capped_and_contributors_by_nove
 
 mod sessions {
     use super::*;
-    use mycel_ledger::modules::market::{Receipt, SessionMsg, session};
-    use mycel_primitives::merkle;
+    use mycel_ledger::modules::market::{
+        REQUEST_NAMESPACE, Receipt, SETTLE_GRACE, SessionMsg, request_bytes, session,
+    };
+    use mycel_primitives::{codec::Encode, keys, merkle};
 
     fn gen_offer(price: u128) -> Message {
         Message::Market(market::Msg::Offer(Box::new(Offer {
@@ -313,6 +315,12 @@ mod sessions {
 
     fn smsg(m: SessionMsg) -> Message {
         Message::Market(market::Msg::Session(m))
+    }
+
+    fn stake(c: &Chain) -> u128 {
+        mycel_ledger::modules::staking::stake(&c.state, &addr(&account(1)), Role::Worker)
+            .unwrap()
+            .0
     }
 
     /// Worker = account 1 (bonded, generation offer at 1,000 per token); client = account 0
@@ -335,35 +343,57 @@ mod sessions {
         c
     }
 
+    /// `n` honest receipts of 10 tokens each, with their running totals.
     fn receipts(n: u64) -> Vec<Receipt> {
         (0..n)
             .map(|seq| Receipt {
                 session: 0,
                 seq,
+                model: MODEL,
                 input_hash: Hash([seq as u8; 32]),
                 output_hash: Hash([seq as u8 + 100; 32]),
                 tokens: 10,
+                price: Amount(1_000),
                 amount: Amount(10_000),
+                cumulative: Amount(10_000 * (seq as u128 + 1)),
             })
             .collect()
     }
 
-    fn root(r: &[Receipt]) -> Hash {
-        merkle::root(&r.iter().map(Receipt::leaf).collect::<Vec<_>>())
+    fn leaves(r: &[Receipt]) -> Vec<Hash> {
+        r.iter().map(Receipt::leaf).collect()
+    }
+
+    fn settle_msg(r: &[Receipt]) -> Message {
+        let last = r.last().unwrap().clone();
+        smsg(SessionMsg::Settle {
+            session: 0,
+            receipts_root: merkle::root(&leaves(r)),
+            count: r.len() as u64,
+            total: last.cumulative,
+            proof: merkle::prove(&leaves(r), r.len() - 1).unwrap(),
+            last,
+        })
     }
 
     fn settle(c: &mut Chain, r: &[Receipt]) -> mycel_ledger::Receipt {
-        let total = Amount(r.iter().map(|x| x.amount.0).sum());
-        let out = c.block(&[c.tx(
-            &account(1),
-            vec![smsg(SessionMsg::Settle {
-                session: 0,
-                receipts_root: root(r),
-                count: r.len() as u64,
-                total,
-            })],
-        )]);
+        let out = c.block(&[c.tx(&account(1), vec![settle_msg(r)])]);
         out.receipts[0].clone()
+    }
+
+    /// The worker's answer to a dispute of `r[i]`: its proof and the client's request signature.
+    fn answer(r: &[Receipt], i: usize, client: &PrivateKey) -> Message {
+        let sig = keys::sign(
+            client,
+            REQUEST_NAMESPACE,
+            &request_bytes(0, r[i].seq, &r[i].input_hash),
+        );
+        smsg(SessionMsg::Answer {
+            receipt: r[i].clone(),
+            proof: merkle::prove(&leaves(r), i).unwrap(),
+            client_key: client.public_key().as_ref().to_vec(),
+            request_signature: sig.encode().to_vec(),
+        })
     }
 
     #[test]
@@ -384,10 +414,12 @@ mod sessions {
         assert_eq!(c.balance(&addr(&account(1))).0, w_before.0 + paid - fees);
         let s = session(&c.state, 0).unwrap().unwrap();
         assert_eq!((s.count, s.total), (5, Amount(50_000)));
-        // The client may close only after expiry; the refund is the unspent deposit.
+        // The client may close only after expiry and the worker's grace to settle; the refund
+        // is the unspent deposit.
+        c.run_to(s.expires);
         let out = c.block(&[c.tx(&account(0), vec![smsg(SessionMsg::Close { session: 0 })])]);
         assert_eq!(out.receipts[0].code, "unauthorized");
-        c.run_to(s.expires);
+        c.run_to(s.expires + SETTLE_GRACE);
         let before = c.balance(&addr(&account(0)));
         let out = c.block(&[c.tx(&account(0), vec![smsg(SessionMsg::Close { session: 0 })])]);
         assert!(out.receipts[0].success);
@@ -395,6 +427,58 @@ mod sessions {
             c.balance(&addr(&account(0))).0 + out.receipts[0].fee.0 - before.0,
             Amount::from_myc(1).0 - 50_000
         );
+        escrow_is_backed_sessions(&c);
+    }
+
+    /// A worker cannot claim a total the receipts do not add up to: the total must be the last
+    /// settled receipt's running total, proven in the root.
+    #[test]
+    fn settled_total_is_tied_to_the_last_receipt() {
+        let mut c = open();
+        let r = receipts(3);
+        let escrow = c.balance(&market::escrow());
+        let last = r[2].clone();
+        let inflated = |total: Amount, last: Receipt, count: u64| {
+            smsg(SessionMsg::Settle {
+                session: 0,
+                receipts_root: merkle::root(&leaves(&r)),
+                count,
+                total,
+                proof: merkle::prove(&leaves(&r), 2).unwrap(),
+                last,
+            })
+        };
+        // The whole deposit, against a root whose receipts add up to 30,000.
+        for (msg, code) in [
+            (
+                inflated(Amount::from_myc(1), last.clone(), 3),
+                "last receipt must be",
+            ),
+            // A last receipt that claims the deposit but is not the one in the root.
+            (
+                inflated(
+                    Amount::from_myc(1),
+                    Receipt {
+                        cumulative: Amount::from_myc(1),
+                        ..last.clone()
+                    },
+                    3,
+                ),
+                "proof:",
+            ),
+            // More receipts than the root holds.
+            (
+                inflated(Amount(30_000), last.clone(), 4),
+                "last receipt must be",
+            ),
+        ] {
+            let out = c.block(&[c.tx(&account(1), vec![msg])]);
+            let rc = &out.receipts[0];
+            assert!(!rc.success);
+            assert!(rc.error.contains(code), "{code}: {rc:?}");
+        }
+        assert_eq!(c.balance(&market::escrow()), escrow, "nothing paid");
+        assert!(settle(&mut c, &r).success);
         escrow_is_backed_sessions(&c);
     }
 
@@ -425,14 +509,14 @@ mod sessions {
         out.receipts[0].clone()
     }
 
+    /// An overcharging receipt is refunded from stake once; replaying the dispute is refused.
     #[test]
-    fn overcharging_receipt_is_refunded_from_stake() {
+    fn overcharging_receipt_is_refunded_from_stake_once() {
         let mut c = open();
         let mut r = receipts(1)[0].clone();
         r.amount = Amount(20_000); // 10 tokens × 1,000 = 10,000 is fair
-        let stake =
-            mycel_ledger::modules::staking::stake(&c.state, &addr(&account(1)), Role::Worker)
-                .unwrap();
+        r.cumulative = Amount(20_000);
+        let staked = stake(&c);
         let before = c.balance(&addr(&account(0)));
         let rc = dispute(&mut c, &r, &account(1));
         assert!(rc.success, "{}", rc.error);
@@ -440,10 +524,17 @@ mod sessions {
             c.balance(&addr(&account(0))).0 + rc.fee.0 - before.0,
             20_000
         );
-        let after =
-            mycel_ledger::modules::staking::stake(&c.state, &addr(&account(1)), Role::Worker)
-                .unwrap();
-        assert_eq!(stake.0 - after.0, 20_000);
+        assert_eq!(staked - stake(&c), 20_000);
+        // The same receipt again: refused, the stake is not drained.
+        let again = dispute(&mut c, &r, &account(1));
+        assert!(again.error.contains("already disputed"), "{:?}", again);
+        assert_eq!(staked - stake(&c), 20_000);
+        // A price other than the session's is an overcharge too.
+        let mut cheap_tokens = receipts(2)[1].clone();
+        cheap_tokens.price = Amount(2_000);
+        cheap_tokens.amount = Amount(20_000);
+        assert!(dispute(&mut c, &cheap_tokens, &account(1)).success);
+        assert_eq!(staked - stake(&c), 40_000);
         escrow_is_backed_sessions(&c);
     }
 
@@ -459,52 +550,109 @@ mod sessions {
     fn settled_receipt_missing_from_root_costs_the_worker_unless_answered() {
         let mut c = open();
         let r = receipts(4);
-        // The worker settles a root that leaves out receipt 2 (replaced by a cheaper one).
+        // The worker settles a root where receipt 2 is replaced by a dearer one.
         let mut forged = r.clone();
-        forged[2].amount = Amount(1);
-        let total = Amount(forged.iter().map(|x| x.amount.0).sum());
-        c.block(&[c.tx(
-            &account(1),
-            vec![smsg(SessionMsg::Settle {
-                session: 0,
-                receipts_root: root(&forged),
-                count: 4,
-                total,
-            })],
-        )]);
-        // An honest receipt 1 is answered with its proof: no penalty.
-        assert!(dispute(&mut c, &r[1], &account(1)).success);
-        let proof =
-            merkle::prove(&forged.iter().map(Receipt::leaf).collect::<Vec<_>>(), 1).unwrap();
-        let out = c.block(&[c.tx(
-            &account(1),
-            vec![smsg(SessionMsg::Answer {
-                receipt: r[1].clone(),
-                proof,
-            })],
-        )]);
+        forged[2].tokens = 30;
+        forged[2].amount = Amount(30_000);
+        forged[2].cumulative = Amount(50_000);
+        forged[3].cumulative = Amount(60_000);
+        let out = c.block(&[c.tx(&account(1), vec![settle_msg(&forged)])]);
         assert!(out.receipts[0].success, "{}", out.receipts[0].error);
-        // Receipt 2 is not in the root; the worker cannot answer and pays at the deadline.
-        let stake =
-            mycel_ledger::modules::staking::stake(&c.state, &addr(&account(1)), Role::Worker)
-                .unwrap();
+        // An honest receipt 1 is answered with its proof and the client's request signature.
+        assert!(dispute(&mut c, &r[1], &account(1)).success);
+        // A signature by someone other than the client does not answer it.
+        let out = c.block(&[c.tx(&account(1), vec![answer(&forged, 1, &account(2))])]);
+        assert!(
+            out.receipts[0].error.contains("not the session's client"),
+            "{:?}",
+            out.receipts[0]
+        );
+        let out = c.block(&[c.tx(&account(1), vec![answer(&forged, 1, &account(0))])]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        // Receipt 2 is not in the root; the worker cannot answer and pays at the deadline what
+        // the client was charged beyond the receipt it holds (60,000 - 30,000).
+        let staked = stake(&c);
         assert!(dispute(&mut c, &r[2], &account(1)).success);
-        let bad = merkle::prove(&forged.iter().map(Receipt::leaf).collect::<Vec<_>>(), 2).unwrap();
-        let out = c.block(&[c.tx(
-            &account(1),
-            vec![smsg(SessionMsg::Answer {
-                receipt: r[2].clone(),
-                proof: bad,
-            })],
-        )]);
+        let mut bad = answer(&forged, 2, &account(0));
+        if let Message::Market(market::Msg::Session(SessionMsg::Answer { receipt, .. })) = &mut bad
+        {
+            *receipt = r[2].clone();
+        }
+        let out = c.block(&[c.tx(&account(1), vec![bad])]);
         assert_eq!(out.receipts[0].code, "invalid_market");
         let before = c.balance(&addr(&account(0)));
         c.run_to(c.height + 20);
-        let after =
-            mycel_ledger::modules::staking::stake(&c.state, &addr(&account(1)), Role::Worker)
-                .unwrap();
-        assert_eq!(stake.0 - after.0, r[2].amount.0);
-        assert_eq!(c.balance(&addr(&account(0))).0 - before.0, r[2].amount.0);
+        assert_eq!(staked - stake(&c), 30_000);
+        assert_eq!(c.balance(&addr(&account(0))).0 - before.0, 30_000);
+        escrow_is_backed_sessions(&c);
+    }
+
+    /// Receipts the worker made up (requests the client never signed) cost it everything it
+    /// was paid in the session; an honest worker answers with the client's signature.
+    #[test]
+    fn made_up_receipts_cost_the_worker_what_it_was_paid() {
+        let mut c = open();
+        let r = receipts(5);
+        assert!(settle(&mut c, &r).success);
+        // Request 1 was made: the worker answers with the client's signature.
+        let out = c.block(&[c.tx(
+            &account(0),
+            vec![smsg(SessionMsg::Unrequested { session: 0, seq: 1 })],
+        )]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        let out = c.block(&[c.tx(&account(1), vec![answer(&r, 1, &account(0))])]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        // Request 4 was not (the worker holds no client signature for it).
+        let staked = stake(&c);
+        let out = c.block(&[c.tx(
+            &account(0),
+            vec![smsg(SessionMsg::Unrequested { session: 0, seq: 4 })],
+        )]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        let forged_sig = answer(&r, 4, &account(1));
+        let out = c.block(&[c.tx(&account(1), vec![forged_sig])]);
+        assert!(
+            out.receipts[0].error.contains("not the session's client"),
+            "{:?}",
+            out.receipts[0]
+        );
+        // Disputing a sequence twice, or one not settled, is refused.
+        for seq in [4, 5] {
+            let out = c.block(&[c.tx(
+                &account(0),
+                vec![smsg(SessionMsg::Unrequested { session: 0, seq })],
+            )]);
+            assert!(!out.receipts[0].success);
+        }
+        c.run_to(c.height + 20);
+        assert_eq!(staked - stake(&c), 50_000, "all the client paid");
+        let s = session(&c.state, 0).unwrap().unwrap();
+        assert_eq!(s.refunded, Amount(50_000));
+        escrow_is_backed_sessions(&c);
+    }
+
+    /// A top-up adds to the deposit and extends expiry; only the client may top up.
+    #[test]
+    fn top_up_adds_deposit_and_time() {
+        let mut c = open();
+        let before = session(&c.state, 0).unwrap().unwrap();
+        let top = smsg(SessionMsg::TopUp {
+            session: 0,
+            amount: Amount::from_myc(2),
+            extend_blocks: 500,
+        });
+        let out = c.block(&[c.tx(&account(1), vec![top.clone()])]);
+        assert!(
+            out.receipts[0].error.contains("only the session's client"),
+            "{:?}",
+            out.receipts[0]
+        );
+        let out = c.block(&[c.tx(&account(0), vec![top])]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        let after = session(&c.state, 0).unwrap().unwrap();
+        assert_eq!(after.deposit, Amount::from_myc(3));
+        assert_eq!(after.expires, c.height + 500);
+        assert!(after.expires > before.expires);
         escrow_is_backed_sessions(&c);
     }
 }

@@ -260,21 +260,25 @@ pub fn job() -> impl Strategy<Value = market::Job> {
 /// A worker-signed session receipt.
 pub fn session_receipt() -> impl Strategy<Value = market::Receipt> {
     (
-        any::<u64>(),
-        any::<u64>(),
-        hash(),
-        hash(),
-        any::<u64>(),
-        amount(),
+        (any::<u64>(), any::<u64>(), hash()),
+        (hash(), hash(), any::<u64>()),
+        (amount(), amount(), amount()),
     )
         .prop_map(
-            |(session, seq, input_hash, output_hash, tokens, amount)| market::Receipt {
+            |(
+                (session, seq, model),
+                (input_hash, output_hash, tokens),
+                (price, amount, cumulative),
+            )| market::Receipt {
                 session,
                 seq,
+                model,
                 input_hash,
                 output_hash,
                 tokens,
+                price,
                 amount,
+                cumulative,
             },
         )
 }
@@ -326,14 +330,24 @@ pub fn session_msg() -> impl Strategy<Value = SessionMsg> {
                 duration_blocks,
             }
         ),
-        (any::<u64>(), hash(), any::<u64>(), amount()).prop_map(
-            |(session, receipts_root, count, total)| SessionMsg::Settle {
-                session,
-                receipts_root,
-                count,
-                total,
-            }
-        ),
+        (
+            any::<u64>(),
+            hash(),
+            any::<u64>(),
+            amount(),
+            session_receipt(),
+            proof()
+        )
+            .prop_map(|(session, receipts_root, count, total, last, proof)| {
+                SessionMsg::Settle {
+                    session,
+                    receipts_root,
+                    count,
+                    total,
+                    last,
+                    proof,
+                }
+            }),
         (session_receipt(), bytes(32..=32), bytes(64..=64)).prop_map(
             |(receipt, worker_key, signature)| SessionMsg::Dispute {
                 receipt,
@@ -341,9 +355,24 @@ pub fn session_msg() -> impl Strategy<Value = SessionMsg> {
                 signature,
             }
         ),
-        (session_receipt(), proof())
-            .prop_map(|(receipt, proof)| SessionMsg::Answer { receipt, proof }),
+        (session_receipt(), proof(), bytes(32..=32), bytes(64..=64)).prop_map(
+            |(receipt, proof, client_key, request_signature)| SessionMsg::Answer {
+                receipt,
+                proof,
+                client_key,
+                request_signature,
+            }
+        ),
         any::<u64>().prop_map(|session| SessionMsg::Close { session }),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(session, seq)| SessionMsg::Unrequested { session, seq }),
+        (any::<u64>(), amount(), any::<u64>()).prop_map(|(session, amount, extend_blocks)| {
+            SessionMsg::TopUp {
+                session,
+                amount,
+                extend_blocks,
+            }
+        }),
     ]
 }
 

@@ -3,13 +3,14 @@
 
 use crate::{Error, Result, http::openai::ChatRequest};
 use commonware_cryptography::Signer as _;
-use mycel_primitives::{PrivateKey, codec::Encode};
+use mycel_primitives::{Address, PrivateKey, codec::Encode};
 use mycel_verify::{SignedReceipt, sign_request};
 
 /// The client side of a session request: signs it for `session` at `seq` and sends it to the
 /// worker at `worker_url`; returns the reply text and the worker-signed receipt.
 pub async fn send_chat(
     worker_url: &str,
+    worker: &Address,
     session: u64,
     seq: u64,
     client_key: &PrivateKey,
@@ -18,6 +19,7 @@ pub async fn send_chat(
     send_chat_with(
         &reqwest::Client::new(),
         worker_url,
+        worker,
         session,
         seq,
         client_key,
@@ -31,14 +33,15 @@ pub async fn send_chat(
 pub async fn send_chat_with(
     http: &reqwest::Client,
     worker_url: &str,
+    worker: &Address,
     session: u64,
     seq: u64,
     client_key: &PrivateKey,
     req: &ChatRequest,
 ) -> Result<(String, SignedReceipt)> {
-    let body = serde_json::to_vec(req).expect("request serializes");
+    let body = serde_json::to_vec(&req.openai_body()).expect("request serializes");
     let sig = sign_request(client_key, session, seq, &body);
-    let url = format!("{}/v1/chat/completions", worker_url.trim_end_matches('/'));
+    let url = format!("{}{}", worker_url.trim_end_matches('/'), req.path());
     let unreachable = |e: reqwest::Error| Error::Unreachable {
         url: url.clone(),
         why: e.to_string(),
@@ -81,7 +84,10 @@ pub async fn send_chat_with(
                     message: m.into(),
                 });
             }
-            if let Some(piece) = v["choices"][0]["delta"]["content"].as_str() {
+            if let Some(piece) = v["choices"][0]["delta"]["content"]
+                .as_str()
+                .or(v["choices"][0]["text"].as_str())
+            {
                 content.push_str(piece);
             }
             if !v["mycel_receipt"].is_null() {
@@ -100,6 +106,7 @@ pub async fn send_chat_with(
             serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         let content = v["choices"][0]["message"]["content"]
             .as_str()
+            .or(v["choices"][0]["text"].as_str())
             .unwrap_or_default()
             .to_string();
         (
@@ -108,8 +115,9 @@ pub async fn send_chat_with(
                 .map_err(|e| invalid(e.to_string()))?,
         )
     };
-    // Check what the worker signed before trusting it: the right session, sequence and output.
-    if !receipt.matches(session, seq, content.as_bytes()) {
+    // Check what the worker signed before trusting it: the session's worker, the right session,
+    // sequence and output.
+    if !receipt.matches(session, seq, content.as_bytes()) || receipt.signer() != Some(*worker) {
         return Err(invalid(
             "the receipt does not match the reply or its signature is bad".into(),
         ));

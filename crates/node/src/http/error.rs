@@ -1,5 +1,6 @@
 //! One error shape for every HTTP surface (chain REST, the worker's session server, the
-//! OpenAI and MCP routes to come): `{"error": {"code": "...", "message": "..."}}`.
+//! OpenAI-compatible gateway): OpenAI's `{"error": {"message", "type", "param", "code"}}`, so
+//! the official SDKs raise the right error class and every other client parses one shape.
 //!
 //! Handlers return [`ApiError`]. Responses produced outside the handlers (axum's path, query and
 //! JSON rejections, 404 and 405 from the router, 413 from the body limit) pass through
@@ -31,15 +32,39 @@ pub struct ApiError {
     status: StatusCode,
     code: String,
     message: String,
+    param: Option<String>,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+    /// An error with its status, stable code and message.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code: code.into(),
             message: message.into(),
+            param: None,
         }
+    }
+    /// Names the request parameter at fault.
+    pub fn with_param(mut self, param: &str) -> ApiError {
+        self.param = (!param.is_empty()).then(|| param.to_string());
+        self
+    }
+    /// The stable code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+    /// The parameter at fault.
+    pub fn param(&self) -> Option<&str> {
+        self.param.as_deref()
+    }
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
     }
     /// An error whose code is named after `status` ([`status_code_name`]).
     pub fn from_status(status: StatusCode, message: impl Into<String>) -> ApiError {
@@ -75,13 +100,36 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-/// Code and message.
+/// Code and message, in OpenAI's shape.
 #[derive(Serialize, Deserialize, Debug)]
 pub struct ErrorDetail {
     /// Stable code.
     pub code: String,
     /// Human message.
     pub message: String,
+    /// OpenAI's error type, from the status ([`error_type`]).
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// The request parameter at fault, if one is.
+    #[serde(default)]
+    pub param: Option<String>,
+}
+
+/// OpenAI's error `type` for a status: what its SDKs and users key on.
+pub fn error_type(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::UNAUTHORIZED => "authentication_error",
+        StatusCode::FORBIDDEN => "permission_error",
+        StatusCode::NOT_FOUND => "not_found_error",
+        StatusCode::CONFLICT => "conflict_error",
+        StatusCode::PAYMENT_REQUIRED => "insufficient_quota",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limit_error",
+        s if s.is_client_error() => "invalid_request_error",
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
+            "service_unavailable_error"
+        }
+        _ => "api_error",
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -92,6 +140,8 @@ impl IntoResponse for ApiError {
                 error: ErrorDetail {
                     code: self.code,
                     message: self.message,
+                    kind: error_type(self.status).into(),
+                    param: self.param,
                 },
             }),
         )

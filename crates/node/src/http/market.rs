@@ -79,6 +79,8 @@ pub struct WorkerEntry {
     pub offer: market::Offer,
     /// Its reputation.
     pub reputation: u64,
+    /// Its bonded worker stake.
+    pub stake: mycel_primitives::Amount,
 }
 
 pub(crate) async fn list_workers(State(s): State<ApiState>) -> ApiResult<Vec<WorkerEntry>> {
@@ -88,11 +90,30 @@ pub(crate) async fn list_workers(State(s): State<ApiState>) -> ApiResult<Vec<Wor
     for (address, offer) in offers {
         out.push(WorkerEntry {
             reputation: market::reputation(&state, &address).map_err(ApiError::internal)?,
+            stake: mycel_ledger::modules::staking::stake(
+                &state,
+                &address,
+                mycel_ledger::modules::staking::Role::Worker,
+            )
+            .map_err(ApiError::internal)?,
             address,
             offer,
         });
     }
     Ok(Json(out))
+}
+
+pub(crate) async fn worker_session_disputes(
+    State(s): State<ApiState>,
+    Path(address): Path<String>,
+) -> ApiResult<Vec<market::SessionDispute>> {
+    let addr: Address = address
+        .parse()
+        .map_err(|e: mycel_primitives::Error| ApiError::bad_request(e.to_string()))?;
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    Ok(Json(
+        market::open_disputes_of(&state, &addr).map_err(ApiError::internal)?,
+    ))
 }
 
 pub(crate) async fn get_session(

@@ -1,8 +1,9 @@
 //! The HTTP surface of a node, one file per surface: [`chain`] (status, transactions, accounts,
 //! blocks, events, rewards, supply), [`blobs`], [`market`] (jobs, workers, sessions), [`data`]
 //! (datasets, contributors), [`verify`] (audits and disputes), [`earnings`] (the earnings debugger)
-//! and [`dashboard`] (the page and `/metrics`). [`openai`] holds the OpenAI chat wire types; the OpenAI-compatible gateway and
-//! MCP routes will be files beside these.
+//! and [`dashboard`] (the page and `/metrics`). [`openai`] holds the OpenAI wire format (parsing
+//! and checking requests) that the worker's session server and the gateway
+//! (`roles::gateway`, merged in as extra routes) share.
 //!
 //! Every surface answers errors in one shape ([`error`]): `{"error": {"code", "message"}}` with
 //! stable codes (the ledger's transaction error codes, plus `not_found`, `bad_request`,
@@ -49,8 +50,9 @@ pub struct ApiState {
     pub gossip: Option<futures::channel::mpsc::UnboundedSender<Vec<u8>>>,
 }
 
-/// The node's router: every surface, with the shared error shape and limits.
-pub fn router(state: ApiState, max_body: usize) -> Router {
+/// The node's router: every surface (and `extra`, e.g. the gateway's routes), with the shared
+/// error shape and limits.
+pub fn router(state: ApiState, max_body: usize, extra: Option<Router>) -> Router {
     let blobs = Router::new()
         .route("/api/v1/blobs", post(blobs::put_blob))
         .layer(DefaultBodyLimit::max(blobs::MAX_BLOB_BYTES));
@@ -87,6 +89,10 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
         .route("/api/v1/workers", get(market::list_workers))
         .route("/api/v1/workers/{address}/jobs", get(market::worker_jobs))
         .route("/api/v1/workers/{address}/offer", get(market::worker_offer))
+        .route(
+            "/api/v1/workers/{address}/session-disputes",
+            get(market::worker_session_disputes),
+        )
         .route("/api/v1/sessions", get(market::list_sessions))
         .route("/api/v1/sessions/{id}", get(market::get_session))
         .route("/api/v1/earnings/{address}", get(earnings::earnings))
@@ -94,6 +100,10 @@ pub fn router(state: ApiState, max_body: usize) -> Router {
         .route("/", get(dashboard::dashboard))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state);
+    let rest = match extra {
+        Some(extra) => rest.merge(extra.layer(DefaultBodyLimit::max(max_body))),
+        None => rest,
+    };
     with_error_shape(rest)
 }
 

@@ -5,7 +5,10 @@
 //!   results in disputes.
 //! - [`auditor`]: replays the results the ledger assigns it, seals and reveals verdicts, plays
 //!   the challenger in disputes and, with a validator key, votes on disputed steps.
+//! - [`gateway`]: the OpenAI-compatible API on the node's port: API keys, worker choice,
+//!   sessions paid from the key's account, every receipt checked before it is passed on.
 
 pub mod auditor;
+pub mod gateway;
 pub mod validator;
 pub mod worker;

@@ -5,6 +5,7 @@ use crate::{
     error::io,
     http::{self, ApiState},
     keystore::Keystore,
+    roles::gateway::{Gateway, GatewayConfig},
 };
 use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519::PublicKey};
 use commonware_p2p::{Address as P2pAddress, AddressableManager as _, authenticated::lookup};
@@ -35,6 +36,8 @@ pub struct RunOptions {
     pub p2p_addr: Option<std::net::SocketAddr>,
     /// Called once the API is listening, with its address.
     pub on_ready: Option<Arc<dyn Fn(std::net::SocketAddr) + Send + Sync>>,
+    /// Serve the OpenAI-compatible gateway on the API port.
+    pub gateway: bool,
 }
 
 /// Runs the node in `home` until the process is stopped.
@@ -194,22 +197,38 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         )
         .await;
 
-        let metrics_ctx = ctx.child("api_metrics");
-        let state = ApiState {
-            chain,
-            validator: validator_addr,
-            metrics: Arc::new(move || metrics_ctx.encode()),
-            finalized: finalized_rx,
-            blobs,
-            gossip: Some(gossip_tx),
-        };
         let listener = tokio::net::TcpListener::bind(cfg.api_addr)
             .await
             .map_err(io(std::path::Path::new(&cfg.api_addr.to_string())))?;
         let bound = listener
             .local_addr()
             .map_err(io(std::path::Path::new("api listener")))?;
-        let app = http::router(state, cfg.max_request_bytes);
+        let gateway = if opts.gateway {
+            let g = Gateway::open(home, &format!("http://{bound}"), GatewayConfig::default())?;
+            let background = g.clone();
+            ctx.child("gateway")
+                .spawn(move |_| background.run_background());
+            Some(g)
+        } else {
+            None
+        };
+        let metrics_ctx = ctx.child("api_metrics");
+        let metrics_gateway = gateway.clone();
+        let state = ApiState {
+            chain,
+            validator: validator_addr,
+            metrics: Arc::new(move || {
+                let mut text = metrics_ctx.encode();
+                if let Some(g) = &metrics_gateway {
+                    text.push_str(&g.metrics_text());
+                }
+                text
+            }),
+            finalized: finalized_rx,
+            blobs,
+            gossip: Some(gossip_tx),
+        };
+        let app = http::router(state, cfg.max_request_bytes, gateway.map(|g| g.router()));
         ctx.child("api").spawn(move |_| async move {
             if let Err(e) = http::serve(listener, app).await {
                 tracing::error!(target: "mycel::api", error = %e, "api server stopped");

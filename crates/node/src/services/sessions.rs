@@ -5,7 +5,7 @@
 use crate::{
     Error, Home, Result,
     client::{Client, SendOptions, Sent, send_chat},
-    roles::worker::sessions::{ChatMessage, ChatRequest},
+    http::openai::{ChatMessage, ChatRequest},
 };
 use mycel_ledger::{
     Message,
@@ -82,17 +82,18 @@ pub async fn chat(
     };
     let log = receipt_log(home);
     let held = log.load(session)?;
-    let req = ChatRequest {
-        model: s.model.to_hex(),
-        messages: vec![ChatMessage {
+    let mut req = ChatRequest::chat(
+        vec![ChatMessage {
             role: "user".into(),
             content: prompt,
         }],
-        max_tokens,
-        stream: true,
-        seed,
-    };
-    let (reply, receipt) = send_chat(&url, session, held.len() as u64, key, &req).await?;
+        max_tokens as u64,
+    );
+    req.model = s.model.to_hex();
+    req.stream = true;
+    req.seed = seed;
+    let (reply, receipt) =
+        send_chat(&url, &s.worker, session, held.len() as u64, key, &req).await?;
     log.append(session, &receipt)?;
     Ok(Turn { reply, receipt })
 }
@@ -128,7 +129,10 @@ pub async fn receipts(home: &Home, c: &Client, session: u64) -> Result<Vec<HeldR
     Ok(held
         .into_iter()
         .map(|r| HeldReceipt {
-            signature_ok: r.verify(),
+            signature_ok: r.verify()
+                && on_chain
+                    .as_ref()
+                    .is_none_or(|s| r.signer() == Some(s.worker)),
             settled: on_chain.as_ref().is_some_and(|s| r.receipt.seq < s.count),
             receipt: r,
         })

@@ -38,6 +38,7 @@ pub async fn start_node(dir: &std::path::Path) -> (Home, Client) {
             &node_home,
             RunOptions {
                 on_ready: Some(on_ready),
+                gateway: false,
                 ..Default::default()
             },
         )

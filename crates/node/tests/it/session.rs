@@ -5,12 +5,13 @@ use mycel_ledger::{
     Message,
     modules::market::{self, Job, JobKind, Session, SessionMsg},
 };
+use mycel_node::http::openai::{Prompt, Usage};
 use mycel_node::{
     client::send_chat,
     keystore::Keystore,
     roles::worker::{
         JobOutput, JobRunner, Worker, WorkerConfig,
-        sessions::{ChatEngine, ChatMessage, ChatRequest, SessionServer},
+        sessions::{ChatEngine, ChatMessage, ChatRequest, Finish, Generated, SessionServer},
     },
 };
 use mycel_primitives::{Amount, Hash};
@@ -24,22 +25,40 @@ impl ChatEngine for ReverseEngine {
     fn model(&self) -> Hash {
         MODEL
     }
-    fn chat(
+    fn prompt_tokens(&self, prompt: &Prompt) -> mycel_node::Result<(u64, u64)> {
+        Ok((last(prompt).len() as u64, 64))
+    }
+    fn generate(
         &self,
-        messages: &[ChatMessage],
-        _max: usize,
-        _seed: u64,
-        on_text: &mut (dyn FnMut(&str) + Send),
-    ) -> mycel_node::Result<u64> {
-        let last = messages
-            .last()
-            .map(|m| m.content.clone())
-            .unwrap_or_default();
-        let reply: String = last.chars().rev().collect();
-        for c in reply.chars() {
-            on_text(&c.to_string());
+        req: &ChatRequest,
+        max_tokens: u64,
+        on_text: &mut (dyn FnMut(&str) -> bool + Send),
+    ) -> mycel_node::Result<Generated> {
+        let last = last(&req.prompt);
+        let mut completion = 0;
+        for c in last.chars().rev() {
+            if completion == max_tokens {
+                break;
+            }
+            completion += 1;
+            if !on_text(&c.to_string()) {
+                break;
+            }
         }
-        Ok((last.len() + reply.len()) as u64)
+        Ok(Generated {
+            usage: Usage {
+                prompt_tokens: last.len() as u64,
+                completion_tokens: completion,
+            },
+            finish: Some(Finish::Stop),
+        })
+    }
+}
+
+fn last(p: &Prompt) -> String {
+    match p {
+        Prompt::Chat(m) => m.last().map(|m| m.content.clone()).unwrap_or_default(),
+        Prompt::Text(t) => t.clone(),
     }
 }
 
@@ -96,39 +115,62 @@ async fn session_chats_are_receipted_settled_and_refunded() {
         worker: worker_addr,
         model: MODEL,
         deposit: Amount::from_myc(1),
-        duration_blocks: 8,
+        duration_blocks: 15,
     }));
     let r = send_tx(&client, &client_key, open).await;
     assert!(r.success, "{}", r.error);
 
-    let req = |text: &str, stream: bool| ChatRequest {
-        model: String::new(),
-        messages: vec![ChatMessage {
-            role: "user".into(),
-            content: text.into(),
-        }],
-        max_tokens: 16,
-        stream,
-        seed: 0,
+    let req = |text: &str, stream: bool| {
+        let mut r = ChatRequest::chat(
+            vec![ChatMessage {
+                role: "user".into(),
+                content: text.into(),
+            }],
+            16,
+        );
+        r.model = "reverse".into();
+        r.stream = stream;
+        r
     };
-    let (a, ra) = send_chat(&worker_url, 0, 0, &client_key, &req("hello", false))
-        .await
-        .unwrap();
+    let (a, ra) = send_chat(
+        &worker_url,
+        &worker_addr,
+        0,
+        0,
+        &client_key,
+        &req("hello", false),
+    )
+    .await
+    .unwrap();
     assert_eq!(a, "olleh");
-    let (b, rb) = send_chat(&worker_url, 0, 1, &client_key, &req("stream me", true))
-        .await
-        .unwrap();
+    let (b, rb) = send_chat(
+        &worker_url,
+        &worker_addr,
+        0,
+        1,
+        &client_key,
+        &req("stream me", true),
+    )
+    .await
+    .unwrap();
     assert_eq!(b, "em maerts");
     // Replaying seq 1 and a stranger's request are refused.
     assert!(
-        matches!(send_chat(&worker_url, 0, 1, &client_key, &req("again", false)).await, Err(mycel_node::Error::Api { ref code, .. }) if code == "conflict")
+        matches!(send_chat(&worker_url, &worker_addr, 0, 1, &client_key, &req("again", false)).await, Err(mycel_node::Error::Api { ref code, .. }) if code == "conflict")
     );
     assert!(
-        matches!(send_chat(&worker_url, 0, 2, &stranger, &req("mine?", false)).await, Err(mycel_node::Error::Api { ref code, .. }) if code == "unauthorized")
+        matches!(send_chat(&worker_url, &worker_addr, 0, 2, &stranger, &req("mine?", false)).await, Err(mycel_node::Error::Api { ref code, .. }) if code == "unauthorized")
     );
-    let (_, rc) = send_chat(&worker_url, 0, 2, &client_key, &req("three", false))
-        .await
-        .unwrap();
+    let (_, rc) = send_chat(
+        &worker_url,
+        &worker_addr,
+        0,
+        2,
+        &client_key,
+        &req("three", false),
+    )
+    .await
+    .unwrap();
     assert_eq!(ra.receipt.amount, Amount(10 * 1_000));
     let total = ra.receipt.amount.0 + rb.receipt.amount.0 + rc.receipt.amount.0;
 
@@ -153,14 +195,15 @@ async fn session_chats_are_receipted_settled_and_refunded() {
     .unwrap();
     assert_eq!(again.settle_all().await.unwrap(), 0);
 
-    // After expiry the client closes and gets the unspent deposit back.
+    // After expiry (and the worker's grace to settle) the client closes and gets the unspent
+    // deposit back.
     let start = std::time::Instant::now();
     loop {
         let st = client.status().await.unwrap();
-        if st.height >= session.expires {
+        if st.height >= session.expires + market::SETTLE_GRACE {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(60));
+        assert!(start.elapsed() < Duration::from_secs(120));
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let r = send_tx(

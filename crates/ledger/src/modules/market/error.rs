@@ -127,6 +127,12 @@ pub enum MarketError {
     /// The worker key in a dispute is not the session's worker.
     #[error("the key is not the session's worker")]
     KeyNotSessionWorker,
+    /// The client key in a dispute answer is not the session's client.
+    #[error("the key is not the session's client")]
+    KeyNotSessionClient,
+    /// A settlement whose last receipt is not at `count - 1` or does not carry the total.
+    #[error("the last receipt must be number count - 1, of this session, with cumulative = total")]
+    SettlementNotLastReceipt,
     /// The signature bytes in a dispute do not decode.
     #[error("{why}")]
     BadSignatureBytes {
@@ -211,6 +217,8 @@ impl MarketError {
             MarketError::NotSessionClient => "not_session_client",
             MarketError::BadWorkerKey { .. } => "bad_worker_key",
             MarketError::KeyNotSessionWorker => "key_not_session_worker",
+            MarketError::KeyNotSessionClient => "key_not_session_client",
+            MarketError::SettlementNotLastReceipt => "settlement_not_last_receipt",
             MarketError::BadSignatureBytes { .. } => "bad_signature_bytes",
             MarketError::ReceiptNotSettled => "receipt_not_settled",
             MarketError::AlreadyDisputed => "already_disputed",

@@ -27,6 +27,8 @@ pub const SESSION_OPENED: &str = "market.session_opened";
 pub const SESSION_PENALTY: &str = "market.session_penalty";
 /// `market.session_settled`.
 pub const SESSION_SETTLED: &str = "market.session_settled";
+/// A client added to a session's deposit or extended it.
+pub const SESSION_TOPPED_UP: &str = "market.session_topped_up";
 /// `market.rejected`: a result proven wrong; the poster is refunded.
 pub const REJECTED: &str = "market.rejected";
 /// `market.settled`.

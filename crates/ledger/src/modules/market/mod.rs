@@ -25,7 +25,10 @@
 mod error;
 mod session;
 pub use error::MarketError;
-pub use session::{RECEIPT_NAMESPACE, Receipt, Session, SessionMsg, recent_sessions, session};
+pub use session::{
+    DISPUTE_WINDOW, MAX_DURATION, RECEIPT_NAMESPACE, REQUEST_NAMESPACE, Receipt, SETTLE_GRACE,
+    Session, SessionDispute, SessionMsg, open_disputes_of, recent_sessions, request_bytes, session,
+};
 pub mod events;
 mod exec;
 pub(crate) use exec::{is_held, put_job, reject, reward_reputation, set_hold, settle};

@@ -21,8 +21,9 @@
 
 use super::{
     JobOutput, JobRunner,
-    sessions::{ChatEngine, ChatMessage},
+    sessions::{ChatEngine, Finish, Generated},
 };
+use crate::http::openai::{ChatRequest, Prompt as SessionPrompt, Usage};
 use crate::{Error, Result};
 use mycel_ledger::modules::market::{Job, JobKind};
 use mycel_ml::{
@@ -330,35 +331,78 @@ impl ChatEngine for MlRunner {
         self.generator.1
     }
 
-    fn chat(
+    fn embed_model(&self) -> Option<Hash> {
+        Some(self.embedder.1)
+    }
+
+    fn prompt_tokens(&self, prompt: &SessionPrompt) -> Result<(u64, u64)> {
+        let (n, context) = self
+            .engine
+            .lock()
+            .prompt_tokens(&self.generator.0, &ml_prompt(prompt))
+            .map_err(ml)?;
+        Ok((n as u64, context as u64))
+    }
+
+    fn generate(
         &self,
-        messages: &[ChatMessage],
-        max_tokens: usize,
-        seed: u64,
-        on_text: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<u64> {
-        let prompt = Prompt::Chat(
-            messages
-                .iter()
+        req: &ChatRequest,
+        max_tokens: u64,
+        on_text: &mut (dyn FnMut(&str) -> bool + Send),
+    ) -> Result<Generated> {
+        let greq = GenerateRequest {
+            prompt: ml_prompt(&req.prompt),
+            params: SamplingParams {
+                max_tokens: max_tokens as usize,
+                seed: req.seed,
+                temperature: req.temperature.unwrap_or(0.0),
+                top_p: req.top_p.unwrap_or(1.0),
+                stop: req.stop.clone(),
+                ..Default::default()
+            },
+        };
+        let (usage, finish) = self
+            .engine
+            .lock()
+            .generate_while(&self.generator.0, &greq, on_text)
+            .map_err(ml)?;
+        Ok(Generated {
+            usage: Usage {
+                prompt_tokens: usage.prompt_tokens as u64,
+                completion_tokens: usage.completion_tokens as u64,
+            },
+            finish: finish.map(|f| match f {
+                mycel_ml::generate::FinishReason::Stop => Finish::Stop,
+                mycel_ml::generate::FinishReason::Length => Finish::Length,
+            }),
+        })
+    }
+
+    fn embed_tokens(&self, input: &[String]) -> Result<u64> {
+        let mut engine = self.engine.lock();
+        let e = engine.embedder(&self.embedder.0).map_err(ml)?;
+        e.count_tokens(input).map_err(ml)
+    }
+
+    fn embed(&self, input: &[String]) -> Result<(Vec<Vec<f32>>, u64)> {
+        self.engine
+            .lock()
+            .embed_counted(&self.embedder.0, input)
+            .map_err(ml)
+    }
+}
+
+/// A session prompt as the ML engine takes it.
+fn ml_prompt(p: &SessionPrompt) -> Prompt {
+    match p {
+        SessionPrompt::Chat(m) => Prompt::Chat(
+            m.iter()
                 .map(|m| mycel_ml::text::ChatMessage {
                     role: m.role.clone(),
                     content: m.content.clone(),
                 })
                 .collect(),
-        );
-        let req = GenerateRequest {
-            prompt,
-            params: SamplingParams {
-                max_tokens,
-                seed,
-                ..Default::default()
-            },
-        };
-        let g = self
-            .engine
-            .lock()
-            .generate(&self.generator.0, &req, on_text)
-            .map_err(ml)?;
-        Ok((g.usage.prompt_tokens + g.usage.completion_tokens) as u64)
+        ),
+        SessionPrompt::Text(t) => Prompt::Raw(t.clone()),
     }
 }

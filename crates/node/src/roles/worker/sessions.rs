@@ -1,20 +1,35 @@
-//! Serving interactive sessions: an OpenAI-compatible `/v1/chat/completions` on the worker that
-//! bills each response to an on-chain session, signs a receipt for it, keeps the receipts durably
-//! and settles them on chain as a Merkle root.
+//! Serving interactive sessions: OpenAI-compatible `/v1/chat/completions`, `/v1/completions`
+//! and `/v1/embeddings` on the worker, each response billed to an on-chain session, receipted,
+//! kept durably and settled on chain as a Merkle root; disputes answered from the same log.
 //!
 //! A request names its session (`x-mycel-session`), the sequence number it expects
 //! (`x-mycel-seq`, the worker's next receipt number, so a captured request cannot be replayed),
 //! and is signed by the session's client (`x-mycel-client-key`, `x-mycel-signature` over
-//! [`mycel_verify::request_bytes`]). The response (JSON, or server-sent events with `"stream": true`) carries the
-//! worker-signed [`Receipt`] in `mycel_receipt`. Receipts are appended to a
-//! [`ReceiptLog`] (`<dir>/<session>.jsonl`) and synced before the response is sent, so a crash never loses a
+//! [`mycel_verify::request_bytes`]). Before anything is generated the worker checks that the
+//! session is open and unexpired and that its deposit covers the prompt and at least one token;
+//! generation is capped by what the deposit still covers, the context window,
+//! [`MAX_COMPLETION_TOKENS`] and [`MAX_REQUEST_TIME`], and stops when the client goes away (a cut
+//! stream is billed for what was generated until then). The response (JSON, or server-sent
+//! events with `"stream": true`) carries the worker-signed [`Receipt`] in `mycel_receipt`.
+//!
+//! Receipts are appended with the client's request signature to a [`ReceiptLog`]
+//! (`<dir>/<session>.jsonl`) and synced before the response ends, so a crash never loses a
 //! receipt the client holds; [`SessionServer::settle_all`] settles every session whose receipts
-//! run ahead of its last settlement (also after a restart).
+//! run ahead of its last settlement (also after a restart), and
+//! [`SessionServer::answer_disputes`] answers each open dispute with the receipt's inclusion
+//! proof and the client's signature.
 
 use crate::{
     Error, Result,
     client::{Client, SendOptions},
-    http::{ApiError, error::status_code_name, with_error_shape},
+    http::{
+        ApiError,
+        openai::{
+            EmbedRequest, MAX_COMPLETION_TOKENS, Prompt, Usage, base64_f32, invalid, parse_chat,
+            parse_completion, parse_embed,
+        },
+        with_error_shape,
+    },
 };
 use axum::{
     Json, Router,
@@ -27,50 +42,122 @@ use axum::{
     routing::{get, post},
 };
 use commonware_cryptography::Signer;
-use mycel_ledger::{
-    Message,
-    modules::market::{self, Receipt, Session, SessionMsg},
+use mycel_ledger::modules::market::{self, Receipt, Session, SessionDispute, SessionMsg};
+use mycel_primitives::{
+    Address, Amount, Hash, PrivateKey, PublicKey, codec::Encode, keys::public_key_from_bytes,
+    merkle,
 };
-use mycel_primitives::{Address, Amount, Hash, PrivateKey, keys::public_key_from_bytes, merkle};
 use mycel_store::blob_hash;
 use mycel_verify::{ReceiptLog, SignedReceipt, verify_request};
 use parking_lot::Mutex;
-use std::{collections::BTreeMap, path::PathBuf, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-/// Generates text for a chat: the seam to the ML engine.
+pub use crate::http::openai::{ChatMessage, ChatRequest};
+
+/// Longest one request may generate for: bounds how long a request holds the worker, so batch
+/// jobs keep their deadlines under interactive load.
+pub const MAX_REQUEST_TIME: Duration = Duration::from_secs(120);
+
+/// Blocks before expiry from which a session gets no new requests: its last receipts still have
+/// time to settle.
+pub const EXPIRY_MARGIN: u64 = 2;
+
+/// Why generation ended (`None` in [`Generated::finish`]: stopped by the caller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finish {
+    /// End of sequence or a stop sequence.
+    Stop,
+    /// The token limit.
+    Length,
+}
+
+/// What one generation produced.
+#[derive(Clone, Copy, Debug)]
+pub struct Generated {
+    /// Tokens used.
+    pub usage: Usage,
+    /// Why it ended; `None` when `on_text` stopped it.
+    pub finish: Option<Finish>,
+}
+
+/// Generates text and embeddings for sessions: the seam to the ML engine.
 pub trait ChatEngine: Send + Sync + 'static {
-    /// The model ID this engine serves.
+    /// The generation model's ID.
     fn model(&self) -> Hash;
-    /// Generates a reply to `messages`, calling `on_text` with each piece as it is produced;
-    /// returns the number of tokens billed (prompt + completion).
-    fn chat(
+    /// The embedding model's ID, if this engine embeds.
+    fn embed_model(&self) -> Option<Hash> {
+        None
+    }
+    /// The prompt's length in tokens and the context window.
+    fn prompt_tokens(&self, prompt: &Prompt) -> Result<(u64, u64)>;
+    /// Generates at most `max_tokens` tokens for `req`, calling `on_text` with each piece of
+    /// text; stops early when it returns `false`.
+    fn generate(
         &self,
-        messages: &[ChatMessage],
-        max_tokens: usize,
-        seed: u64,
-        on_text: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<u64>;
+        req: &ChatRequest,
+        max_tokens: u64,
+        on_text: &mut (dyn FnMut(&str) -> bool + Send),
+    ) -> Result<Generated>;
+    /// The tokens embedding `input` reads (what it is billed), counted before running it.
+    fn embed_tokens(&self, input: &[String]) -> Result<u64> {
+        let _ = input;
+        Ok(0)
+    }
+    /// Embeds `input`; returns the vectors and the tokens read.
+    fn embed(&self, input: &[String]) -> Result<(Vec<Vec<f32>>, u64)> {
+        let _ = input;
+        Err(Error::Invalid {
+            what: "embeddings".into(),
+            why: "this worker does not embed".into(),
+        })
+    }
 }
 
 impl<T: ChatEngine> ChatEngine for Arc<T> {
     fn model(&self) -> Hash {
         (**self).model()
     }
-    fn chat(
+    fn embed_model(&self) -> Option<Hash> {
+        (**self).embed_model()
+    }
+    fn prompt_tokens(&self, prompt: &Prompt) -> Result<(u64, u64)> {
+        (**self).prompt_tokens(prompt)
+    }
+    fn generate(
         &self,
-        messages: &[ChatMessage],
-        max_tokens: usize,
-        seed: u64,
-        on_text: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<u64> {
-        (**self).chat(messages, max_tokens, seed, on_text)
+        req: &ChatRequest,
+        max_tokens: u64,
+        on_text: &mut (dyn FnMut(&str) -> bool + Send),
+    ) -> Result<Generated> {
+        (**self).generate(req, max_tokens, on_text)
+    }
+    fn embed_tokens(&self, input: &[String]) -> Result<u64> {
+        (**self).embed_tokens(input)
+    }
+    fn embed(&self, input: &[String]) -> Result<(Vec<Vec<f32>>, u64)> {
+        (**self).embed(input)
     }
 }
 
-pub use crate::http::openai::{ChatMessage, ChatRequest};
+/// One served response as the worker keeps it: the receipt and the client's signature of the
+/// request it answered (what a dispute answer needs).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Served {
+    /// The receipt.
+    pub receipt: Receipt,
+    /// The client's public key, hex.
+    pub client_key: String,
+    /// The client's request signature, hex.
+    pub request_signature: String,
+}
 
 struct Local {
-    receipts: Vec<Receipt>,
+    served: Vec<Served>,
     total: Amount,
 }
 
@@ -79,11 +166,22 @@ pub struct SessionServer<E: ChatEngine> {
     engine: E,
     key: PrivateKey,
     chain: Client,
-    log: ReceiptLog<Receipt>,
+    log: ReceiptLog<Served>,
     sessions: Mutex<BTreeMap<u64, Local>>,
     // Serialises generation: one CPU engine, one request at a time.
     busy: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// An authorised request: its session, sequence number and the client's key and signature.
+struct Authorised {
+    session: Session,
+    seq: u64,
+    client_key: PublicKey,
+    signature: String,
+    input_hash: Hash,
+}
+
+type Refusal = (StatusCode, String);
 
 impl<E: ChatEngine> SessionServer<E> {
     /// A server signing with `key`, checking sessions through `chain`, keeping receipts in `dir`.
@@ -91,9 +189,9 @@ impl<E: ChatEngine> SessionServer<E> {
         let log = ReceiptLog::new(dir);
         let mut sessions = BTreeMap::new();
         for id in log.sessions()? {
-            let receipts: Vec<Receipt> = log.load(id)?;
-            let total = Amount(receipts.iter().map(|r| r.amount.0).sum());
-            sessions.insert(id, Local { receipts, total });
+            let served: Vec<Served> = log.load(id)?;
+            let total = served.last().map_or(Amount::ZERO, |s| s.receipt.cumulative);
+            sessions.insert(id, Local { served, total });
         }
         Ok(Arc::new(SessionServer {
             engine,
@@ -114,35 +212,51 @@ impl<E: ChatEngine> SessionServer<E> {
     pub fn router(self: &Arc<Self>) -> Router {
         let router = Router::new()
             .route("/v1/chat/completions", post(chat::<E>))
+            .route("/v1/completions", post(completion::<E>))
+            .route("/v1/embeddings", post(embeddings::<E>))
             .route("/v1/models", get(models::<E>))
+            .route("/v1/sessions/{id}/receipts/{seq}", get(receipt::<E>))
             .with_state(self.clone());
         with_error_shape(router)
     }
 
-    /// Settles every session whose durable receipts run ahead of its on-chain settlement.
+    /// The receipts served in `session`, in order.
+    pub fn served(&self, session: u64) -> Vec<Served> {
+        self.sessions
+            .lock()
+            .get(&session)
+            .map(|l| l.served.clone())
+            .unwrap_or_default()
+    }
+
+    /// Settles every session whose durable receipts run ahead of its on-chain settlement: the
+    /// root over all of them, their count, and the last one with its proof (which carries the
+    /// total).
     pub async fn settle_all(&self) -> Result<usize> {
-        let pending: Vec<(u64, Hash, u64, Amount)> = {
+        let pending: Vec<(u64, Vec<Receipt>)> = {
             let sessions = self.sessions.lock();
             sessions
                 .iter()
-                .filter(|(_, l)| !l.receipts.is_empty())
-                .map(|(id, l)| {
-                    let leaves: Vec<Hash> = l.receipts.iter().map(Receipt::leaf).collect();
-                    (*id, merkle::root(&leaves), l.receipts.len() as u64, l.total)
-                })
+                .filter(|(_, l)| !l.served.is_empty())
+                .map(|(id, l)| (*id, l.served.iter().map(|s| s.receipt.clone()).collect()))
                 .collect()
         };
         let mut settled = 0;
-        for (id, root, count, total) in pending {
+        for (id, receipts) in pending {
+            let count = receipts.len() as u64;
             let on_chain: Session = self.chain.get(&format!("/api/v1/sessions/{id}")).await?;
             if on_chain.closed || on_chain.count >= count {
                 continue;
             }
-            let msg = Message::Market(market::Msg::Session(SessionMsg::Settle {
+            let leaves: Vec<Hash> = receipts.iter().map(Receipt::leaf).collect();
+            let last = receipts.last().expect("not empty").clone();
+            let msg = mycel_ledger::Message::Market(market::Msg::Session(SessionMsg::Settle {
                 session: id,
-                receipts_root: root,
+                receipts_root: merkle::root(&leaves),
                 count,
-                total,
+                total: last.cumulative,
+                proof: merkle::prove(&leaves, leaves.len() - 1).expect("the last leaf exists"),
+                last,
             }));
             self.chain
                 .send(&self.key, msg, &SendOptions::default())
@@ -152,12 +266,65 @@ impl<E: ChatEngine> SessionServer<E> {
         Ok(settled)
     }
 
-    /// Checks the request against the session and returns (session, seq).
+    /// Answers every open dispute of this worker's sessions from the receipt log: the settled
+    /// receipt at the disputed position, its proof against the settled root and the client's
+    /// request signature. Returns how many were answered.
+    pub async fn answer_disputes(&self) -> Result<usize> {
+        let open: Vec<SessionDispute> = self
+            .chain
+            .get(&format!(
+                "/api/v1/workers/{}/session-disputes",
+                self.address()
+            ))
+            .await?;
+        let mut answered = 0;
+        for d in open {
+            let on_chain: Session = self
+                .chain
+                .get(&format!("/api/v1/sessions/{}", d.session))
+                .await?;
+            let served = self.served(d.session);
+            let settled = on_chain.count as usize;
+            let Some(entry) = served
+                .get(d.seq as usize)
+                .filter(|_| served.len() >= settled)
+            else {
+                tracing::warn!(target: "mycel::worker", session = d.session, seq = d.seq, "disputed receipt not in the log");
+                continue;
+            };
+            if d.receipt.as_ref().is_some_and(|r| *r != entry.receipt) {
+                // Not a receipt this worker signed at that position: nothing to show.
+                tracing::warn!(target: "mycel::worker", session = d.session, seq = d.seq, "disputed receipt differs from the log");
+                continue;
+            }
+            let leaves: Vec<Hash> = served[..settled].iter().map(|s| s.receipt.leaf()).collect();
+            let bad = |why: String| Error::Invalid {
+                what: format!("receipt log of session {}", d.session),
+                why,
+            };
+            let msg = mycel_ledger::Message::Market(market::Msg::Session(SessionMsg::Answer {
+                receipt: entry.receipt.clone(),
+                proof: merkle::prove(&leaves, d.seq as usize)
+                    .ok_or_else(|| bad(format!("no receipt {} among {settled}", d.seq)))?,
+                client_key: hex::decode(&entry.client_key).map_err(|e| bad(e.to_string()))?,
+                request_signature: hex::decode(&entry.request_signature)
+                    .map_err(|e| bad(e.to_string()))?,
+            }));
+            self.chain
+                .send(&self.key, msg, &SendOptions::default())
+                .await?;
+            answered += 1;
+        }
+        Ok(answered)
+    }
+
+    /// Checks the request's signature and its session: this worker's, the signer's, open, not
+    /// about to expire, and `seq` the next receipt number.
     async fn authorise(
         &self,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> std::result::Result<(Session, u64), (StatusCode, String)> {
+    ) -> std::result::Result<Authorised, Refusal> {
         let h = |n: &str| {
             headers
                 .get(n)
@@ -175,8 +342,9 @@ impl<E: ChatEngine> SessionServer<E> {
             .and_then(|v| hex::decode(v).ok())
             .and_then(|b| public_key_from_bytes(&b).ok())
             .ok_or_else(|| bad("x-mycel-client-key is missing or invalid".into()))?;
-        let sig = h("x-mycel-signature")
-            .and_then(|v| hex::decode(v).ok())
+        let signature = h("x-mycel-signature").unwrap_or_default();
+        let sig = hex::decode(&signature)
+            .ok()
             .and_then(|b| mycel_primitives::codec::decode::<mycel_primitives::Signature>(&b).ok())
             .ok_or_else(|| bad("x-mycel-signature is missing or invalid".into()))?;
         if !verify_request(&pk, id, seq, body, &sig) {
@@ -199,62 +367,160 @@ impl<E: ChatEngine> SessionServer<E> {
         if session.closed {
             return Err((StatusCode::GONE, format!("session {id} is closed")));
         }
+        let height = self
+            .chain
+            .status()
+            .await
+            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
+            .height;
+        if height + EXPIRY_MARGIN >= session.expires {
+            return Err((
+                StatusCode::GONE,
+                format!(
+                    "session {id} expires at height {} (now {height})",
+                    session.expires
+                ),
+            ));
+        }
         let next = self
             .sessions
             .lock()
             .get(&id)
-            .map_or(0, |l| l.receipts.len() as u64);
+            .map_or(0, |l| l.served.len() as u64);
         if seq != next {
             return Err((StatusCode::CONFLICT, format!("expected x-mycel-seq {next}")));
         }
-        Ok((session, seq))
+        Ok(Authorised {
+            session,
+            seq,
+            client_key: pk,
+            signature,
+            input_hash: blob_hash(body),
+        })
     }
 
-    /// Records and signs the receipt of a served response.
+    /// What the session's deposit still covers.
+    fn remaining(&self, s: &Session) -> Amount {
+        let spent = self
+            .sessions
+            .lock()
+            .get(&s.id)
+            .map_or(Amount::ZERO, |l| l.total);
+        Amount(s.deposit.0.saturating_sub(spent.0))
+    }
+
+    /// Records (synced) and signs the receipt of a served response.
     fn bill(
         &self,
-        session: &Session,
-        seq: u64,
-        body: &[u8],
-        output: &str,
+        a: &Authorised,
+        output: &[u8],
         tokens: u64,
-    ) -> std::result::Result<SignedReceipt, (StatusCode, String)> {
-        let amount = Amount(session.price_per_token.0.saturating_mul(tokens as u128));
-        let receipt = Receipt {
-            session: session.id,
-            seq,
-            input_hash: blob_hash(body),
-            output_hash: blob_hash(output.as_bytes()),
-            tokens,
-            amount,
-        };
+    ) -> std::result::Result<SignedReceipt, Refusal> {
+        let s = &a.session;
+        let amount = Amount(s.price_per_token.0.saturating_mul(tokens as u128));
         let mut sessions = self.sessions.lock();
-        let local = sessions.entry(session.id).or_insert(Local {
-            receipts: Vec::new(),
+        let local = sessions.entry(s.id).or_insert(Local {
+            served: Vec::new(),
             total: Amount::ZERO,
         });
-        if local.receipts.len() as u64 != seq {
+        if local.served.len() as u64 != a.seq {
             return Err((
                 StatusCode::CONFLICT,
                 "a concurrent request took this sequence number".into(),
             ));
         }
-        let total = local
+        let cumulative = local
             .total
             .checked_add(amount)
             .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        if total > session.deposit {
+        if cumulative > s.deposit {
+            // Checked before generating; reaching this is a bug, never a charge.
             return Err((
                 StatusCode::PAYMENT_REQUIRED,
-                format!("the deposit {} is used up", session.deposit),
+                format!("the deposit {} is used up", s.deposit),
             ));
         }
+        let receipt = Receipt {
+            session: s.id,
+            seq: a.seq,
+            model: s.model,
+            input_hash: a.input_hash,
+            output_hash: blob_hash(output),
+            tokens,
+            price: s.price_per_token,
+            amount,
+            cumulative,
+        };
+        let served = Served {
+            receipt: receipt.clone(),
+            client_key: hex::encode(a.client_key.as_ref()),
+            request_signature: a.signature.clone(),
+        };
         self.log
-            .append(receipt.session, &receipt)
+            .append(s.id, &served)
             .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        local.receipts.push(receipt.clone());
-        local.total = total;
+        local.served.push(served);
+        local.total = cumulative;
         Ok(SignedReceipt::sign(receipt, &self.key))
+    }
+
+    /// The most tokens this request may generate: what it asked for, within the context, the
+    /// deposit and the per-request cap. Refused when the deposit does not cover the prompt and
+    /// one token.
+    fn budget(
+        &self,
+        a: &Authorised,
+        req: &ChatRequest,
+    ) -> std::result::Result<(u64, u64), ApiError> {
+        let (prompt, context) = self
+            .engine
+            .prompt_tokens(&req.prompt)
+            .map_err(|e| invalid("messages", e.to_string()))?;
+        let room = context.saturating_sub(prompt);
+        if room == 0 {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "context_length_exceeded",
+                format!("the prompt is {prompt} tokens; the model's context is {context}"),
+            )
+            .with_param("messages"));
+        }
+        if let Some(n) = req.max_tokens
+            && n > room
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "context_length_exceeded",
+                format!(
+                    "the prompt ({prompt} tokens) and max_tokens ({n}) exceed the model's context of {context} tokens"
+                ),
+            )
+            .with_param("max_tokens"));
+        }
+        let price = a.session.price_per_token.0;
+        let affordable = match price {
+            0 => u64::MAX,
+            p => u64::try_from(self.remaining(&a.session).0 / p).unwrap_or(u64::MAX),
+        };
+        if affordable <= prompt {
+            return Err(ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "deposit_exhausted",
+                format!(
+                    "session {} has {} left; the prompt alone costs {prompt} tokens at {}",
+                    a.session.id,
+                    self.remaining(&a.session),
+                    a.session.price_per_token
+                ),
+            ));
+        }
+        let max = req
+            .max_tokens
+            .unwrap_or(MAX_COMPLETION_TOKENS)
+            .min(MAX_COMPLETION_TOKENS)
+            .min(room)
+            .min(affordable - prompt);
+        Ok((prompt, max))
     }
 }
 
@@ -264,9 +530,25 @@ fn error(status: StatusCode, message: String) -> Response {
 }
 
 async fn models<E: ChatEngine>(State(s): State<Arc<SessionServer<E>>>) -> Json<serde_json::Value> {
-    Json(
-        serde_json::json!({"object": "list", "data": [{"id": s.engine.model().to_hex(), "object": "model", "owned_by": s.address().to_string()}]}),
-    )
+    let mut data = vec![
+        serde_json::json!({"id": s.engine.model().to_hex(), "object": "model", "owned_by": s.address().to_string()}),
+    ];
+    if let Some(e) = s.engine.embed_model() {
+        data.push(serde_json::json!({"id": e.to_hex(), "object": "model", "owned_by": s.address().to_string()}));
+    }
+    Json(serde_json::json!({"object": "list", "data": data}))
+}
+
+/// A receipt this worker signed, for a client that lost the response it came with (a cut
+/// stream): the same signed receipt the response carried.
+async fn receipt<E: ChatEngine>(
+    State(s): State<Arc<SessionServer<E>>>,
+    axum::extract::Path((id, seq)): axum::extract::Path<(u64, u64)>,
+) -> Response {
+    match s.served(id).get(seq as usize) {
+        Some(entry) => Json(SignedReceipt::sign(entry.receipt.clone(), &s.key)).into_response(),
+        None => ApiError::not_found(format!("no receipt {seq} in session {id}")).into_response(),
+    }
 }
 
 async fn chat<E: ChatEngine>(
@@ -274,83 +556,270 @@ async fn chat<E: ChatEngine>(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let req: ChatRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("malformed request: {e}")),
+    match parse_chat(&body) {
+        Ok(req) => generate(s, headers, body, req, true).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn completion<E: ChatEngine>(
+    State(s): State<Arc<SessionServer<E>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match parse_completion(&body) {
+        Ok(req) => generate(s, headers, body, req, false).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// One OpenAI chunk or response body for chat (`chat`) or text completions. Its `created` is
+/// the wall clock (off the ledger: OpenAI's field, nothing is billed or verified on it).
+#[allow(clippy::disallowed_methods)]
+fn body_json(
+    chat: bool,
+    id: &str,
+    model: &str,
+    text: Option<&str>,
+    finish: Option<&str>,
+    stream: bool,
+) -> serde_json::Value {
+    let object = match (chat, stream) {
+        (true, true) => "chat.completion.chunk",
+        (true, false) => "chat.completion",
+        (false, _) => "text_completion",
     };
-    let (session, seq) = match s.authorise(&headers, &body).await {
-        Ok(x) => x,
+    let choice = match (chat, stream) {
+        (true, true) => {
+            serde_json::json!({"index": 0, "delta": text.map_or(serde_json::json!({}), |t| serde_json::json!({"role": "assistant", "content": t})), "finish_reason": finish, "logprobs": null})
+        }
+        (true, false) => {
+            serde_json::json!({"index": 0, "message": {"role": "assistant", "content": text.unwrap_or_default()}, "finish_reason": finish, "logprobs": null})
+        }
+        (false, _) => {
+            serde_json::json!({"index": 0, "text": text.unwrap_or_default(), "finish_reason": finish, "logprobs": null})
+        }
+    };
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    serde_json::json!({"id": id, "object": object, "created": created, "model": model, "choices": [choice]})
+}
+
+fn finish_name(f: Option<Finish>) -> &'static str {
+    match f {
+        Some(Finish::Stop) => "stop",
+        // A cut stream or a deadline ends like a limit.
+        Some(Finish::Length) | None => "length",
+    }
+}
+
+async fn generate<E: ChatEngine>(
+    s: Arc<SessionServer<E>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+    req: ChatRequest,
+    chat: bool,
+) -> Response {
+    // One request at a time: the deposit and sequence checks below hold until it is billed.
+    let turn = s.busy.clone().lock_owned().await;
+    let a = match s.authorise(&headers, &body).await {
+        Ok(a) => a,
         Err((st, m)) => return error(st, m),
     };
-    if session.model != s.engine.model() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("session {} is for model {}", session.id, session.model),
-        );
+    if a.session.model != s.engine.model() {
+        return invalid(
+            "model",
+            format!(
+                "session {} is for model {}, which this endpoint does not generate with",
+                a.session.id, a.session.model
+            ),
+        )
+        .into_response();
     }
-    let turn = s.busy.clone().lock_owned().await;
+    let (_, max_tokens) = match s.budget(&a, &req) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let engine_server = s.clone();
-    let messages = req.messages.clone();
-    let (max_tokens, seed) = (req.max_tokens, req.seed);
+    let gen_req = req.clone();
     let generation = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + MAX_REQUEST_TIME;
         let mut out = String::new();
-        let tokens = engine_server
+        let g = engine_server
             .engine
-            .chat(&messages, max_tokens, seed, &mut |piece| {
+            .generate(&gen_req, max_tokens, &mut |piece| {
                 out.push_str(piece);
-                let _ = tx.send(piece.to_string());
+                // A client gone (its receiver dropped) or the time up stops generation.
+                tx.send(piece.to_string()).is_ok() && Instant::now() < deadline
             })?;
-        Ok::<_, Error>((out, tokens))
+        Ok::<_, Error>((out, g))
     });
+    let id = format!("chatcmpl-{}-{}", a.session.id, a.seq);
+    let model = req.model.clone();
     if req.stream {
         let (etx, erx) = tokio::sync::mpsc::unbounded_channel::<
             std::result::Result<Event, std::convert::Infallible>,
         >();
-        let id = format!("chatcmpl-{}-{seq}", session.id);
         tokio::spawn(async move {
             while let Some(piece) = rx.recv().await {
-                let chunk = serde_json::json!({"id": id, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": piece}}]});
-                let _ = etx.send(Ok(Event::default().data(chunk.to_string())));
+                let chunk = body_json(chat, &id, &model, Some(&piece), None, true);
+                if etx
+                    .send(Ok(Event::default().data(chunk.to_string())))
+                    .is_err()
+                {
+                    // The client went away: stop reading, so the engine sees it and stops.
+                    break;
+                }
             }
-            let result = match generation.await {
-                Ok(Ok((out, tokens))) => s
-                    .bill(&session, seq, &body, &out, tokens)
-                    .map(|r| (r, tokens)),
+            drop(rx);
+            let outcome = match generation.await {
+                Ok(Ok((out, g))) => s.bill(&a, out.as_bytes(), g.usage.total()).map(|r| (r, g)),
                 Ok(Err(e)) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
                 Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
             };
-            let last = match result {
-                Ok((receipt, tokens)) => {
-                    serde_json::json!({"id": id, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": {"total_tokens": tokens}, "mycel_receipt": receipt})
-                }
-                Err((st, m)) => {
-                    serde_json::json!({"error": {"code": status_code_name(st), "message": m}})
-                }
-            };
-            let _ = etx.send(Ok(Event::default().data(last.to_string())));
-            let _ = etx.send(Ok(Event::default().data("[DONE]")));
             drop(turn);
+            let events = match outcome {
+                Ok((receipt, g)) => {
+                    let mut last =
+                        body_json(chat, &id, &model, None, Some(finish_name(g.finish)), true);
+                    last["mycel_receipt"] = serde_json::to_value(&receipt).unwrap_or_default();
+                    let mut events = vec![last];
+                    if req.include_usage {
+                        let mut u = body_json(chat, &id, &model, None, None, true);
+                        u["choices"] = serde_json::json!([]);
+                        u["usage"] = g.usage.json();
+                        events.push(u);
+                    }
+                    events
+                }
+                Err((st, m)) => vec![serde_json::json!({"error": {
+                    "code": crate::http::error::status_code_name(st),
+                    "message": m,
+                    "type": crate::http::error::error_type(st),
+                    "param": null,
+                }})],
+            };
+            for e in events {
+                let _ = etx.send(Ok(Event::default().data(e.to_string())));
+            }
+            let _ = etx.send(Ok(Event::default().data("[DONE]")));
         });
         return Sse::new(tokio_stream_from(erx)).into_response();
     }
     while rx.recv().await.is_some() {}
-    match generation.await {
-        Ok(Ok((out, tokens))) => match s.bill(&session, seq, &body, &out, tokens) {
-            Ok(receipt) => Json(serde_json::json!({
-                "id": format!("chatcmpl-{}-{seq}", session.id),
-                "object": "chat.completion",
-                "model": session.model.to_hex(),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": out}, "finish_reason": "stop"}],
-                "usage": {"total_tokens": tokens},
-                "mycel_receipt": receipt,
-            }))
-            .into_response(),
-            Err((st, m)) => error(st, m),
-        },
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    let result = match generation.await {
+        Ok(Ok((out, g))) => s
+            .bill(&a, out.as_bytes(), g.usage.total())
+            .map(|r| (out, r, g)),
+        Ok(Err(e)) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    };
+    drop(turn);
+    match result {
+        Ok((out, receipt, g)) => {
+            let mut v = body_json(
+                chat,
+                &id,
+                &model,
+                Some(&out),
+                Some(finish_name(g.finish)),
+                false,
+            );
+            v["usage"] = g.usage.json();
+            v["mycel_receipt"] = serde_json::to_value(&receipt).unwrap_or_default();
+            Json(v).into_response()
+        }
+        Err((st, m)) => error(st, m),
     }
+}
+
+/// The bytes an embeddings receipt's output hash covers: every vector's f32s, little-endian,
+/// in order.
+pub fn embedding_bytes(vectors: &[Vec<f32>]) -> Vec<u8> {
+    vectors
+        .iter()
+        .flat_map(|v| v.iter().flat_map(|x| x.to_le_bytes()))
+        .collect()
+}
+
+async fn embeddings<E: ChatEngine>(
+    State(s): State<Arc<SessionServer<E>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let req: EmbedRequest = match parse_embed(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let turn = s.busy.clone().lock_owned().await;
+    let a = match s.authorise(&headers, &body).await {
+        Ok(a) => a,
+        Err((st, m)) => return error(st, m),
+    };
+    if Some(a.session.model) != s.engine.embed_model() {
+        return invalid(
+            "model",
+            format!(
+                "session {} is for model {}, which this endpoint does not embed with",
+                a.session.id, a.session.model
+            ),
+        )
+        .into_response();
+    }
+    // Billed by input tokens, checked against the deposit before running.
+    let tokens = match s.engine.embed_tokens(&req.input) {
+        Ok(t) => t,
+        Err(e) => return invalid("input", e.to_string()).into_response(),
+    };
+    let cost = a.session.price_per_token.0.saturating_mul(tokens as u128);
+    if cost > s.remaining(&a.session).0 {
+        return ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "deposit_exhausted",
+            format!(
+                "session {} has {} left; this input costs {tokens} tokens at {}",
+                a.session.id,
+                s.remaining(&a.session),
+                a.session.price_per_token
+            ),
+        )
+        .into_response();
+    }
+    let engine = s.clone();
+    let input = req.input.clone();
+    let ran = tokio::task::spawn_blocking(move || engine.engine.embed(&input)).await;
+    let (vectors, tokens) = match ran {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return invalid("input", e.to_string()).into_response(),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let receipt = match s.bill(&a, &embedding_bytes(&vectors), tokens) {
+        Ok(r) => r,
+        Err((st, m)) => return error(st, m),
+    };
+    drop(turn);
+    let data: Vec<serde_json::Value> = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let embedding = if req.base64 {
+                serde_json::Value::String(base64_f32(v))
+            } else {
+                serde_json::json!(v)
+            };
+            serde_json::json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
+        .collect();
+    Json(serde_json::json!({
+        "object": "list",
+        "data": data,
+        "model": req.model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        "mycel_receipt": receipt,
+    }))
+    .into_response()
 }
 
 /// Adapts an unbounded receiver to a stream without an extra dependency.
@@ -358,4 +827,61 @@ fn tokio_stream_from<T: Send + 'static>(
     rx: tokio::sync::mpsc::UnboundedReceiver<T>,
 ) -> impl futures::Stream<Item = T> + Send {
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
+}
+
+/// The signature bytes of a request signature, hex (for [`Served`]).
+pub fn signature_hex(sig: &mycel_primitives::Signature) -> String {
+    hex::encode(sig.encode())
+}
+
+/// An engine that answers at once with a fixed reply and counts one token per byte of prompt
+/// text: isolates what the session protocol (and the gateway in front of it) costs from what
+/// generation costs, in benches and tests. Not a model.
+pub struct InstantEngine {
+    /// The model ID it claims to serve.
+    pub model: Hash,
+    /// What it answers.
+    pub reply: String,
+}
+
+impl ChatEngine for InstantEngine {
+    fn model(&self) -> Hash {
+        self.model
+    }
+    fn prompt_tokens(&self, prompt: &Prompt) -> Result<(u64, u64)> {
+        let n = match prompt {
+            Prompt::Chat(m) => m.iter().map(|m| m.content.len()).sum::<usize>(),
+            Prompt::Text(t) => t.len(),
+        };
+        Ok((n as u64, 8_192))
+    }
+    fn generate(
+        &self,
+        req: &ChatRequest,
+        max_tokens: u64,
+        on_text: &mut (dyn FnMut(&str) -> bool + Send),
+    ) -> Result<Generated> {
+        let (prompt, _) = self.prompt_tokens(&req.prompt)?;
+        let mut completion = 0;
+        for piece in self.reply.split_inclusive(' ') {
+            if completion == max_tokens {
+                break;
+            }
+            completion += 1;
+            if !on_text(piece) {
+                break;
+            }
+        }
+        Ok(Generated {
+            usage: Usage {
+                prompt_tokens: prompt,
+                completion_tokens: completion,
+            },
+            finish: Some(if completion == max_tokens {
+                Finish::Length
+            } else {
+                Finish::Stop
+            }),
+        })
+    }
 }

@@ -88,6 +88,9 @@ pub async fn run_with(
             if let Err(e) = settler.settle_all().await {
                 tracing::warn!(target: "mycel::worker", error = %e, "session settlement failed; retrying");
             }
+            if let Err(e) = settler.answer_disputes().await {
+                tracing::warn!(target: "mycel::worker", error = %e, "answering session disputes failed; retrying");
+            }
         }
     });
     eprintln!(

@@ -69,14 +69,16 @@ pub fn execute<S: StateRead + ?Sized>(
             if deposit.is_zero() {
                 return Err(TxError::ZeroAmount.into());
             }
-            if *duration_blocks == 0 || *duration_blocks > 1_000_000 {
+            if *duration_blocks == 0 || *duration_blocks > MAX_DURATION {
                 return Err(MarketError::BadDuration {
                     blocks: *duration_blocks,
                 }
                 .into());
             }
             let o = offer(ctx.state, worker)?.ok_or(MarketError::NoOffer { worker: *worker })?;
-            if o.kinds & (1 << JobKind::Generate as u8) == 0 || !o.models.contains(model) {
+            // Sessions serve generation and embeddings.
+            let interactive = (1 << JobKind::Generate as u8) | (1 << JobKind::Embed as u8);
+            if o.kinds & interactive == 0 || !o.models.contains(model) {
                 return Err(MarketError::NotServed {
                     worker: *worker,
                     model: *model,
@@ -115,6 +117,8 @@ pub fn execute<S: StateRead + ?Sized>(
             receipts_root,
             count,
             total,
+            last,
+            proof,
         } => {
             let mut s = load(ctx, *id)?;
             if s.worker != sender {
@@ -137,6 +141,18 @@ pub fn execute<S: StateRead + ?Sized>(
                 }
                 .into());
             }
+            // The settled total is the one the last settled receipt carries: a worker cannot
+            // claim more than the receipts it signed add up to, and every receipt it signed
+            // is one the client holds and can dispute.
+            if last.session != *id || last.seq + 1 != *count || last.cumulative != *total {
+                return Err(MarketError::SettlementNotLastReceipt.into());
+            }
+            if proof.index != last.seq || proof.size != *count {
+                return Err(MarketError::ProofPosition.into());
+            }
+            proof
+                .verify(&last.leaf(), receipts_root)
+                .map_err(|e| MarketError::BadProof { why: e.to_string() })?;
             let delta = total.checked_sub(s.total)?;
             let burned = delta.mul_div(ctx.params.market.protocol_fee_bps as u128, 10_000)?;
             let pay = delta.checked_sub(burned)?;
@@ -192,8 +208,10 @@ pub fn execute<S: StateRead + ?Sized>(
             if !keys::verify(&pk, RECEIPT_NAMESPACE, &receipt.bytes(), &sig) {
                 return Err(TxError::BadSignature.into());
             }
-            let fair = Amount(s.price_per_token.0.saturating_mul(receipt.tokens as u128));
-            if receipt.amount > fair {
+            // Each receipt is disputed at most once, whatever the outcome.
+            mark_disputed(ctx, s.id, receipt.seq)?;
+            if !fairly_priced(&s, receipt) {
+                // Proven at once by the worker's own signature.
                 penalise(ctx, &mut s, receipt.amount, "overcharge")?;
                 ctx.state.put(session_key(s.id), &s);
                 return Ok(());
@@ -201,45 +219,39 @@ pub fn execute<S: StateRead + ?Sized>(
             if receipt.seq >= s.count {
                 return Err(MarketError::ReceiptNotSettled.into());
             }
-            let dk = key(DISPUTE, &[&s.id.to_be_bytes(), &receipt.seq.to_be_bytes()]);
-            if ctx.state.get_raw(&dk)?.is_some() {
-                return Err(MarketError::AlreadyDisputed.into());
-            }
-            let due = ctx.env.height + DISPUTE_WINDOW;
             let mut record = Vec::with_capacity(8 + receipt.encode_size());
-            record.extend_from_slice(&due.to_be_bytes());
+            record.extend_from_slice(&open_dispute(ctx, &s, receipt.seq).to_be_bytes());
             record.extend_from_slice(&receipt.bytes());
-            ctx.state.put_raw(dk, record);
-            ctx.state.put_raw(
-                key(
-                    DISPUTE_DUE,
-                    &[
-                        &due.to_be_bytes(),
-                        &s.id.to_be_bytes(),
-                        &receipt.seq.to_be_bytes(),
-                    ],
-                ),
-                Vec::new(),
-            );
-            ctx.emit(
-                events::SESSION_DISPUTED,
-                &[
-                    (attr::SESSION, s.id.to_string()),
-                    (attr::SEQ, receipt.seq.to_string()),
-                    (attr::ANSWER_BY, due.to_string()),
-                ],
-            );
+            ctx.state.put_raw(dispute_key(s.id, receipt.seq), record);
         }
-        SessionMsg::Answer { receipt, proof } => {
+        SessionMsg::Unrequested { session: id, seq } => {
+            let s = load(ctx, *id)?;
+            if s.client != sender {
+                return Err(MarketError::NotSessionClient.into());
+            }
+            if *seq >= s.count {
+                return Err(MarketError::ReceiptNotSettled.into());
+            }
+            mark_disputed(ctx, s.id, *seq)?;
+            let due = open_dispute(ctx, &s, *seq);
+            ctx.state
+                .put_raw(dispute_key(s.id, *seq), due.to_be_bytes().to_vec());
+        }
+        SessionMsg::Answer {
+            receipt,
+            proof,
+            client_key,
+            request_signature,
+        } => {
             let s = load(ctx, receipt.session)?;
             if s.worker != sender {
                 return Err(MarketError::NotSessionWorkerAnswer.into());
             }
-            let dk = key(DISPUTE, &[&s.id.to_be_bytes(), &receipt.seq.to_be_bytes()]);
+            let dk = dispute_key(s.id, receipt.seq);
             let Some(record) = ctx.state.get_raw(&dk)? else {
                 return Err(MarketError::NoOpenDispute.into());
             };
-            if record[8..] != receipt.bytes()[..] {
+            if record.len() > 8 && record[8..] != receipt.bytes()[..] {
                 return Err(MarketError::NotDisputedReceipt.into());
             }
             if proof.index != receipt.seq || proof.size != s.count {
@@ -248,16 +260,21 @@ pub fn execute<S: StateRead + ?Sized>(
             proof
                 .verify(&receipt.leaf(), &s.receipts_root)
                 .map_err(|e| MarketError::BadProof { why: e.to_string() })?;
+            // The settled receipt answered a request the client signed.
+            let pk = public_key_from_bytes(client_key)
+                .map_err(|e| MarketError::BadWorkerKey { why: e.to_string() })?;
+            if Address::from_public_key(&pk) != s.client {
+                return Err(MarketError::KeyNotSessionClient.into());
+            }
+            let sig: Signature = mycel_primitives::codec::decode(request_signature)
+                .map_err(|e| MarketError::BadSignatureBytes { why: e.to_string() })?;
+            let signed = request_bytes(s.id, receipt.seq, &receipt.input_hash);
+            if !keys::verify(&pk, REQUEST_NAMESPACE, &signed, &sig) {
+                return Err(TxError::BadSignature.into());
+            }
             let due = u64::from_be_bytes(record[..8].try_into().expect("8 bytes"));
             ctx.state.delete(dk);
-            ctx.state.delete(key(
-                DISPUTE_DUE,
-                &[
-                    &due.to_be_bytes(),
-                    &s.id.to_be_bytes(),
-                    &receipt.seq.to_be_bytes(),
-                ],
-            ));
+            ctx.state.delete(due_key(due, s.id, receipt.seq));
             ctx.emit(
                 events::SESSION_ANSWERED,
                 &[
@@ -266,12 +283,48 @@ pub fn execute<S: StateRead + ?Sized>(
                 ],
             );
         }
+        SessionMsg::TopUp {
+            session: id,
+            amount,
+            extend_blocks,
+        } => {
+            let mut s = load(ctx, *id)?;
+            if s.client != sender {
+                return Err(MarketError::NotSessionClient.into());
+            }
+            if s.closed {
+                return Err(MarketError::SessionClosed.into());
+            }
+            if *extend_blocks > MAX_DURATION {
+                return Err(MarketError::BadDuration {
+                    blocks: *extend_blocks,
+                }
+                .into());
+            }
+            if amount.is_zero() && *extend_blocks == 0 {
+                return Err(TxError::ZeroAmount.into());
+            }
+            bank::transfer(ctx, &sender, &escrow(), *amount)?;
+            s.deposit = s
+                .deposit
+                .checked_add(*amount)
+                .map_err(|_| crate::Error::Overflow("session deposit"))?;
+            s.expires = s.expires.max(ctx.env.height + extend_blocks);
+            ctx.state.put(session_key(*id), &s);
+            ctx.emit(
+                events::SESSION_TOPPED_UP,
+                &[
+                    (attr::SESSION, id.to_string()),
+                    (attr::AMOUNT, amount.0.to_string()),
+                ],
+            );
+        }
         SessionMsg::Close { session: id } => {
             let mut s = load(ctx, *id)?;
             if s.closed {
                 return Err(MarketError::SessionAlreadyClosed.into());
             }
-            let client_may = sender == s.client && ctx.env.height >= s.expires;
+            let client_may = sender == s.client && ctx.env.height >= s.expires + SETTLE_GRACE;
             if sender != s.worker && !client_may {
                 return Err(MarketError::CloseNotAllowed.into());
             }
@@ -291,6 +344,46 @@ pub fn execute<S: StateRead + ?Sized>(
     Ok(())
 }
 
+/// True when the receipt is priced as the session says: its model, price and amount.
+fn fairly_priced(s: &Session, r: &Receipt) -> bool {
+    r.model == s.model
+        && r.price == s.price_per_token
+        && r.amount.0 == s.price_per_token.0.saturating_mul(r.tokens as u128)
+        && r.cumulative >= r.amount
+}
+
+/// Refuses a second dispute of the same receipt; records this one.
+fn mark_disputed<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, id: u64, seq: u64) -> ExecResult {
+    let k = key(DISPUTED, &[&id.to_be_bytes(), &seq.to_be_bytes()]);
+    if ctx.state.get_raw(&k)?.is_some() {
+        return Err(MarketError::AlreadyDisputed.into());
+    }
+    ctx.state.put_raw(k, Vec::new());
+    Ok(())
+}
+
+fn due_key(due: u64, id: u64, seq: u64) -> Vec<u8> {
+    key(
+        DISPUTE_DUE,
+        &[&due.to_be_bytes(), &id.to_be_bytes(), &seq.to_be_bytes()],
+    )
+}
+
+/// Schedules the answer deadline of a dispute of `seq` and announces it; returns the deadline.
+fn open_dispute<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, s: &Session, seq: u64) -> u64 {
+    let due = ctx.env.height + DISPUTE_WINDOW;
+    ctx.state.put_raw(due_key(due, s.id, seq), Vec::new());
+    ctx.emit(
+        events::SESSION_DISPUTED,
+        &[
+            (attr::SESSION, s.id.to_string()),
+            (attr::SEQ, seq.to_string()),
+            (attr::ANSWER_BY, due.to_string()),
+        ],
+    );
+    due
+}
+
 /// Penalises the workers whose dispute answer is due at this height.
 pub fn end_block<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
     let prefix = key(DISPUTE_DUE, &[&ctx.env.height.to_be_bytes()]);
@@ -307,17 +400,28 @@ pub fn end_block<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> 
                 .try_into()
                 .map_err(|_| crate::state::corrupt(&k, "bad key"))?,
         );
-        let dk = key(DISPUTE, &[&id.to_be_bytes(), &seq.to_be_bytes()]);
+        let dk = dispute_key(id, seq);
         let Some(record) = ctx.state.get_raw(&dk)? else {
             continue;
         };
         ctx.state.delete(dk);
-        let receipt: Receipt = mycel_primitives::codec::decode(&record[8..])
-            .map_err(|e| crate::state::corrupt(&k, e))?;
-        if let Some(mut s) = session(ctx.state, id)? {
-            penalise(ctx, &mut s, receipt.amount, "unanswered dispute")?;
-            ctx.state.put(session_key(id), &s);
-        }
+        let Some(mut s) = session(ctx.state, id)? else {
+            continue;
+        };
+        // An unanswered dispute forfeits what the client paid beyond the receipt it holds
+        // (at least the receipt's amount); for a request the client says it never made, all
+        // it paid. Never more in total than the client paid.
+        let (owed, why) = if record.len() > 8 {
+            let receipt: Receipt = mycel_primitives::codec::decode(&record[8..])
+                .map_err(|e| crate::state::corrupt(&k, e))?;
+            let beyond = s.total.0.saturating_sub(receipt.cumulative.0);
+            (Amount(beyond.max(receipt.amount.0)), "unanswered dispute")
+        } else {
+            (s.total, "unanswered unrequested")
+        };
+        let owed = owed.min(Amount(s.total.0.saturating_sub(s.refunded.0)));
+        penalise(ctx, &mut s, owed, why)?;
+        ctx.state.put(session_key(id), &s);
     }
     Ok(())
 }

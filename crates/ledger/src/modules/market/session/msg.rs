@@ -10,21 +10,44 @@ use mycel_primitives::{
 /// Signature namespace of session receipts.
 pub const RECEIPT_NAMESPACE: &[u8] = b"_MYCEL_SESSION_RECEIPT";
 
+/// Signature namespace of session requests.
+pub const REQUEST_NAMESPACE: &[u8] = b"_MYCEL_SESSION_REQUEST";
+
+/// What a client signs for request `seq` of `session`: session ‖ seq ‖ BLAKE3 of the body (the
+/// receipt's `input_hash`), so the worker can prove on chain that a billed response answered a
+/// request the client made.
+pub fn request_bytes(session: u64, seq: u64, input_hash: &Hash) -> Vec<u8> {
+    let mut v = Vec::with_capacity(48);
+    v.extend_from_slice(&session.to_be_bytes());
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&input_hash.0);
+    v
+}
+
 /// One served response, signed by the worker.
+///
+/// `cumulative` is the session's total through this receipt, so the last leaf of a settled root
+/// names the settled total and the ledger can tie one to the other.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Receipt {
     /// Session ID.
     pub session: u64,
     /// Position in the session, from 0.
     pub seq: u64,
-    /// Hash of the request.
+    /// The model that served it.
+    pub model: Hash,
+    /// BLAKE3 of the request body, as the client signed it.
     pub input_hash: Hash,
-    /// Hash of the response.
+    /// BLAKE3 of the response text.
     pub output_hash: Hash,
-    /// Tokens billed.
+    /// Tokens billed (prompt and completion).
     pub tokens: u64,
-    /// Amount charged.
+    /// Price per token, the session's.
+    pub price: Amount,
+    /// Amount charged: `tokens × price`.
     pub amount: Amount,
+    /// The session's total through this receipt.
+    pub cumulative: Amount,
 }
 
 impl Receipt {
@@ -47,10 +70,13 @@ impl Receipt {
 mycel_primitives::impl_codec!(Receipt {
     session,
     seq,
+    model,
     input_hash,
     output_hash,
     tokens,
+    price,
     amount,
+    cumulative,
 });
 
 /// Session messages (part of the market module).
@@ -76,8 +102,12 @@ pub enum SessionMsg {
         receipts_root: Hash,
         /// Number of receipts.
         count: u64,
-        /// Their total amount.
+        /// Their total amount: the last receipt's `cumulative`.
         total: Amount,
+        /// The last receipt (sequence `count - 1`).
+        last: Receipt,
+        /// Its inclusion proof at index `count - 1` of `receipts_root`.
+        proof: InclusionProof,
     },
     /// The client disputes with a worker-signed receipt.
     Dispute {
@@ -88,29 +118,59 @@ pub enum SessionMsg {
         /// The worker's signature over the receipt.
         signature: Vec<u8>,
     },
-    /// The worker answers a dispute with the receipt's inclusion proof.
+    /// The worker answers a dispute with the receipt's inclusion proof and the client's
+    /// signature of the request it answered.
     Answer {
-        /// The disputed receipt.
+        /// The disputed receipt (for [`SessionMsg::Unrequested`], the settled one at that
+        /// sequence).
         receipt: Receipt,
         /// Proof at index `receipt.seq` against the settled root.
         proof: InclusionProof,
+        /// The client's public key.
+        client_key: Vec<u8>,
+        /// The client's signature over [`request_bytes`] of the receipt.
+        request_signature: Vec<u8>,
     },
     /// Closes the session and refunds the unspent deposit.
     Close {
         /// Session.
         session: u64,
     },
+    /// The client says it never made request `seq`, which the worker settled: the worker must
+    /// answer with the client's signature of that request.
+    Unrequested {
+        /// Session.
+        session: u64,
+        /// The settled sequence number.
+        seq: u64,
+    },
+    /// The client adds to the deposit and extends the session.
+    TopUp {
+        /// Session.
+        session: u64,
+        /// Added to the deposit (may be zero to only extend).
+        amount: Amount,
+        /// The session then expires no earlier than this many blocks from now.
+        extend_blocks: u64,
+    },
 }
 
 // Unlike the module messages, an unknown session-message tag is a plain invalid-enum error.
 mycel_primitives::impl_codec!(enum SessionMsg, unknown = CodecError::InvalidEnum, {
     0 => Open { worker, model, deposit, duration_blocks },
-    1 => Settle { session, receipts_root, count, total },
+    1 => Settle { session, receipts_root, count, total, last, proof },
     2 => Dispute {
         receipt,
         worker_key: vec(32..=32),
         signature: vec(64..=64),
     },
-    3 => Answer { receipt, proof },
+    3 => Answer {
+        receipt,
+        proof,
+        client_key: vec(32..=32),
+        request_signature: vec(64..=64),
+    },
     4 => Close { session },
+    5 => Unrequested { session, seq },
+    6 => TopUp { session, amount, extend_blocks },
 });

@@ -11,8 +11,30 @@ pub(super) const DISPUTE: &[u8] = b"market/dispute/";
 
 pub(super) const DISPUTE_DUE: &[u8] = b"market/ddue/";
 
+pub(super) const DISPUTED: &[u8] = b"market/disputed/";
+
 /// Blocks a worker has to answer a dispute.
 pub const DISPUTE_WINDOW: u64 = 20;
+
+/// Blocks after expiry during which only the worker may still settle and close: a client
+/// closing at the first expired block cannot race the worker's last settlement.
+pub const SETTLE_GRACE: u64 = 10;
+
+/// Most blocks a session may run, from opening or a top-up.
+pub const MAX_DURATION: u64 = 1_000_000;
+
+/// An open dispute of a session receipt, as the worker reads it to answer.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionDispute {
+    /// Session.
+    pub session: u64,
+    /// Disputed sequence number.
+    pub seq: u64,
+    /// Height by which the worker must answer.
+    pub due: u64,
+    /// The receipt the client showed; `None` when the client says it never made the request.
+    pub receipt: Option<super::Receipt>,
+}
 
 /// An interactive session.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -60,4 +82,8 @@ mycel_primitives::impl_codec!(Session {
 
 pub(super) fn session_key(id: u64) -> Vec<u8> {
     key(SESSION, &[&id.to_be_bytes()])
+}
+
+pub(super) fn dispute_key(id: u64, seq: u64) -> Vec<u8> {
+    key(DISPUTE, &[&id.to_be_bytes(), &seq.to_be_bytes()])
 }

@@ -1,0 +1,1186 @@
+//! The OpenAI-compatible gateway on the node's own port: `/v1/chat/completions` (plain and
+//! streamed), `/v1/completions`, `/v1/embeddings` and `/v1/models`, so the official SDKs work
+//! unmodified against the network.
+//!
+//! A request authenticates with an API key ([`keys`]) bound to an account whose key this node
+//! holds. The gateway picks a worker ([`route`]), opens (or reuses, tops up and extends) a session
+//! with it from that account's balance, signs the request for the session's next sequence number,
+//! and checks the worker-signed receipt before passing the response on: the session's worker
+//! signed it, for this session, sequence, model and price, `amount = tokens × price`, the running
+//! total extends the last one, and the output hash is that of the text (or vectors) delivered.
+//! The receipt goes back in the body (`mycel_receipt`) and the `x-mycel-receipt` header, and
+//! into a durable log ([`ReceiptLog`], `gateway/receipts/`). A worker that fails before answering
+//! is replaced; nothing is billed without a receipt the gateway accepted. A background task
+//! compares each settlement with the receipts held and disputes any difference, and closes
+//! sessions after expiry to get the unspent deposit back.
+
+pub mod keys;
+mod route;
+
+pub use keys::{ApiKey, ApiKeys, KeyRefusal, KeyUsage};
+pub use route::WorkerView;
+
+use crate::{
+    Error, Home, Result,
+    client::{Client, SendOptions},
+    http::{
+        ApiError,
+        openai::{ChatRequest, base64_f32, parse_chat, parse_completion, parse_embed},
+    },
+    keystore::Keystore,
+    roles::worker::sessions::embedding_bytes,
+    services::sessions as client_sessions,
+};
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use commonware_cryptography::Signer as _;
+use mycel_ledger::{
+    Message,
+    modules::market::{self, JobKind, Session, SessionMsg},
+};
+use mycel_primitives::{Address, Amount, Hash, PrivateKey, codec::Encode, merkle};
+use mycel_store::blob_hash;
+use mycel_verify::{ReceiptLog, SignedReceipt, sign_request};
+use parking_lot::Mutex;
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+/// How the gateway funds and paces sessions.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Deposit of a new session, and of each top-up.
+    pub deposit: Amount,
+    /// Blocks a session runs; extended when fewer than a tenth remain.
+    pub duration_blocks: u64,
+    /// Workers tried per request.
+    pub attempts: usize,
+    /// Longest wait for a worker's answer (a stream: for its first byte).
+    pub worker_timeout: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            deposit: Amount(Amount::from_myc(1).0 / 10),
+            duration_blocks: 3_600,
+            attempts: 3,
+            worker_timeout: Duration::from_secs(150),
+        }
+    }
+}
+
+/// A session the gateway holds with one worker for one account and model.
+#[derive(Clone, Debug)]
+struct Pooled {
+    id: u64,
+    worker: Address,
+    endpoint: String,
+    model: Hash,
+    price: Amount,
+    deposit: Amount,
+    expires: u64,
+    next_seq: u64,
+    cumulative: Amount,
+    broken: bool,
+}
+
+impl Pooled {
+    fn remaining(&self) -> Amount {
+        Amount(self.deposit.0.saturating_sub(self.cumulative.0))
+    }
+
+    /// Checks a worker-signed receipt for the next request of this session; `output` is what
+    /// was delivered (`None` when the delivery was cut and only the accounting can be checked).
+    fn check(
+        &self,
+        r: &SignedReceipt,
+        output: Option<&[u8]>,
+        tokens: Option<u64>,
+    ) -> std::result::Result<(), String> {
+        let x = &r.receipt;
+        if !r.verify() {
+            return Err("the receipt's signature does not verify".into());
+        }
+        if r.signer() != Some(self.worker) {
+            return Err("the receipt is not signed by the session's worker".into());
+        }
+        if x.session != self.id || x.seq != self.next_seq {
+            return Err(format!(
+                "the receipt is for session {} request {}, not {} request {}",
+                x.session, x.seq, self.id, self.next_seq
+            ));
+        }
+        if x.model != self.model || x.price != self.price {
+            return Err("the receipt's model or price is not the session's".into());
+        }
+        if x.amount.0 != self.price.0.saturating_mul(x.tokens as u128) {
+            return Err("the receipt's amount is not tokens × price".into());
+        }
+        if x.cumulative.0 != self.cumulative.0.saturating_add(x.amount.0) {
+            return Err("the receipt's running total does not extend the last one".into());
+        }
+        if let Some(t) = tokens
+            && t != x.tokens
+        {
+            return Err(format!(
+                "the receipt bills {} tokens; the response used {t}",
+                x.tokens
+            ));
+        }
+        if let Some(out) = output
+            && x.output_hash != blob_hash(out)
+        {
+            return Err("the receipt's output hash is not that of the response".into());
+        }
+        Ok(())
+    }
+}
+
+/// Per-model counters for `/metrics`.
+#[derive(Clone, Copy, Debug, Default)]
+struct ModelStats {
+    requests: u64,
+    errors: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+/// What a request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Chat,
+    Completion,
+    Embed,
+}
+
+impl Kind {
+    fn path(self) -> &'static str {
+        match self {
+            Kind::Chat => "/v1/chat/completions",
+            Kind::Completion => "/v1/completions",
+            Kind::Embed => "/v1/embeddings",
+        }
+    }
+    fn job(self) -> JobKind {
+        match self {
+            Kind::Embed => JobKind::Embed,
+            _ => JobKind::Generate,
+        }
+    }
+}
+
+/// A pinned model the gateway knows by name.
+#[derive(Clone, Debug)]
+struct Named {
+    id: Hash,
+    name: &'static str,
+    short: &'static str,
+    license: &'static str,
+}
+
+type PoolKey = (Address, Address, Hash);
+
+/// The gateway.
+pub struct Gateway {
+    chain: Client,
+    chain_id: String,
+    keystore: Keystore,
+    keys: ApiKeys,
+    names: Vec<Named>,
+    cfg: GatewayConfig,
+    pool: Mutex<BTreeMap<PoolKey, Arc<tokio::sync::Mutex<Pooled>>>>,
+    // One transaction at a time per gateway: sessions of one account share its nonce.
+    tx_lock: tokio::sync::Mutex<()>,
+    http: reqwest::Client,
+    router: route::Router,
+    receipts: ReceiptLog<SignedReceipt>,
+    stats: Mutex<BTreeMap<String, ModelStats>>,
+    height: Mutex<(Instant, u64)>,
+}
+
+impl Gateway {
+    /// The gateway of `home`, calling the node at `api`.
+    pub fn open(home: &Home, api: &str, cfg: GatewayConfig) -> Result<Arc<Gateway>> {
+        let store = mycel_ml::registry::ModelStore::from_env();
+        // Names for the pinned models this node has the files of (their IDs come from the
+        // files, as the workers' do).
+        let names = [mycel_ml::registry::SMOLLM2, mycel_ml::registry::MINILM]
+            .iter()
+            .filter_map(|m| {
+                crate::models::resolve(&store, m.name).ok().map(|id| Named {
+                    id,
+                    name: m.display_name,
+                    short: m.name,
+                    license: m.license,
+                })
+            })
+            .collect();
+        Ok(Arc::new(Gateway {
+            chain: Client::new(api),
+            chain_id: home.genesis()?.chain_id,
+            keystore: Keystore::new(home.keys_dir()),
+            keys: ApiKeys::open(home.gateway_dir())?,
+            names,
+            cfg,
+            pool: Mutex::new(BTreeMap::new()),
+            tx_lock: tokio::sync::Mutex::new(()),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()
+                .map_err(|e| Error::Invalid {
+                    what: "gateway HTTP client".into(),
+                    why: e.to_string(),
+                })?,
+            router: route::Router::default(),
+            receipts: ReceiptLog::new(home.gateway_dir().join("receipts")),
+            stats: Mutex::new(BTreeMap::new()),
+            height: Mutex::new((Instant::now() - Duration::from_secs(60), 0)),
+        }))
+    }
+
+    /// The API keys.
+    pub fn keys(&self) -> &ApiKeys {
+        &self.keys
+    }
+
+    /// The routes, to merge into the node's router.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .route("/v1/completions", post(completion))
+            .route("/v1/embeddings", post(embeddings))
+            .route("/v1/models", get(models))
+            .route("/v1/models/{id}", get(model))
+            .with_state(self.clone())
+    }
+
+    /// Runs the settlement watcher and the key-spend flusher until the process stops.
+    pub async fn run_background(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            if let Err(e) = self.keys.flush() {
+                tracing::warn!(target: "mycel::gateway", error = %e, "spend not saved");
+            }
+            if let Err(e) = self.watch_sessions().await {
+                tracing::warn!(target: "mycel::gateway", error = %e, "session watch failed; retrying");
+            }
+        }
+    }
+
+    /// Prometheus text of the per-model counters.
+    pub fn metrics_text(&self) -> String {
+        let stats = self.stats.lock();
+        let mut out = String::new();
+        for (name, help, f) in [
+            (
+                "mycel_gateway_requests_total",
+                "requests answered",
+                (|s: &ModelStats| s.requests) as fn(&ModelStats) -> u64,
+            ),
+            ("mycel_gateway_errors_total", "requests failed", |s| {
+                s.errors
+            }),
+            (
+                "mycel_gateway_prompt_tokens_total",
+                "prompt tokens billed",
+                |s| s.prompt_tokens,
+            ),
+            (
+                "mycel_gateway_completion_tokens_total",
+                "completion tokens billed",
+                |s| s.completion_tokens,
+            ),
+        ] {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+            for (model, s) in stats.iter() {
+                out.push_str(&format!("{name}{{model=\"{model}\"}} {}\n", f(s)));
+            }
+        }
+        out
+    }
+
+    fn count(&self, model: &str, f: impl FnOnce(&mut ModelStats)) {
+        f(self.stats.lock().entry(model.to_string()).or_default());
+    }
+
+    /// The display name of a model ID (its hex when it has none).
+    fn display(&self, id: &Hash) -> String {
+        self.names
+            .iter()
+            .find(|n| n.id == *id)
+            .map_or_else(|| id.to_hex(), |n| n.name.to_string())
+    }
+
+    /// The model a request names: a pinned name (either spelling) or a 64-hex ID.
+    fn resolve(&self, name: &str) -> Option<Hash> {
+        if let Some(n) = self
+            .names
+            .iter()
+            .find(|n| n.name.eq_ignore_ascii_case(name) || n.short == name)
+        {
+            return Some(n.id);
+        }
+        (name.len() == 64)
+            .then(|| Hash::from_hex(name).ok())
+            .flatten()
+    }
+
+    async fn height(&self) -> Result<u64> {
+        {
+            let h = self.height.lock();
+            if h.0.elapsed() < Duration::from_millis(500) {
+                return Ok(h.1);
+            }
+        }
+        let height = self.chain.status().await?.height;
+        *self.height.lock() = (Instant::now(), height);
+        Ok(height)
+    }
+
+    fn account_key(&self, key: &ApiKey) -> std::result::Result<PrivateKey, ApiError> {
+        self.keystore
+            .load(&key.account)
+            .and_then(|k| k.private_key())
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "account_unavailable",
+                    format!("the key's account {} is not usable here: {e}", key.account),
+                )
+            })
+    }
+
+    async fn send_tx(&self, key: &PrivateKey, msg: Message) -> Result<crate::client::Sent> {
+        let _turn = self.tx_lock.lock().await;
+        self.chain.send(key, msg, &SendOptions::default()).await
+    }
+
+    /// The session of `account` with `worker` for `model`, opened if there is none usable.
+    async fn session(
+        &self,
+        account: &PrivateKey,
+        worker: &WorkerView,
+        model: Hash,
+    ) -> Result<Arc<tokio::sync::Mutex<Pooled>>> {
+        let addr = Address::from_public_key(&account.public_key());
+        let k = (addr, worker.address, model);
+        let existing = self.pool.lock().get(&k).cloned();
+        if let Some(p) = existing
+            && !p.lock().await.broken
+        {
+            return Ok(p);
+        }
+        // Opened under the transaction lock: concurrent first requests open one session.
+        let _turn = self.tx_lock.lock().await;
+        let existing = self.pool.lock().get(&k).cloned();
+        if let Some(p) = existing
+            && !p.lock().await.broken
+        {
+            return Ok(p);
+        }
+        let id = client_sessions::open(
+            &self.chain,
+            account,
+            worker.address,
+            model,
+            self.cfg.deposit,
+            self.cfg.duration_blocks,
+        )
+        .await?;
+        let s: Session = self.chain.get(&format!("/api/v1/sessions/{id}")).await?;
+        let p = Arc::new(tokio::sync::Mutex::new(Pooled {
+            id,
+            worker: worker.address,
+            endpoint: route::url(&worker.offer.endpoint),
+            model,
+            price: s.price_per_token,
+            deposit: s.deposit,
+            expires: s.expires,
+            next_seq: 0,
+            cumulative: Amount::ZERO,
+            broken: false,
+        }));
+        self.pool.lock().insert(k, p.clone());
+        Ok(p)
+    }
+
+    /// Tops the session up when its deposit runs low (below `need`, or a quarter of a
+    /// deposit) or its end is near.
+    async fn top_up(&self, account: &PrivateKey, p: &mut Pooled, need: Amount) -> Result<()> {
+        let height = self.height().await?;
+        let low = p.remaining() < need.max(Amount(self.cfg.deposit.0 / 4));
+        let ending = p.expires.saturating_sub(height) < self.cfg.duration_blocks / 10;
+        if !low && !ending {
+            return Ok(());
+        }
+        let amount = if low {
+            self.cfg.deposit.max(need)
+        } else {
+            Amount::ZERO
+        };
+        let msg = Message::Market(market::Msg::Session(SessionMsg::TopUp {
+            session: p.id,
+            amount,
+            extend_blocks: self.cfg.duration_blocks,
+        }));
+        // Sent under the session's own lock: its next request waits for the new deposit.
+        let _ = self.send_tx(account, msg).await?;
+        let s: Session = self
+            .chain
+            .get(&format!("/api/v1/sessions/{}", p.id))
+            .await?;
+        p.deposit = s.deposit;
+        p.expires = s.expires;
+        Ok(())
+    }
+
+    /// Accepts a checked receipt: logged durably, counted against the key.
+    fn accept(&self, key: &ApiKey, p: &mut Pooled, r: &SignedReceipt) -> Result<()> {
+        self.receipts.append(p.id, r)?;
+        p.next_seq += 1;
+        p.cumulative = r.receipt.cumulative;
+        self.keys.record_spend(&key.id, r.receipt.amount);
+        Ok(())
+    }
+
+    /// Catches up with receipts the worker signed that the gateway did not see (a stream the
+    /// client cut, an answer lost on the way): fetched from the worker, checked for everything
+    /// but the output the client never saw, logged and counted.
+    async fn sync(&self, key: &ApiKey, p: &mut Pooled) -> Result<()> {
+        loop {
+            let url = format!(
+                "{}/v1/sessions/{}/receipts/{}",
+                p.endpoint, p.id, p.next_seq
+            );
+            let r = self
+                .http
+                .get(&url)
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .map_err(|e| Error::Unreachable {
+                    url: url.clone(),
+                    why: e.to_string(),
+                })?;
+            if r.status() == StatusCode::NOT_FOUND {
+                return Ok(());
+            }
+            let r: SignedReceipt = r.json().await.map_err(|e| Error::Unreachable {
+                url: url.clone(),
+                why: e.to_string(),
+            })?;
+            if let Err(why) = p.check(&r, None, None) {
+                p.broken = true;
+                return Err(Error::Invalid {
+                    what: format!("receipt {} of session {}", p.next_seq, p.id),
+                    why,
+                });
+            }
+            self.accept(key, p, &r)?;
+        }
+    }
+
+    /// Disputes a bad receipt when the ledger can see the fault in it alone (its price or
+    /// amount); either way the session is not used again.
+    async fn reject_receipt(&self, account: &PrivateKey, p: &mut Pooled, r: &SignedReceipt) {
+        p.broken = true;
+        let x = &r.receipt;
+        let provable = r.verify()
+            && r.signer() == Some(p.worker)
+            && x.session == p.id
+            && (x.price != p.price || x.amount.0 != p.price.0.saturating_mul(x.tokens as u128));
+        if !provable {
+            return;
+        }
+        let (Ok(worker_key), Ok(signature)) =
+            (hex::decode(&r.worker_key), hex::decode(&r.signature))
+        else {
+            return;
+        };
+        let msg = Message::Market(market::Msg::Session(SessionMsg::Dispute {
+            receipt: x.clone(),
+            worker_key,
+            signature,
+        }));
+        if let Err(e) = self.send_tx(account, msg).await {
+            tracing::warn!(target: "mycel::gateway", error = %e, session = p.id, "dispute not sent");
+        }
+    }
+
+    /// Compares each session's settlement with the receipts held, disputes a difference, and
+    /// closes sessions whose time is up.
+    async fn watch_sessions(&self) -> Result<()> {
+        let pooled: Vec<(PoolKey, Arc<tokio::sync::Mutex<Pooled>>)> = self
+            .pool
+            .lock()
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        let height = self.height().await?;
+        for (k, p) in pooled {
+            let Ok(p) = p.try_lock().map(|g| g.clone()) else {
+                continue;
+            };
+            let s: Session = self
+                .chain
+                .get(&format!("/api/v1/sessions/{}", p.id))
+                .await?;
+            let Some(account) = self
+                .keystore
+                .list()?
+                .into_iter()
+                .find(|f| f.address == k.0)
+                .and_then(|f| f.private_key().ok())
+            else {
+                continue;
+            };
+            if s.closed {
+                self.pool.lock().remove(&k);
+                continue;
+            }
+            let held = self.receipts.load(p.id)?;
+            let count = s.count as usize;
+            if count > held.len() {
+                // Settled receipts the client never got: the worker must show a request the
+                // client signed for the first of them.
+                let msg = Message::Market(market::Msg::Session(SessionMsg::Unrequested {
+                    session: p.id,
+                    seq: held.len() as u64,
+                }));
+                let _ = self.send_tx(&account, msg).await;
+            } else if count > 0 {
+                let leaves: Vec<Hash> = held[..count].iter().map(|r| r.receipt.leaf()).collect();
+                if merkle::root(&leaves) != s.receipts_root {
+                    let r = &held[count - 1];
+                    if let (Ok(worker_key), Ok(signature)) =
+                        (hex::decode(&r.worker_key), hex::decode(&r.signature))
+                    {
+                        let msg = Message::Market(market::Msg::Session(SessionMsg::Dispute {
+                            receipt: r.receipt.clone(),
+                            worker_key,
+                            signature,
+                        }));
+                        let _ = self.send_tx(&account, msg).await;
+                    }
+                }
+            }
+            if height >= s.expires + market::SETTLE_GRACE {
+                let msg =
+                    Message::Market(market::Msg::Session(SessionMsg::Close { session: p.id }));
+                if self.send_tx(&account, msg).await.is_ok() {
+                    self.pool.lock().remove(&k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Serves one request: authenticated, parsed, routed, paid, checked.
+    async fn serve(self: Arc<Self>, kind: Kind, headers: HeaderMap, body: Vec<u8>) -> Response {
+        let key = match self.authenticate(&headers) {
+            Ok(k) => k,
+            Err(e) => return e.into_response(),
+        };
+        let (model_name, stream, base64, worker_body) = match kind {
+            Kind::Embed => match parse_embed(&body) {
+                // The worker answers in base64 (exact bytes, hashed by the receipt); the
+                // client gets the encoding it asked for.
+                Ok(r) => {
+                    let mut v: serde_json::Value =
+                        serde_json::from_slice(&body).unwrap_or_default();
+                    v["encoding_format"] = "base64".into();
+                    (r.model, false, r.base64, v)
+                }
+                Err(e) => return e.into_response(),
+            },
+            _ => {
+                let parsed = if kind == Kind::Chat {
+                    parse_chat(&body)
+                } else {
+                    parse_completion(&body)
+                };
+                match parsed {
+                    Ok(r) => (r.model.clone(), r.stream, false, forwarded(&r)),
+                    Err(e) => return e.into_response(),
+                }
+            }
+        };
+        let Some(model) = self.resolve(&model_name) else {
+            return ApiError::new(
+                StatusCode::NOT_FOUND,
+                "model_not_found",
+                format!("the model `{model_name}` does not exist"),
+            )
+            .with_param("model")
+            .into_response();
+        };
+        let display = self.display(&model);
+        let account = match self.account_key(&key) {
+            Ok(a) => a,
+            Err(e) => return e.into_response(),
+        };
+        let candidates = match self.router.candidates(&self.chain, model, kind.job()).await {
+            Ok(c) if c.is_empty() => {
+                return ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "model_not_servable",
+                    format!("no worker serves `{model_name}` for {} now", kind.path()),
+                )
+                .with_param("model")
+                .into_response();
+            }
+            Ok(c) => c,
+            Err(e) => {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    e.to_string(),
+                )
+                .into_response();
+            }
+        };
+        let worker_body = serde_json::to_vec(&worker_body).expect("a JSON value serializes");
+        let mut last_error = String::from("no worker answered");
+        for worker in candidates.iter().take(self.cfg.attempts) {
+            match self
+                .clone()
+                .attempt(
+                    &key,
+                    &account,
+                    worker,
+                    model,
+                    kind,
+                    (stream, base64),
+                    &worker_body,
+                    &display,
+                )
+                .await
+            {
+                Attempt::Done(r) => return r,
+                Attempt::Next(why) => {
+                    tracing::info!(target: "mycel::gateway", worker = %worker.address, why = %why, "trying the next worker");
+                    last_error = why;
+                }
+            }
+        }
+        self.count(&display, |s| s.errors += 1);
+        ApiError::new(StatusCode::BAD_GATEWAY, "upstream_failed", last_error).into_response()
+    }
+
+    fn authenticate(&self, headers: &HeaderMap) -> std::result::Result<ApiKey, ApiError> {
+        let secret = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        if secret.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                "no API key: send `Authorization: Bearer myc-sk-…` (create one with `mycel keys api-key create`)",
+            ));
+        }
+        self.keys.authenticate(secret).map_err(|r| match r {
+            KeyRefusal::Invalid => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                "incorrect API key provided",
+            ),
+            KeyRefusal::Revoked => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                "this API key was revoked",
+            ),
+            KeyRefusal::RateLimited => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_exceeded",
+                "this API key is over its requests-per-minute limit",
+            ),
+            KeyRefusal::OverSpent => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "insufficient_quota",
+                "this API key has spent its limit",
+            ),
+        })
+    }
+
+    /// One try with one worker.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        self: Arc<Self>,
+        key: &ApiKey,
+        account: &PrivateKey,
+        worker: &WorkerView,
+        model: Hash,
+        kind: Kind,
+        (stream, base64): (bool, bool),
+        body: &[u8],
+        display: &str,
+    ) -> Attempt {
+        let session = match self.session(account, worker, model).await {
+            Ok(s) => s,
+            Err(e) => return Attempt::Next(format!("no session with {}: {e}", worker.address)),
+        };
+        let mut p = session.lock_owned().await;
+        if let Err(e) = self.top_up(account, &mut p, Amount::ZERO).await {
+            return Attempt::Next(format!("session {} not topped up: {e}", p.id));
+        }
+        for retry in 0..2 {
+            let sig = sign_request(account, p.id, p.next_seq, body);
+            let started = Instant::now();
+            let sent = self
+                .http
+                .post(format!("{}{}", p.endpoint, kind.path()))
+                .timeout(self.cfg.worker_timeout)
+                .header("content-type", "application/json")
+                .header("x-mycel-session", p.id.to_string())
+                .header("x-mycel-seq", p.next_seq.to_string())
+                .header(
+                    "x-mycel-client-key",
+                    hex::encode(account.public_key().as_ref()),
+                )
+                .header("x-mycel-signature", hex::encode(sig.encode()))
+                .body(body.to_vec())
+                .send()
+                .await;
+            let r = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    self.router.failed(&worker.address);
+                    // The worker may have billed before failing: pick its receipt up later.
+                    let _ = self.sync(key, &mut p).await;
+                    return Attempt::Next(format!("worker {} failed: {e}", worker.address));
+                }
+            };
+            self.router.observe(&worker.address, started.elapsed());
+            let status = r.status();
+            if status.is_success() {
+                return if stream {
+                    Attempt::Done(self.relay(
+                        key.clone(),
+                        account.clone(),
+                        p,
+                        r,
+                        display.to_string(),
+                    ))
+                } else {
+                    self.finish(key, account, &mut p, kind, base64, r, display)
+                        .await
+                };
+            }
+            let text = r.text().await.unwrap_or_default();
+            match status {
+                StatusCode::CONFLICT if retry == 0 => {
+                    if self.sync(key, &mut p).await.is_err() {
+                        return Attempt::Next(format!("session {} out of step", p.id));
+                    }
+                }
+                StatusCode::PAYMENT_REQUIRED if retry == 0 => {
+                    let need = self.cfg.deposit;
+                    if let Err(e) = self.top_up(account, &mut p, need).await {
+                        return Attempt::Next(format!("session {} not topped up: {e}", p.id));
+                    }
+                }
+                s if s.is_client_error()
+                    && s != StatusCode::CONFLICT
+                    && s != StatusCode::GONE
+                    && s != StatusCode::MISDIRECTED_REQUEST
+                    && s != StatusCode::PAYMENT_REQUIRED
+                    && s != StatusCode::UNAUTHORIZED =>
+                {
+                    // The request's own fault (the worker checked it as the gateway would):
+                    // passed on as is.
+                    self.count(display, |s| s.errors += 1);
+                    return Attempt::Done(passthrough(status, text));
+                }
+                _ => {
+                    p.broken = true;
+                    return Attempt::Next(format!(
+                        "worker {} answered {status}: {text}",
+                        worker.address
+                    ));
+                }
+            }
+        }
+        Attempt::Next(format!("worker {} kept refusing", worker.address))
+    }
+
+    /// A whole (not streamed) answer: receipt checked, accepted, passed on.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        key: &ApiKey,
+        account: &PrivateKey,
+        p: &mut Pooled,
+        kind: Kind,
+        base64: bool,
+        r: reqwest::Response,
+        display: &str,
+    ) -> Attempt {
+        let bytes = match r.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = self.sync(key, p).await;
+                return Attempt::Next(format!("worker answer cut: {e}"));
+            }
+        };
+        let mut v: serde_json::Value = match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                p.broken = true;
+                return Attempt::Next(format!("worker answer is not JSON: {e}"));
+            }
+        };
+        let receipt: SignedReceipt = match serde_json::from_value(v["mycel_receipt"].clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                p.broken = true;
+                return Attempt::Next(format!("worker answer has no receipt: {e}"));
+            }
+        };
+        let (output, tokens, usage) = match kind {
+            Kind::Embed => {
+                let mut vectors = Vec::new();
+                for d in v["data"].as_array().cloned().unwrap_or_default() {
+                    match d["embedding"].as_str().and_then(decode_base64_f32) {
+                        Some(x) => vectors.push(x),
+                        None => {
+                            p.broken = true;
+                            return Attempt::Next("worker embedding is not base64 f32".into());
+                        }
+                    }
+                }
+                let tokens = v["usage"]["prompt_tokens"].as_u64().unwrap_or(u64::MAX);
+                // Re-encoded as the client asked.
+                if let Some(data) = v["data"].as_array_mut() {
+                    for (d, x) in data.iter_mut().zip(&vectors) {
+                        d["embedding"] = if base64 {
+                            base64_f32(x).into()
+                        } else {
+                            serde_json::json!(x)
+                        };
+                    }
+                }
+                (embedding_bytes(&vectors), tokens, (tokens, 0))
+            }
+            _ => {
+                let text = v["choices"][0]["message"]["content"]
+                    .as_str()
+                    .or(v["choices"][0]["text"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                let pt = v["usage"]["prompt_tokens"].as_u64().unwrap_or(0);
+                let ct = v["usage"]["completion_tokens"].as_u64().unwrap_or(0);
+                (text.into_bytes(), pt + ct, (pt, ct))
+            }
+        };
+        if let Err(why) = p.check(&receipt, Some(&output), Some(tokens)) {
+            self.reject_receipt(account, p, &receipt).await;
+            return Attempt::Next(format!("worker receipt refused: {why}"));
+        }
+        if let Err(e) = self.accept(key, p, &receipt) {
+            return Attempt::Done(ApiError::internal(e).into_response());
+        }
+        self.count(display, |s| {
+            s.requests += 1;
+            s.prompt_tokens += usage.0;
+            s.completion_tokens += usage.1;
+        });
+        v["model"] = display.into();
+        v["mycel_receipt"] = self.receipt_json(&receipt);
+        let mut resp = Json(v).into_response();
+        if let Ok(h) = HeaderValue::from_str(&serde_json::to_string(&receipt).unwrap_or_default()) {
+            resp.headers_mut().insert("x-mycel-receipt", h);
+        }
+        Attempt::Done(resp)
+    }
+
+    /// The receipt as the client gets it: self-contained, with the chain it is for.
+    fn receipt_json(&self, r: &SignedReceipt) -> serde_json::Value {
+        let mut v = serde_json::to_value(r).unwrap_or_default();
+        v["chain_id"] = self.chain_id.clone().into();
+        v
+    }
+
+    /// Relays a streamed answer as it comes, checks the receipt in its last chunk, and stops
+    /// the worker when the client goes away (billing then what the worker generated, picked up
+    /// with [`Gateway::sync`]).
+    fn relay(
+        self: Arc<Self>,
+        key: ApiKey,
+        account: PrivateKey,
+        mut p: tokio::sync::OwnedMutexGuard<Pooled>,
+        mut r: reqwest::Response,
+        display: String,
+    ) -> Response {
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<std::result::Result<Vec<u8>, std::io::Error>>(64);
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let mut text = String::new();
+            let mut client_gone = false;
+            let mut done = false;
+            'read: while let Ok(Some(chunk)) = r.chunk().await {
+                buf.extend_from_slice(&chunk);
+                // Server-sent events end with a blank line.
+                while let Some(end) = find(&buf, b"\n\n") {
+                    let event: Vec<u8> = buf.drain(..end + 2).collect();
+                    let line = String::from_utf8_lossy(&event);
+                    let data = line
+                        .trim()
+                        .strip_prefix("data:")
+                        .map(str::trim)
+                        .unwrap_or("");
+                    let out = if data == "[DONE]" {
+                        done = true;
+                        Some(event.clone())
+                    } else {
+                        match serde_json::from_str::<serde_json::Value>(data) {
+                            Ok(mut v) if !v["mycel_receipt"].is_null() => {
+                                let checked = serde_json::from_value::<SignedReceipt>(
+                                    v["mycel_receipt"].clone(),
+                                )
+                                .map_err(|e| e.to_string())
+                                .and_then(|rc| {
+                                    p.check(&rc, Some(text.as_bytes()), None).map(|_| rc)
+                                });
+                                match checked {
+                                    Ok(rc) => {
+                                        if let Err(e) = self.accept(&key, &mut p, &rc) {
+                                            tracing::error!(target: "mycel::gateway", error = %e, "receipt not logged");
+                                        }
+                                        self.count(&display, |s| {
+                                            s.requests += 1;
+                                            s.completion_tokens += rc.receipt.tokens;
+                                        });
+                                        v["model"] = display.clone().into();
+                                        v["mycel_receipt"] = self.receipt_json(&rc);
+                                        Some(format!("data: {v}\n\n").into_bytes())
+                                    }
+                                    Err(why) => {
+                                        if let Ok(rc) = serde_json::from_value::<SignedReceipt>(
+                                            v["mycel_receipt"].clone(),
+                                        ) {
+                                            self.reject_receipt(&account, &mut p, &rc).await;
+                                        }
+                                        p.broken = true;
+                                        self.count(&display, |s| s.errors += 1);
+                                        let e = serde_json::json!({"error": {"message": format!("the worker's receipt was refused: {why}"), "type": "api_error", "param": null, "code": "bad_receipt"}});
+                                        Some(format!("data: {e}\n\n").into_bytes())
+                                    }
+                                }
+                            }
+                            Ok(mut v) => {
+                                if let Some(t) = v["choices"][0]["delta"]["content"]
+                                    .as_str()
+                                    .or(v["choices"][0]["text"].as_str())
+                                {
+                                    text.push_str(t);
+                                }
+                                if v.get("model").is_some() {
+                                    v["model"] = display.clone().into();
+                                }
+                                Some(format!("data: {v}\n\n").into_bytes())
+                            }
+                            Err(_) => Some(event.clone()),
+                        }
+                    };
+                    if let Some(out) = out
+                        && tx.send(Ok(out)).await.is_err()
+                    {
+                        client_gone = true;
+                        break 'read;
+                    }
+                }
+            }
+            drop(r);
+            if client_gone || !done {
+                // The worker stopped (or was stopped) before its receipt reached us: it bills
+                // what it generated; pick that receipt up so the account and the key agree.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if let Err(e) = self.sync(&key, &mut p).await {
+                    tracing::warn!(target: "mycel::gateway", error = %e, session = p.id, "receipts not caught up");
+                }
+                if !client_gone {
+                    let e = serde_json::json!({"error": {"message": "the worker's stream ended early", "type": "api_error", "param": null, "code": "upstream_failed"}});
+                    let _ = tx.send(Ok(format!("data: {e}\n\n").into_bytes())).await;
+                }
+            }
+        });
+        let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|v| (v, rx))
+        }));
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/event-stream")
+            .header(header::CACHE_CONTROL, "no-cache")
+            .body(body)
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    }
+}
+
+enum Attempt {
+    Done(Response),
+    Next(String),
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// What the gateway sends the worker for a generation request: the checked request in its
+/// canonical form (so what the client signed through the gateway is exactly what was parsed).
+fn forwarded(r: &ChatRequest) -> serde_json::Value {
+    r.openai_body()
+}
+
+fn passthrough(status: StatusCode, text: String) -> Response {
+    let mut r = Response::new(Body::from(text));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Decodes the base64 of little-endian f32s.
+pub fn decode_base64_f32(s: &str) -> Option<Vec<f32>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let s = s.as_bytes();
+    if !s.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(s.len() / 4 * 3);
+    for c in s.chunks(4) {
+        let pad = c.iter().rev().take_while(|b| **b == b'=').count();
+        let mut n = 0u32;
+        for (i, b) in c.iter().enumerate() {
+            n |= if i >= 4 - pad { 0 } else { val(*b)? } << (18 - 6 * i);
+        }
+        bytes.extend_from_slice(&n.to_be_bytes()[1..4 - pad]);
+    }
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    )
+}
+
+async fn chat(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    g.serve(Kind::Chat, headers, body.to_vec()).await
+}
+
+async fn completion(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    g.serve(Kind::Completion, headers, body.to_vec()).await
+}
+
+async fn embeddings(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    g.serve(Kind::Embed, headers, body.to_vec()).await
+}
+
+/// One entry of `/v1/models`.
+fn model_entry(g: &Gateway, id: &Hash, workers: &[WorkerView]) -> serde_json::Value {
+    let named = g.names.iter().find(|n| n.id == *id);
+    let serving: Vec<&WorkerView> = workers
+        .iter()
+        .filter(|w| w.offer.models.contains(id))
+        .collect();
+    let min_price = serving.iter().map(|w| w.offer.price_per_unit.0).min();
+    serde_json::json!({
+        "id": g.display(id),
+        "object": "model",
+        "created": 0,
+        "owned_by": "mycel",
+        "mycel_model_id": id.to_hex(),
+        "license": named.map(|n| n.license),
+        "workers": serving.len(),
+        "min_price_per_token": min_price.map(|p| p.to_string()),
+    })
+}
+
+async fn models(State(g): State<Arc<Gateway>>) -> Response {
+    let workers = match g.router.workers(&g.chain).await {
+        Ok(w) => w,
+        Err(e) => {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            )
+            .into_response();
+        }
+    };
+    let mut ids: Vec<Hash> = workers
+        .iter()
+        .flat_map(|w| w.offer.models.iter().copied())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let data: Vec<serde_json::Value> = ids.iter().map(|id| model_entry(&g, id, &workers)).collect();
+    Json(serde_json::json!({"object": "list", "data": data})).into_response()
+}
+
+async fn model(State(g): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
+    let workers = g.router.workers(&g.chain).await.unwrap_or_default();
+    match g.resolve(&id) {
+        Some(h) if workers.iter().any(|w| w.offer.models.contains(&h)) => {
+            Json(model_entry(&g, &h, &workers)).into_response()
+        }
+        _ => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+            format!("the model `{id}` does not exist"),
+        )
+        .with_param("model")
+        .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips() {
+        let v = vec![1.0f32, -2.5, 0.1, f32::MIN_POSITIVE];
+        assert_eq!(decode_base64_f32(&base64_f32(&v)).unwrap(), v);
+        assert_eq!(decode_base64_f32(&base64_f32(&[3.0])).unwrap(), vec![3.0]);
+        assert!(decode_base64_f32("not base64!").is_none());
+    }
+}
