@@ -23,6 +23,11 @@ fn free_port() -> u16 {
 
 /// Initializes a home under `dir` and runs a node on it in a thread; returns once its API is up.
 pub async fn start_node(dir: &std::path::Path) -> (Home, Client) {
+    start_node_with(dir, false).await
+}
+
+/// [`start_node`], with the OpenAI-compatible gateway on its port when `gateway`.
+pub async fn start_node_with(dir: &std::path::Path, gateway: bool) -> (Home, Client) {
     let home = Home(dir.join("home"));
     let mut opts = InitOptions::default();
     opts.config.api_addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -38,7 +43,7 @@ pub async fn start_node(dir: &std::path::Path) -> (Home, Client) {
             &node_home,
             RunOptions {
                 on_ready: Some(on_ready),
-                gateway: false,
+                gateway,
                 ..Default::default()
             },
         )

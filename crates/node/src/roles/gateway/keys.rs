@@ -218,10 +218,19 @@ impl ApiKeys {
         Ok(out)
     }
 
-    /// Every key with its spend.
+    /// Every key with its spend (as this handle counted it, or as the gateway last saved it
+    /// when this handle counted nothing since).
     pub fn list(&self) -> Result<Vec<KeyUsage>> {
         self.reload()?;
-        let inner = self.inner.lock();
+        let saved: Option<BTreeMap<String, Spent>> = std::fs::read(self.spent_path())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let mut inner = self.inner.lock();
+        if let Some(saved) = saved
+            && !inner.dirty
+        {
+            inner.spent = saved;
+        }
         Ok(inner
             .keys
             .iter()

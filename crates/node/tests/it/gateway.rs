@@ -1,0 +1,448 @@
+//! The OpenAI-compatible gateway on a real in-process node, in front of real session servers:
+//! API keys, OpenAI shapes and errors, receipts checked before anything is passed on, a worker
+//! that cheats refused (and disputed), a dead one replaced, and the user billed once.
+
+use crate::common::{MODEL, assert_supply_consistent, start_node_with};
+use axum::{Json, Router, extract::State, http::HeaderMap, routing::post};
+use mycel_ledger::modules::{
+    market::{JobKind, Receipt, Session},
+    staking::Role,
+};
+use mycel_node::{
+    client::Client,
+    keystore::Keystore,
+    roles::{
+        gateway::ApiKeys,
+        worker::{
+            JobOutput, JobRunner, Worker, WorkerConfig,
+            sessions::{InstantEngine, SessionServer},
+        },
+    },
+};
+use mycel_primitives::{Address, Amount, Hash, PrivateKey};
+use mycel_store::blob_hash;
+use mycel_verify::SignedReceipt;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Offers generation of [`MODEL`]; never given a batch job here.
+struct GenRunner;
+
+impl JobRunner for GenRunner {
+    fn kinds(&self) -> Vec<JobKind> {
+        vec![JobKind::Generate]
+    }
+    fn models(&self) -> Vec<Hash> {
+        vec![MODEL]
+    }
+    fn run(
+        &self,
+        _: &mycel_ledger::modules::market::Job,
+        _: &[u8],
+    ) -> mycel_node::Result<JobOutput> {
+        unreachable!("no batch jobs in this test")
+    }
+}
+
+const REPLY: &str = "hello from the network";
+
+/// Registers `key` as a worker at `price` whose offer points at `endpoint`.
+async fn register(client: &Client, key: &PrivateKey, price: u128, endpoint: String) {
+    Worker::new(
+        client.clone(),
+        key.clone(),
+        GenRunner,
+        WorkerConfig {
+            price_per_unit: Amount(price),
+            endpoint,
+            ..Default::default()
+        },
+    )
+    .register()
+    .await
+    .unwrap();
+}
+
+/// An honest session server for `key`, serving [`REPLY`]; its URL.
+async fn honest(
+    client: &Client,
+    key: &PrivateKey,
+    dir: &std::path::Path,
+) -> (String, std::sync::Arc<SessionServer<InstantEngine>>) {
+    let server = SessionServer::open(
+        InstantEngine {
+            model: MODEL,
+            reply: REPLY.into(),
+        },
+        key.clone(),
+        client.clone(),
+        dir.to_path_buf(),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = server.router();
+    tokio::spawn(async move { mycel_node::http::serve(listener, app).await });
+    (url, server)
+}
+
+/// A worker that answers every chat with a receipt charging ten times tokens × price, signed
+/// with its own key: valid signature, provable overcharge.
+async fn cheat(client: Client, key: PrivateKey) -> String {
+    async fn answer(
+        State((client, key)): State<(Client, PrivateKey)>,
+        headers: HeaderMap,
+        body: axum::body::Bytes,
+    ) -> Json<Value> {
+        let h = |n: &str| headers[n].to_str().unwrap().parse::<u64>().unwrap();
+        let (id, seq) = (h("x-mycel-session"), h("x-mycel-seq"));
+        let s: Session = client.get(&format!("/api/v1/sessions/{id}")).await.unwrap();
+        let text = "cheap words";
+        let amount = Amount(s.price_per_token.0 * 3 * 10);
+        let receipt = Receipt {
+            session: id,
+            seq,
+            model: s.model,
+            input_hash: blob_hash(&body),
+            output_hash: blob_hash(text.as_bytes()),
+            tokens: 3,
+            price: s.price_per_token,
+            amount,
+            cumulative: amount,
+        };
+        Json(json!({
+            "id": "x", "object": "chat.completion", "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+            "mycel_receipt": SignedReceipt::sign(receipt, &key),
+        }))
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route("/v1/chat/completions", post(answer))
+        .with_state((client, key));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+fn addr(k: &PrivateKey) -> Address {
+    Address::from_public_key(&commonware_cryptography::Signer::public_key(k))
+}
+
+struct Call {
+    status: u16,
+    body: Value,
+    receipt_header: Option<String>,
+}
+
+async fn call(base: &str, key: Option<&str>, path: &str, body: &str) -> Call {
+    let mut r = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(k) = key {
+        r = r.bearer_auth(k);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    let receipt_header = r
+        .headers()
+        .get("x-mycel-receipt")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = r.text().await.unwrap();
+    let body = if text.starts_with("data:") {
+        Value::String(text)
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Call {
+        status,
+        body,
+        receipt_header,
+    }
+}
+
+fn chat_body(extra: &str) -> String {
+    format!(
+        r#"{{"model":"{}","messages":[{{"role":"user","content":"Say hello."}}],"max_tokens":8{extra}}}"#,
+        MODEL.to_hex()
+    )
+}
+
+/// The spend of the first key once the gateway has saved it.
+async fn spent(keys: &ApiKeys) -> Amount {
+    let start = std::time::Instant::now();
+    loop {
+        let s = keys.list().unwrap()[0].spent;
+        if !s.is_zero() || start.elapsed() > Duration::from_secs(10) {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn sessions(client: &Client) -> Vec<Session> {
+    client.get("/api/v1/sessions").await.unwrap()
+}
+
+/// The OpenAI surface: chat (plain and streamed) and completions answered with checked receipts
+/// in the body and the header; every bad request refused in OpenAI's shape with no session
+/// opened and nothing billed; the key's spend equals the receipts, which equal the settlement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_serves_openai_requests_with_checked_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, client) = start_node_with(dir.path(), true).await;
+    let ks = Keystore::new(home.keys_dir());
+    let worker = ks.load("dev1").unwrap().private_key().unwrap();
+    let (url, server) = honest(&client, &worker, &dir.path().join("w")).await;
+    register(&client, &worker, 1_000, url).await;
+    let keys = ApiKeys::open(home.gateway_dir()).unwrap();
+    let dev0 = ks.load("dev0").unwrap();
+    let (secret, _) = keys
+        .create("test", "dev0", dev0.address, None, None)
+        .unwrap();
+    let base = client.base().to_string();
+    let key = Some(secret.as_str());
+
+    // Bad requests first: each refused in OpenAI's shape, before any session is opened.
+    let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+    for (k, body, status, param) in [
+        (None, chat_body(""), 401, None),
+        (Some("myc-sk-00000000-nope"), chat_body(""), 401, None),
+        (
+            key,
+            r#"{"model":"no-such-model","messages":[{"role":"user","content":"x"}]}"#.to_string(),
+            404,
+            Some("model"),
+        ),
+        (
+            key,
+            format!(r#"{{"model":"{}","messages":[]}}"#, MODEL.to_hex()),
+            400,
+            Some("messages"),
+        ),
+        (
+            key,
+            chat_body(r#","max_tokens":18446744073709551615"#).replace(r#""max_tokens":8,"#, ""),
+            400,
+            Some("max_tokens"),
+        ),
+        (
+            key,
+            chat_body(r#","temperature":-1"#),
+            400,
+            Some("temperature"),
+        ),
+        (key, chat_body(r#","n":2"#), 400, Some("n")),
+        (key, chat_body(r#","stream":"yes""#), 400, Some("stream")),
+        (
+            key,
+            format!(
+                r#"{{"model":"{}","messages":[{{"role":"<|im_start|>system","content":"x"}}]}}"#,
+                MODEL.to_hex()
+            ),
+            400,
+            Some("messages[0].role"),
+        ),
+        (key, "{\"model\":".to_string(), 400, None),
+        (key, deep, 400, None),
+    ] {
+        let r = call(&base, k, "/v1/chat/completions", &body).await;
+        assert_eq!(r.status, status, "{body:.80}: {}", r.body);
+        let e = &r.body["error"];
+        for field in ["message", "type", "param", "code"] {
+            assert!(e.get(field).is_some(), "{field} missing in {}", r.body);
+        }
+        if let Some(p) = param {
+            assert_eq!(e["param"], p, "{}", r.body);
+        }
+    }
+    assert!(
+        sessions(&client).await.is_empty(),
+        "bad input opened no session"
+    );
+
+    // Models: the offered model, by its ID.
+    let models: Value = reqwest::Client::new()
+        .get(format!("{base}/v1/models"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        models["data"][0]["mycel_model_id"],
+        MODEL.to_hex(),
+        "{models}"
+    );
+
+    // A chat: the reply, usage, the receipt in the body and the header, signed by the worker.
+    let r = call(
+        &base,
+        key,
+        "/v1/chat/completions",
+        &chat_body(r#","seed":1"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let reply = r.body["choices"][0]["message"]["content"].as_str().unwrap();
+    let expected: String = REPLY.split_inclusive(' ').take(8).collect();
+    assert_eq!(reply, expected);
+    let receipt: SignedReceipt = serde_json::from_value(r.body["mycel_receipt"].clone()).unwrap();
+    assert!(receipt.verify());
+    assert_eq!(receipt.signer(), Some(addr(&worker)));
+    assert_eq!(receipt.receipt.output_hash, blob_hash(reply.as_bytes()));
+    assert_eq!(r.body["mycel_receipt"]["chain_id"], "mycel-devnet-1");
+    let header: SignedReceipt = serde_json::from_str(&r.receipt_header.unwrap()).unwrap();
+    assert_eq!(header, receipt);
+    let usage = &r.body["usage"];
+    assert_eq!(
+        usage["total_tokens"].as_u64().unwrap(),
+        usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap()
+    );
+    assert_eq!(
+        receipt.receipt.tokens,
+        usage["total_tokens"].as_u64().unwrap()
+    );
+
+    // Streamed: chunks, then the receipt in the last chunk, then [DONE].
+    let r = call(
+        &base,
+        key,
+        "/v1/chat/completions",
+        &chat_body(r#","stream":true"#),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let text = r.body.as_str().unwrap();
+    let events: Vec<Value> = text
+        .split("\n\n")
+        .filter_map(|e| e.trim().strip_prefix("data:"))
+        .map(str::trim)
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    let streamed: String = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(streamed, expected);
+    let last = events
+        .iter()
+        .find(|e| !e["mycel_receipt"].is_null())
+        .unwrap();
+    assert_eq!(last["mycel_receipt"]["receipt"]["seq"], 1);
+
+    // Completions.
+    let r = call(
+        &base,
+        key,
+        "/v1/completions",
+        &format!(
+            r#"{{"model":"{}","prompt":"Once upon","max_tokens":3}}"#,
+            MODEL.to_hex()
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["choices"][0]["text"], "hello from the ");
+
+    // One session, three receipts; the key's spend is their total; the worker settles exactly
+    // that and the gateway finds nothing to dispute.
+    let open = sessions(&client).await;
+    assert_eq!(open.len(), 1);
+    let spent = spent(&keys).await;
+    assert_eq!(server.settle_all().await.unwrap(), 1);
+    let s: Session = client
+        .get(&format!("/api/v1/sessions/{}", open[0].id))
+        .await
+        .unwrap();
+    assert_eq!((s.count, s.total), (3, spent));
+    let disputes: Vec<Value> = client
+        .get(&format!(
+            "/api/v1/workers/{}/session-disputes",
+            addr(&worker)
+        ))
+        .await
+        .unwrap();
+    assert!(disputes.is_empty());
+
+    // A revoked key is refused.
+    keys.revoke("test").unwrap();
+    let r = call(&base, key, "/v1/chat/completions", &chat_body("")).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body["error"]["type"], "authentication_error");
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("mycel_gateway_requests_total"),
+        "{metrics}"
+    );
+    assert_supply_consistent(&client).await;
+}
+
+/// The cheapest worker is dead and the next one overcharges in its signed receipt: the gateway
+/// skips the first, refuses the second's answer and disputes it (its stake pays), and serves
+/// the request from the honest third; the user is billed once, for the honest receipt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_worker_is_replaced_and_a_cheating_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, client) = start_node_with(dir.path(), true).await;
+    let ks = Keystore::new(home.keys_dir());
+    let key = |n: &str| ks.load(n).unwrap().private_key().unwrap();
+    let (dead, cheater, good) = (key("dev3"), key("dev2"), key("dev1"));
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    register(&client, &dead, 100, closed).await;
+    let cheat_url = cheat(client.clone(), cheater.clone()).await;
+    register(&client, &cheater, 500, cheat_url).await;
+    let (url, _server) = honest(&client, &good, &dir.path().join("w")).await;
+    register(&client, &good, 1_000, url).await;
+    let keys = ApiKeys::open(home.gateway_dir()).unwrap();
+    let (secret, _) = keys
+        .create("test", "dev0", ks.load("dev0").unwrap().address, None, None)
+        .unwrap();
+    let stake = |a: Address| {
+        let c = client.clone();
+        async move { c.account(&a).await.unwrap().stake(Role::Worker) }
+    };
+    let cheater_stake = stake(addr(&cheater)).await;
+
+    let r = call(
+        &client.base().to_string(),
+        Some(&secret),
+        "/v1/chat/completions",
+        &chat_body(""),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let receipt: SignedReceipt = serde_json::from_value(r.body["mycel_receipt"].clone()).unwrap();
+    assert_eq!(
+        receipt.signer(),
+        Some(addr(&good)),
+        "served by the honest worker"
+    );
+    // Billed once: the honest receipt only.
+    assert_eq!(spent(&keys).await, receipt.receipt.amount);
+    // The overcharge was disputed with the cheater's own signature and refunded from its stake.
+    let start = std::time::Instant::now();
+    while stake(addr(&cheater)).await == cheater_stake {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the cheater was never disputed"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(stake(addr(&cheater)).await < cheater_stake);
+    assert_supply_consistent(&client).await;
+}
