@@ -300,6 +300,7 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
                 InstantEngine {
                     model: runner.generator_id(),
                     reply: "ok".into(),
+                    pause: Duration::ZERO,
                 },
                 keys.load("worker")?.private_key()?,
                 c.clone(),

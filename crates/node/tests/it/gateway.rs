@@ -45,6 +45,8 @@ impl JobRunner for GenRunner {
 }
 
 const REPLY: &str = "hello from the network";
+/// 32 words: long enough for a cut stream to stop generation part way.
+const LONG_REPLY: &str = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two twenty-three twenty-four twenty-five twenty-six twenty-seven twenty-eight twenty-nine thirty thirty-one thirty-two";
 
 /// Registers `key` as a worker at `price` whose offer points at `endpoint`.
 async fn register(client: &Client, key: &PrivateKey, price: u128, endpoint: String) {
@@ -73,6 +75,7 @@ async fn honest(
         InstantEngine {
             model: MODEL,
             reply: REPLY.into(),
+            pause: Duration::ZERO,
         },
         key.clone(),
         client.clone(),
@@ -182,8 +185,16 @@ async fn spent(keys: &ApiKeys) -> Amount {
     }
 }
 
+/// Every session on chain (by ID, not the newest-first list, which is capped).
 async fn sessions(client: &Client) -> Vec<Session> {
-    client.get("/api/v1/sessions").await.unwrap()
+    let mut out = Vec::new();
+    while let Ok(s) = client
+        .get::<Session>(&format!("/api/v1/sessions/{}", out.len()))
+        .await
+    {
+        out.push(s);
+    }
+    out
 }
 
 /// The OpenAI surface: chat (plain and streamed) and completions answered with checked receipts
@@ -419,7 +430,7 @@ async fn a_dead_worker_is_replaced_and_a_cheating_one_refused() {
     let cheater_stake = stake(addr(&cheater)).await;
 
     let r = call(
-        &client.base().to_string(),
+        client.base(),
         Some(&secret),
         "/v1/chat/completions",
         &chat_body(""),
@@ -445,4 +456,190 @@ async fn a_dead_worker_is_replaced_and_a_cheating_one_refused() {
     }
     assert!(stake(addr(&cheater)).await < cheater_stake);
     assert_supply_consistent(&client).await;
+}
+
+/// A worker's session server on a runtime of its own, so the test can kill it (every task and
+/// connection of it at once) and start it again on the same port from the same receipt log.
+struct Killable {
+    rt: Option<tokio::runtime::Runtime>,
+    addr: std::net::SocketAddr,
+}
+
+impl Killable {
+    fn start(
+        client: &Client,
+        key: &PrivateKey,
+        dir: &std::path::Path,
+        addr: Option<std::net::SocketAddr>,
+    ) -> (Killable, std::sync::Arc<SessionServer<InstantEngine>>) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = SessionServer::open(
+            InstantEngine {
+                model: MODEL,
+                reply: LONG_REPLY.into(),
+                pause: Duration::from_millis(5),
+            },
+            key.clone(),
+            client.clone(),
+            dir.to_path_buf(),
+        )
+        .unwrap();
+        let listener = rt.block_on(async {
+            tokio::net::TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
+                .await
+                .unwrap()
+        });
+        let addr = listener.local_addr().unwrap();
+        let app = server.router();
+        rt.spawn(async move { mycel_node::http::serve(listener, app).await });
+        (Killable { rt: Some(rt), addr }, server)
+    }
+
+    fn kill(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// 1,000 requests through the gateway, plain and streamed, a fifth of the streams cut by the
+/// client after the first chunk, and one of the two workers killed a third of the way through
+/// (and restarted from its log at the end): every request answered, every receipt the workers
+/// signed held by the gateway and counted against the key exactly once, the settlements equal
+/// to both, and supply conserved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_requests_with_cut_streams_and_a_killed_worker_bill_each_token_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, client) = start_node_with(dir.path(), true).await;
+    let ks = Keystore::new(home.keys_dir());
+    let (a_key, b_key) = (
+        ks.load("dev1").unwrap().private_key().unwrap(),
+        ks.load("dev2").unwrap().private_key().unwrap(),
+    );
+    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+    let (mut a, _) = tokio::task::block_in_place(|| Killable::start(&client, &a_key, &a_dir, None));
+    let (mut b, b_server) =
+        tokio::task::block_in_place(|| Killable::start(&client, &b_key, &b_dir, None));
+    register(&client, &a_key, 1_000, format!("http://{}", a.addr)).await;
+    register(&client, &b_key, 1_000, format!("http://{}", b.addr)).await;
+    let keys = ApiKeys::open(home.gateway_dir()).unwrap();
+    let (secret, _) = keys
+        .create("load", "dev0", ks.load("dev0").unwrap().address, None, None)
+        .unwrap();
+    let base = client.base().to_string();
+    let http = reqwest::Client::new();
+    // A seeded plan (a failing run replays): half streamed, a fifth of those cut.
+    let mut x = 7u64;
+    let mut next = move || {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) % 100
+    };
+    let plan: Vec<(bool, bool)> = (0..1_000)
+        .map(|_| {
+            let stream = next() < 50;
+            (stream, stream && next() < 20)
+        })
+        .collect();
+    let (mut answered, mut cut) = (0, 0);
+    for (round, chunk) in plan.chunks(20).enumerate() {
+        if round == 17 {
+            a.kill();
+        }
+        let calls = chunk.iter().map(|&(stream, cut_it)| {
+            let (http, base, secret) = (http.clone(), base.clone(), secret.clone());
+            async move {
+                let extra = if stream { r#","stream":true"# } else { "" };
+                let mut r = http
+                    .post(format!("{base}/v1/chat/completions"))
+                    .bearer_auth(&secret)
+                    .header("content-type", "application/json")
+                    .body(chat_body(extra).replace(r#""max_tokens":8"#, r#""max_tokens":64"#))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "{:?}", r.text().await);
+                if cut_it {
+                    // Read the first chunk and hang up.
+                    let _ = r.chunk().await;
+                    drop(r);
+                    return (false, true);
+                }
+                let text = r.text().await.unwrap();
+                assert!(text.contains("mycel_receipt"), "{text}");
+                assert!(!text.contains("\"error\""), "{text}");
+                (true, false)
+            }
+        });
+        for (ok, c) in futures::future::join_all(calls).await {
+            answered += ok as usize;
+            cut += c as usize;
+        }
+    }
+    assert_eq!(answered + cut, 1_000);
+    // The killed worker comes back on its port from its receipt log.
+    let (mut a2, a_server) =
+        tokio::task::block_in_place(|| Killable::start(&client, &a_key, &a_dir, Some(a.addr)));
+    assert_eq!(a2.addr, a.addr);
+    for s in [&a_server, &b_server] {
+        s.settle_all().await.unwrap();
+    }
+    // Every receipt a worker signed is held by the gateway (picked up after cut streams and
+    // the kill) and billed once; the chain settled exactly those.
+    let worker_total = |s: &SessionServer<InstantEngine>, ids: &[u64]| -> u128 {
+        ids.iter()
+            .filter_map(|id| s.served(*id).last().map(|x| x.receipt.cumulative.0))
+            .sum()
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let all = sessions(&client).await;
+        let ids: Vec<u64> = all.iter().map(|s| s.id).collect();
+        let signed = worker_total(&a_server, &ids) + worker_total(&b_server, &ids);
+        let settled: u128 = all.iter().map(|s| s.total.0).sum();
+        let billed = keys.list().unwrap()[0].spent.0;
+        if signed == billed && settled == signed {
+            let per = |s: &SessionServer<InstantEngine>| -> usize {
+                ids.iter().map(|id| s.served(*id).len()).sum()
+            };
+            eprintln!(
+                "{answered} answered, {cut} cut; receipts: {} by the killed worker, {} by the other; {billed} billed = signed = settled",
+                per(&a_server),
+                per(&b_server)
+            );
+            assert!(per(&a_server) > 0 && per(&b_server) > 0);
+            assert!(cut > 0);
+            // A cut stream is billed for what was generated before the cut, not the whole
+            // answer (42 tokens: 10 of prompt, 32 words, at 1,000 each).
+            assert!(billed < 1_000 * 42 * 1_000, "cut streams billed in full");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "signed {signed}, billed {billed}, settled {settled}"
+        );
+        for s in [&a_server, &b_server] {
+            s.settle_all().await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let disputes: Vec<Value> = client
+        .get(&format!(
+            "/api/v1/workers/{}/session-disputes",
+            addr(&a_key)
+        ))
+        .await
+        .unwrap();
+    assert!(
+        disputes.is_empty(),
+        "honest workers are never disputed: {disputes:?}"
+    );
+    assert_supply_consistent(&client).await;
+    a2.kill();
+    b.kill();
 }

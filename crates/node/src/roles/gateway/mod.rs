@@ -63,6 +63,9 @@ pub struct GatewayConfig {
     pub duration_blocks: u64,
     /// Workers tried per request.
     pub attempts: usize,
+    /// Most sessions held at once with one worker for one account and model (requests on one
+    /// session go one at a time).
+    pub sessions_per_worker: usize,
     /// Longest wait for a worker's answer (a stream: for its first byte).
     pub worker_timeout: Duration,
 }
@@ -73,6 +76,7 @@ impl Default for GatewayConfig {
             deposit: Amount(Amount::from_myc(1).0 / 10),
             duration_blocks: 3_600,
             attempts: 3,
+            sessions_per_worker: 16,
             worker_timeout: Duration::from_secs(150),
         }
     }
@@ -197,7 +201,10 @@ pub struct Gateway {
     keys: ApiKeys,
     names: Vec<Named>,
     cfg: GatewayConfig,
-    pool: Mutex<BTreeMap<PoolKey, Arc<tokio::sync::Mutex<Pooled>>>>,
+    pool: Mutex<BTreeMap<PoolKey, Vec<Arc<tokio::sync::Mutex<Pooled>>>>>,
+    spread: std::sync::atomic::AtomicUsize,
+    // (session, seq) already disputed: never twice.
+    disputed: Mutex<std::collections::BTreeSet<(u64, u64)>>,
     // One transaction at a time per gateway: sessions of one account share its nonce.
     tx_lock: tokio::sync::Mutex<()>,
     http: reqwest::Client,
@@ -232,6 +239,8 @@ impl Gateway {
             names,
             cfg,
             pool: Mutex::new(BTreeMap::new()),
+            spread: std::sync::atomic::AtomicUsize::new(0),
+            disputed: Mutex::new(std::collections::BTreeSet::new()),
             tx_lock: tokio::sync::Mutex::new(()),
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(256)
@@ -364,28 +373,51 @@ impl Gateway {
         self.chain.send(key, msg, &SendOptions::default()).await
     }
 
-    /// The session of `account` with `worker` for `model`, opened if there is none usable.
+    /// A session of `account` with `worker` for `model`, held for one request: an idle one of
+    /// the pool, else a new one (up to [`GatewayConfig::sessions_per_worker`]), else the next
+    /// to come free.
     async fn session(
         &self,
         account: &PrivateKey,
         worker: &WorkerView,
         model: Hash,
-    ) -> Result<Arc<tokio::sync::Mutex<Pooled>>> {
+    ) -> Result<tokio::sync::OwnedMutexGuard<Pooled>> {
         let addr = Address::from_public_key(&account.public_key());
         let k = (addr, worker.address, model);
-        let existing = self.pool.lock().get(&k).cloned();
-        if let Some(p) = existing
-            && !p.lock().await.broken
-        {
-            return Ok(p);
+        let idle = |list: &[Arc<tokio::sync::Mutex<Pooled>>]| {
+            list.iter()
+                .filter_map(|p| p.clone().try_lock_owned().ok())
+                .find(|g| !g.broken)
+        };
+        let list = self.pool.lock().get(&k).cloned().unwrap_or_default();
+        if let Some(g) = idle(&list) {
+            return Ok(g);
         }
-        // Opened under the transaction lock: concurrent first requests open one session.
+        let usable = |list: &[Arc<tokio::sync::Mutex<Pooled>>]| {
+            list.iter()
+                .filter(|p| p.try_lock().map_or(true, |g| !g.broken))
+                .count()
+        };
+        if usable(&list) >= self.cfg.sessions_per_worker {
+            // Wait for one in turn (spread over the pool).
+            let n = self
+                .spread
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let usable: Vec<_> = list
+                .iter()
+                .filter(|p| p.try_lock().map_or(true, |g| !g.broken))
+                .cloned()
+                .collect();
+            let g = usable[n % usable.len()].clone().lock_owned().await;
+            if !g.broken {
+                return Ok(g);
+            }
+        }
+        // Opened under the transaction lock, so concurrent first requests open what is needed.
         let _turn = self.tx_lock.lock().await;
-        let existing = self.pool.lock().get(&k).cloned();
-        if let Some(p) = existing
-            && !p.lock().await.broken
-        {
-            return Ok(p);
+        let list = self.pool.lock().get(&k).cloned().unwrap_or_default();
+        if let Some(g) = idle(&list) {
+            return Ok(g);
         }
         let id = client_sessions::open(
             &self.chain,
@@ -409,8 +441,9 @@ impl Gateway {
             cumulative: Amount::ZERO,
             broken: false,
         }));
-        self.pool.lock().insert(k, p.clone());
-        Ok(p)
+        let g = p.clone().try_lock_owned().expect("new and unshared");
+        self.pool.lock().entry(k).or_default().push(p);
+        Ok(g)
     }
 
     /// Tops the session up when its deposit runs low (below `need`, or a quarter of a
@@ -516,68 +549,101 @@ impl Gateway {
         }
     }
 
-    /// Compares each session's settlement with the receipts held, disputes a difference, and
-    /// closes sessions whose time is up.
+    /// Compares each idle session's settlement with the receipts held (a session in use has a
+    /// receipt on its way), disputes a difference once, and closes sessions whose time is up.
     async fn watch_sessions(&self) -> Result<()> {
         let pooled: Vec<(PoolKey, Arc<tokio::sync::Mutex<Pooled>>)> = self
             .pool
             .lock()
             .iter()
-            .map(|(k, v)| (*k, v.clone()))
+            .flat_map(|(k, v)| v.iter().map(|p| (*k, p.clone())))
             .collect();
+        if pooled.is_empty() {
+            return Ok(());
+        }
         let height = self.height().await?;
+        let accounts = self.keystore.list()?;
         for (k, p) in pooled {
-            let Ok(p) = p.try_lock().map(|g| g.clone()) else {
+            let Ok(mut g) = p.clone().try_lock_owned() else {
                 continue;
             };
-            let s: Session = self
-                .chain
-                .get(&format!("/api/v1/sessions/{}", p.id))
-                .await?;
-            let Some(account) = self
-                .keystore
-                .list()?
-                .into_iter()
+            let Some(account) = accounts
+                .iter()
                 .find(|f| f.address == k.0)
                 .and_then(|f| f.private_key().ok())
             else {
                 continue;
             };
+            let s: Session = self
+                .chain
+                .get(&format!("/api/v1/sessions/{}", g.id))
+                .await?;
             if s.closed {
-                self.pool.lock().remove(&k);
+                self.pool
+                    .lock()
+                    .entry(k)
+                    .or_default()
+                    .retain(|x| !Arc::ptr_eq(x, &p));
                 continue;
             }
-            let held = self.receipts.load(p.id)?;
+            let mut held = self.receipts.load(g.id)?;
+            if s.count as usize > held.len() {
+                // Receipts the worker settled that never reached us (a cut answer): fetched
+                // and checked; only if it cannot show them is the first one disputed.
+                if let Some(key) = self.keys.list()?.into_iter().find(|u| u.key.address == k.0) {
+                    let _ = self.sync(&key.key, &mut g).await;
+                    held = self.receipts.load(g.id)?;
+                }
+            }
             let count = s.count as usize;
-            if count > held.len() {
-                // Settled receipts the client never got: the worker must show a request the
-                // client signed for the first of them.
-                let msg = Message::Market(market::Msg::Session(SessionMsg::Unrequested {
-                    session: p.id,
-                    seq: held.len() as u64,
-                }));
-                let _ = self.send_tx(&account, msg).await;
+            let dispute = if count > held.len() {
+                Some((
+                    held.len() as u64,
+                    SessionMsg::Unrequested {
+                        session: g.id,
+                        seq: held.len() as u64,
+                    },
+                ))
             } else if count > 0 {
                 let leaves: Vec<Hash> = held[..count].iter().map(|r| r.receipt.leaf()).collect();
-                if merkle::root(&leaves) != s.receipts_root {
-                    let r = &held[count - 1];
-                    if let (Ok(worker_key), Ok(signature)) =
-                        (hex::decode(&r.worker_key), hex::decode(&r.signature))
-                    {
-                        let msg = Message::Market(market::Msg::Session(SessionMsg::Dispute {
-                            receipt: r.receipt.clone(),
-                            worker_key,
-                            signature,
-                        }));
-                        let _ = self.send_tx(&account, msg).await;
+                let r = &held[count - 1];
+                match (hex::decode(&r.worker_key), hex::decode(&r.signature)) {
+                    (Ok(worker_key), Ok(signature)) if merkle::root(&leaves) != s.receipts_root => {
+                        Some((
+                            r.receipt.seq,
+                            SessionMsg::Dispute {
+                                receipt: r.receipt.clone(),
+                                worker_key,
+                                signature,
+                            },
+                        ))
                     }
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            if let Some((seq, msg)) = dispute
+                && self.disputed.lock().insert((g.id, seq))
+            {
+                g.broken = true;
+                tracing::warn!(target: "mycel::gateway", session = g.id, seq, "settlement differs from the receipts held; disputing");
+                if let Err(e) = self
+                    .send_tx(&account, Message::Market(market::Msg::Session(msg)))
+                    .await
+                {
+                    tracing::warn!(target: "mycel::gateway", error = %e, "dispute not sent");
                 }
             }
             if height >= s.expires + market::SETTLE_GRACE {
                 let msg =
-                    Message::Market(market::Msg::Session(SessionMsg::Close { session: p.id }));
+                    Message::Market(market::Msg::Session(SessionMsg::Close { session: g.id }));
                 if self.send_tx(&account, msg).await.is_ok() {
-                    self.pool.lock().remove(&k);
+                    self.pool
+                        .lock()
+                        .entry(k)
+                        .or_default()
+                        .retain(|x| !Arc::ptr_eq(x, &p));
                 }
             }
         }
@@ -651,6 +717,7 @@ impl Gateway {
         let worker_body = serde_json::to_vec(&worker_body).expect("a JSON value serializes");
         let mut last_error = String::from("no worker answered");
         for worker in candidates.iter().take(self.cfg.attempts) {
+            let _in_flight = self.router.begin(&worker.address);
             match self
                 .clone()
                 .attempt(
@@ -727,11 +794,10 @@ impl Gateway {
         body: &[u8],
         display: &str,
     ) -> Attempt {
-        let session = match self.session(account, worker, model).await {
+        let mut p = match self.session(account, worker, model).await {
             Ok(s) => s,
             Err(e) => return Attempt::Next(format!("no session with {}: {e}", worker.address)),
         };
-        let mut p = session.lock_owned().await;
         if let Err(e) = self.top_up(account, &mut p, Amount::ZERO).await {
             return Attempt::Next(format!("session {} not topped up: {e}", p.id));
         }
@@ -1146,9 +1212,12 @@ async fn models(State(g): State<Arc<Gateway>>) -> Response {
             .into_response();
         }
     };
+    // Offers also list dedup profiles (the models of `dedup` jobs): not models to call.
+    let profile = mycel_data::profile::Profile::text_v1().id();
     let mut ids: Vec<Hash> = workers
         .iter()
         .flat_map(|w| w.offer.models.iter().copied())
+        .filter(|id| *id != profile)
         .collect();
     ids.sort();
     ids.dedup();

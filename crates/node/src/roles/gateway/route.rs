@@ -41,6 +41,8 @@ struct Seen {
     latency_ms: f64,
     /// When it last failed.
     failed: Option<Instant>,
+    /// Requests this gateway has in flight with it.
+    in_flight: usize,
 }
 
 /// Worker choice with a short cache of the chain's offers.
@@ -95,7 +97,9 @@ impl Router {
             let stake = (w.stake.0 as f64 / 1e9 + 1.0).ln() + 1.0;
             let rep = w.reputation as f64 + 1.0;
             let price = w.offer.price_per_unit.0 as f64 + 1.0;
-            let base = stake * rep / (price * (latency + 10.0));
+            // Load spreads: each request in flight counts like another latency.
+            let busy = 1.0 + s.map_or(0, |s| s.in_flight) as f64;
+            let base = stake * rep / (price * (latency + 10.0) * busy);
             if failed { base * 1e-6 } else { base }
         };
         ws.sort_by(|a, b| {
@@ -120,8 +124,31 @@ impl Router {
         s.failed = None;
     }
 
+    /// Counts a request in flight with `worker` until the guard drops.
+    pub fn begin<'a>(&'a self, worker: &Address) -> InFlight<'a> {
+        self.seen.lock().entry(*worker).or_default().in_flight += 1;
+        InFlight {
+            router: self,
+            worker: *worker,
+        }
+    }
+
     /// Records a worker's failure.
     pub fn failed(&self, worker: &Address) {
         self.seen.lock().entry(*worker).or_default().failed = Some(Instant::now());
+    }
+}
+
+/// A request in flight with a worker (see [`Router::begin`]).
+pub struct InFlight<'a> {
+    router: &'a Router,
+    worker: Address,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.router.seen.lock().get_mut(&self.worker) {
+            s.in_flight = s.in_flight.saturating_sub(1);
+        }
     }
 }

@@ -168,8 +168,9 @@ pub struct SessionServer<E: ChatEngine> {
     chain: Client,
     log: ReceiptLog<Served>,
     sessions: Mutex<BTreeMap<u64, Local>>,
-    // Serialises generation: one CPU engine, one request at a time.
-    busy: Arc<tokio::sync::Mutex<()>>,
+    // One request at a time per session: its sequence and deposit checks hold until it is
+    // billed. (Sessions run side by side; the engine serialises what must be.)
+    turns: Mutex<BTreeMap<u64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// An authorised request: its session, sequence number and the client's key and signature.
@@ -199,8 +200,19 @@ impl<E: ChatEngine> SessionServer<E> {
             chain,
             log,
             sessions: Mutex::new(sessions),
-            busy: Arc::new(tokio::sync::Mutex::new(())),
+            turns: Mutex::new(BTreeMap::new()),
         }))
+    }
+
+    /// The turn of the session a request names (waited for before it is checked).
+    async fn turn(&self, headers: &HeaderMap) -> tokio::sync::OwnedMutexGuard<()> {
+        let id = headers
+            .get("x-mycel-session")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(u64::MAX);
+        let lock = self.turns.lock().entry(id).or_default().clone();
+        lock.lock_owned().await
     }
 
     /// The worker's address.
@@ -621,8 +633,9 @@ async fn generate<E: ChatEngine>(
     req: ChatRequest,
     chat: bool,
 ) -> Response {
-    // One request at a time: the deposit and sequence checks below hold until it is billed.
-    let turn = s.busy.clone().lock_owned().await;
+    // One request at a time per session: the deposit and sequence checks below hold until it
+    // is billed.
+    let turn = s.turn(&headers).await;
     let a = match s.authorise(&headers, &body).await {
         Ok(a) => a,
         Err((st, m)) => return error(st, m),
@@ -753,7 +766,7 @@ async fn embeddings<E: ChatEngine>(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let turn = s.busy.clone().lock_owned().await;
+    let turn = s.turn(&headers).await;
     let a = match s.authorise(&headers, &body).await {
         Ok(a) => a,
         Err((st, m)) => return error(st, m),
@@ -840,8 +853,10 @@ pub fn signature_hex(sig: &mycel_primitives::Signature) -> String {
 pub struct InstantEngine {
     /// The model ID it claims to serve.
     pub model: Hash,
-    /// What it answers.
+    /// What it answers, a word at a time.
     pub reply: String,
+    /// A pause before each word (zero: instant), so a stream can be cut half way.
+    pub pause: Duration,
 }
 
 impl ChatEngine for InstantEngine {
@@ -868,6 +883,9 @@ impl ChatEngine for InstantEngine {
                 break;
             }
             completion += 1;
+            if !self.pause.is_zero() {
+                std::thread::sleep(self.pause);
+            }
             if !on_text(piece) {
                 break;
             }
