@@ -110,6 +110,8 @@ enum BenchCmd {
     Market(mycel_bench::MarketBenchArgs),
     /// Verification: false positives, fault detection, replay and dispute cost, economy.
     Verify(mycel_bench::VerifyBenchArgs),
+    /// The OpenAI-compatible gateway's overhead over calling a worker directly.
+    Gateway(mycel_bench::GatewayBenchArgs),
 }
 
 /// Runs a parsed command line.
@@ -187,6 +189,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Models(m) => crate::ml_cmd::models(m, cli.global.json),
         Command::Bench(BenchCmd::Market(a)) => mycel_bench::market(&a).map_err(Into::into),
         Command::Bench(BenchCmd::Verify(a)) => mycel_bench::verify(&a).map_err(Into::into),
+        Command::Bench(BenchCmd::Gateway(a)) => mycel_bench::gateway(&a).map_err(Into::into),
         Command::Data(d) => {
             crate::data_cmd::run(&home, cli.global.api.as_deref(), d, cli.global.json)
         }

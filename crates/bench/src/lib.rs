@@ -5,6 +5,8 @@
 //! - [`ledger`]: signed transfers per second against single ed25519 verifies, and HTTP submit →
 //!   finality latency on a devnet.
 //! - [`market`]: ledger cost and throughput of batch jobs; interactive session latency.
+//! - [`gateway`]: what the OpenAI-compatible gateway adds over calling a worker directly, at
+//!   hundreds of concurrent streams.
 //! - [`ml`]: generation, embedding and LoRA speed on the pinned models, with the GEMM ceiling
 //!   and the llama.cpp and ONNX Runtime peers.
 //! - [`economy`]: a Monte-Carlo of the verification economy on the real ledger: profit per job
@@ -19,12 +21,14 @@
 pub mod data;
 pub mod dispute;
 pub mod economy;
+pub mod gateway;
 pub mod ledger;
 pub mod market;
 pub mod ml;
 pub mod replay;
 pub mod verify;
 
+pub use gateway::{GatewayBenchArgs, gateway};
 pub use ledger::{LedgerBenchArgs, ledger};
 pub use market::{MarketBenchArgs, market};
 pub use verify::{VerifyBenchArgs, verify};

@@ -95,6 +95,10 @@ struct Pooled {
     next_seq: u64,
     cumulative: Amount,
     broken: bool,
+    /// The leaves of the receipts accepted, in order (what a settlement must match).
+    leaves: Vec<Hash>,
+    /// The settlement count last checked against them.
+    checked: u64,
 }
 
 impl Pooled {
@@ -202,7 +206,7 @@ pub struct Gateway {
     names: Vec<Named>,
     cfg: GatewayConfig,
     pool: Mutex<BTreeMap<PoolKey, Vec<Arc<tokio::sync::Mutex<Pooled>>>>>,
-    spread: std::sync::atomic::AtomicUsize,
+    permits: Mutex<BTreeMap<PoolKey, Arc<tokio::sync::Semaphore>>>,
     // (session, seq) already disputed: never twice.
     disputed: Mutex<std::collections::BTreeSet<(u64, u64)>>,
     // One transaction at a time per gateway: sessions of one account share its nonce.
@@ -239,7 +243,7 @@ impl Gateway {
             names,
             cfg,
             pool: Mutex::new(BTreeMap::new()),
-            spread: std::sync::atomic::AtomicUsize::new(0),
+            permits: Mutex::new(BTreeMap::new()),
             disputed: Mutex::new(std::collections::BTreeSet::new()),
             tx_lock: tokio::sync::Mutex::new(()),
             http: reqwest::Client::builder()
@@ -374,50 +378,47 @@ impl Gateway {
     }
 
     /// A session of `account` with `worker` for `model`, held for one request: an idle one of
-    /// the pool, else a new one (up to [`GatewayConfig::sessions_per_worker`]), else the next
-    /// to come free.
+    /// the pool, else a new one while the pool has fewer than
+    /// [`GatewayConfig::sessions_per_worker`]. Requests beyond that wait in line (first come,
+    /// first served) for a session to come free.
     async fn session(
         &self,
         account: &PrivateKey,
         worker: &WorkerView,
         model: Hash,
-    ) -> Result<tokio::sync::OwnedMutexGuard<Pooled>> {
+    ) -> Result<Held> {
         let addr = Address::from_public_key(&account.public_key());
         let k = (addr, worker.address, model);
-        let idle = |list: &[Arc<tokio::sync::Mutex<Pooled>>]| {
+        let permits = self
+            .permits
+            .lock()
+            .entry(k)
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.cfg.sessions_per_worker)))
+            .clone();
+        let permit = permits.acquire_owned().await.map_err(|e| Error::Invalid {
+            what: "gateway session pool".into(),
+            why: e.to_string(),
+        })?;
+        // Holding a permit, an idle session exists unless the pool is short of sessions.
+        let idle = || {
+            let list = self.pool.lock().get(&k).cloned().unwrap_or_default();
             list.iter()
                 .filter_map(|p| p.clone().try_lock_owned().ok())
                 .find(|g| !g.broken)
         };
-        let list = self.pool.lock().get(&k).cloned().unwrap_or_default();
-        if let Some(g) = idle(&list) {
-            return Ok(g);
+        if let Some(guard) = idle() {
+            return Ok(Held {
+                guard,
+                _permit: permit,
+            });
         }
-        let usable = |list: &[Arc<tokio::sync::Mutex<Pooled>>]| {
-            list.iter()
-                .filter(|p| p.try_lock().map_or(true, |g| !g.broken))
-                .count()
-        };
-        if usable(&list) >= self.cfg.sessions_per_worker {
-            // Wait for one in turn (spread over the pool).
-            let n = self
-                .spread
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let usable: Vec<_> = list
-                .iter()
-                .filter(|p| p.try_lock().map_or(true, |g| !g.broken))
-                .cloned()
-                .collect();
-            let g = usable[n % usable.len()].clone().lock_owned().await;
-            if !g.broken {
-                return Ok(g);
-            }
-        }
-        // Opened under the transaction lock, so concurrent first requests open what is needed.
+        // Opened under the transaction lock (the account's nonce).
         let _turn = self.tx_lock.lock().await;
-        let list = self.pool.lock().get(&k).cloned().unwrap_or_default();
-        if let Some(g) = idle(&list) {
-            return Ok(g);
+        if let Some(guard) = idle() {
+            return Ok(Held {
+                guard,
+                _permit: permit,
+            });
         }
         let id = client_sessions::open(
             &self.chain,
@@ -440,10 +441,15 @@ impl Gateway {
             next_seq: 0,
             cumulative: Amount::ZERO,
             broken: false,
+            leaves: Vec::new(),
+            checked: 0,
         }));
-        let g = p.clone().try_lock_owned().expect("new and unshared");
+        let guard = p.clone().try_lock_owned().expect("new and unshared");
         self.pool.lock().entry(k).or_default().push(p);
-        Ok(g)
+        Ok(Held {
+            guard,
+            _permit: permit,
+        })
     }
 
     /// Tops the session up when its deposit runs low (below `need`, or a quarter of a
@@ -479,6 +485,7 @@ impl Gateway {
     /// Accepts a checked receipt: logged durably, counted against the key.
     fn accept(&self, key: &ApiKey, p: &mut Pooled, r: &SignedReceipt) -> Result<()> {
         self.receipts.append(p.id, r)?;
+        p.leaves.push(r.receipt.leaf());
         p.next_seq += 1;
         p.cumulative = r.receipt.cumulative;
         self.keys.record_spend(&key.id, r.receipt.amount);
@@ -564,7 +571,9 @@ impl Gateway {
         let height = self.height().await?;
         let accounts = self.keystore.list()?;
         for (k, p) in pooled {
-            let Ok(mut g) = p.clone().try_lock_owned() else {
+            // A glance at the session without holding it across a call: a request in flight
+            // keeps its turn.
+            let Some((id, checked)) = p.try_lock().ok().map(|g| (g.id, g.checked)) else {
                 continue;
             };
             let Some(account) = accounts
@@ -574,10 +583,7 @@ impl Gateway {
             else {
                 continue;
             };
-            let s: Session = self
-                .chain
-                .get(&format!("/api/v1/sessions/{}", g.id))
-                .await?;
+            let s: Session = self.chain.get(&format!("/api/v1/sessions/{id}")).await?;
             if s.closed {
                 self.pool
                     .lock()
@@ -586,29 +592,34 @@ impl Gateway {
                     .retain(|x| !Arc::ptr_eq(x, &p));
                 continue;
             }
-            let mut held = self.receipts.load(g.id)?;
-            if s.count as usize > held.len() {
-                // Receipts the worker settled that never reached us (a cut answer): fetched
-                // and checked; only if it cannot show them is the first one disputed.
-                if let Some(key) = self.keys.list()?.into_iter().find(|u| u.key.address == k.0) {
+            if s.count != checked {
+                // A new settlement: held against the receipts accepted, with the session's
+                // turn (so no receipt of it is on its way).
+                let mut g = p.clone().lock_owned().await;
+                if s.count as usize > g.leaves.len()
+                    && let Some(key) = self.keys.list()?.into_iter().find(|u| u.key.address == k.0)
+                {
+                    // Receipts the worker settled that never reached us (a cut answer):
+                    // fetched and checked; only if it cannot show them is one disputed.
                     let _ = self.sync(&key.key, &mut g).await;
-                    held = self.receipts.load(g.id)?;
                 }
-            }
-            let count = s.count as usize;
-            let dispute = if count > held.len() {
-                Some((
-                    held.len() as u64,
-                    SessionMsg::Unrequested {
-                        session: g.id,
-                        seq: held.len() as u64,
-                    },
-                ))
-            } else if count > 0 {
-                let leaves: Vec<Hash> = held[..count].iter().map(|r| r.receipt.leaf()).collect();
-                let r = &held[count - 1];
-                match (hex::decode(&r.worker_key), hex::decode(&r.signature)) {
-                    (Ok(worker_key), Ok(signature)) if merkle::root(&leaves) != s.receipts_root => {
+                let count = s.count as usize;
+                let dispute = if count > g.leaves.len() {
+                    Some((
+                        g.leaves.len() as u64,
+                        SessionMsg::Unrequested {
+                            session: id,
+                            seq: g.leaves.len() as u64,
+                        },
+                    ))
+                } else if count > 0 && merkle::root(&g.leaves[..count]) != s.receipts_root {
+                    let held = self.receipts.load(id)?;
+                    held.get(count - 1).and_then(|r| {
+                        let (Ok(worker_key), Ok(signature)) =
+                            (hex::decode(&r.worker_key), hex::decode(&r.signature))
+                        else {
+                            return None;
+                        };
                         Some((
                             r.receipt.seq,
                             SessionMsg::Dispute {
@@ -617,27 +628,26 @@ impl Gateway {
                                 signature,
                             },
                         ))
-                    }
-                    _ => None,
-                }
-            } else {
-                None
-            };
-            if let Some((seq, msg)) = dispute
-                && self.disputed.lock().insert((g.id, seq))
-            {
-                g.broken = true;
-                tracing::warn!(target: "mycel::gateway", session = g.id, seq, "settlement differs from the receipts held; disputing");
-                if let Err(e) = self
-                    .send_tx(&account, Message::Market(market::Msg::Session(msg)))
-                    .await
+                    })
+                } else {
+                    None
+                };
+                g.checked = s.count;
+                if let Some((seq, msg)) = dispute
+                    && self.disputed.lock().insert((id, seq))
                 {
-                    tracing::warn!(target: "mycel::gateway", error = %e, "dispute not sent");
+                    g.broken = true;
+                    tracing::warn!(target: "mycel::gateway", session = id, seq, "settlement differs from the receipts held; disputing");
+                    if let Err(e) = self
+                        .send_tx(&account, Message::Market(market::Msg::Session(msg)))
+                        .await
+                    {
+                        tracing::warn!(target: "mycel::gateway", error = %e, "dispute not sent");
+                    }
                 }
             }
             if height >= s.expires + market::SETTLE_GRACE {
-                let msg =
-                    Message::Market(market::Msg::Session(SessionMsg::Close { session: g.id }));
+                let msg = Message::Market(market::Msg::Session(SessionMsg::Close { session: id }));
                 if self.send_tx(&account, msg).await.is_ok() {
                     self.pool
                         .lock()
@@ -985,7 +995,7 @@ impl Gateway {
         self: Arc<Self>,
         key: ApiKey,
         account: PrivateKey,
-        mut p: tokio::sync::OwnedMutexGuard<Pooled>,
+        mut p: Held,
         mut r: reqwest::Response,
         display: String,
     ) -> Response {
@@ -1046,17 +1056,16 @@ impl Gateway {
                                     }
                                 }
                             }
-                            Ok(mut v) => {
+                            Ok(v) => {
+                                // Passed on as the worker sent it; the text is kept for the
+                                // receipt's output hash.
                                 if let Some(t) = v["choices"][0]["delta"]["content"]
                                     .as_str()
                                     .or(v["choices"][0]["text"].as_str())
                                 {
                                     text.push_str(t);
                                 }
-                                if v.get("model").is_some() {
-                                    v["model"] = display.clone().into();
-                                }
-                                Some(format!("data: {v}\n\n").into_bytes())
+                                Some(event.clone())
                             }
                             Err(_) => Some(event.clone()),
                         }
@@ -1092,6 +1101,25 @@ impl Gateway {
             .header(header::CACHE_CONTROL, "no-cache")
             .body(body)
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    }
+}
+
+/// A session held for one request, and its place in the pool's line.
+struct Held {
+    guard: tokio::sync::OwnedMutexGuard<Pooled>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for Held {
+    type Target = Pooled;
+    fn deref(&self) -> &Pooled {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut Pooled {
+        &mut self.guard
     }
 }
 
