@@ -89,6 +89,9 @@ enum Command {
     /// Interactive sessions with a worker: open, chat, close.
     #[command(subcommand)]
     Session(crate::session_cmd::SessionCmd),
+    /// Receipts: fetch a receipt's bundle from a gateway, verify one offline.
+    #[command(subcommand)]
+    Receipt(crate::receipt_cmd::ReceiptCmd),
     /// Explain a node's earnings per epoch, with a reason for every figure.
     Earnings {
         /// The node's address or key name.
@@ -230,6 +233,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Session(cmd) => {
             let c = client(&home, cli.global.api.as_deref())?;
             block_on(crate::session_cmd::run(&home, &c, cmd, cli.global.json))
+        }
+        Command::Receipt(cmd) => {
+            // Verifying needs no node; fetching names the node's base URL.
+            let base = match &cmd {
+                crate::receipt_cmd::ReceiptCmd::Get { .. } => {
+                    client(&home, cli.global.api.as_deref())?.base().to_string()
+                }
+                crate::receipt_cmd::ReceiptCmd::Verify { .. } => String::new(),
+            };
+            block_on(crate::receipt_cmd::run(&home, &base, cmd, cli.global.json))
         }
         Command::Job(j) => block_on(job(&home, cli.global.api.as_deref(), j, cli.global.json)),
         Command::Earnings { who, epoch } => block_on(earnings(

@@ -67,6 +67,59 @@ impl Read for Certificate {
     }
 }
 
+/// A block header, as a light client holds it: its digest is the block's.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Header {
+    /// Digest of the parent block.
+    pub parent: Hash,
+    /// Height.
+    pub height: u64,
+    /// Proposer's clock.
+    pub timestamp_ms: u64,
+    /// Proposer.
+    pub proposer: Address,
+    /// Post-state root.
+    pub state_root: Hash,
+    /// Transaction root.
+    pub tx_root: Hash,
+    /// The encoded certificate the block carries, if any.
+    #[serde(with = "hex_opt", default)]
+    pub certificate: Option<Vec<u8>>,
+}
+
+impl Header {
+    /// The block digest.
+    pub fn digest(&self) -> Hash {
+        let mut h = Vec::with_capacity(32 + 8 + 8 + 20 + 32 + 32);
+        h.extend_from_slice(&self.parent.0);
+        h.extend_from_slice(&self.height.to_be_bytes());
+        h.extend_from_slice(&self.timestamp_ms.to_be_bytes());
+        h.extend_from_slice(&self.proposer.0);
+        h.extend_from_slice(&self.state_root.0);
+        h.extend_from_slice(&self.tx_root.0);
+        if let Some(c) = &self.certificate {
+            h.extend_from_slice(c);
+        }
+        hash(Domain::Block, &h)
+    }
+}
+
+mod hex_opt {
+    pub fn serialize<S: serde::Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_some(&hex::encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        let v: Option<String> = serde::Deserialize::deserialize(d)?;
+        v.map(|s| hex::decode(s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 /// A block.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
@@ -140,17 +193,25 @@ impl Block {
     /// The header preimage: fixed fields, then the encoded certificate if there is one (so a
     /// block without one keeps the digest it had before blocks could carry certificates).
     fn header_hash(&self) -> Hash {
-        let mut h = Vec::with_capacity(32 + 8 + 8 + 20 + 32 + 32);
-        h.extend_from_slice(&self.parent.0);
-        h.extend_from_slice(&self.height.to_be_bytes());
-        h.extend_from_slice(&self.timestamp_ms.to_be_bytes());
-        h.extend_from_slice(&self.proposer.0);
-        h.extend_from_slice(&self.state_root.0);
-        h.extend_from_slice(&self.tx_root.0);
-        if let Some(c) = &self.certificate {
-            c.write(&mut h);
+        self.header().digest()
+    }
+
+    /// The header: everything the digest commits to, without the transactions (which it
+    /// commits to through `tx_root`).
+    pub fn header(&self) -> Header {
+        Header {
+            parent: Hash(self.parent.0),
+            height: self.height,
+            timestamp_ms: self.timestamp_ms,
+            proposer: self.proposer,
+            state_root: self.state_root,
+            tx_root: self.tx_root,
+            certificate: self.certificate.as_ref().map(|c| {
+                let mut v = Vec::new();
+                c.write(&mut v);
+                v
+            }),
         }
-        hash(Domain::Block, &h)
     }
 
     /// The block's digest as a ledger hash.

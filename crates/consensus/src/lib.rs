@@ -21,6 +21,9 @@
 //!   any commonware runtime and p2p implementation (tokio + authenticated TCP for real nodes,
 //!   the deterministic runtime + simulated network for tests).
 //!
+//! - [`light`]: what a client checks without a node: headers up to a finalization certificate,
+//!   verified against the validator keys, prove a state root finalized.
+//!
 //! Executed but not yet finalized blocks are kept as store layers keyed by digest, so a
 //! validator can build and verify on a notarized parent before it is finalized.
 
@@ -30,10 +33,11 @@ pub mod chain;
 pub mod engine;
 pub mod error;
 pub mod finalizer;
+pub mod light;
 pub mod mempool;
 
 pub use app::App;
-pub use block::{Block, Digest};
+pub use block::{Block, Digest, Header};
 pub use chain::Chain;
 pub use error::{Error, Result};
 pub use finalizer::Finalizer;

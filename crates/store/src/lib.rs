@@ -24,4 +24,6 @@ mod tables;
 pub use blobs::{BlobStore, blob_hash};
 pub use error::{Error, Result};
 pub use layer::{Layer, WriteSet};
-pub use state::{BlockRecord, CommitInfo, MemState, Snapshot, StateRead, Store, TxLocation};
+pub use state::{
+    BlockRecord, CommitInfo, MemState, Snapshot, StateRead, Store, TxLocation, verify_state_proof,
+};

@@ -556,3 +556,13 @@ impl TreeReader for Snapshot {
 
 #[cfg(test)]
 mod tests;
+
+/// Checks offline that `value` is stored under `key` in the state whose root is `root`, with a
+/// proof from [`Snapshot::get_with_proof`] (what a light client or a receipt verifier holds).
+pub fn verify_state_proof(root: &Hash, key: &[u8], value: &[u8], proof: &[u8]) -> Result<()> {
+    let proof: jmt::proof::SparseMerkleProof<Sha256> =
+        borsh::from_slice(proof).map_err(|e| Error::Tree(format!("proof does not decode: {e}")))?;
+    proof
+        .verify_existence(jmt::RootHash(root.0), KeyHash::with::<Sha256>(key), value)
+        .map_err(|e| Error::Tree(format!("proof does not verify: {e}")))
+}

@@ -145,6 +145,54 @@ async fn real_openai_sdk_against_devnet() {
         stdout.contains("ok: all checks passed"),
         "the SDK script exited 0 without passing every check:\n{stdout}\n{stderr}"
     );
+    // The first chat's receipt, once its worker settled it, checks out offline with the CLI;
+    // a tampered copy does not.
+    let bundle = net.home.join("receipt-0-0.json");
+    let settled = Instant::now() + Duration::from_secs(60);
+    loop {
+        let s: serde_json::Value = c.get("/api/v1/sessions/0").await.unwrap();
+        if s["count"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < settled,
+            "the worker never settled session 0: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    net.cli(&[
+        "receipt",
+        "get",
+        "0",
+        "0",
+        "--api-key",
+        &api_key,
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    let report = net.cli(&["receipt", "verify", bundle.to_str().unwrap()]);
+    for check in [
+        "signature",
+        "session's worker",
+        "session in state",
+        "state root finalized",
+        "settled",
+    ] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with("ok") && l.contains(check)),
+            "{check} not verified:\n{report}"
+        );
+    }
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let tokens = v["receipt"]["receipt"]["tokens"].as_u64().unwrap();
+    v["receipt"]["receipt"]["tokens"] = (tokens + 1).into();
+    let tampered = net.home.join("tampered.json");
+    std::fs::write(&tampered, v.to_string()).unwrap();
+    let err = net.cli_fails(&["receipt", "verify", tampered.to_str().unwrap()]);
+    assert!(err.contains("does not verify"), "{err}");
     assert_supply_consistent(&c).await;
     devnet.kill();
 }

@@ -34,7 +34,7 @@ pub type Account = mycel_ledger::execute::AccountView;
 
 /// The error an answer body carries: its code and message when it is the error shape, else the
 /// whole text under `fallback_code`.
-pub(crate) fn api_error(text: String, fallback_code: &str) -> Error {
+pub fn api_error(text: String, fallback_code: &str) -> Error {
     match serde_json::from_str::<ErrorBody>(&text) {
         Ok(b) => Error::Api {
             code: b.error.code,

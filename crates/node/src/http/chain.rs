@@ -222,6 +222,85 @@ fn height_param(s: &ApiState, h: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("height {h:?} is not a number or \"latest\"")))
 }
 
+/// A value of the finalized state with its proof and the proof that its root was finalized.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct StateProof {
+    /// The height whose post-state it is.
+    pub height: u64,
+    /// Its state root.
+    pub state_root: Hash,
+    /// The state key, hex.
+    pub key: String,
+    /// The value's bytes, hex.
+    pub value: String,
+    /// The JMT inclusion proof, hex.
+    pub proof: String,
+    /// Headers up to a finalization certificate.
+    pub finality: mycel_consensus::light::FinalityProof,
+}
+
+/// The finalized value under `key` with its state proof, and a finality proof of the root (it
+/// waits, up to a few seconds, for a later block to carry a certificate).
+pub(crate) async fn prove_state(s: &ApiState, key: &[u8]) -> Result<StateProof, ApiError> {
+    let snapshot = s.chain.finalized_state().map_err(ApiError::internal)?;
+    let (height, root) = match (snapshot.version(), snapshot.root()) {
+        (Some(h), Some(r)) => (h, r),
+        _ => {
+            return Err(ApiError::from_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no state yet",
+            ));
+        }
+    };
+    let (value, proof) = snapshot.get_with_proof(key).map_err(ApiError::internal)?;
+    let value = value.ok_or_else(|| ApiError::not_found("no such state entry"))?;
+    drop(snapshot);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut next = height + 1;
+    loop {
+        let head = s.chain.head().map_err(ApiError::internal)?.height;
+        while next <= head {
+            let b = load_block(s, next)?;
+            next += 1;
+            let Some(c) = b.certificate.filter(|c| c.height >= height) else {
+                continue;
+            };
+            let headers = (height..=c.height)
+                .map(|h| load_block(s, h).map(|b| b.header()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut certificate = Vec::new();
+            commonware_codec::Write::write(&c, &mut certificate);
+            return Ok(StateProof {
+                height,
+                state_root: root,
+                key: hex::encode(key),
+                value: hex::encode(value),
+                proof: hex::encode(proof),
+                finality: mycel_consensus::light::FinalityProof {
+                    headers,
+                    certificate,
+                },
+            });
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(ApiError::from_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("no finalization certificate for height {height} yet; retry"),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+pub(crate) async fn session_proof(
+    State(s): State<ApiState>,
+    Path(id): Path<u64>,
+) -> ApiResult<StateProof> {
+    Ok(Json(
+        prove_state(&s, &mycel_ledger::modules::market::session_key(id)).await?,
+    ))
+}
+
 fn load_block(s: &ApiState, height: u64) -> Result<block::Block, ApiError> {
     let bytes = s
         .chain

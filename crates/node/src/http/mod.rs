@@ -20,7 +20,9 @@ pub mod market;
 pub mod openai;
 pub mod verify;
 
-pub use chain::{BlockEvents, BlockView, EventView, Status, Submitted, SupplyAudit, TxStatus};
+pub use chain::{
+    BlockEvents, BlockView, EventView, StateProof, Status, Submitted, SupplyAudit, TxStatus,
+};
 pub use earnings::{Earnings, EpochEarnings};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 
@@ -95,6 +97,7 @@ pub fn router(state: ApiState, max_body: usize, extra: Option<Router>) -> Router
         )
         .route("/api/v1/sessions", get(market::list_sessions))
         .route("/api/v1/sessions/{id}", get(market::get_session))
+        .route("/api/v1/sessions/{id}/proof", get(chain::session_proof))
         .route("/api/v1/earnings/{address}", get(earnings::earnings))
         .route("/metrics", get(dashboard::metrics))
         .route("/", get(dashboard::dashboard))

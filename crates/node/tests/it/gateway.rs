@@ -18,6 +18,7 @@ use mycel_node::{
             sessions::{InstantEngine, SessionServer},
         },
     },
+    services::receipts::{ReceiptBundle, verify},
 };
 use mycel_primitives::{Address, Amount, Hash, PrivateKey};
 use mycel_store::blob_hash;
@@ -381,6 +382,73 @@ async fn gateway_serves_openai_requests_with_checked_receipts() {
         .await
         .unwrap();
     assert!(disputes.is_empty());
+
+    // The receipt's bundle verifies offline against the genesis validators: signature, the
+    // session's worker, the session in a finalized state root, its inclusion in the settlement.
+    let bundle_text = mycel_node::services::receipts::fetch(&base, s.id, 1, &secret)
+        .await
+        .unwrap();
+    let bundle = ReceiptBundle::from_json(&bundle_text).unwrap();
+    let validators = home.genesis().unwrap().validator_keys().unwrap();
+    let checks = verify(&bundle, Some(&validators));
+    assert!(checks.iter().all(|c| c.ok == Some(true)), "{checks:#?}");
+    // Any change is caught: an inflated receipt, a doctored session, validators of another
+    // chain, a receipt moved to another position.
+    let failed = |b: &ReceiptBundle, v: &[_]| {
+        verify(b, Some(v))
+            .into_iter()
+            .filter(|c| c.ok == Some(false))
+            .map(|c| c.check)
+            .collect::<Vec<_>>()
+    };
+    let mut inflated = bundle.clone();
+    inflated.receipt.receipt.tokens += 1;
+    assert!(failed(&inflated, &validators).contains(&"signature"));
+    let mut doctored = bundle.clone();
+    let sp = doctored.session.as_mut().unwrap();
+    let mut rec: Session =
+        mycel_primitives::codec::decode(&hex::decode(&sp.value).unwrap()).unwrap();
+    rec.worker = addr(&ks.load("dev3").unwrap().private_key().unwrap());
+    sp.value = hex::encode(mycel_primitives::codec::Encode::encode(&rec));
+    let f = failed(&doctored, &validators);
+    assert!(
+        f.contains(&"session in state") && f.contains(&"session's worker"),
+        "{f:?}"
+    );
+    let strangers = vec![commonware_cryptography::Signer::public_key(
+        &mycel_primitives::keys::private_key_from_seed(b"another chain"),
+    )];
+    assert_eq!(failed(&bundle, &strangers), vec!["state root finalized"]);
+    let mut moved = bundle.clone();
+    moved.receipt = serde_json::from_value(
+        serde_json::to_value(
+            mycel_node::services::receipts::ReceiptBundle::from_json(
+                &mycel_node::services::receipts::fetch(&base, s.id, 0, &secret)
+                    .await
+                    .unwrap(),
+            )
+            .unwrap()
+            .receipt,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(failed(&moved, &validators).contains(&"settled"));
+    // Another key cannot fetch this account's receipts.
+    let (other, _) = keys
+        .create(
+            "other",
+            "dev2",
+            ks.load("dev2").unwrap().address,
+            None,
+            None,
+        )
+        .unwrap();
+    assert!(
+        mycel_node::services::receipts::fetch(&base, s.id, 1, &other)
+            .await
+            .is_err()
+    );
 
     // A revoked key is refused.
     keys.revoke("test").unwrap();

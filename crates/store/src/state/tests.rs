@@ -53,7 +53,13 @@ fn layers_commit_and_reopen() {
     assert_eq!(store.tx(&Hash([103; 32])).unwrap().unwrap().height, 1);
     let (v, proof) = s.get_with_proof(b"c").unwrap();
     assert_eq!(v, Some(b"3".to_vec()));
-    assert!(!proof.is_empty());
+    let root = s.root().unwrap();
+    crate::verify_state_proof(&root, b"c", b"3", &proof).unwrap();
+    // Another value, another key or another root: refused.
+    assert!(crate::verify_state_proof(&root, b"c", b"4", &proof).is_err());
+    assert!(crate::verify_state_proof(&root, b"d", b"3", &proof).is_err());
+    assert!(crate::verify_state_proof(&Hash([9; 32]), b"c", b"3", &proof).is_err());
+    assert!(crate::verify_state_proof(&root, b"c", b"3", b"garbage").is_err());
 }
 
 #[test]

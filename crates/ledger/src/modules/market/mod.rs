@@ -28,6 +28,7 @@ pub use error::MarketError;
 pub use session::{
     DISPUTE_WINDOW, MAX_DURATION, RECEIPT_NAMESPACE, REQUEST_NAMESPACE, Receipt, SETTLE_GRACE,
     Session, SessionDispute, SessionMsg, open_disputes_of, recent_sessions, request_bytes, session,
+    session_key,
 };
 pub mod events;
 mod exec;

@@ -202,6 +202,8 @@ pub struct Gateway {
     chain: Client,
     chain_id: String,
     keystore: Keystore,
+    // Signing keys of the accounts API keys pay from, read once.
+    accounts: Mutex<BTreeMap<String, PrivateKey>>,
     keys: ApiKeys,
     names: Vec<Named>,
     cfg: GatewayConfig,
@@ -239,6 +241,7 @@ impl Gateway {
             chain: Client::new(api),
             chain_id: home.genesis()?.chain_id,
             keystore: Keystore::new(home.keys_dir()),
+            accounts: Mutex::new(BTreeMap::new()),
             keys: ApiKeys::open(home.gateway_dir())?,
             names,
             cfg,
@@ -273,6 +276,7 @@ impl Gateway {
             .route("/v1/embeddings", post(embeddings))
             .route("/v1/models", get(models))
             .route("/v1/models/{id}", get(model))
+            .route("/v1/receipts/{session}/{seq}", get(receipt_bundle))
             .with_state(self.clone())
     }
 
@@ -360,7 +364,11 @@ impl Gateway {
     }
 
     fn account_key(&self, key: &ApiKey) -> std::result::Result<PrivateKey, ApiError> {
-        self.keystore
+        if let Some(k) = self.accounts.lock().get(&key.account) {
+            return Ok(k.clone());
+        }
+        let k = self
+            .keystore
             .load(&key.account)
             .and_then(|k| k.private_key())
             .map_err(|e| {
@@ -369,7 +377,9 @@ impl Gateway {
                     "account_unavailable",
                     format!("the key's account {} is not usable here: {e}", key.account),
                 )
-            })
+            })?;
+        self.accounts.lock().insert(key.account.clone(), k.clone());
+        Ok(k)
     }
 
     async fn send_tx(&self, key: &PrivateKey, msg: Message) -> Result<crate::client::Sent> {
@@ -1206,6 +1216,70 @@ async fn embeddings(
     body: axum::body::Bytes,
 ) -> Response {
     g.serve(Kind::Embed, headers, body.to_vec()).await
+}
+
+/// A receipt this gateway holds, with the evidence to check it offline: the session's state
+/// and finality proofs and, once settled, its inclusion proof. Only for the key whose account
+/// is the session's client.
+async fn receipt_bundle(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path((session, seq)): Path<(u64, u64)>,
+) -> Response {
+    let key = match g.authenticate(&headers) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let missing = || {
+        ApiError::not_found(format!(
+            "no receipt {seq} of session {session} for this key"
+        ))
+        .into_response()
+    };
+    let held = g.receipts.load(session).unwrap_or_default();
+    let Some(receipt) = held.get(seq as usize).cloned() else {
+        return missing();
+    };
+    let proof: crate::http::StateProof = match g
+        .chain
+        .get(&format!("/api/v1/sessions/{session}/proof"))
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            )
+            .into_response();
+        }
+    };
+    let Some(s) = hex::decode(&proof.value)
+        .ok()
+        .and_then(|v| mycel_primitives::codec::decode::<Session>(&v).ok())
+    else {
+        return ApiError::internal("the session record does not decode").into_response();
+    };
+    if s.client != key.address {
+        return missing();
+    }
+    let count = s.count as usize;
+    let inclusion = (seq < s.count && held.len() >= count)
+        .then(|| {
+            let leaves: Vec<Hash> = held[..count].iter().map(|r| r.receipt.leaf()).collect();
+            (merkle::root(&leaves) == s.receipts_root)
+                .then(|| merkle::prove(&leaves, seq as usize))
+                .flatten()
+        })
+        .flatten();
+    Json(crate::services::receipts::ReceiptBundle {
+        chain_id: g.chain_id.clone(),
+        receipt,
+        session: Some(proof),
+        inclusion,
+    })
+    .into_response()
 }
 
 /// One entry of `/v1/models`.

@@ -80,7 +80,8 @@ mycel_primitives::impl_codec!(Session {
     closed,
 });
 
-pub(super) fn session_key(id: u64) -> Vec<u8> {
+/// The state key of session `id` (what a state proof of it names).
+pub fn session_key(id: u64) -> Vec<u8> {
     key(SESSION, &[&id.to_be_bytes()])
 }
 
