@@ -193,6 +193,79 @@ async fn real_openai_sdk_against_devnet() {
     std::fs::write(&tampered, v.to_string()).unwrap();
     let err = net.cli_fails(&["receipt", "verify", tampered.to_str().unwrap()]);
     assert!(err.contains("does not verify"), "{err}");
+    dashboard_renders_the_explorer(&net, &base).await;
     assert_supply_consistent(&c).await;
     devnet.kill();
+}
+
+/// The dashboard as a browser renders it (headless Chromium, the page's own scripts run): a
+/// session's page reached by its link, every address a link to its account page, the gateway's
+/// per-model usage from the SDK run, and the activity charts drawn. Also saves a screenshot
+/// beside the devnet's home for a person to look at.
+async fn dashboard_renders_the_explorer(net: &Devnet, base: &str) {
+    let chromium = match std::env::var("MYCEL_CHROMIUM") {
+        Ok(p) => p,
+        Err(_) if std::env::var("MYCEL_REQUIRE_MODELS").as_deref() == Ok("1") => {
+            panic!("MYCEL_CHROMIUM is not set: .ci/run installs Chromium and sets it")
+        }
+        Err(_) => {
+            eprintln!("SKIP dashboard check: MYCEL_CHROMIUM not set");
+            return;
+        }
+    };
+    let root = base.trim_end_matches("/v1");
+    let profile = net.home.join("chromium-profile");
+    let run = |args: &[String]| {
+        let out = Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--virtual-time-budget=8000",
+                "--window-size=1400,1800",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {chromium}: {e}"));
+        assert!(
+            out.status.success(),
+            "chromium failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dom = run(&["--dump-dom".into(), format!("{root}/#/session/0")]);
+    assert!(
+        dom.contains("Session 0"),
+        "the session page was not rendered:\n{dom:.2000}"
+    );
+    assert!(
+        dom.contains("href=\"#/account/myc1"),
+        "addresses are not links:\n{dom:.2000}"
+    );
+    assert!(dom.contains("href=\"#/block/"), "blocks are not links");
+    assert!(
+        dom.contains("SmolLM2-135M-Instruct"),
+        "per-model gateway usage missing:\n{dom:.4000}"
+    );
+    assert!(dom.contains("class=\"fee\""), "the fee chart was not drawn");
+    let shot = net.home.join("dashboard.png");
+    run(&[
+        format!("--screenshot={}", shot.display()),
+        format!("{root}/#/session/0"),
+    ]);
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false)
+    );
+    let keep = std::env::temp_dir().join("mycel-dashboard.png");
+    let _ = std::fs::copy(&shot, &keep);
+    eprintln!("dashboard screenshot: {}", keep.display());
 }

@@ -277,6 +277,7 @@ impl Gateway {
             .route("/v1/models", get(models))
             .route("/v1/models/{id}", get(model))
             .route("/v1/receipts/{session}/{seq}", get(receipt_bundle))
+            .route("/api/v1/gateway/usage", get(usage))
             .with_state(self.clone())
     }
 
@@ -1280,6 +1281,32 @@ async fn receipt_bundle(
         inclusion,
     })
     .into_response()
+}
+
+/// Per-model and per-key usage, for the dashboard (the node operator's view: key IDs and
+/// labels, never secrets).
+async fn usage(State(g): State<Arc<Gateway>>) -> Response {
+    let models: Vec<serde_json::Value> = g
+        .stats
+        .lock()
+        .iter()
+        .map(|(m, s)| {
+            serde_json::json!({"model": m, "requests": s.requests, "errors": s.errors,
+                "prompt_tokens": s.prompt_tokens, "completion_tokens": s.completion_tokens})
+        })
+        .collect();
+    let keys: Vec<serde_json::Value> = g
+        .keys
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| {
+            serde_json::json!({"id": u.key.id, "name": u.key.name, "account": u.key.address,
+                "spent": u.spent, "requests": u.requests, "revoked": u.key.revoked,
+                "spend_limit": u.key.spend_limit, "rpm": u.key.rpm})
+        })
+        .collect();
+    Json(serde_json::json!({"models": models, "keys": keys})).into_response()
 }
 
 /// One entry of `/v1/models`.
