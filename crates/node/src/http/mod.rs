@@ -119,17 +119,38 @@ pub fn with_error_shape(router: Router) -> Router {
         .layer(axum::middleware::from_fn(error::limits))
 }
 
+/// Most connections one client address may hold open at once; beyond it new ones are closed
+/// at accept, so one greedy client cannot take every slot.
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 512;
+/// Most connections open at once in all.
+pub const MAX_CONNECTIONS: usize = 8_192;
+/// How long a client has to send a request head (slowloris).
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a client has to send a request body.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves `router` (HTTP/1.1) on `listener` until the process stops.
 ///
 /// The parser's own limits are set above [`error::MAX_URI_BYTES`], [`error::MAX_HEADER_BYTES`]
 /// and [`error::MAX_HEADERS`], so a client meets those, answered in the error shape by
 /// [`error::limits`]. Only what the parser refuses before any code of ours runs gets a bare
 /// status: a request target above 64 KiB (414), more than ten times the header limits (431).
+/// Slow or greedy clients: a request head must arrive within [`HEADER_READ_TIMEOUT`] and a body
+/// within [`BODY_READ_TIMEOUT`], and one client address holds at most
+/// [`MAX_CONNECTIONS_PER_CLIENT`] connections.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    use hyper_util::{rt::TokioIo, service::TowerToHyperService};
+    use hyper_util::{
+        rt::{TokioIo, TokioTimer},
+        service::TowerToHyperService,
+    };
+    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        BODY_READ_TIMEOUT,
+    ));
+    let open: Arc<parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>> =
+        Arc::default();
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
             Err(e) => {
                 // Out of file descriptors and the like: wait rather than spin or stop serving.
                 tracing::warn!(target: "mycel::http", error = %e, "accept failed");
@@ -137,12 +158,27 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io
                 continue;
             }
         };
+        let ip = peer.ip();
+        {
+            let mut open = open.lock();
+            let total: usize = open.values().sum();
+            let mine = open.entry(ip).or_default();
+            if *mine >= MAX_CONNECTIONS_PER_CLIENT || total >= MAX_CONNECTIONS {
+                tracing::debug!(target: "mycel::http", %ip, "connection refused: over the cap");
+                drop(stream);
+                continue;
+            }
+            *mine += 1;
+        }
         let service = TowerToHyperService::new(router.clone());
+        let open = open.clone();
         tokio::spawn(async move {
             let mut http1 = hyper::server::conn::http1::Builder::new();
             // Ten times our limits: beyond these the parser answers a bare 431 (the header
             // slots are allocated per request, so this cannot grow without bound).
             http1
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .max_headers(10 * error::MAX_HEADERS)
                 .max_buf_size(10 * (error::MAX_HEADER_BYTES + error::MAX_URI_BYTES));
             // A client that goes away mid-request is not the server's error.
@@ -150,6 +186,13 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
+            let mut open = open.lock();
+            if let Some(n) = open.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&ip);
+                }
+            }
         });
     }
 }

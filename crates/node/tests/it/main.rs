@@ -2,5 +2,6 @@
 
 mod common;
 mod gateway;
+mod http;
 mod session;
 mod worker;

@@ -271,9 +271,9 @@ impl Gateway {
     /// The routes, to merge into the node's router.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
-            .route("/v1/chat/completions", post(chat))
-            .route("/v1/completions", post(completion))
-            .route("/v1/embeddings", post(embeddings))
+            .route("/v1/chat/completions", post(endpoint(Kind::Chat)))
+            .route("/v1/completions", post(endpoint(Kind::Completion)))
+            .route("/v1/embeddings", post(endpoint(Kind::Embed)))
             .route("/v1/models", get(models))
             .route("/v1/models/{id}", get(model))
             .route("/v1/receipts/{session}/{seq}", get(receipt_bundle))
@@ -1195,28 +1195,17 @@ pub fn decode_base64_f32(s: &str) -> Option<Vec<f32>> {
     )
 }
 
-async fn chat(
-    State(g): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    g.serve(Kind::Chat, headers, body.to_vec()).await
-}
+/// What an endpoint's handler returns.
+type Answer = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
 
-async fn completion(
-    State(g): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    g.serve(Kind::Completion, headers, body.to_vec()).await
-}
-
-async fn embeddings(
-    State(g): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    g.serve(Kind::Embed, headers, body.to_vec()).await
+/// The handler of one generation or embedding endpoint.
+fn endpoint(
+    kind: Kind,
+) -> impl Fn(State<Arc<Gateway>>, HeaderMap, axum::body::Bytes) -> Answer + Clone + Send + Sync + 'static
+{
+    move |State(g): State<Arc<Gateway>>, headers: HeaderMap, body: axum::body::Bytes| {
+        Box::pin(async move { g.serve(kind, headers, body.to_vec()).await })
+    }
 }
 
 /// A receipt this gateway holds, with the evidence to check it offline: the session's state
