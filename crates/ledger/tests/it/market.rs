@@ -655,4 +655,39 @@ mod sessions {
         assert!(after.expires > before.expires);
         escrow_is_backed_sessions(&c);
     }
+
+    /// A worker cannot unbond its way out of its session receipts: its stake stays bonded while
+    /// a session is open and for a dispute window after it closes; a dispute after that window
+    /// is refused, and then the stake is free.
+    #[test]
+    fn worker_stake_answers_for_sessions_until_their_receipts_cannot_be_disputed() {
+        use mycel_ledger::modules::market::DISPUTE_WINDOW;
+        let mut c = open();
+        let r = receipts(2);
+        assert!(settle(&mut c, &r).success);
+        let unbond_msg = unbond(Role::Worker, Amount::from_myc(100));
+        let out = c.block(&[c.tx(&account(1), vec![unbond_msg.clone()])]);
+        assert_eq!(
+            out.receipts[0].code, "stake_locked",
+            "{:?}",
+            out.receipts[0]
+        );
+        // The worker closes at once, hoping to leave.
+        let out = c.block(&[c.tx(&account(1), vec![smsg(SessionMsg::Close { session: 0 })])]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        let closed_at = c.height;
+        let out = c.block(&[c.tx(&account(1), vec![unbond_msg.clone()])]);
+        assert_eq!(out.receipts[0].code, "stake_locked");
+        // Within the window the client still disputes, and the worker still answers.
+        assert!(dispute(&mut c, &r[1], &account(1)).success);
+        let out = c.block(&[c.tx(&account(1), vec![answer(&r, 1, &account(0))])]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        // After it, disputes are refused and the stake is released.
+        c.run_to(closed_at + 2 * DISPUTE_WINDOW + 1);
+        let late = dispute(&mut c, &r[0], &account(1));
+        assert!(late.error.contains("could be disputed until"), "{late:?}");
+        let out = c.block(&[c.tx(&account(1), vec![unbond_msg])]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        escrow_is_backed_sessions(&c);
+    }
 }

@@ -127,6 +127,12 @@ pub enum MarketError {
     /// The worker key in a dispute is not the session's worker.
     #[error("the key is not the session's worker")]
     KeyNotSessionWorker,
+    /// Disputing a receipt of a session closed longer than the dispute window.
+    #[error("the session closed; its receipts could be disputed until height {last}")]
+    DisputeWindowOver {
+        /// The last height a dispute was accepted.
+        last: u64,
+    },
     /// The client key in a dispute answer is not the session's client.
     #[error("the key is not the session's client")]
     KeyNotSessionClient,
@@ -218,6 +224,7 @@ impl MarketError {
             MarketError::BadWorkerKey { .. } => "bad_worker_key",
             MarketError::KeyNotSessionWorker => "key_not_session_worker",
             MarketError::KeyNotSessionClient => "key_not_session_client",
+            MarketError::DisputeWindowOver { .. } => "dispute_window_over",
             MarketError::SettlementNotLastReceipt => "settlement_not_last_receipt",
             MarketError::BadSignatureBytes { .. } => "bad_signature_bytes",
             MarketError::ReceiptNotSettled => "receipt_not_settled",

@@ -56,7 +56,11 @@ impl Module for Staking {
                 if amount.is_zero() {
                     return Err(TxError::ZeroAmount.into());
                 }
-                let open = locks(ctx.state, &sender, *role)?;
+                let open = locks(ctx.state, &sender, *role)?
+                    + ctx
+                        .state
+                        .get::<u64>(&key(HOLD, &[&sender.0, &[*role as u8]]))?
+                        .unwrap_or(0);
                 if open > 0 {
                     return Err(TxError::StakeLocked { open }.into());
                 }
@@ -348,6 +352,19 @@ pub fn lock<S: StateRead + ?Sized>(
 ) -> Result<()> {
     ctx.state
         .step_counter(key(LOCK, &[&addr.0, &[role as u8]]), open)
+        .map(|_| ())
+}
+
+/// Opens (`open`) or releases a hold on `addr`'s `role` stake: like [`lock`], it refuses
+/// unbonding while any is open, but it is not an open result (the audit rate does not count it).
+pub fn hold<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    addr: &Address,
+    role: Role,
+    open: bool,
+) -> Result<()> {
+    ctx.state
+        .step_counter(key(HOLD, &[&addr.0, &[role as u8]]), open)
         .map(|_| ())
 }
 

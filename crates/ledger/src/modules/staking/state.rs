@@ -29,6 +29,10 @@ pub(super) const LAST_CERTIFIED: &[u8] = b"staking/last_certified";
 /// from a pending slash.
 pub(super) const LOCK: &[u8] = b"staking/lock/";
 
+/// Obligations that keep a stake bonded without counting as open results (sessions whose
+/// receipts can still be disputed).
+pub(super) const HOLD: &[u8] = b"staking/hold/";
+
 /// The account that holds bonded and unbonding stake.
 pub fn pool() -> Address {
     Address::module("staking")

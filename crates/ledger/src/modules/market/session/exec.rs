@@ -103,6 +103,9 @@ pub fn execute<S: StateRead + ?Sized>(
                 closed: false,
             };
             ctx.state.put(session_key(id), &s);
+            // The worker's stake answers for this session's receipts until they can no longer
+            // be disputed.
+            staking::hold(ctx, worker, staking::Role::Worker, true)?;
             ctx.emit(
                 events::SESSION_OPENED,
                 &[
@@ -198,6 +201,7 @@ pub fn execute<S: StateRead + ?Sized>(
             if s.client != sender {
                 return Err(MarketError::NotSessionClient.into());
             }
+            disputable(ctx, &s)?;
             let pk = public_key_from_bytes(worker_key)
                 .map_err(|e| MarketError::BadWorkerKey { why: e.to_string() })?;
             if Address::from_public_key(&pk) != s.worker {
@@ -229,6 +233,7 @@ pub fn execute<S: StateRead + ?Sized>(
             if s.client != sender {
                 return Err(MarketError::NotSessionClient.into());
             }
+            disputable(ctx, &s)?;
             if *seq >= s.count {
                 return Err(MarketError::ReceiptNotSettled.into());
             }
@@ -332,6 +337,20 @@ pub fn execute<S: StateRead + ?Sized>(
             bank::transfer(ctx, &escrow(), &s.client, refund)?;
             s.closed = true;
             ctx.state.put(session_key(*id), &s);
+            // Receipts stay disputable for a window after closing, and the worker's stake stays
+            // bonded until any dispute filed in it has been answered or has run out.
+            let last = ctx.env.height + DISPUTE_WINDOW;
+            ctx.state.put(key(RELEASE, &[&id.to_be_bytes()]), &last);
+            ctx.state.put_raw(
+                key(
+                    RELEASE_DUE,
+                    &[
+                        &(last + DISPUTE_WINDOW + 1).to_be_bytes(),
+                        &id.to_be_bytes(),
+                    ],
+                ),
+                Vec::new(),
+            );
             ctx.emit(
                 events::SESSION_CLOSED,
                 &[
@@ -340,6 +359,21 @@ pub fn execute<S: StateRead + ?Sized>(
                 ],
             );
         }
+    }
+    Ok(())
+}
+
+/// Refuses a dispute of a session closed more than [`DISPUTE_WINDOW`] blocks ago.
+fn disputable<S: StateRead + ?Sized>(ctx: &Ctx<'_, '_, S>, s: &Session) -> ExecResult {
+    if !s.closed {
+        return Ok(());
+    }
+    let last = ctx
+        .state
+        .get::<u64>(&key(RELEASE, &[&s.id.to_be_bytes()]))?
+        .unwrap_or(0);
+    if ctx.env.height > last {
+        return Err(MarketError::DisputeWindowOver { last }.into());
     }
     Ok(())
 }
@@ -384,8 +418,20 @@ fn open_dispute<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, s: &Session, se
     due
 }
 
-/// Penalises the workers whose dispute answer is due at this height.
+/// Penalises the workers whose dispute answer is due at this height, and releases the stake
+/// held for sessions whose dispute window has passed.
 pub fn end_block<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
+    let due = key(RELEASE_DUE, &[&ctx.env.height.to_be_bytes()]);
+    for (k, _) in ctx.state.scan_prefix(&due)? {
+        ctx.state.delete(k.clone());
+        let id = k[due.len()..]
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| crate::state::corrupt(&k, "bad key"))?;
+        if let Some(s) = session(ctx.state, id)? {
+            staking::hold(ctx, &s.worker, staking::Role::Worker, false)?;
+        }
+    }
     let prefix = key(DISPUTE_DUE, &[&ctx.env.height.to_be_bytes()]);
     for (k, _) in ctx.state.scan_prefix(&prefix)? {
         ctx.state.delete(k.clone());

@@ -13,6 +13,11 @@ pub(super) const DISPUTE_DUE: &[u8] = b"market/ddue/";
 
 pub(super) const DISPUTED: &[u8] = b"market/disputed/";
 
+/// `market/srelease/<id BE>` → the height until which a closed session's receipts can still be
+/// disputed; `market/sreldue/<height BE><id BE>` → () (when its worker's stake is released).
+pub(super) const RELEASE: &[u8] = b"market/srelease/";
+pub(super) const RELEASE_DUE: &[u8] = b"market/sreldue/";
+
 /// Blocks a worker has to answer a dispute.
 pub const DISPUTE_WINDOW: u64 = 20;
 
