@@ -1046,9 +1046,14 @@ impl Gateway {
                                         if let Err(e) = self.accept(&key, &mut p, &rc) {
                                             tracing::error!(target: "mycel::gateway", error = %e, "receipt not logged");
                                         }
+                                        let prompt = v["mycel_usage"]["prompt_tokens"]
+                                            .as_u64()
+                                            .unwrap_or(0)
+                                            .min(rc.receipt.tokens);
                                         self.count(&display, |s| {
                                             s.requests += 1;
-                                            s.completion_tokens += rc.receipt.tokens;
+                                            s.prompt_tokens += prompt;
+                                            s.completion_tokens += rc.receipt.tokens - prompt;
                                         });
                                         v["model"] = display.clone().into();
                                         v["mycel_receipt"] = self.receipt_json(&rc);

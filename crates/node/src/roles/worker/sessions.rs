@@ -698,6 +698,8 @@ async fn generate<E: ChatEngine>(
                     let mut last =
                         body_json(chat, &id, &model, None, Some(finish_name(g.finish)), true);
                     last["mycel_receipt"] = serde_json::to_value(&receipt).unwrap_or_default();
+                    // The split the receipt's total came from, for whoever relays it.
+                    last["mycel_usage"] = g.usage.json();
                     let mut events = vec![last];
                     if req.include_usage {
                         let mut u = body_json(chat, &id, &model, None, None, true);
