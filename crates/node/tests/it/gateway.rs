@@ -450,6 +450,22 @@ async fn gateway_serves_openai_requests_with_checked_receipts() {
             .is_err()
     );
 
+    // A gateway opened again on this home (a restart) takes the session back into its pool, at
+    // the sequence it had reached, to keep watching it and to close it for the refund.
+    let again = mycel_node::roles::gateway::Gateway::open(
+        &home,
+        &base,
+        mycel_node::roles::gateway::GatewayConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(again.restore().await.unwrap(), 1);
+    assert_eq!(again.pooled_sessions(), vec![s.id]);
+    assert_eq!(
+        again.restore().await.unwrap(),
+        0,
+        "restoring twice adds nothing"
+    );
+
     // A revoked key is refused.
     keys.revoke("test").unwrap();
     let r = call(&base, key, "/v1/chat/completions", &chat_body("")).await;

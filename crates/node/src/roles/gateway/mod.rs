@@ -283,6 +283,12 @@ impl Gateway {
 
     /// Runs the settlement watcher and the key-spend flusher until the process stops.
     pub async fn run_background(self: Arc<Self>) {
+        // The sessions this gateway held before a restart are watched (and closed for the
+        // refund) again; retried until the node answers.
+        while let Err(e) = self.restore().await {
+            tracing::warn!(target: "mycel::gateway", error = %e, "sessions not restored yet; retrying");
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
         loop {
             tokio::time::sleep(Duration::from_secs(3)).await;
             if let Err(e) = self.keys.flush() {
@@ -292,6 +298,63 @@ impl Gateway {
                 tracing::warn!(target: "mycel::gateway", error = %e, "session watch failed; retrying");
             }
         }
+    }
+
+    /// Rebuilds the pool from the receipt logs: every open session of an account of this home
+    /// that the gateway holds receipts for, at the sequence and running total it had reached.
+    /// Returns how many were restored.
+    pub async fn restore(&self) -> Result<usize> {
+        let accounts: Vec<Address> = self.keystore.list()?.iter().map(|k| k.address).collect();
+        let mut restored = 0;
+        for id in self.receipts.sessions()? {
+            let s: Session = self.chain.get(&format!("/api/v1/sessions/{id}")).await?;
+            if s.closed || !accounts.contains(&s.client) {
+                continue;
+            }
+            let held = self.receipts.load(id)?;
+            let endpoint = self
+                .chain
+                .get::<market::Offer>(&format!("/api/v1/workers/{}/offer", s.worker))
+                .await
+                .map(|o| route::url(&o.endpoint))
+                .unwrap_or_default();
+            let k = (s.client, s.worker, s.model);
+            let p = Pooled {
+                id,
+                worker: s.worker,
+                broken: endpoint.is_empty(),
+                endpoint,
+                model: s.model,
+                price: s.price_per_token,
+                deposit: s.deposit,
+                expires: s.expires,
+                next_seq: held.len() as u64,
+                cumulative: held.last().map_or(Amount::ZERO, |r| r.receipt.cumulative),
+                leaves: held.iter().map(|r| r.receipt.leaf()).collect(),
+                checked: 0,
+            };
+            let mut pool = self.pool.lock();
+            let list = pool.entry(k).or_default();
+            if list.iter().any(|x| x.try_lock().is_ok_and(|g| g.id == id)) {
+                continue;
+            }
+            list.push(Arc::new(tokio::sync::Mutex::new(p)));
+            restored += 1;
+        }
+        Ok(restored)
+    }
+
+    /// The sessions in the pool, by ID.
+    pub fn pooled_sessions(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .pool
+            .lock()
+            .values()
+            .flatten()
+            .filter_map(|p| p.try_lock().ok().map(|g| g.id))
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Prometheus text of the per-model counters.
