@@ -690,4 +690,66 @@ mod sessions {
         assert!(out.receipts[0].success, "{}", out.receipts[0].error);
         escrow_is_backed_sessions(&c);
     }
+
+    /// A worker that signs a receipt whose running total jumps past the amounts pays the jump
+    /// back, proven by its own two signatures; totals that add up prove nothing.
+    #[test]
+    fn a_jump_in_the_running_total_is_paid_back() {
+        let mut c = open();
+        let mut r = receipts(3);
+        r[2].cumulative = Amount(90_000); // 30,000 is right: a jump of 60,000
+        assert!(settle(&mut c, &r).success);
+        let jump = |c: &Chain, a: &Receipt, b: &Receipt| {
+            c.tx(
+                &account(0),
+                vec![smsg(SessionMsg::Jump {
+                    previous: Box::new(a.clone()),
+                    previous_signature: a.sign(&account(1)).encode().to_vec(),
+                    receipt: Box::new(b.clone()),
+                    signature: b.sign(&account(1)).encode().to_vec(),
+                    worker_key: account(1).public_key().as_ref().to_vec(),
+                })],
+            )
+        };
+        let tx = jump(&c, &r[0], &r[1]);
+        let out = c.block(&[tx]);
+        assert!(
+            out.receipts[0].error.contains("add up"),
+            "{:?}",
+            out.receipts[0]
+        );
+        let tx = jump(&c, &r[0], &r[2]);
+        let out = c.block(&[tx]);
+        assert!(
+            out.receipts[0].error.contains("not consecutive"),
+            "{:?}",
+            out.receipts[0]
+        );
+        let staked = stake(&c);
+        let before = c.balance(&addr(&account(0)));
+        let tx = jump(&c, &r[1], &r[2]);
+        let out = c.block(&[tx]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        assert_eq!(staked - stake(&c), 60_000);
+        assert_eq!(
+            c.balance(&addr(&account(0))).0 + out.receipts[0].fee.0 - before.0,
+            60_000
+        );
+        // Once only.
+        let tx = jump(&c, &r[1], &r[2]);
+        let out = c.block(&[tx]);
+        assert!(
+            out.receipts[0].error.contains("already disputed"),
+            "{:?}",
+            out.receipts[0]
+        );
+        // A first receipt whose running total is not its amount is an overcharge on its own.
+        let mut first = receipts(1)[0].clone();
+        first.cumulative = Amount(50_000);
+        let staked = stake(&c);
+        let rc = dispute(&mut c, &first, &account(1));
+        assert!(rc.success, "{}", rc.error);
+        assert_eq!(staked - stake(&c), first.amount.0);
+        escrow_is_backed_sessions(&c);
+    }
 }

@@ -366,6 +366,22 @@ pub fn session_msg() -> impl Strategy<Value = SessionMsg> {
         any::<u64>().prop_map(|session| SessionMsg::Close { session }),
         (any::<u64>(), any::<u64>())
             .prop_map(|(session, seq)| SessionMsg::Unrequested { session, seq }),
+        (
+            session_receipt(),
+            bytes(64..=64),
+            session_receipt(),
+            bytes(64..=64),
+            bytes(32..=32)
+        )
+            .prop_map(
+                |(previous, previous_signature, receipt, signature, worker_key)| SessionMsg::Jump {
+                    previous: Box::new(previous),
+                    previous_signature,
+                    receipt: Box::new(receipt),
+                    signature,
+                    worker_key,
+                }
+            ),
         (any::<u64>(), amount(), any::<u64>()).prop_map(|(session, amount, extend_blocks)| {
             SessionMsg::TopUp {
                 session,

@@ -46,6 +46,8 @@ impl JobRunner for GenRunner {
 }
 
 const REPLY: &str = "hello from the network";
+/// What the cheating worker adds to its running total after its first receipt.
+const JUMP: u128 = 1_000_000_000;
 /// 32 words: long enough for a cut stream to stop generation part way.
 const LONG_REPLY: &str = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two twenty-three twenty-four twenty-five twenty-six twenty-seven twenty-eight twenty-nine thirty thirty-one thirty-two";
 
@@ -90,8 +92,8 @@ async fn honest(
     (url, server)
 }
 
-/// A worker that answers every chat with a receipt charging ten times tokens × price, signed
-/// with its own key: valid signature, provable overcharge.
+/// A worker that answers its first chat in a session honestly, then signs receipts whose running
+/// total jumps by 1 MYC past the amounts: valid signatures, a provable jump.
 async fn cheat(client: Client, key: PrivateKey) -> String {
     async fn answer(
         State((client, key)): State<(Client, PrivateKey)>,
@@ -102,7 +104,8 @@ async fn cheat(client: Client, key: PrivateKey) -> String {
         let (id, seq) = (h("x-mycel-session"), h("x-mycel-seq"));
         let s: Session = client.get(&format!("/api/v1/sessions/{id}")).await.unwrap();
         let text = "cheap words";
-        let amount = Amount(s.price_per_token.0 * 3 * 10);
+        let amount = Amount(s.price_per_token.0 * 3);
+        let jump = if seq == 0 { 0 } else { JUMP };
         let receipt = Receipt {
             session: id,
             seq,
@@ -112,7 +115,7 @@ async fn cheat(client: Client, key: PrivateKey) -> String {
             tokens: 3,
             price: s.price_per_token,
             amount,
-            cumulative: amount,
+            cumulative: Amount(amount.0 * (seq as u128 + 1) + jump),
         };
         Json(json!({
             "id": "x", "object": "chat.completion", "model": "m",
@@ -484,9 +487,11 @@ async fn gateway_serves_openai_requests_with_checked_receipts() {
     assert_supply_consistent(&client).await;
 }
 
-/// The cheapest worker is dead and the next one overcharges in its signed receipt: the gateway
-/// skips the first, refuses the second's answer and disputes it (its stake pays), and serves
-/// the request from the honest third; the user is billed once, for the honest receipt.
+/// The cheapest worker is dead and the next one cheats: it serves a first request honestly,
+/// then signs a receipt whose running total jumps. The gateway skips the dead one, accepts the
+/// honest receipt, refuses the jump, proves it on chain with the cheater's own two signatures
+/// (its stake pays the jump back), stops choosing it, and serves the request from the honest
+/// third; the user is billed for the two honest receipts only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_worker_is_replaced_and_a_cheating_one_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -512,33 +517,53 @@ async fn a_dead_worker_is_replaced_and_a_cheating_one_refused() {
         async move { c.account(&a).await.unwrap().stake(Role::Worker) }
     };
     let cheater_stake = stake(addr(&cheater)).await;
+    let receipt_of = |r: &Call| -> SignedReceipt {
+        serde_json::from_value(r.body["mycel_receipt"].clone()).unwrap()
+    };
 
-    let r = call(
+    // The dead worker is skipped; the cheater's first receipt is honest and accepted.
+    let first = call(
         client.base(),
         Some(&secret),
         "/v1/chat/completions",
         &chat_body(""),
     )
     .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let receipt: SignedReceipt = serde_json::from_value(r.body["mycel_receipt"].clone()).unwrap();
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(receipt_of(&first).signer(), Some(addr(&cheater)));
+    // Its second jumps: refused, proven, and the honest worker serves the request.
+    let second = call(
+        client.base(),
+        Some(&secret),
+        "/v1/chat/completions",
+        &chat_body(""),
+    )
+    .await;
+    assert_eq!(second.status, 200, "{}", second.body);
     assert_eq!(
-        receipt.signer(),
+        receipt_of(&second).signer(),
         Some(addr(&good)),
         "served by the honest worker"
     );
-    // Billed once: the honest receipt only.
-    assert_eq!(spent(&keys).await, receipt.receipt.amount);
-    // The overcharge was disputed with the cheater's own signature and refunded from its stake.
-    let start = std::time::Instant::now();
-    while stake(addr(&cheater)).await == cheater_stake {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the cheater was never disputed"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    assert!(stake(addr(&cheater)).await < cheater_stake);
+    assert_eq!(
+        spent(&keys).await.0,
+        receipt_of(&first).receipt.amount.0 + receipt_of(&second).receipt.amount.0,
+        "billed for the honest receipts only"
+    );
+    assert_eq!(
+        stake(addr(&cheater)).await.0,
+        cheater_stake.0 - JUMP,
+        "the jump was paid back from the cheater's stake"
+    );
+    // The cheater is not chosen again.
+    let third = call(
+        client.base(),
+        Some(&secret),
+        "/v1/chat/completions",
+        &chat_body(""),
+    )
+    .await;
+    assert_eq!(receipt_of(&third).signer(), Some(addr(&good)));
     assert_supply_consistent(&client).await;
 }
 

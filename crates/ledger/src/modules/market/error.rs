@@ -133,6 +133,12 @@ pub enum MarketError {
         /// The last height a dispute was accepted.
         last: u64,
     },
+    /// Two receipts shown as consecutive that are not.
+    #[error("the receipts are not consecutive receipts of one session")]
+    NotConsecutive,
+    /// Two consecutive receipts whose running totals add up.
+    #[error("the running totals add up: nothing to dispute")]
+    TotalsAddUp,
     /// The client key in a dispute answer is not the session's client.
     #[error("the key is not the session's client")]
     KeyNotSessionClient,
@@ -225,6 +231,8 @@ impl MarketError {
             MarketError::KeyNotSessionWorker => "key_not_session_worker",
             MarketError::KeyNotSessionClient => "key_not_session_client",
             MarketError::DisputeWindowOver { .. } => "dispute_window_over",
+            MarketError::NotConsecutive => "not_consecutive",
+            MarketError::TotalsAddUp => "totals_add_up",
             MarketError::SettlementNotLastReceipt => "settlement_not_last_receipt",
             MarketError::BadSignatureBytes { .. } => "bad_signature_bytes",
             MarketError::ReceiptNotSettled => "receipt_not_settled",

@@ -603,16 +603,14 @@ impl Gateway {
         }
     }
 
-    /// Disputes a bad receipt when the ledger can see the fault in it alone (its price or
-    /// amount); either way the session is not used again.
+    /// Disputes a bad receipt when the ledger can see the fault (its price or amount, or a
+    /// running total that jumps past the last receipt); either way the session is not used
+    /// again.
     async fn reject_receipt(&self, account: &PrivateKey, p: &mut Pooled, r: &SignedReceipt) {
         p.broken = true;
+        self.router.ban(&p.worker);
         let x = &r.receipt;
-        let provable = r.verify()
-            && r.signer() == Some(p.worker)
-            && x.session == p.id
-            && (x.price != p.price || x.amount.0 != p.price.0.saturating_mul(x.tokens as u128));
-        if !provable {
+        if !(r.verify() && r.signer() == Some(p.worker) && x.session == p.id) {
             return;
         }
         let (Ok(worker_key), Ok(signature)) =
@@ -620,12 +618,45 @@ impl Gateway {
         else {
             return;
         };
-        let msg = Message::Market(market::Msg::Session(SessionMsg::Dispute {
-            receipt: x.clone(),
-            worker_key,
-            signature,
-        }));
-        if let Err(e) = self.send_tx(account, msg).await {
+        let mispriced = x.price != p.price
+            || x.amount.0 != p.price.0.saturating_mul(x.tokens as u128)
+            || (x.seq == 0 && x.cumulative != x.amount);
+        let jumped = x.seq == p.next_seq
+            && x.seq > 0
+            && x.cumulative.0 > p.cumulative.0.saturating_add(x.amount.0);
+        let msg = if mispriced {
+            SessionMsg::Dispute {
+                receipt: x.clone(),
+                worker_key,
+                signature,
+            }
+        } else if jumped {
+            // The running total jumped past the last receipt held: shown with both signatures.
+            let Some(previous) = self
+                .receipts
+                .load(p.id)
+                .ok()
+                .and_then(|h| h.last().cloned())
+            else {
+                return;
+            };
+            let Ok(previous_signature) = hex::decode(&previous.signature) else {
+                return;
+            };
+            SessionMsg::Jump {
+                previous: Box::new(previous.receipt),
+                previous_signature,
+                receipt: Box::new(x.clone()),
+                signature,
+                worker_key,
+            }
+        } else {
+            return;
+        };
+        if let Err(e) = self
+            .send_tx(account, Message::Market(market::Msg::Session(msg)))
+            .await
+        {
             tracing::warn!(target: "mycel::gateway", error = %e, session = p.id, "dispute not sent");
         }
     }

@@ -43,6 +43,8 @@ struct Seen {
     failed: Option<Instant>,
     /// Requests this gateway has in flight with it.
     in_flight: usize,
+    /// It signed a receipt this gateway refused: never chosen again by this gateway.
+    banned: bool,
 }
 
 /// Worker choice with a short cache of the chain's offers.
@@ -80,7 +82,8 @@ impl Router {
             .await?
             .into_iter()
             .filter(|w| {
-                w.offer.models.contains(&model)
+                !self.seen.lock().get(&w.address).is_some_and(|s| s.banned)
+                    && w.offer.models.contains(&model)
                     && w.offer.kinds & (1 << kind as u8) != 0
                     && !w.offer.endpoint.is_empty()
             })
@@ -131,6 +134,11 @@ impl Router {
             router: self,
             worker: *worker,
         }
+    }
+
+    /// Stops choosing `worker`: it signed a receipt that does not check.
+    pub fn ban(&self, worker: &Address) {
+        self.seen.lock().entry(*worker).or_default().banned = true;
     }
 
     /// Records a worker's failure.

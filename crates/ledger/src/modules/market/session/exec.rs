@@ -202,16 +202,7 @@ pub fn execute<S: StateRead + ?Sized>(
                 return Err(MarketError::NotSessionClient.into());
             }
             disputable(ctx, &s)?;
-            let pk = public_key_from_bytes(worker_key)
-                .map_err(|e| MarketError::BadWorkerKey { why: e.to_string() })?;
-            if Address::from_public_key(&pk) != s.worker {
-                return Err(MarketError::KeyNotSessionWorker.into());
-            }
-            let sig: Signature = mycel_primitives::codec::decode(signature)
-                .map_err(|e| MarketError::BadSignatureBytes { why: e.to_string() })?;
-            if !keys::verify(&pk, RECEIPT_NAMESPACE, &receipt.bytes(), &sig) {
-                return Err(TxError::BadSignature.into());
-            }
+            worker_signed(&s, worker_key, receipt, signature)?;
             // Each receipt is disputed at most once, whatever the outcome.
             mark_disputed(ctx, s.id, receipt.seq)?;
             if !fairly_priced(&s, receipt) {
@@ -287,6 +278,37 @@ pub fn execute<S: StateRead + ?Sized>(
                     (attr::SEQ, receipt.seq.to_string()),
                 ],
             );
+        }
+        SessionMsg::Jump {
+            previous,
+            previous_signature,
+            receipt,
+            signature,
+            worker_key,
+        } => {
+            let mut s = load(ctx, receipt.session)?;
+            if s.client != sender {
+                return Err(MarketError::NotSessionClient.into());
+            }
+            disputable(ctx, &s)?;
+            if previous.session != s.id || previous.seq + 1 != receipt.seq {
+                return Err(MarketError::NotConsecutive.into());
+            }
+            worker_signed(&s, worker_key, previous, previous_signature)?;
+            worker_signed(&s, worker_key, receipt, signature)?;
+            let due = previous.cumulative.0.saturating_add(receipt.amount.0);
+            if receipt.cumulative.0 <= due {
+                return Err(MarketError::TotalsAddUp.into());
+            }
+            mark_disputed(ctx, s.id, receipt.seq)?;
+            // Proven by the worker's own two signatures: it pays back the jump.
+            penalise(
+                ctx,
+                &mut s,
+                Amount(receipt.cumulative.0 - due),
+                "running total jumped",
+            )?;
+            ctx.state.put(session_key(s.id), &s);
         }
         SessionMsg::TopUp {
             session: id,
@@ -384,6 +406,22 @@ fn fairly_priced(s: &Session, r: &Receipt) -> bool {
         && r.price == s.price_per_token
         && r.amount.0 == s.price_per_token.0.saturating_mul(r.tokens as u128)
         && r.cumulative >= r.amount
+        && (r.seq > 0 || r.cumulative == r.amount)
+}
+
+/// The worker key of a dispute, checked to be the session's worker, and `sig` of `r` by it.
+fn worker_signed(s: &Session, worker_key: &[u8], r: &Receipt, sig: &[u8]) -> ExecResult {
+    let pk = public_key_from_bytes(worker_key)
+        .map_err(|e| MarketError::BadWorkerKey { why: e.to_string() })?;
+    if Address::from_public_key(&pk) != s.worker {
+        return Err(MarketError::KeyNotSessionWorker.into());
+    }
+    let sig: Signature = mycel_primitives::codec::decode(sig)
+        .map_err(|e| MarketError::BadSignatureBytes { why: e.to_string() })?;
+    if !keys::verify(&pk, RECEIPT_NAMESPACE, &r.bytes(), &sig) {
+        return Err(TxError::BadSignature.into());
+    }
+    Ok(())
 }
 
 /// Refuses a second dispute of the same receipt; records this one.

@@ -144,6 +144,20 @@ pub enum SessionMsg {
         /// The settled sequence number.
         seq: u64,
     },
+    /// The client shows two consecutive receipts the worker signed whose running totals do not
+    /// add up (the later one's `cumulative` above the earlier one's plus its own `amount`).
+    Jump {
+        /// The earlier receipt.
+        previous: Box<Receipt>,
+        /// The worker's signature over it.
+        previous_signature: Vec<u8>,
+        /// The next receipt.
+        receipt: Box<Receipt>,
+        /// The worker's signature over it.
+        signature: Vec<u8>,
+        /// The worker's public key (must be the session's worker).
+        worker_key: Vec<u8>,
+    },
     /// The client adds to the deposit and extends the session.
     TopUp {
         /// Session.
@@ -173,4 +187,11 @@ mycel_primitives::impl_codec!(enum SessionMsg, unknown = CodecError::InvalidEnum
     4 => Close { session },
     5 => Unrequested { session, seq },
     6 => TopUp { session, amount, extend_blocks },
+    7 => Jump {
+        previous: boxed,
+        previous_signature: vec(64..=64),
+        receipt: boxed,
+        signature: vec(64..=64),
+        worker_key: vec(32..=32),
+    },
 });
