@@ -76,6 +76,28 @@ impl ApiError {
     pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
+    /// 503: something this answer depends on (the node, a worker) is not reachable now.
+    pub fn unavailable(e: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        )
+    }
+    /// The error body, for a place that cannot send a status (an event of a stream).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.body()).expect("an error body serializes")
+    }
+    fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.clone(),
+                message: self.message.clone(),
+                kind: error_type(self.status).into(),
+                param: self.param.clone(),
+            },
+        }
+    }
     pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
     }
@@ -134,18 +156,7 @@ pub fn error_type(status: StatusCode) -> &'static str {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(ErrorBody {
-                error: ErrorDetail {
-                    code: self.code,
-                    message: self.message,
-                    kind: error_type(self.status).into(),
-                    param: self.param,
-                },
-            }),
-        )
-            .into_response()
+        (self.status, Json(self.body())).into_response()
     }
 }
 

@@ -56,11 +56,8 @@ impl Module for Staking {
                 if amount.is_zero() {
                     return Err(TxError::ZeroAmount.into());
                 }
-                let open = locks(ctx.state, &sender, *role)?
-                    + ctx
-                        .state
-                        .get::<u64>(&key(HOLD, &[&sender.0, &[*role as u8]]))?
-                        .unwrap_or(0);
+                let open =
+                    locks(ctx.state, &sender, *role)? + count(ctx.state, HOLD, &sender, *role)?;
                 if open > 0 {
                     return Err(TxError::StakeLocked { open }.into());
                 }
@@ -350,9 +347,7 @@ pub fn lock<S: StateRead + ?Sized>(
     role: Role,
     open: bool,
 ) -> Result<()> {
-    ctx.state
-        .step_counter(key(LOCK, &[&addr.0, &[role as u8]]), open)
-        .map(|_| ())
+    step(ctx, LOCK, addr, role, open)
 }
 
 /// Opens (`open`) or releases a hold on `addr`'s `role` stake: like [`lock`], it refuses
@@ -363,8 +358,18 @@ pub fn hold<S: StateRead + ?Sized>(
     role: Role,
     open: bool,
 ) -> Result<()> {
+    step(ctx, HOLD, addr, role, open)
+}
+
+fn step<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    prefix: &[u8],
+    addr: &Address,
+    role: Role,
+    open: bool,
+) -> Result<()> {
     ctx.state
-        .step_counter(key(HOLD, &[&addr.0, &[role as u8]]), open)
+        .step_counter(key(prefix, &[&addr.0, &[role as u8]]), open)
         .map(|_| ())
 }
 
@@ -374,8 +379,17 @@ pub fn locks<S: StateRead + ?Sized>(
     addr: &Address,
     role: Role,
 ) -> Result<u64> {
+    count(state, LOCK, addr, role)
+}
+
+fn count<S: StateRead + ?Sized>(
+    state: &crate::state::StateCache<'_, S>,
+    prefix: &[u8],
+    addr: &Address,
+    role: Role,
+) -> Result<u64> {
     Ok(state
-        .get::<u64>(&key(LOCK, &[&addr.0, &[role as u8]]))?
+        .get::<u64>(&key(prefix, &[&addr.0, &[role as u8]]))?
         .unwrap_or(0))
 }
 

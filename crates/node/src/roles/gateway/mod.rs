@@ -25,7 +25,7 @@ use crate::{
     client::{Client, SendOptions},
     http::{
         ApiError,
-        openai::{ChatRequest, base64_f32, parse_chat, parse_completion, parse_embed},
+        openai::{base64_f32, parse_chat, parse_completion, parse_embed},
     },
     keystore::Keystore,
     roles::worker::sessions::embedding_bytes,
@@ -790,7 +790,7 @@ impl Gateway {
                     parse_completion(&body)
                 };
                 match parsed {
-                    Ok(r) => (r.model.clone(), r.stream, false, forwarded(&r)),
+                    Ok(r) => (r.model.clone(), r.stream, false, r.openai_body()),
                     Err(e) => return e.into_response(),
                 }
             }
@@ -821,12 +821,7 @@ impl Gateway {
             }
             Ok(c) => c,
             Err(e) => {
-                return ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    e.to_string(),
-                )
-                .into_response();
+                return ApiError::unavailable(e).into_response();
             }
         };
         let worker_body = serde_json::to_vec(&worker_body).expect("a JSON value serializes");
@@ -1161,7 +1156,12 @@ impl Gateway {
                                         }
                                         p.broken = true;
                                         self.count(&display, |s| s.errors += 1);
-                                        let e = serde_json::json!({"error": {"message": format!("the worker's receipt was refused: {why}"), "type": "api_error", "param": null, "code": "bad_receipt"}});
+                                        let e = ApiError::new(
+                                            StatusCode::BAD_GATEWAY,
+                                            "bad_receipt",
+                                            format!("the worker's receipt was refused: {why}"),
+                                        )
+                                        .to_json();
                                         Some(format!("data: {e}\n\n").into_bytes())
                                     }
                                 }
@@ -1197,7 +1197,12 @@ impl Gateway {
                     tracing::warn!(target: "mycel::gateway", error = %e, session = p.id, "receipts not caught up");
                 }
                 if !client_gone {
-                    let e = serde_json::json!({"error": {"message": "the worker's stream ended early", "type": "api_error", "param": null, "code": "upstream_failed"}});
+                    let e = ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "upstream_failed",
+                        "the worker's stream ended early",
+                    )
+                    .to_json();
                     let _ = tx.send(Ok(format!("data: {e}\n\n").into_bytes())).await;
                 }
             }
@@ -1240,12 +1245,6 @@ enum Attempt {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// What the gateway sends the worker for a generation request: the checked request in its
-/// canonical form (so what the client signed through the gateway is exactly what was parsed).
-fn forwarded(r: &ChatRequest) -> serde_json::Value {
-    r.openai_body()
 }
 
 fn passthrough(status: StatusCode, text: String) -> Response {
@@ -1336,12 +1335,7 @@ async fn receipt_bundle(
     {
         Ok(p) => p,
         Err(e) => {
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-            .into_response();
+            return ApiError::unavailable(e).into_response();
         }
     };
     let Some(s) = hex::decode(&proof.value)
@@ -1421,12 +1415,7 @@ async fn models(State(g): State<Arc<Gateway>>) -> Response {
     let workers = match g.router.workers(&g.chain).await {
         Ok(w) => w,
         Err(e) => {
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                e.to_string(),
-            )
-            .into_response();
+            return ApiError::unavailable(e).into_response();
         }
     };
     // Offers also list dedup profiles (the models of `dedup` jobs): not models to call.

@@ -44,8 +44,7 @@ use axum::{
 use commonware_cryptography::Signer;
 use mycel_ledger::modules::market::{self, Receipt, Session, SessionDispute, SessionMsg};
 use mycel_primitives::{
-    Address, Amount, Hash, PrivateKey, PublicKey, codec::Encode, keys::public_key_from_bytes,
-    merkle,
+    Address, Amount, Hash, PrivateKey, PublicKey, keys::public_key_from_bytes, merkle,
 };
 use mycel_store::blob_hash;
 use mycel_verify::{ReceiptLog, SignedReceipt, verify_request};
@@ -536,6 +535,18 @@ impl<E: ChatEngine> SessionServer<E> {
     }
 }
 
+/// A request on an endpoint whose model is not the session's.
+fn wrong_model(s: &Session, endpoint_does: &str) -> Response {
+    invalid(
+        "model",
+        format!(
+            "session {} is for model {}, which this endpoint does not {endpoint_does}",
+            s.id, s.model
+        ),
+    )
+    .into_response()
+}
+
 /// An error in the node's one error shape, its code named after the status.
 fn error(status: StatusCode, message: String) -> Response {
     ApiError::from_status(status, message).into_response()
@@ -557,7 +568,12 @@ async fn receipt<E: ChatEngine>(
     State(s): State<Arc<SessionServer<E>>>,
     axum::extract::Path((id, seq)): axum::extract::Path<(u64, u64)>,
 ) -> Response {
-    match s.served(id).get(seq as usize) {
+    let entry = s
+        .sessions
+        .lock()
+        .get(&id)
+        .and_then(|l| l.served.get(seq as usize).cloned());
+    match entry {
         Some(entry) => Json(SignedReceipt::sign(entry.receipt.clone(), &s.key)).into_response(),
         None => ApiError::not_found(format!("no receipt {seq} in session {id}")).into_response(),
     }
@@ -641,14 +657,7 @@ async fn generate<E: ChatEngine>(
         Err((st, m)) => return error(st, m),
     };
     if a.session.model != s.engine.model() {
-        return invalid(
-            "model",
-            format!(
-                "session {} is for model {}, which this endpoint does not generate with",
-                a.session.id, a.session.model
-            ),
-        )
-        .into_response();
+        return wrong_model(&a.session, "generate with");
     }
     let (_, max_tokens) = match s.budget(&a, &req) {
         Ok(b) => b,
@@ -709,12 +718,7 @@ async fn generate<E: ChatEngine>(
                     }
                     events
                 }
-                Err((st, m)) => vec![serde_json::json!({"error": {
-                    "code": crate::http::error::status_code_name(st),
-                    "message": m,
-                    "type": crate::http::error::error_type(st),
-                    "param": null,
-                }})],
+                Err((st, m)) => vec![ApiError::from_status(st, m).to_json()],
             };
             for e in events {
                 let _ = etx.send(Ok(Event::default().data(e.to_string())));
@@ -774,14 +778,7 @@ async fn embeddings<E: ChatEngine>(
         Err((st, m)) => return error(st, m),
     };
     if Some(a.session.model) != s.engine.embed_model() {
-        return invalid(
-            "model",
-            format!(
-                "session {} is for model {}, which this endpoint does not embed with",
-                a.session.id, a.session.model
-            ),
-        )
-        .into_response();
+        return wrong_model(&a.session, "embed with");
     }
     // Billed by input tokens, checked against the deposit before running.
     let tokens = match s.engine.embed_tokens(&req.input) {
@@ -842,11 +839,6 @@ fn tokio_stream_from<T: Send + 'static>(
     rx: tokio::sync::mpsc::UnboundedReceiver<T>,
 ) -> impl futures::Stream<Item = T> + Send {
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) })
-}
-
-/// The signature bytes of a request signature, hex (for [`Served`]).
-pub fn signature_hex(sig: &mycel_primitives::Signature) -> String {
-    hex::encode(sig.encode())
 }
 
 /// An engine that answers at once with a fixed reply and counts one token per byte of prompt
