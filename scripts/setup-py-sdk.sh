@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Creates the Python virtual environment with the official OpenAI SDK that the gateway's
-# end-to-end test (bin/mycel/tests/py/openai_sdk.py) runs in, from the hash-pinned wheels of
-# scripts/requirements-openai.txt, and prints the path of its python on stdout.
+# end-to-end test (bin/mycel/tests/py/openai_sdk.py) runs in, and safetensors + numpy for the
+# Hugging Face export check (bin/mycel/tests/py/check_hf_export.py), from the hash-pinned wheels of
+# scripts/requirements-openai.txt and scripts/requirements-hf.txt, and prints the path of its python
+# on stdout.
 #
 # Usage: scripts/setup-py-sdk.sh
 #   The venv goes to $MYCEL_PY_VENV, else target/py-sdk (a relative path is taken from the
 #   repository root); the interpreter that creates it is $PYTHON, else python3.
-# Idempotent: a venv whose stamp matches the requirements file (and the interpreter) is kept as
+# Idempotent: a venv whose stamp matches the requirements files (and the interpreter) is kept as
 # it is; any other is deleted and rebuilt. The stamp is written last, so an interrupted install
 # is redone on the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-REQ="scripts/requirements-openai.txt"
+REQS=(scripts/requirements-openai.txt scripts/requirements-hf.txt)
 PY="${PYTHON:-python3}"
 VENV="${MYCEL_PY_VENV:-target/py-sdk}"
 case "$VENV" in
@@ -31,13 +33,13 @@ fi
 # The stamp covers the pinned requirements and the interpreter they were installed for.
 want="$(
   {
-    sha256sum "$REQ" | cut -d' ' -f1
+    sha256sum "${REQS[@]}" | cut -d' ' -f1
     "$PY" -c 'import sys; print(sys.version)'
   } | sha256sum | cut -d' ' -f1
 )"
 
 if [ -x "$VPY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] &&
-  "$VPY" -c 'import openai' >/dev/null 2>&1; then
+  "$VPY" -c 'import openai, safetensors.numpy' >/dev/null 2>&1; then
   log "up to date: $VENV"
   echo "$VPY"
   exit 0
@@ -47,9 +49,9 @@ log "creating $VENV"
 rm -rf "$VENV"
 mkdir -p "$(dirname "$VENV")"
 "$PY" -m venv "$VENV"
-log "installing $REQ"
+log "installing ${REQS[*]}"
 "$VPY" -m pip install --quiet --no-input --disable-pip-version-check \
-  --require-hashes --no-deps --only-binary=:all: -r "$REQ" >&2
+  --require-hashes --no-deps --only-binary=:all: -r "${REQS[0]}" -r "${REQS[1]}" >&2
 version="$("$VPY" -c 'import openai; print(openai.__version__)')"
 echo "$want" >"$STAMP"
 log "openai $version ready in $VENV"

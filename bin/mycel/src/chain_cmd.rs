@@ -210,6 +210,9 @@ pub(crate) enum TxCmd {
         /// Endpoint clients reach the worker at.
         #[arg(long, default_value = "")]
         endpoint: String,
+        /// Licences accepted for registered models, comma-separated (`*` for any).
+        #[arg(long, default_value = mycel_node::roles::worker::DEFAULT_LICENSES)]
+        licenses: String,
     },
     /// Commit a job result as its assigned worker.
     CommitResult {
@@ -467,6 +470,7 @@ pub(crate) async fn tx(home: &Home, node: Option<&str>, cmd: TxCmd, json: bool) 
             price,
             hardware,
             endpoint,
+            licenses,
         } => {
             let models = models
                 .iter()
@@ -479,6 +483,7 @@ pub(crate) async fn tx(home: &Home, node: Option<&str>, cmd: TxCmd, json: bool) 
                 hardware,
                 price_per_unit: price,
                 endpoint,
+                licenses,
             };
             (opts, Message::Market(market::Msg::Offer(Box::new(offer))))
         }

@@ -410,6 +410,7 @@ impl Sim {
             hardware: "cpu".into(),
             price_per_unit: PRICE,
             endpoint: "127.0.0.1:1".into(),
+            licenses: "*".into(),
         })));
         let tx = self.sign(&mut BTreeMap::new(), WORKER, offer)?;
         let out = self.block(&[tx])?;

@@ -364,6 +364,7 @@ pub fn gateway(args: &GatewayBenchArgs) -> Result<()> {
                 Offers(model),
                 WorkerConfig {
                     endpoint: url.clone(),
+                    licenses: "*".into(),
                     ..Default::default()
                 },
             )

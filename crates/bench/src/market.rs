@@ -122,6 +122,7 @@ pub fn market(args: &MarketBenchArgs) -> Result<()> {
                     hardware: "cpu".into(),
                     price_per_unit: Amount(1_000),
                     endpoint: "127.0.0.1:1".into(),
+                    licenses: "*".into(),
                 }))),
             )
         })

@@ -1,6 +1,8 @@
 //! Ledger errors. [`TxError`] codes are stable strings that the API and CLI expose.
 
-use crate::modules::{data::DataError, market::MarketError, verify::VerifyError};
+use crate::modules::{
+    data::DataError, market::MarketError, model::ModelError, verify::VerifyError,
+};
 use mycel_primitives::{Amount, Hash};
 
 /// Why a transaction was rejected or failed.
@@ -124,6 +126,10 @@ pub enum TxError {
     /// A `verify` message fails (unknown audit, seal mismatch, out-of-turn move, bad witness…).
     #[error("{}: {}", .0.category(), .0)]
     Verify(#[from] VerifyError),
+    /// A `model` message fails, or a job or session on a model breaks its policy (not granted,
+    /// licence not accepted, no training consent…).
+    #[error("{}: {}", .0.category(), .0)]
+    Model(#[from] ModelError),
     /// The node could not record the transaction durably; nothing was admitted.
     #[error("node unavailable: {0}")]
     Unavailable(String),
@@ -156,6 +162,7 @@ impl TxError {
             TxError::Data(e) => e.code(),
             TxError::Market(e) => e.code(),
             TxError::Verify(e) => e.code(),
+            TxError::Model(e) => e.code(),
         }
     }
 
@@ -166,6 +173,7 @@ impl TxError {
             TxError::Data(e) => e.reason(),
             TxError::Market(e) => e.reason(),
             TxError::Verify(e) => e.reason(),
+            TxError::Model(e) => e.reason(),
             other => other.code(),
         }
     }
@@ -179,6 +187,12 @@ impl From<DataError> for ExecError {
 
 impl From<VerifyError> for ExecError {
     fn from(e: VerifyError) -> Self {
+        ExecError::Tx(e.into())
+    }
+}
+
+impl From<ModelError> for ExecError {
+    fn from(e: ModelError) -> Self {
         ExecError::Tx(e.into())
     }
 }

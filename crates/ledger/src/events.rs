@@ -43,12 +43,18 @@ pub mod attr {
     pub const FROM: &str = "from";
     /// `job`.
     pub const JOB: &str = "job";
+    /// A kind or policy name.
+    pub const KIND: &str = "kind";
     /// `max_fee`.
     pub const MAX_FEE: &str = "max_fee";
+    /// A model ID.
+    pub const MODEL: &str = "model";
     /// `novel_bytes`.
     pub const NOVEL_BYTES: &str = "novel_bytes";
     /// `output`.
     pub const OUTPUT: &str = "output";
+    /// A model's owner.
+    pub const OWNER: &str = "owner";
     /// `poster`.
     pub const POSTER: &str = "poster";
     /// `price`.

@@ -184,8 +184,16 @@ impl Engine for LocalEngine {
         cfg: &TrainConfig,
     ) -> Result<(Adapter, TrainingRecord)> {
         let threads = self.cfg.threads;
+        // The adapter belongs to the model as this engine serves it (its ID in the serving mode),
+        // though training runs in f32 (quantized matmuls have no backward pass): the chain
+        // registers it as a child of that ID, and serving applies it there.
+        let serving = self.generator(base, self.cfg.mode)?.model_id();
         let g = self.generator(base, ExecMode::F32)?;
-        with_threads(threads, || train(g, data, cfg))?
+        let (mut adapter, mut record) = with_threads(threads, || train(g, data, cfg))??;
+        adapter.base_model_id = serving;
+        record.base_model_id = serving.to_hex();
+        record.adapter_hash = adapter.hash()?;
+        Ok((adapter, record))
     }
 }
 

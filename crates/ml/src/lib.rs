@@ -29,6 +29,7 @@ pub mod engine;
 mod error;
 pub mod fetch;
 pub mod generate;
+pub mod hf;
 pub mod llama;
 pub mod lora;
 mod q4;

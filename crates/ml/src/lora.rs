@@ -345,7 +345,8 @@ fn run_steps(
 }
 
 /// Attaches an adapter to a generator for inference. Fails if it was trained on another base model. The
-/// generator's model ID becomes BLAKE3 over the base ID and the adapter hash.
+/// generator's model ID becomes [`mycel_primitives::hash::adapter_model_id`] of the base ID and the
+/// adapter file's address: the ID the ledger gives the adapter when its fine-tune job settles.
 pub fn apply_adapter(generator: &mut TextGenerator, adapter: &Adapter) -> Result<()> {
     let base = generator.model_id();
     if adapter.base_model_id != base {
@@ -356,11 +357,9 @@ pub fn apply_adapter(generator: &mut TextGenerator, adapter: &Adapter) -> Result
     }
     let scale = adapter.alpha / adapter.rank as f64;
     generator.model_mut().attach_lora(&adapter.tensors, scale)?;
-    let hash = adapter.hash()?;
-    generator.set_model_id(ModelId::compute(&[
-        ("base", &base.0),
-        ("adapter", hash.as_bytes()),
-    ]));
+    let file = mycel_primitives::Hash(*blake3::hash(&adapter.to_bytes()?).as_bytes());
+    let id = mycel_primitives::hash::adapter_model_id(&mycel_primitives::Hash(base.0), &file);
+    generator.set_model_id(ModelId(id.0));
     Ok(())
 }
 

@@ -133,19 +133,13 @@ pub fn spec(name: &str) -> Result<&'static ModelSpec> {
 pub struct ModelId(pub [u8; 32]);
 
 /// The BLAKE3 key-derivation context of model IDs.
-pub const MODEL_ID_CONTEXT: &str = "mycel 2026 model id v1";
+pub const MODEL_ID_CONTEXT: &str = mycel_primitives::hash::MODEL_ID_CONTEXT;
 
 impl ModelId {
-    /// Hashes labelled parts (e.g. `weights`, `config`, `tokenizer`, `runtime`), each length-prefixed.
+    /// Hashes labelled parts (e.g. `weights`, `config`, `tokenizer`, `runtime`), each length-prefixed
+    /// ([`mycel_primitives::hash::model_id`], which the ledger shares).
     pub fn compute(parts: &[(&str, &[u8])]) -> Self {
-        let mut h = blake3::Hasher::new_derive_key(MODEL_ID_CONTEXT);
-        for (label, bytes) in parts {
-            h.update(&(label.len() as u64).to_le_bytes());
-            h.update(label.as_bytes());
-            h.update(&(bytes.len() as u64).to_le_bytes());
-            h.update(bytes);
-        }
-        Self(*h.finalize().as_bytes())
+        Self(mycel_primitives::hash::model_id(parts).0)
     }
 
     /// Lowercase hex.

@@ -175,6 +175,30 @@ pub fn hash_parts(domain: Domain, parts: &[&[u8]]) -> Hash {
     Hash(*h.finalize().as_bytes())
 }
 
+/// The BLAKE3 key-derivation context of model IDs.
+pub const MODEL_ID_CONTEXT: &str = "mycel 2026 model id v1";
+
+/// A model ID: BLAKE3 (derive-key mode, [`MODEL_ID_CONTEXT`]) over labelled parts (e.g. `weights`,
+/// `config`, `tokenizer`, `runtime`; `base` and `adapter` for an adapter on its base), each
+/// label and part length-prefixed (little-endian u64). The one definition the worker (which
+/// hashes the files it loads) and the ledger (which names the adapter a fine-tune produced)
+/// share.
+pub fn model_id(parts: &[(&str, &[u8])]) -> Hash {
+    let mut h = blake3::Hasher::new_derive_key(MODEL_ID_CONTEXT);
+    for (label, bytes) in parts {
+        h.update(&(label.len() as u64).to_le_bytes());
+        h.update(label.as_bytes());
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    Hash(*h.finalize().as_bytes())
+}
+
+/// The ID of LoRA adapter file `adapter` (its blob address) applied on model `base`.
+pub fn adapter_model_id(base: &Hash, adapter: &Hash) -> Hash {
+    model_id(&[("base", &base.0), ("adapter", adapter.to_hex().as_bytes())])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

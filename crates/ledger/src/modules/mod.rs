@@ -8,6 +8,7 @@
 pub mod bank;
 pub mod data;
 pub mod market;
+pub mod model;
 pub mod rewards;
 pub mod staking;
 pub mod verify;
@@ -103,6 +104,8 @@ registry! {
         Market => market::Market,
         /// `verify` messages (wire tag 6).
         Verify => verify::Verify,
+        /// `model` messages (wire tag 7).
+        Model => model::Model,
     }
     /// Modules with hooks only (tag 3 is reserved for rewards).
     hooks {
@@ -134,6 +137,10 @@ mod tests {
                 consent: 0,
             }),
             Message::Market(market::Msg::CloseOffer),
+            Message::Model(model::Msg::SetAccess {
+                model: Hash::ZERO,
+                access: model::Access::Gated,
+            }),
         ];
         for m in samples {
             let json = serde_json::to_value(&m).unwrap();
@@ -152,6 +159,7 @@ mod tests {
                 ("data", 4),
                 ("market", 5),
                 ("verify", 6),
+                ("model", 7),
                 ("rewards", 3)
             ]
         );

@@ -12,6 +12,7 @@ use mycel_ledger::{
     modules::{
         bank, data,
         market::{self, JobKind, JobStatus, SessionMsg},
+        model,
         rewards::EpochSummary,
         staking::{self, Role},
     },
@@ -182,6 +183,53 @@ golden_msg!(
     "0202"
 );
 
+// ---- model ------------------------------------------------------------------------------------
+
+/// A model registration with every field set.
+pub fn model_registration() -> model::Registration {
+    model::Registration {
+        id: h(0x11),
+        name: "SmolLM2-135M-ft7".into(),
+        kind: model::ModelKind::Adapter,
+        parents: vec![h(0x21)],
+        datasets: vec![h(0x31), h(0x41)],
+        files: h(0x51),
+        license: "LicenseRef-acme".into(),
+        license_text: h(0x61),
+        access: model::Access::Gated,
+        card: h(0x71),
+        card_bytes: 4_097,
+    }
+}
+
+golden_msg!(
+    model_register,
+    Message::Model,
+    model::Msg::Register(Box::new(model_registration())),
+    "07001112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3010536d6f6c4c4d322d3133354d2d66743702012122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40023132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f504142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f605152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f700f4c6963656e73655265662d61636d656162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f80017172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f9000001001"
+);
+golden_msg!(
+    model_grant,
+    Message::Model,
+    model::Msg::Grant {
+        model: h(0x11),
+        grantee: a(0xa0),
+    },
+    "07011112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3"
+);
+golden!(
+    model_version,
+    model::Version {
+        registration: model_registration(),
+        owner: a(0xa0),
+        height: 12_345,
+        job: Some(7),
+        attested: true,
+        attribution: vec![h(0x31), h(0x41)],
+    },
+    "1112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3010536d6f6c4c4d322d3133354d2d66743702012122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40023132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f504142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f605152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f700f4c6963656e73655265662d61636d656162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f80017172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f9000001001a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3000000000000303901000000000000000701023132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f504142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f60"
+);
+
 // ---- data -------------------------------------------------------------------------------------
 
 /// A registration with every field set.
@@ -266,6 +314,7 @@ pub fn offer() -> market::Offer {
         hardware: "cpu-2c".into(),
         price_per_unit: Amount(12_345_678),
         endpoint: "http://worker.example:7070".into(),
+        licenses: "Apache-2.0".into(),
     }
 }
 
@@ -312,7 +361,7 @@ pub fn session_receipt() -> market::Receipt {
 golden!(
     market_offer,
     offer(),
-    "0b021112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f302122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40066370752d326300000000000000000000000000bc614e1a687474703a2f2f776f726b65722e6578616d706c653a37303730"
+    "0b021112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f302122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40066370752d326300000000000000000000000000bc614e1a687474703a2f2f776f726b65722e6578616d706c653a373037300a4170616368652d322e30"
 );
 golden!(
     market_job_generate_assigned,
@@ -361,7 +410,7 @@ golden_msg!(
     market_offer_msg,
     Message::Market,
     market::Msg::Offer(Box::new(offer())),
-    "05000b021112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f302122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40066370752d326300000000000000000000000000bc614e1a687474703a2f2f776f726b65722e6578616d706c653a37303730"
+    "05000b021112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f302122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40066370752d326300000000000000000000000000bc614e1a687474703a2f2f776f726b65722e6578616d706c653a373037300a4170616368652d322e30"
 );
 golden_msg!(
     market_close_offer,

@@ -7,6 +7,7 @@ mod genesis;
 mod golden;
 mod liveness;
 mod market;
+mod model;
 mod rewards;
 mod roundtrip;
 mod staking;

@@ -17,6 +17,7 @@ fn offer_msg(price: u128) -> Message {
         hardware: "cpu-2c".into(),
         price_per_unit: Amount(price),
         endpoint: "127.0.0.1:9000".into(),
+        licenses: "*".into(),
     })))
 }
 
@@ -310,6 +311,7 @@ mod sessions {
             hardware: "cpu".into(),
             price_per_unit: Amount(price),
             endpoint: "127.0.0.1:9000".into(),
+            licenses: "*".into(),
         })))
     }
 

@@ -11,6 +11,7 @@ use mycel_ledger::{
     modules::{
         bank, data,
         market::{self, JobKind, JobStatus, SessionMsg},
+        model,
         rewards::EpochSummary,
         staking::{self, Role},
         verify,
@@ -197,6 +198,60 @@ pub fn data_msg() -> impl Strategy<Value = data::Msg> {
     ]
 }
 
+/// A model message.
+pub fn model_msg() -> BoxedStrategy<model::Msg> {
+    let kind = prop_oneof![
+        Just(model::ModelKind::Base),
+        Just(model::ModelKind::Finetune),
+        Just(model::ModelKind::Adapter),
+        Just(model::ModelKind::Merge),
+        Just(model::ModelKind::Quantized),
+    ];
+    let access = || prop_oneof![Just(model::Access::Public), Just(model::Access::Gated)];
+    let registration = (
+        (
+            hash(),
+            string(64),
+            kind,
+            vec(hash(), 0..=model::MAX_PARENTS),
+        ),
+        (
+            vec(hash(), 0..=model::MAX_DATASETS),
+            hash(),
+            string(MAX_LICENSE),
+            hash(),
+        ),
+        (access(), hash(), any::<u32>()),
+    )
+        .prop_map(
+            |(
+                (id, name, kind, parents),
+                (datasets, files, license, license_text),
+                (access, card, card_bytes),
+            )| model::Registration {
+                id,
+                name,
+                kind,
+                parents,
+                datasets,
+                files,
+                license,
+                license_text,
+                access,
+                card,
+                card_bytes,
+            },
+        )
+        .boxed();
+    prop_oneof![
+        registration.prop_map(|r| model::Msg::Register(Box::new(r))),
+        (hash(), address()).prop_map(|(model, grantee)| model::Msg::Grant { model, grantee }),
+        (hash(), address()).prop_map(|(model, grantee)| model::Msg::Revoke { model, grantee }),
+        (hash(), access()).prop_map(|(model, access)| model::Msg::SetAccess { model, access }),
+    ]
+    .boxed()
+}
+
 /// A worker offer.
 pub fn offer() -> impl Strategy<Value = market::Offer> {
     (
@@ -205,14 +260,16 @@ pub fn offer() -> impl Strategy<Value = market::Offer> {
         string(MAX_HARDWARE),
         amount(),
         string(MAX_ENDPOINT),
+        string(512),
     )
         .prop_map(
-            |(kinds, models, hardware, price_per_unit, endpoint)| market::Offer {
+            |(kinds, models, hardware, price_per_unit, endpoint, licenses)| market::Offer {
                 kinds,
                 models,
                 hardware,
                 price_per_unit,
                 endpoint,
+                licenses,
             },
         )
 }
@@ -436,6 +493,7 @@ pub fn message() -> impl Strategy<Value = Message> {
         data_msg().prop_map(Message::Data),
         market_msg().prop_map(Message::Market),
         verify_msg().prop_map(Message::Verify),
+        model_msg().prop_map(Message::Model),
     ]
 }
 

@@ -50,6 +50,7 @@ fn chain_with(auditors: &[usize], f: impl FnOnce(&mut Params)) -> Chain {
         hardware: "cpu".into(),
         price_per_unit: Amount(PRICE),
         endpoint: "127.0.0.1:9000".into(),
+        licenses: "*".into(),
     })));
     ok(&c.block(&[c.tx(&worker, vec![offer])]));
     for &a in auditors {

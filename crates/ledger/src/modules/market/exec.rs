@@ -4,7 +4,7 @@ use super::events;
 use super::{Market, MarketError};
 use super::{msg::*, query::*, state::*};
 use crate::earnings;
-use crate::modules::{Ctx, Module, bank, data, staking};
+use crate::modules::{Ctx, Module, bank, data, model, staking};
 use crate::{ExecResult, Result, TxError, events::attr, state::key};
 use mycel_primitives::{
     Address, Amount, Hash,
@@ -25,6 +25,23 @@ pub(super) fn eligible<S: StateRead + ?Sized>(
     model: &Hash,
     exclude: &[Address],
 ) -> Result<Vec<(Address, Offer, u128)>> {
+    let license = model::version(ctx.state, model)?.map(|v| v.registration.license);
+    let mut out = eligible_any_license(ctx, kind, model)?;
+    out.retain(|(w, o, _)| {
+        !exclude.contains(w)
+            && license
+                .as_ref()
+                .is_none_or(|l| model::accepts(&o.licenses, l))
+    });
+    Ok(out)
+}
+
+/// Workers that would be eligible if the model's licence did not matter.
+fn eligible_any_license<S: StateRead + ?Sized>(
+    ctx: &Ctx<'_, '_, S>,
+    kind: JobKind,
+    model: &Hash,
+) -> Result<Vec<(Address, Offer, u128)>> {
     let min = ctx.params.staking.min_stake[staking::Role::Worker as usize];
     let mut out = Vec::new();
     for (k, v) in ctx.state.scan_prefix(OFFER)? {
@@ -35,10 +52,7 @@ pub(super) fn eligible<S: StateRead + ?Sized>(
         );
         let offer = mycel_primitives::codec::decode::<Offer>(&v)
             .map_err(|e| crate::state::corrupt(&k, e))?;
-        if exclude.contains(&worker)
-            || offer.kinds & kind.bit() == 0
-            || !offer.models.contains(model)
-        {
+        if offer.kinds & kind.bit() == 0 || !offer.models.contains(model) {
             continue;
         }
         let stake = staking::stake(ctx.state, &worker, staking::Role::Worker)?;
@@ -177,6 +191,10 @@ impl Module for Market {
                 {
                     return Err(MarketError::ParamsNotJson.into());
                 }
+                model::may_use(ctx.state, model, &sender)??;
+                if *kind == JobKind::Finetune && data::dataset(ctx.state, input)?.is_some() {
+                    model::check_training_consent(ctx, input)?;
+                }
                 let id = ctx.state.get::<u64>(NEXT)?.unwrap_or(0);
                 ctx.state.put(NEXT.to_vec(), &(id + 1));
                 let mut job = Job {
@@ -204,6 +222,16 @@ impl Module for Market {
                     fee: Amount::ZERO,
                 };
                 if !assign(ctx, &mut job, &[])? {
+                    // Say why when the licence is the only obstacle.
+                    if let Some(v) = model::version(ctx.state, model)?
+                        && !eligible_any_license(ctx, *kind, model)?.is_empty()
+                    {
+                        return Err(model::ModelError::LicenseNotAccepted {
+                            id: *model,
+                            license: v.registration.license,
+                        }
+                        .into());
+                    }
                     return Err(MarketError::NoWorker {
                         kind: *kind,
                         model: *model,
@@ -422,6 +450,10 @@ pub(crate) fn settle<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, job: &mut 
             )?;
         }
     }
+    credit_lineage(ctx, &job.model, &job.poster)?;
+    if job.kind == JobKind::Finetune {
+        model::register_adapter(ctx, job)?;
+    }
     staking::lock(ctx, &job.worker, staking::Role::Worker, false)?;
     job.status = JobStatus::Settled;
     job.fee = pay;
@@ -435,6 +467,35 @@ pub(crate) fn settle<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, job: &mut 
             (attr::REFUND, refund.0.to_string()),
         ],
     );
+    Ok(())
+}
+
+/// Credits the contributors of every dataset in `model`'s lineage with their credited novel
+/// bytes for this epoch's data emission: serving a model pays the people whose data it learned
+/// from. A contributor who pays for the work itself earns nothing from it (self-dealing would
+/// otherwise farm the data pool).
+pub(crate) fn credit_lineage<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    model_id: &Hash,
+    payer: &Address,
+) -> Result<()> {
+    let Some(v) = model::version(ctx.state, model_id)? else {
+        return Ok(());
+    };
+    let epoch = ctx.epoch();
+    for root in &v.attribution {
+        let Some(ds) = data::dataset(ctx.state, root)? else {
+            continue;
+        };
+        let credited = ds.credited_novel_bytes();
+        if credited > 0 && ds.contributor != *payer {
+            add_u64(
+                ctx,
+                key(USED, &[&epoch.to_be_bytes(), &ds.contributor.0]),
+                credited,
+            )?;
+        }
+    }
     Ok(())
 }
 

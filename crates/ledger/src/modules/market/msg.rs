@@ -70,6 +70,10 @@ pub struct Offer {
     pub price_per_unit: Amount,
     /// Where clients and the blob exchange reach the worker.
     pub endpoint: String,
+    /// Licences the worker accepts for the models it serves, comma-separated SPDX identifiers
+    /// or expressions (`*` accepts any): a registered model is assigned to this worker only if
+    /// its licence is one of them.
+    pub licenses: String,
 }
 
 /// Market messages.
@@ -121,6 +125,7 @@ mycel_primitives::impl_codec!(Offer {
     hardware: string(64),
     price_per_unit,
     endpoint: string(256),
+    licenses: string(512),
 });
 
 mycel_primitives::impl_codec!(enum Msg, unknown = |k| crate::modules::unknown(Market::ID, k), {

@@ -85,7 +85,15 @@ pub struct WorkerConfig {
     pub endpoint: String,
     /// How often to look for new jobs.
     pub poll: Duration,
+    /// Licences accepted for registered models, comma-separated (published in the offer).
+    pub licenses: String,
 }
+
+/// The licences a worker accepts unless told otherwise: common permissive and open-weights
+/// licences. A model under anything else (a custom `LicenseRef-…`, a non-commercial licence) is
+/// served only by workers that list it.
+pub const DEFAULT_LICENSES: &str =
+    "Apache-2.0,MIT,BSD-2-Clause,BSD-3-Clause,CC0-1.0,CC-BY-4.0,CC-BY-SA-4.0";
 
 impl Default for WorkerConfig {
     fn default() -> Self {
@@ -94,6 +102,7 @@ impl Default for WorkerConfig {
             stake: Amount::from_myc(100),
             endpoint: String::new(),
             poll: Duration::from_millis(500),
+            licenses: DEFAULT_LICENSES.into(),
         }
     }
 }
@@ -164,6 +173,7 @@ impl<R: JobRunner> Worker<R> {
             ),
             price_per_unit: self.cfg.price_per_unit,
             endpoint: self.cfg.endpoint.clone(),
+            licenses: self.cfg.licenses.clone(),
         };
         self.send(Message::Market(market::Msg::Offer(Box::new(offer))))
             .await?;

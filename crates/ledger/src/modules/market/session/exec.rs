@@ -85,6 +85,16 @@ pub fn execute<S: StateRead + ?Sized>(
                 }
                 .into());
             }
+            crate::modules::model::may_use(ctx.state, model, &sender)??;
+            if let Some(v) = crate::modules::model::version(ctx.state, model)?
+                && !crate::modules::model::accepts(&o.licenses, &v.registration.license)
+            {
+                return Err(crate::modules::model::ModelError::LicenseNotAccepted {
+                    id: *model,
+                    license: v.registration.license,
+                }
+                .into());
+            }
             let id = ctx.state.get::<u64>(NEXT)?.unwrap_or(0);
             ctx.state.put(NEXT.to_vec(), &(id + 1));
             bank::transfer(ctx, &sender, &escrow(), *deposit)?;
@@ -179,6 +189,7 @@ pub fn execute<S: StateRead + ?Sized>(
                 let cur = ctx.state.get::<u64>(&k)?.unwrap_or(0);
                 ctx.state.put(k, &cur.saturating_add(units));
             }
+            super::super::exec::credit_lineage(ctx, &s.model, &s.client)?;
             s.receipts_root = *receipts_root;
             s.count = *count;
             s.total = *total;
