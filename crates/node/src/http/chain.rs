@@ -242,6 +242,31 @@ pub struct StateProof {
 /// The finalized value under `key` with its state proof, and a finality proof of the root (it
 /// waits, up to a few seconds, for a later block to carry a certificate).
 pub(crate) async fn prove_state(s: &ApiState, key: &[u8]) -> Result<StateProof, ApiError> {
+    let mut p = prove_states(s, &[key.to_vec()]).await?;
+    let (key, value, proof) = p.entries.pop().expect("one key, one entry");
+    let value = value.ok_or_else(|| ApiError::not_found("no such state entry"))?;
+    Ok(StateProof {
+        height: p.height,
+        state_root: p.state_root,
+        key,
+        value,
+        proof,
+        finality: p.finality,
+    })
+}
+
+/// Several finalized state entries proven against one root, with its finality proof.
+pub(crate) struct StateProofs {
+    pub height: u64,
+    pub state_root: Hash,
+    /// Key, value (absent when the key is not in the state), JMT proof; all hex.
+    pub entries: Vec<(String, Option<String>, String)>,
+    pub finality: mycel_consensus::light::FinalityProof,
+}
+
+/// Proves every key in `keys` against the same finalized root (present or absent), then waits,
+/// up to a few seconds, for a later block to carry a certificate of that root.
+pub(crate) async fn prove_states(s: &ApiState, keys: &[Vec<u8>]) -> Result<StateProofs, ApiError> {
     let snapshot = s.chain.finalized_state().map_err(ApiError::internal)?;
     let (height, root) = match (snapshot.version(), snapshot.root()) {
         (Some(h), Some(r)) => (h, r),
@@ -252,8 +277,11 @@ pub(crate) async fn prove_state(s: &ApiState, key: &[u8]) -> Result<StateProof, 
             ));
         }
     };
-    let (value, proof) = snapshot.get_with_proof(key).map_err(ApiError::internal)?;
-    let value = value.ok_or_else(|| ApiError::not_found("no such state entry"))?;
+    let mut entries = Vec::with_capacity(keys.len());
+    for key in keys {
+        let (value, proof) = snapshot.get_with_proof(key).map_err(ApiError::internal)?;
+        entries.push((hex::encode(key), value.map(hex::encode), hex::encode(proof)));
+    }
     drop(snapshot);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut next = height + 1;
@@ -270,12 +298,10 @@ pub(crate) async fn prove_state(s: &ApiState, key: &[u8]) -> Result<StateProof, 
                 .collect::<Result<Vec<_>, _>>()?;
             let mut certificate = Vec::new();
             commonware_codec::Write::write(&c, &mut certificate);
-            return Ok(StateProof {
+            return Ok(StateProofs {
                 height,
                 state_root: root,
-                key: hex::encode(key),
-                value: hex::encode(value),
-                proof: hex::encode(proof),
+                entries,
                 finality: mycel_consensus::light::FinalityProof {
                     headers,
                     certificate,

@@ -1,6 +1,6 @@
 //! The HTTP surface of a node, one file per surface: [`chain`] (status, transactions, accounts,
 //! blocks, events, rewards, supply), [`blobs`], [`market`] (jobs, workers, sessions), [`data`]
-//! (datasets, contributors), [`verify`] (audits and disputes), [`earnings`] (the earnings debugger)
+//! (datasets, contributors), [`model`] (model versions, lineage, lineage proofs), [`verify`] (audits and disputes), [`earnings`] (the earnings debugger)
 //! and [`dashboard`] (the page and `/metrics`). [`openai`] holds the OpenAI wire format (parsing
 //! and checking requests) that the worker's session server and the gateway
 //! (`roles::gateway`, merged in as extra routes) share.
@@ -17,6 +17,7 @@ pub mod data;
 pub mod earnings;
 pub mod error;
 pub mod market;
+pub mod model;
 pub mod openai;
 pub mod verify;
 
@@ -76,6 +77,10 @@ pub fn router(state: ApiState, max_body: usize, extra: Option<Router>) -> Router
             "/api/v1/contributors/{address}/datasets",
             get(data::contributor_datasets),
         )
+        .route("/api/v1/models", get(model::list_models))
+        .route("/api/v1/models/{id}", get(model::get_model))
+        .route("/api/v1/models/{id}/lineage", get(model::get_lineage))
+        .route("/api/v1/models/{id}/proof", get(model::get_proof))
         .route("/api/v1/jobs", get(market::list_jobs))
         .route("/api/v1/jobs/{id}", get(market::get_job))
         .route(

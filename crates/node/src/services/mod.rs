@@ -2,11 +2,13 @@
 //!
 //! - [`data`]: registering an ingested dataset on chain, and challenging a false novelty claim.
 //! - [`sessions`]: opening, chatting in, closing and auditing an interactive session.
+//! - [`models`]: lineage graphs and lineage proofs of model versions, and their offline check.
 //! - [`accounts`]: naming an account by key or address.
 //! - [`receipts`]: receipt bundles (a receipt with its session's state and finality proofs and
 //!   its inclusion in the settled root) and their offline verification.
 
 pub mod accounts;
 pub mod data;
+pub mod models;
 pub mod receipts;
 pub mod sessions;

@@ -49,6 +49,11 @@ mycel_primitives::impl_codec!(Dataset {
     bond_locked,
 });
 
-pub(super) fn ds_key(root: &Hash) -> Vec<u8> {
+/// The state key of dataset `root` (what a lineage proof proves).
+pub fn dataset_key(root: &Hash) -> Vec<u8> {
     key(DS, &[&root.0])
+}
+
+pub(super) fn ds_key(root: &Hash) -> Vec<u8> {
+    dataset_key(root)
 }

@@ -39,8 +39,13 @@ mycel_primitives::impl_codec!(Version {
     attribution: vec(0..=MAX_ATTRIBUTION),
 });
 
-pub(super) fn v_key(id: &Hash) -> Vec<u8> {
+/// The state key of version `id` (what a lineage proof proves).
+pub fn version_key(id: &Hash) -> Vec<u8> {
     key(V, &[&id.0])
+}
+
+pub(super) fn v_key(id: &Hash) -> Vec<u8> {
+    version_key(id)
 }
 
 pub(super) fn grant_key(id: &Hash, grantee: &Address) -> Vec<u8> {
