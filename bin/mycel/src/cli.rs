@@ -70,6 +70,10 @@ enum Command {
     /// The pinned models: fetch, list, show.
     #[command(subcommand)]
     Models(crate::ml_cmd::ModelsCmd),
+    /// The model registry: register versions, lineage trees, grants, proofs, Hugging Face
+    /// export and import.
+    #[command(subcommand)]
+    Model(crate::model_cmd::ModelCmd),
     /// Datasets: dedup, add, show, prove, verify, bench.
     #[command(subcommand)]
     Data(crate::data_cmd::DataCmd),
@@ -115,6 +119,8 @@ enum BenchCmd {
     Verify(mycel_bench::VerifyBenchArgs),
     /// The OpenAI-compatible gateway's overhead over calling a worker directly.
     Gateway(mycel_bench::GatewayBenchArgs),
+    /// Lineage query latency (graph and ASCII tree) on a chain with thousands of model versions.
+    Model(mycel_bench::ModelBenchArgs),
 }
 
 /// Runs a parsed command line.
@@ -193,6 +199,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCmd::Market(a)) => mycel_bench::market(&a).map_err(Into::into),
         Command::Bench(BenchCmd::Verify(a)) => mycel_bench::verify(&a).map_err(Into::into),
         Command::Bench(BenchCmd::Gateway(a)) => mycel_bench::gateway(&a).map_err(Into::into),
+        Command::Bench(BenchCmd::Model(a)) => mycel_bench::model(&a).map_err(Into::into),
         Command::Data(d) => {
             crate::data_cmd::run(&home, cli.global.api.as_deref(), d, cli.global.json)
         }
@@ -218,6 +225,12 @@ pub fn run(cli: Cli) -> Result<()> {
                 .build()?
                 .block_on(crate::verify_cmd::run(&home, &api, &a))
         }
+        Command::Model(cmd) => block_on(crate::model_cmd::run(
+            &home,
+            cli.global.api.as_deref(),
+            cmd,
+            cli.global.json,
+        )),
         Command::Audit(cmd) => block_on(crate::verify_cmd::audit(
             &home,
             cli.global.api.as_deref(),

@@ -9,6 +9,7 @@ mod data_cmd;
 mod glue;
 mod market_cmd;
 mod ml_cmd;
+mod model_cmd;
 mod receipt_cmd;
 mod session_cmd;
 mod verify_cmd;

@@ -27,6 +27,10 @@ pub struct WorkerArgs {
     /// Threads per job.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Licences accepted for registered models, comma-separated SPDX identifiers (`*`: any).
+    /// Only models under one of them are served (fine-tuned adapters included).
+    #[arg(long, default_value = mycel_node::roles::worker::DEFAULT_LICENSES)]
+    pub licenses: String,
 }
 
 impl WorkerArgs {
@@ -38,6 +42,7 @@ impl WorkerArgs {
             listen: self.listen,
             tiny: self.tiny,
             threads: self.threads,
+            licenses: self.licenses.clone(),
         }
     }
 }

@@ -15,6 +15,8 @@
 //!   positives over honest replays and detection of each fault class.
 //! - [`replay`]: audit replay on SmolLM2: honest replays across thread counts, detection per
 //!   fault class, replay against generation wall time, amortized overhead at the audit-rate floor.
+//! - [`model`]: lineage query latency (JSON graph and ASCII tree) on a chain with thousands of
+//!   model versions in realistic trees, beside the HTTP floor and the in-process walk.
 //! - [`data`]: chunk IDs against the FastCDC + BLAKE3 ceiling, signature throughput, dedup
 //!   quality per Jaccard band, index memory.
 
@@ -25,12 +27,14 @@ pub mod gateway;
 pub mod ledger;
 pub mod market;
 pub mod ml;
+pub mod model;
 pub mod replay;
 pub mod verify;
 
 pub use gateway::{GatewayBenchArgs, gateway};
 pub use ledger::{LedgerBenchArgs, ledger};
 pub use market::{MarketBenchArgs, market};
+pub use model::{ModelBenchArgs, model};
 pub use verify::{VerifyBenchArgs, verify};
 
 use mycel_node::{Result, error::io};

@@ -332,7 +332,7 @@ fn interactive(samples: usize, tokens: usize) -> Result<()> {
             for i in 0..=samples {
                 let t = Instant::now();
                 let mut local = String::new();
-                runner.generate(&req, tokens as u64, &mut |p| {
+                runner.generate(&runner.generator_id(), &req, tokens as u64, &mut |p| {
                     local.push_str(p);
                     true
                 })?;

@@ -4,8 +4,8 @@ use crate::{
     Error, Result,
     embed::Embedder,
     generate::{FinishReason, GenerateRequest, Generation, Prompt, TextGenerator, Usage},
-    lora::{Adapter, Dataset, TrainConfig, TrainingRecord, train},
-    registry::{ExecMode, MINILM, ModelKind, ModelStore, SMOLLM2, spec},
+    lora::{Adapter, Dataset, TrainConfig, TrainingRecord, apply_adapter, train},
+    registry::{ExecMode, MINILM, ModelId, ModelKind, ModelStore, SMOLLM2, spec},
     runtime::with_threads,
 };
 use std::collections::HashMap;
@@ -97,6 +97,19 @@ impl LocalEngine {
             self.generators.insert(key.clone(), g);
         }
         Ok(self.generators.get_mut(&key).expect("inserted above"))
+    }
+
+    /// Serves `adapter` on the generation model `base` (in the serving mode) under the name
+    /// `name`: a copy of the base (its weight tensors shared, not duplicated) with the LoRA
+    /// attached. Returns the adapter model's ID, which names it on chain. Fails if the adapter
+    /// was trained on another base.
+    pub fn add_adapter(&mut self, base: &str, name: &str, adapter: &Adapter) -> Result<ModelId> {
+        let mode = self.cfg.mode;
+        let mut g = self.generator(base, mode)?.clone();
+        apply_adapter(&mut g, adapter)?;
+        let id = g.model_id();
+        self.generators.insert((name.to_string(), mode), g);
+        Ok(id)
     }
 
     /// The loaded (or newly loaded) embedding model.
@@ -201,6 +214,50 @@ impl Engine for LocalEngine {
 mod tests {
     use super::*;
     use crate::{generate::Prompt, sampling::SamplingParams};
+
+    #[test]
+    fn a_trained_adapter_is_served_under_the_id_the_chain_gives_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = LocalEngine::new(ModelStore::new(dir.path()), EngineConfig::default());
+        let data = Dataset::from_jsonl(b"{\"text\": \"zq zq zq zq zq zq zq zq\"}").unwrap();
+        let cfg = TrainConfig {
+            steps: 6,
+            lr: 5e-2,
+            ..Default::default()
+        };
+        let (adapter, _) = e.train_adapter(TINY_LLAMA, &data, &cfg).unwrap();
+        let base = e
+            .generator(TINY_LLAMA, ExecMode::Quantized)
+            .unwrap()
+            .model_id();
+        assert_eq!(
+            adapter.base_model_id, base,
+            "the served mode's ID is the base"
+        );
+        let id = e.add_adapter(TINY_LLAMA, "tiny+ft", &adapter).unwrap();
+        let file = mycel_primitives::Hash(*blake3::hash(&adapter.to_bytes().unwrap()).as_bytes());
+        let expected =
+            mycel_primitives::hash::adapter_model_id(&mycel_primitives::Hash(base.0), &file);
+        assert_eq!(id.0, expected.0);
+        // The base is unchanged; the adapter generates from its own weights.
+        let req = GenerateRequest {
+            prompt: Prompt::user("zq"),
+            params: SamplingParams::greedy(12),
+        };
+        let a = e.generate(TINY_LLAMA, &req, &mut |_| {}).unwrap();
+        let b = e.generate("tiny+ft", &req, &mut |_| {}).unwrap();
+        assert_eq!(
+            e.generator(TINY_LLAMA, ExecMode::Quantized)
+                .unwrap()
+                .model_id(),
+            base
+        );
+        assert_ne!(a.logits_hash, b.logits_hash);
+        // An adapter of another base is refused.
+        let mut other = adapter.clone();
+        other.base_model_id = ModelId([9; 32]);
+        assert!(e.add_adapter(TINY_LLAMA, "x", &other).is_err());
+    }
 
     #[test]
     fn local_engine_serves_the_tiny_models() {

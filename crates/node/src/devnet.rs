@@ -125,6 +125,7 @@ pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'sta
                     listen: o.worker_listen,
                     tiny: false,
                     threads: 1,
+                    licenses: crate::roles::worker::DEFAULT_LICENSES.into(),
                 }),
                 None,
             ),

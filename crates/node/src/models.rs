@@ -51,3 +51,138 @@ pub fn resolve(store: &ModelStore, name: &str) -> Result<Hash> {
     };
     Ok(Hash(id.0))
 }
+
+/// What a set of model files is, and its on-chain ID, by the same functions the worker loads
+/// them with.
+#[derive(Debug, Clone)]
+pub enum Identified {
+    /// A GGUF decoder: its ID in [`SERVED_MODE`].
+    Generator {
+        /// Model ID.
+        id: Hash,
+        /// BLAKE3 of the file (its blob address).
+        file: Hash,
+    },
+    /// A BERT encoder (weights, config, tokenizer).
+    Embedder {
+        /// Model ID.
+        id: Hash,
+        /// BLAKE3 of the weights file.
+        file: Hash,
+    },
+    /// A mycel LoRA adapter file: its ID on its base.
+    Adapter {
+        /// Model ID ([`mycel_primitives::hash::adapter_model_id`]).
+        id: Hash,
+        /// The base model it was trained on.
+        base: Hash,
+        /// The adapter file's blob address.
+        file: Hash,
+        /// The file (small: uploaded so workers can fetch it).
+        bytes: Vec<u8>,
+    },
+}
+
+impl Identified {
+    /// A mycel adapter file: its ID on the base it names.
+    pub fn adapter(bytes: Vec<u8>) -> std::result::Result<Identified, mycel_ml::Error> {
+        let adapter = mycel_ml::lora::Adapter::from_bytes(&bytes)?;
+        let base = Hash(adapter.base_model_id.0);
+        let file = mycel_store::blob_hash(&bytes);
+        Ok(Identified::Adapter {
+            id: mycel_primitives::hash::adapter_model_id(&base, &file),
+            base,
+            file,
+            bytes,
+        })
+    }
+
+    /// The model ID.
+    pub fn id(&self) -> Hash {
+        match self {
+            Identified::Generator { id, .. }
+            | Identified::Embedder { id, .. }
+            | Identified::Adapter { id, .. } => *id,
+        }
+    }
+
+    /// The blob address of the main file.
+    pub fn file(&self) -> Hash {
+        match self {
+            Identified::Generator { file, .. }
+            | Identified::Embedder { file, .. }
+            | Identified::Adapter { file, .. } => *file,
+        }
+    }
+}
+
+/// Identifies model files: one `.gguf`; one adapter `.safetensors` (with mycel's LoRA metadata);
+/// or a BERT model's `model.safetensors`, `config.json` and `tokenizer.json` (in any order).
+pub fn identify(paths: &[std::path::PathBuf]) -> Result<Identified> {
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(crate::error::io(p));
+    let name = |p: &std::path::Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    };
+    let bad = |why: &str| invalid(&format!("{paths:?}"), why);
+    match paths {
+        [p] if name(p).ends_with(".gguf") => {
+            let bytes = read(p)?;
+            Ok(Identified::Generator {
+                id: Hash(TextGenerator::model_id_of(&bytes, SERVED_MODE).0),
+                file: mycel_store::blob_hash(&bytes),
+            })
+        }
+        [p] if name(p).ends_with(".safetensors") => Identified::adapter(read(p)?).map_err(|e| {
+            invalid(
+                &p.display().to_string(),
+                format!("{e} (a BERT model also needs its config.json and tokenizer.json)"),
+            )
+        }),
+        [_, _, _] => {
+            let find = |want: &str| {
+                paths
+                    .iter()
+                    .find(|p| name(p).ends_with(want))
+                    .ok_or_else(|| bad(&format!("no *{want} among the three files")))
+            };
+            let (w, c, t) = (
+                read(find(".safetensors")?)?,
+                read(find("config.json")?)?,
+                read(find("tokenizer.json")?)?,
+            );
+            Ok(Identified::Embedder {
+                id: Hash(Embedder::model_id_of(&w, &c, &t).0),
+                file: mycel_store::blob_hash(&w),
+            })
+        }
+        _ => Err(bad(
+            "expected one .gguf, one adapter .safetensors, or a BERT model's .safetensors, config.json and tokenizer.json",
+        )),
+    }
+}
+
+/// The decoder configuration of the pinned generation model whose ID (in [`SERVED_MODE`]) is
+/// `id`, read from the hash-checked files in `store`; what exporting an adapter on it needs.
+pub fn pinned_decoder_config(
+    store: &ModelStore,
+    id: &Hash,
+) -> Result<
+    Option<(
+        &'static mycel_ml::registry::ModelSpec,
+        mycel_ml::llama::LlamaConfig,
+    )>,
+> {
+    for m in mycel_ml::registry::MODELS
+        .iter()
+        .filter(|m| m.kind == ModelKind::Generation)
+    {
+        if !store.is_present(m) || resolve(store, m.name)? != *id {
+            continue;
+        }
+        let g = TextGenerator::load(store, m, SERVED_MODE).map_err(|e| invalid(m.name, e))?;
+        return Ok(Some((m, g.model().config().clone())));
+    }
+    Ok(None)
+}

@@ -9,6 +9,7 @@ pub use mycel_ledger::{
         bank,
         data::{self, Dataset},
         market::{self, Job, JobKind, JobStatus, Offer, Session},
+        model,
         staking::{self, Role},
         verify,
     },

@@ -31,6 +31,8 @@ pub struct ModelView {
 pub struct ModelsQuery {
     /// Only this owner's versions.
     pub owner: Option<String>,
+    /// Only versions with this display name (scans every version: for operators and imports).
+    pub name: Option<String>,
     /// Most versions (default 20, at most 200).
     pub limit: Option<u64>,
 }
@@ -72,7 +74,16 @@ pub(crate) async fn list_models(
             }
             out
         }
-        None => model::recent_models(&state, limit).map_err(ApiError::internal)?,
+        None => match &q.name {
+            Some(name) => {
+                let mut all =
+                    model::recent_models(&state, usize::MAX).map_err(ApiError::internal)?;
+                all.retain(|v| v.registration.name == *name);
+                all.truncate(limit);
+                all
+            }
+            None => model::recent_models(&state, limit).map_err(ApiError::internal)?,
+        },
     };
     Ok(Json(list))
 }

@@ -22,14 +22,15 @@ use std::time::Duration;
 struct ReverseEngine;
 
 impl ChatEngine for ReverseEngine {
-    fn model(&self) -> Hash {
-        MODEL
+    fn models(&self) -> Vec<Hash> {
+        vec![MODEL]
     }
-    fn prompt_tokens(&self, prompt: &Prompt) -> mycel_node::Result<(u64, u64)> {
+    fn prompt_tokens(&self, _: &Hash, prompt: &Prompt) -> mycel_node::Result<(u64, u64)> {
         Ok((last(prompt).len() as u64, 64))
     }
     fn generate(
         &self,
+        _: &Hash,
         req: &ChatRequest,
         max_tokens: u64,
         on_text: &mut (dyn FnMut(&str) -> bool + Send),

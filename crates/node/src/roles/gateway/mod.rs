@@ -218,6 +218,8 @@ pub struct Gateway {
     receipts: ReceiptLog<SignedReceipt>,
     stats: Mutex<BTreeMap<String, ModelStats>>,
     height: Mutex<(Instant, u64)>,
+    /// Registered versions looked up recently (absent when unregistered), for access checks.
+    policies: Mutex<BTreeMap<Hash, (Instant, Option<crate::http::model::ModelView>)>>,
 }
 
 impl Gateway {
@@ -260,6 +262,7 @@ impl Gateway {
             receipts: ReceiptLog::new(home.gateway_dir().join("receipts")),
             stats: Mutex::new(BTreeMap::new()),
             height: Mutex::new((Instant::now() - Duration::from_secs(60), 0)),
+            policies: Mutex::new(BTreeMap::new()),
         }))
     }
 
@@ -425,6 +428,57 @@ impl Gateway {
         let height = self.chain.status().await?.height;
         *self.height.lock() = (Instant::now(), height);
         Ok(height)
+    }
+
+    /// The registered version of `model` (none when unregistered), cached for a second or two:
+    /// the ledger enforces the policy again when a session opens.
+    async fn registered(
+        &self,
+        model: &Hash,
+    ) -> std::result::Result<Option<crate::http::model::ModelView>, ApiError> {
+        if let Some((at, v)) = self.policies.lock().get(model)
+            && at.elapsed() < Duration::from_secs(2)
+        {
+            return Ok(v.clone());
+        }
+        let v = match self
+            .chain
+            .get::<crate::http::model::ModelView>(&format!("/api/v1/models/{model}"))
+            .await
+        {
+            Ok(v) => Some(v),
+            Err(Error::Api { code, .. }) if code == "not_found" => None,
+            Err(e) => return Err(ApiError::unavailable(e)),
+        };
+        self.policies
+            .lock()
+            .insert(*model, (Instant::now(), v.clone()));
+        Ok(v)
+    }
+
+    /// Refuses a gated model to an account that neither owns it nor holds a grant (also one
+    /// whose grant was revoked while it still has sessions open in the pool).
+    fn check_access(
+        v: &crate::http::model::ModelView,
+        account: &Address,
+        model_name: &str,
+    ) -> std::result::Result<(), ApiError> {
+        let ver = &v.version;
+        if ver.registration.access == mycel_ledger::modules::model::Access::Gated
+            && ver.owner != *account
+            && !v.grantees.contains(account)
+        {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "model_access_denied",
+                format!(
+                    "the model `{model_name}` is gated: account {account} has no grant from its owner {}",
+                    ver.owner
+                ),
+            )
+            .with_param("model"));
+        }
+        Ok(())
     }
 
     fn account_key(&self, key: &ApiKey) -> std::result::Result<PrivateKey, ApiError> {
@@ -809,7 +863,40 @@ impl Gateway {
             Ok(a) => a,
             Err(e) => return e.into_response(),
         };
+        let registered = match self.registered(&model).await {
+            Ok(r) => r,
+            Err(e) => return e.into_response(),
+        };
+        if let Some(v) = &registered
+            && let Err(e) = Self::check_access(
+                v,
+                &Address::from_public_key(&account.public_key()),
+                &model_name,
+            )
+        {
+            return e.into_response();
+        }
         let candidates = match self.router.candidates(&self.chain, model, kind.job()).await {
+            // A registered model goes only to workers that accept its licence.
+            Ok(mut c) if registered.is_some() && !c.is_empty() => {
+                let license = &registered
+                    .as_ref()
+                    .expect("checked")
+                    .version
+                    .registration
+                    .license;
+                c.retain(|w| mycel_ledger::modules::model::accepts(&w.offer.licenses, license));
+                if c.is_empty() {
+                    return ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "model_not_servable",
+                        format!("no worker serving `{model_name}` accepts its licence {license}"),
+                    )
+                    .with_param("model")
+                    .into_response();
+                }
+                c
+            }
             Ok(c) if c.is_empty() => {
                 return ApiError::new(
                     StatusCode::BAD_REQUEST,

@@ -19,12 +19,14 @@ pub mod trace;
 use crate::{
     Result,
     client::{Client, SendOptions},
+    http::model::ModelView,
 };
 use commonware_cryptography::Signer;
 use mycel_ledger::{
     Message,
     modules::{
         market::{self, Job, JobKind, JobStatus, Offer},
+        model,
         staking::{self, Role},
         verify::{self, Dispute, Turn},
     },
@@ -60,6 +62,13 @@ pub trait JobRunner: Send + Sync {
     fn models(&self) -> Vec<Hash>;
     /// Runs `job` on its input bytes.
     fn run(&self, job: &Job, input: &[u8]) -> Result<JobOutput>;
+    /// Starts serving the registered adapter `id` on `base` from its file; `Ok(false)` when this
+    /// runner does not serve adapters on that base (or has no room). Fails when the file does not
+    /// give `id`.
+    fn adopt(&self, id: &Hash, base: &Hash, file: &[u8]) -> Result<bool> {
+        let _ = (id, base, file);
+        Ok(false)
+    }
 }
 
 impl<T: JobRunner> JobRunner for std::sync::Arc<T> {
@@ -72,7 +81,13 @@ impl<T: JobRunner> JobRunner for std::sync::Arc<T> {
     fn run(&self, job: &Job, input: &[u8]) -> Result<JobOutput> {
         (**self).run(job, input)
     }
+    fn adopt(&self, id: &Hash, base: &Hash, file: &[u8]) -> Result<bool> {
+        (**self).adopt(id, base, file)
+    }
 }
+
+/// Polls between two scans for newly registered adapters.
+const ADAPTER_SCAN_POLLS: u64 = 6;
 
 /// Worker settings.
 #[derive(Clone, Debug)]
@@ -116,6 +131,8 @@ pub struct Worker<R: JobRunner> {
     done: BTreeSet<u64>,
     /// Trace leaves of the results this process committed (rebuilt by replay after a restart).
     traces: BTreeMap<u64, Vec<Hash>>,
+    /// Adapters on this worker's models already looked at (served, refused or failed).
+    adapters_seen: BTreeSet<Hash>,
 }
 
 impl<R: JobRunner> Worker<R> {
@@ -128,6 +145,7 @@ impl<R: JobRunner> Worker<R> {
             cfg,
             done: BTreeSet::new(),
             traces: BTreeMap::new(),
+            adapters_seen: BTreeSet::new(),
         }
     }
 
@@ -159,6 +177,11 @@ impl<R: JobRunner> Worker<R> {
             }))
             .await?;
         }
+        self.publish_offer().await
+    }
+
+    /// Publishes (or replaces) the offer: kinds, the models served now, price, licences.
+    async fn publish_offer(&self) -> Result<()> {
         let kinds = self
             .runner
             .kinds()
@@ -274,10 +297,66 @@ impl<R: JobRunner> Worker<R> {
         Ok(())
     }
 
+    /// Starts serving the adapters registered on this worker's models whose licence the worker
+    /// accepts (fine-tunes the network wrote, and imported ones), each checked against its
+    /// registered ID by loading it; republishes the offer when it serves new ones. Returns how
+    /// many were added.
+    pub async fn sync_adapters(&mut self) -> Result<usize> {
+        let mut added = 0;
+        for base in self.runner.models() {
+            let Ok(view) = self
+                .client
+                .get::<ModelView>(&format!("/api/v1/models/{base}"))
+                .await
+            else {
+                continue;
+            };
+            for child in view.children {
+                if self.adapters_seen.contains(&child) {
+                    continue;
+                }
+                let v: ModelView = self.client.get(&format!("/api/v1/models/{child}")).await?;
+                let r = &v.version.registration;
+                if r.kind != model::ModelKind::Adapter
+                    || r.parents != [base]
+                    || !model::accepts(&self.cfg.licenses, &r.license)
+                {
+                    self.adapters_seen.insert(child);
+                    continue;
+                }
+                // A blob not reachable yet is retried at the next scan.
+                let file = self.client.get_blob(&r.files).await?;
+                match tokio::task::block_in_place(|| self.runner.adopt(&child, &base, &file)) {
+                    Ok(true) => {
+                        added += 1;
+                        info!(target: "mycel::worker", model = %child, %base, "serving adapter");
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        warn!(target: "mycel::worker", model = %child, error = %e, "adapter refused")
+                    }
+                }
+                self.adapters_seen.insert(child);
+            }
+        }
+        if added > 0 {
+            self.publish_offer().await?;
+        }
+        Ok(added)
+    }
+
     /// Registers, then runs jobs until the process stops.
     pub async fn run(mut self) -> Result<()> {
         self.register().await?;
+        let mut polls = 0u64;
         loop {
+            // New adapters are looked for every few seconds, not every poll.
+            if polls.is_multiple_of(ADAPTER_SCAN_POLLS)
+                && let Err(e) = self.sync_adapters().await
+            {
+                warn!(target: "mycel::worker", error = %e, "adapter scan failed; retrying");
+            }
+            polls += 1;
             if let Err(e) = self.step().await {
                 warn!(target: "mycel::worker", error = %e, "poll failed; retrying");
             }

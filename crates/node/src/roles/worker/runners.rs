@@ -51,11 +51,17 @@ fn bad_input(why: impl Into<String>) -> Error {
     }
 }
 
+/// Most adapters one worker serves on its base at once (each is a copy of the base's layer
+/// structs sharing its weights, plus the LoRA tensors).
+pub const MAX_ADAPTERS: usize = 8;
+
 /// Runs generation, embedding and fine-tuning jobs, and chat sessions, on local models.
 pub struct MlRunner {
     engine: Mutex<LocalEngine>,
     generator: (String, Hash),
     embedder: (String, Hash),
+    /// Adapters served on the generator: engine name and model ID.
+    adapters: parking_lot::RwLock<Vec<(String, Hash)>>,
 }
 
 impl MlRunner {
@@ -76,7 +82,20 @@ impl MlRunner {
             engine: Mutex::new(engine),
             generator: (generation.to_string(), gen_id),
             embedder: (emb.to_string(), emb_id),
+            adapters: parking_lot::RwLock::new(Vec::new()),
         })
+    }
+
+    /// The engine's name of generation model `id` (the base or a served adapter).
+    fn generator_name(&self, id: &Hash) -> Option<String> {
+        if *id == self.generator.1 {
+            return Some(self.generator.0.clone());
+        }
+        self.adapters
+            .read()
+            .iter()
+            .find(|(_, a)| a == id)
+            .map(|(n, _)| n.clone())
     }
 
     /// The generation model's ID.
@@ -184,11 +203,37 @@ impl JobRunner for MlRunner {
     }
 
     fn models(&self) -> Vec<Hash> {
-        vec![
-            self.generator.1,
+        let mut m = vec![self.generator.1];
+        m.extend(self.adapters.read().iter().map(|(_, id)| *id));
+        m.extend([
             self.embedder.1,
             mycel_data::profile::Profile::text_v1().id(),
-        ]
+        ]);
+        m
+    }
+
+    fn adopt(&self, id: &Hash, base: &Hash, file: &[u8]) -> Result<bool> {
+        if *base != self.generator.1 || self.generator_name(id).is_some() {
+            return Ok(false);
+        }
+        if self.adapters.read().len() >= MAX_ADAPTERS {
+            return Ok(false);
+        }
+        let adapter = mycel_ml::lora::Adapter::from_bytes(file).map_err(ml)?;
+        let name = format!("{}+{}", self.generator.0, id.to_hex());
+        let got = self
+            .engine
+            .lock()
+            .add_adapter(&self.generator.0, &name, &adapter)
+            .map_err(ml)?;
+        if got.0 != id.0 {
+            return Err(bad_input(format!(
+                "adapter file gives model {}, not the registered {id}",
+                Hash(got.0)
+            )));
+        }
+        self.adapters.write().push((name, *id));
+        Ok(true)
     }
 
     fn run(&self, job: &Job, input: &[u8]) -> Result<JobOutput> {
@@ -225,12 +270,12 @@ impl JobRunner for MlRunner {
                 })
             }
             JobKind::Generate => {
-                if job.model != self.generator.1 {
+                let Some(name) = self.generator_name(&job.model) else {
                     return Err(bad_input(format!(
                         "model {} is not served for generation",
                         job.model
                     )));
-                }
+                };
                 let prompts = lines(input, &["prompt", "text"])?;
                 let sampling = SamplingParams {
                     max_tokens: p["max_tokens"].as_u64().unwrap_or(64) as usize,
@@ -247,9 +292,7 @@ impl JobRunner for MlRunner {
                         prompt: Prompt::user(prompt.clone()),
                         params: sampling.clone(),
                     };
-                    let g = engine
-                        .generate(&self.generator.0, &req, &mut |_| {})
-                        .map_err(ml)?;
+                    let g = engine.generate(&name, &req, &mut |_| {}).map_err(ml)?;
                     let tokens = (g.usage.prompt_tokens + g.usage.completion_tokens) as u64;
                     units += tokens;
                     let fingerprints: Vec<String> = g
@@ -326,30 +369,42 @@ impl JobRunner for MlRunner {
     }
 }
 
+impl MlRunner {
+    fn served(&self, model: &Hash) -> Result<String> {
+        self.generator_name(model)
+            .ok_or_else(|| bad_input(format!("model {model} is not served here")))
+    }
+}
+
 impl ChatEngine for MlRunner {
-    fn model(&self) -> Hash {
-        self.generator.1
+    fn models(&self) -> Vec<Hash> {
+        let mut m = vec![self.generator.1];
+        m.extend(self.adapters.read().iter().map(|(_, id)| *id));
+        m
     }
 
     fn embed_model(&self) -> Option<Hash> {
         Some(self.embedder.1)
     }
 
-    fn prompt_tokens(&self, prompt: &SessionPrompt) -> Result<(u64, u64)> {
+    fn prompt_tokens(&self, model: &Hash, prompt: &SessionPrompt) -> Result<(u64, u64)> {
+        let name = self.served(model)?;
         let (n, context) = self
             .engine
             .lock()
-            .prompt_tokens(&self.generator.0, &ml_prompt(prompt))
+            .prompt_tokens(&name, &ml_prompt(prompt))
             .map_err(ml)?;
         Ok((n as u64, context as u64))
     }
 
     fn generate(
         &self,
+        model: &Hash,
         req: &ChatRequest,
         max_tokens: u64,
         on_text: &mut (dyn FnMut(&str) -> bool + Send),
     ) -> Result<Generated> {
+        let name = self.served(model)?;
         let greq = GenerateRequest {
             prompt: ml_prompt(&req.prompt),
             params: SamplingParams {
@@ -364,7 +419,7 @@ impl ChatEngine for MlRunner {
         let (usage, finish) = self
             .engine
             .lock()
-            .generate_while(&self.generator.0, &greq, on_text)
+            .generate_while(&name, &greq, on_text)
             .map_err(ml)?;
         Ok(Generated {
             usage: Usage {

@@ -86,18 +86,19 @@ pub struct Generated {
 
 /// Generates text and embeddings for sessions: the seam to the ML engine.
 pub trait ChatEngine: Send + Sync + 'static {
-    /// The generation model's ID.
-    fn model(&self) -> Hash;
+    /// The generation models served (a base and the adapters loaded on it).
+    fn models(&self) -> Vec<Hash>;
     /// The embedding model's ID, if this engine embeds.
     fn embed_model(&self) -> Option<Hash> {
         None
     }
     /// The prompt's length in tokens and the context window.
-    fn prompt_tokens(&self, prompt: &Prompt) -> Result<(u64, u64)>;
-    /// Generates at most `max_tokens` tokens for `req`, calling `on_text` with each piece of
-    /// text; stops early when it returns `false`.
+    fn prompt_tokens(&self, model: &Hash, prompt: &Prompt) -> Result<(u64, u64)>;
+    /// Generates at most `max_tokens` tokens for `req` with `model` (one of [`Self::models`]),
+    /// calling `on_text` with each piece of text; stops early when it returns `false`.
     fn generate(
         &self,
+        model: &Hash,
         req: &ChatRequest,
         max_tokens: u64,
         on_text: &mut (dyn FnMut(&str) -> bool + Send),
@@ -118,22 +119,23 @@ pub trait ChatEngine: Send + Sync + 'static {
 }
 
 impl<T: ChatEngine> ChatEngine for Arc<T> {
-    fn model(&self) -> Hash {
-        (**self).model()
+    fn models(&self) -> Vec<Hash> {
+        (**self).models()
     }
     fn embed_model(&self) -> Option<Hash> {
         (**self).embed_model()
     }
-    fn prompt_tokens(&self, prompt: &Prompt) -> Result<(u64, u64)> {
-        (**self).prompt_tokens(prompt)
+    fn prompt_tokens(&self, model: &Hash, prompt: &Prompt) -> Result<(u64, u64)> {
+        (**self).prompt_tokens(model, prompt)
     }
     fn generate(
         &self,
+        model: &Hash,
         req: &ChatRequest,
         max_tokens: u64,
         on_text: &mut (dyn FnMut(&str) -> bool + Send),
     ) -> Result<Generated> {
-        (**self).generate(req, max_tokens, on_text)
+        (**self).generate(model, req, max_tokens, on_text)
     }
     fn embed_tokens(&self, input: &[String]) -> Result<u64> {
         (**self).embed_tokens(input)
@@ -485,7 +487,7 @@ impl<E: ChatEngine> SessionServer<E> {
     ) -> std::result::Result<(u64, u64), ApiError> {
         let (prompt, context) = self
             .engine
-            .prompt_tokens(&req.prompt)
+            .prompt_tokens(&a.session.model, &req.prompt)
             .map_err(|e| invalid("messages", e.to_string()))?;
         let room = context.saturating_sub(prompt);
         if room == 0 {
@@ -553,9 +555,12 @@ fn error(status: StatusCode, message: String) -> Response {
 }
 
 async fn models<E: ChatEngine>(State(s): State<Arc<SessionServer<E>>>) -> Json<serde_json::Value> {
-    let mut data = vec![
-        serde_json::json!({"id": s.engine.model().to_hex(), "object": "model", "owned_by": s.address().to_string()}),
-    ];
+    let mut data: Vec<serde_json::Value> = s
+        .engine
+        .models()
+        .iter()
+        .map(|m| serde_json::json!({"id": m.to_hex(), "object": "model", "owned_by": s.address().to_string()}))
+        .collect();
     if let Some(e) = s.engine.embed_model() {
         data.push(serde_json::json!({"id": e.to_hex(), "object": "model", "owned_by": s.address().to_string()}));
     }
@@ -656,7 +661,7 @@ async fn generate<E: ChatEngine>(
         Ok(a) => a,
         Err((st, m)) => return error(st, m),
     };
-    if a.session.model != s.engine.model() {
+    if !s.engine.models().contains(&a.session.model) {
         return wrong_model(&a.session, "generate with");
     }
     let (_, max_tokens) = match s.budget(&a, &req) {
@@ -666,12 +671,13 @@ async fn generate<E: ChatEngine>(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let engine_server = s.clone();
     let gen_req = req.clone();
+    let model = a.session.model;
     let generation = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + MAX_REQUEST_TIME;
         let mut out = String::new();
         let g = engine_server
             .engine
-            .generate(&gen_req, max_tokens, &mut |piece| {
+            .generate(&model, &gen_req, max_tokens, &mut |piece| {
                 out.push_str(piece);
                 // A client gone (its receiver dropped) or the time up stops generation.
                 tx.send(piece.to_string()).is_ok() && Instant::now() < deadline
@@ -854,10 +860,10 @@ pub struct InstantEngine {
 }
 
 impl ChatEngine for InstantEngine {
-    fn model(&self) -> Hash {
-        self.model
+    fn models(&self) -> Vec<Hash> {
+        vec![self.model]
     }
-    fn prompt_tokens(&self, prompt: &Prompt) -> Result<(u64, u64)> {
+    fn prompt_tokens(&self, _: &Hash, prompt: &Prompt) -> Result<(u64, u64)> {
         let n = match prompt {
             Prompt::Chat(m) => m.iter().map(|m| m.content.len()).sum::<usize>(),
             Prompt::Text(t) => t.len(),
@@ -866,11 +872,12 @@ impl ChatEngine for InstantEngine {
     }
     fn generate(
         &self,
+        model: &Hash,
         req: &ChatRequest,
         max_tokens: u64,
         on_text: &mut (dyn FnMut(&str) -> bool + Send),
     ) -> Result<Generated> {
-        let (prompt, _) = self.prompt_tokens(&req.prompt)?;
+        let (prompt, _) = self.prompt_tokens(model, &req.prompt)?;
         let mut completion = 0;
         for piece in self.reply.split_inclusive(' ') {
             if completion == max_tokens {

@@ -20,6 +20,8 @@ pub struct WorkerOptions {
     pub tiny: bool,
     /// Threads per job.
     pub threads: usize,
+    /// Licences accepted for registered models, comma-separated (published in the offer).
+    pub licenses: String,
 }
 
 /// Loads the engines a worker or an auditor runs jobs on: the pinned models (fetched if missing),
@@ -102,6 +104,7 @@ pub async fn run_with(
     let cfg = WorkerConfig {
         price_per_unit: o.price,
         endpoint,
+        licenses: o.licenses.clone(),
         ..Default::default()
     };
     Worker::new(client, key, runner, cfg).run().await
