@@ -3,5 +3,6 @@
 mod common;
 mod gateway;
 mod http;
+mod model;
 mod session;
 mod worker;
