@@ -7,6 +7,7 @@ mod chain;
 mod common;
 mod data;
 mod gateway;
+mod lineage;
 mod market;
 mod real_models;
 mod verify;
