@@ -304,4 +304,39 @@ async fn the_gateway_refuses_a_gated_model_without_a_grant() {
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     let r = chat().await.unwrap();
     assert_ne!(r.status().as_u16(), 403, "{:?}", r.text().await);
+
+    // Bad lookups get the one error shape.
+    for (path, status, code) in [
+        ("/api/v1/models/zz".to_string(), 400, "bad_request"),
+        (
+            format!("/api/v1/models/{}", "00".repeat(32)),
+            404,
+            "not_found",
+        ),
+        (
+            format!("/api/v1/models/{}/lineage", "11".repeat(32)),
+            404,
+            "not_found",
+        ),
+        (
+            format!("/api/v1/models/{MODEL}/lineage?format=svg"),
+            400,
+            "bad_request",
+        ),
+        (
+            format!("/api/v1/models/{}/proof", "11".repeat(32)),
+            404,
+            "not_found",
+        ),
+        (
+            "/api/v1/models?owner=nobody".to_string(),
+            400,
+            "bad_request",
+        ),
+    ] {
+        let r = reqwest::get(format!("{}{path}", c.base())).await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{path}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], code, "{path}: {v}");
+    }
 }
