@@ -135,6 +135,23 @@ impl<R: JobRunner> Auditor<R> {
         if let Some(r) = self.replays.get(&job.id) {
             return Ok(r.clone());
         }
+        // A job on a registered adapter the runner does not hold yet: load it as the worker
+        // did (auditing is not serving, so no licence filter).
+        if !self.runner.models().contains(&job.model) {
+            match crate::roles::worker::adopt_registered(
+                &self.client,
+                &self.runner,
+                &job.model,
+                None,
+            )
+            .await?
+            {
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(target: "mycel::auditor", job = job.id, model = %job.model, error = %e, "cannot load the job's adapter")
+                }
+            }
+        }
         let input = self.client.job_input(job).await?;
         let r = tokio::task::block_in_place(|| replay(&self.runner, job, &input))?;
         self.replays.insert(job.id, r.clone());

@@ -86,6 +86,34 @@ impl<T: JobRunner> JobRunner for std::sync::Arc<T> {
     }
 }
 
+/// Loads registered adapter `id` into `runner` if it is an adapter on one of the runner's models
+/// (and, with `licenses`, under one of them): fetches its file by the hash the chain records and
+/// checks that loading it gives `id`. The outer error is the node's (retry later); the inner
+/// one says why this adapter cannot be served (do not retry). `Ok(Ok(false))`: not one for this
+/// runner.
+pub async fn adopt_registered<R: JobRunner>(
+    client: &Client,
+    runner: &R,
+    id: &Hash,
+    licenses: Option<&str>,
+) -> Result<std::result::Result<bool, crate::Error>> {
+    let v: ModelView = client.get(&format!("/api/v1/models/{id}")).await?;
+    let r = &v.version.registration;
+    let [base] = r.parents[..] else {
+        return Ok(Ok(false));
+    };
+    if r.kind != model::ModelKind::Adapter
+        || !runner.models().contains(&base)
+        || licenses.is_some_and(|l| !model::accepts(l, &r.license))
+    {
+        return Ok(Ok(false));
+    }
+    let file = client.get_blob(&r.files).await?;
+    Ok(tokio::task::block_in_place(|| {
+        runner.adopt(id, &base, &file)
+    }))
+}
+
 /// Polls between two scans for newly registered adapters.
 const ADAPTER_SCAN_POLLS: u64 = 6;
 
@@ -315,18 +343,10 @@ impl<R: JobRunner> Worker<R> {
                 if self.adapters_seen.contains(&child) {
                     continue;
                 }
-                let v: ModelView = self.client.get(&format!("/api/v1/models/{child}")).await?;
-                let r = &v.version.registration;
-                if r.kind != model::ModelKind::Adapter
-                    || r.parents != [base]
-                    || !model::accepts(&self.cfg.licenses, &r.license)
-                {
-                    self.adapters_seen.insert(child);
-                    continue;
-                }
                 // A blob not reachable yet is retried at the next scan.
-                let file = self.client.get_blob(&r.files).await?;
-                match tokio::task::block_in_place(|| self.runner.adopt(&child, &base, &file)) {
+                match adopt_registered(&self.client, &self.runner, &child, Some(&self.cfg.licenses))
+                    .await?
+                {
                     Ok(true) => {
                         added += 1;
                         info!(target: "mycel::worker", model = %child, %base, "serving adapter");
