@@ -180,7 +180,8 @@ async fn real_lineage_from_contributor_to_served_adapter() {
         .post(format!("http://{}/v1/chat/completions", net.api))
         .bearer_auth(&key)
         .json(&serde_json::json!({
-            "model": adapter,
+            // By its registered name: the gateway resolves a unique one.
+            "model": format!("SmolLM2-135M-Instruct-ft{job}"),
             "messages": [{"role": "user", "content": "What does a ledger record?"}],
             "max_tokens": 12,
         }))
@@ -198,6 +199,18 @@ async fn real_lineage_from_contributor_to_served_adapter() {
         "{body}"
     );
     assert_eq!(body["mycel_receipt"]["receipt"]["model"], adapter.as_str());
+    let listed: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/v1/models/{adapter}", net.api))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["mycel_kind"], "adapter", "{listed}");
+    assert_eq!(listed["license"], "Apache-2.0", "{listed}");
+    assert_eq!(listed["mycel_parents"][0], base.as_str(), "{listed}");
 
     // The tree: base → adapter → dataset → contributor, with the job that made it.
     let tree = net.cli(&["model", "tree", &adapter]);

@@ -404,6 +404,31 @@ impl Gateway {
             .map_or_else(|| id.to_hex(), |n| n.name.to_string())
     }
 
+    /// [`Self::resolve`], else a registered version's display name when exactly one version
+    /// has it (a fine-tune's `SmolLM2-135M-Instruct-ft3`).
+    async fn resolve_registered(&self, name: &str) -> Option<Hash> {
+        if let Some(id) = self.resolve(name) {
+            return Some(id);
+        }
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'));
+        if !valid {
+            return None;
+        }
+        let found: Vec<mycel_ledger::modules::model::Version> = self
+            .chain
+            .get(&format!("/api/v1/models?name={name}&limit=2"))
+            .await
+            .ok()?;
+        match found.as_slice() {
+            [v] => Some(v.registration.id),
+            _ => None,
+        }
+    }
+
     /// The model a request names: a pinned name (either spelling) or a 64-hex ID.
     fn resolve(&self, name: &str) -> Option<Hash> {
         if let Some(n) = self
@@ -849,7 +874,7 @@ impl Gateway {
                 }
             }
         };
-        let Some(model) = self.resolve(&model_name) else {
+        let Some(model) = self.resolve_registered(&model_name).await else {
             return ApiError::new(
                 StatusCode::NOT_FOUND,
                 "model_not_found",
@@ -1479,8 +1504,14 @@ async fn usage(State(g): State<Arc<Gateway>>) -> Response {
 }
 
 /// One entry of `/v1/models`.
-fn model_entry(g: &Gateway, id: &Hash, workers: &[WorkerView]) -> serde_json::Value {
+fn model_entry(
+    g: &Gateway,
+    id: &Hash,
+    workers: &[WorkerView],
+    registered: Option<&crate::http::model::ModelView>,
+) -> serde_json::Value {
     let named = g.names.iter().find(|n| n.id == *id);
+    let reg = registered.map(|v| &v.version.registration);
     let serving: Vec<&WorkerView> = workers
         .iter()
         .filter(|w| w.offer.models.contains(id))
@@ -1492,7 +1523,10 @@ fn model_entry(g: &Gateway, id: &Hash, workers: &[WorkerView]) -> serde_json::Va
         "created": 0,
         "owned_by": "mycel",
         "mycel_model_id": id.to_hex(),
-        "license": named.map(|n| n.license),
+        "license": reg.map(|r| r.license.as_str()).or(named.map(|n| n.license)),
+        "name": reg.map(|r| r.name.as_str()).or(named.map(|n| n.name)),
+        "mycel_kind": reg.map(|r| r.kind.as_str()),
+        "mycel_parents": reg.map(|r| &r.parents),
         "workers": serving.len(),
         "min_price_per_token": min_price.map(|p| p.to_string()),
     })
@@ -1514,15 +1548,20 @@ async fn models(State(g): State<Arc<Gateway>>) -> Response {
         .collect();
     ids.sort();
     ids.dedup();
-    let data: Vec<serde_json::Value> = ids.iter().map(|id| model_entry(&g, id, &workers)).collect();
+    let mut data = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let registered = g.registered(id).await.ok().flatten();
+        data.push(model_entry(&g, id, &workers, registered.as_ref()));
+    }
     Json(serde_json::json!({"object": "list", "data": data})).into_response()
 }
 
 async fn model(State(g): State<Arc<Gateway>>, Path(id): Path<String>) -> Response {
     let workers = g.router.workers(&g.chain).await.unwrap_or_default();
-    match g.resolve(&id) {
+    match g.resolve_registered(&id).await {
         Some(h) if workers.iter().any(|w| w.offer.models.contains(&h)) => {
-            Json(model_entry(&g, &h, &workers)).into_response()
+            let registered = g.registered(&h).await.ok().flatten();
+            Json(model_entry(&g, &h, &workers, registered.as_ref())).into_response()
         }
         _ => ApiError::new(
             StatusCode::NOT_FOUND,
