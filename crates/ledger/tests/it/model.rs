@@ -524,3 +524,67 @@ fn the_contributor_paying_for_its_own_model_earns_no_data_credit() {
             .all(|(a, _)| *a != addr(&contributor))
     );
 }
+
+#[test]
+fn a_session_on_a_model_credits_its_data_once_however_often_it_settles() {
+    use mycel_ledger::modules::market::Receipt;
+    use mycel_primitives::merkle;
+    let mut c = chain("*", CONSENT_TRAIN);
+    let derived = Hash([9; 32]);
+    c.block(&[c.tx(
+        &account(0),
+        vec![register(Registration {
+            datasets: vec![DATASET],
+            ..reg(derived, ModelKind::Finetune, vec![BASE])
+        })],
+    )]);
+    c.block(&[c.tx(&account(1), vec![offer("*", vec![BASE, derived])])]);
+    let client = account(2);
+    let out = c.block(&[c.tx(
+        &client,
+        vec![Message::Market(market::Msg::Session(SessionMsg::Open {
+            worker: addr(&account(1)),
+            model: derived,
+            deposit: Amount::from_myc(1),
+            duration_blocks: 50,
+        }))],
+    )]);
+    assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+    let receipts: Vec<Receipt> = (0..4u64)
+        .map(|seq| Receipt {
+            session: 0,
+            seq,
+            model: derived,
+            input_hash: Hash([seq as u8; 32]),
+            output_hash: Hash([seq as u8 + 100; 32]),
+            tokens: 10,
+            price: Amount(1_000),
+            amount: Amount(10_000),
+            cumulative: Amount(10_000 * (seq as u128 + 1)),
+        })
+        .collect();
+    let leaves: Vec<Hash> = receipts.iter().map(Receipt::leaf).collect();
+    let credited = |c: &Chain| {
+        market::data_used(&c.state, 0)
+            .unwrap()
+            .iter()
+            .find(|(a, _)| *a == addr(&account(3)))
+            .map_or(0, |x| x.1)
+    };
+    for n in [2usize, 4] {
+        let last = receipts[n - 1].clone();
+        let out = c.block(&[c.tx(
+            &account(1),
+            vec![Message::Market(market::Msg::Session(SessionMsg::Settle {
+                session: 0,
+                receipts_root: merkle::root(&leaves[..n]),
+                count: n as u64,
+                total: last.cumulative,
+                proof: merkle::prove(&leaves[..n], n - 1).unwrap(),
+                last,
+            }))],
+        )]);
+        assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+        assert_eq!(credited(&c), 5_000, "after settling {n} receipts");
+    }
+}

@@ -189,7 +189,11 @@ pub fn execute<S: StateRead + ?Sized>(
                 let cur = ctx.state.get::<u64>(&k)?.unwrap_or(0);
                 ctx.state.put(k, &cur.saturating_add(units));
             }
-            super::super::exec::credit_lineage(ctx, &s.model, &s.client)?;
+            // A session is one use of its model, as a job is: its data contributors are credited
+            // at its first settlement, however often the worker settles.
+            if s.count == 0 {
+                super::super::exec::credit_lineage(ctx, &s.model, &s.client)?;
+            }
             s.receipts_root = *receipts_root;
             s.count = *count;
             s.total = *total;
