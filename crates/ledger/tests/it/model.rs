@@ -144,6 +144,11 @@ fn a_base_model_is_registered_once_with_its_owner() {
     assert!(!v.attested);
     assert_eq!(v.job, None);
     assert_eq!(model::count(&c.state).unwrap(), 1);
+    assert_eq!(
+        model::named(&c.state, "SmolLM2-135M-Instruct").unwrap(),
+        vec![BASE]
+    );
+    assert!(model::named(&c.state, "SmolLM2").unwrap().is_empty());
     refused(
         &mut c,
         &account(2),

@@ -31,7 +31,7 @@ pub struct ModelView {
 pub struct ModelsQuery {
     /// Only this owner's versions.
     pub owner: Option<String>,
-    /// Only versions with this display name (scans every version: for operators and imports).
+    /// Only versions with this display name (an index lookup).
     pub name: Option<String>,
     /// Most versions (default 20, at most 200).
     pub limit: Option<u64>,
@@ -76,11 +76,17 @@ pub(crate) async fn list_models(
         }
         None => match &q.name {
             Some(name) => {
-                let mut all =
-                    model::recent_models(&state, usize::MAX).map_err(ApiError::internal)?;
-                all.retain(|v| v.registration.name == *name);
-                all.truncate(limit);
-                all
+                let mut out = Vec::new();
+                for id in model::named(&state, name)
+                    .map_err(ApiError::internal)?
+                    .into_iter()
+                    .take(limit)
+                {
+                    if let Some(v) = model::version(&state, &id).map_err(ApiError::internal)? {
+                        out.push(v);
+                    }
+                }
+                out
             }
             None => model::recent_models(&state, limit).map_err(ApiError::internal)?,
         },

@@ -65,6 +65,9 @@ fn insert<S: StateRead + ?Sized>(
     }
     ctx.state
         .put_raw(key(OWNER, &[&owner.0, &id.0]), Vec::new());
+    let mut by_name = name_prefix(&registration.name);
+    by_name.extend_from_slice(&id.0);
+    ctx.state.put_raw(by_name, Vec::new());
     let n = count(ctx.state)?;
     ctx.state.put(COUNT.to_vec(), &(n + 1));
     let kind = registration.kind;

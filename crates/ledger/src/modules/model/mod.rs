@@ -23,7 +23,7 @@
 //! so serving it credits the contributors of every dataset it learned from.
 //!
 //! State: `model/v/<id>` → [`Version`]; `model/child/<parent><child>` → (); `model/owner/<owner><id>`
-//! → (); `model/grant/<id><grantee>` → (); `model/count` → u64.
+//! → (); `model/name/<name>\0<id>` → (); `model/grant/<id><grantee>` → (); `model/count` → u64.
 
 mod error;
 pub use error::ModelError;

@@ -46,6 +46,14 @@ pub fn models_of(state: &(impl StateRead + ?Sized), owner: &Address) -> Result<V
         .collect())
 }
 
+/// The versions registered under display name `name`, in ID order (names are not unique).
+pub fn named(state: &(impl StateRead + ?Sized), name: &str) -> Result<Vec<Hash>> {
+    Ok(suffixes(state, &name_prefix(name))?
+        .into_iter()
+        .map(Hash)
+        .collect())
+}
+
 /// The accounts granted use of `id`, in address order.
 pub fn grantees(state: &(impl StateRead + ?Sized), id: &Hash) -> Result<Vec<Address>> {
     Ok(suffixes(state, &key(GRANT, &[&id.0]))?

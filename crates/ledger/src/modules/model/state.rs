@@ -9,6 +9,12 @@ pub(super) const CHILD: &[u8] = b"model/child/";
 pub(super) const OWNER: &[u8] = b"model/owner/";
 pub(super) const GRANT: &[u8] = b"model/grant/";
 pub(super) const COUNT: &[u8] = b"model/count";
+pub(super) const NAME: &[u8] = b"model/name/";
+
+/// The prefix of the versions named `name` in the name index (names hold no NUL byte).
+pub(super) fn name_prefix(name: &str) -> Vec<u8> {
+    key(NAME, &[name.as_bytes(), &[0]])
+}
 
 /// Most datasets a version's attribution carries (its own and its ancestors', deduplicated).
 pub const MAX_ATTRIBUTION: usize = 64;
