@@ -4,6 +4,7 @@
 
 mod embed;
 mod generate;
+mod hf_reference;
 mod lora;
 mod models;
 mod replay;
