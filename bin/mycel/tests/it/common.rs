@@ -258,6 +258,74 @@ pub fn transfer(key: &PrivateKey, nonce: u64, to: Address) -> Tx {
     .sign(key)
 }
 
+/// The variable naming the Chromium (or Chrome) binary that renders the dashboard.
+pub const CHROMIUM: &str = "MYCEL_CHROMIUM";
+
+/// Flags for every headless Chromium run: no network of its own beyond the page, a fixed window,
+/// and virtual time long enough for the dashboard's scripts to fetch and draw.
+const CHROMIUM_FLAGS: [&str; 10] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=8000",
+    "--window-size=1400,1800",
+];
+
+/// The headless Chromium to drive, from `MYCEL_CHROMIUM`. Without it, prints `SKIP` and returns
+/// `None`, and panics instead with `MYCEL_REQUIRE_MODELS=1` (as in CI, where `.ci/run` installs
+/// Chromium and sets it).
+pub fn chromium() -> Option<String> {
+    match std::env::var(CHROMIUM) {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ if std::env::var("MYCEL_REQUIRE_MODELS").as_deref() == Ok("1") => {
+            panic!("{CHROMIUM} is not set: .ci/run installs Chromium and sets it")
+        }
+        _ => {
+            eprintln!("SKIP dashboard check: {CHROMIUM} not set");
+            None
+        }
+    }
+}
+
+/// Runs headless Chromium (see [`chromium`]) on `url` with the profile in `profile_dir` and
+/// `args`, and returns its stdout; panics if it fails.
+fn chromium_run(profile_dir: &Path, url: &str, args: &[String]) -> String {
+    let chromium = std::env::var(CHROMIUM)
+        .unwrap_or_else(|_| panic!("{CHROMIUM} is not set: check chromium() first"));
+    let out = Command::new(&chromium)
+        .args(CHROMIUM_FLAGS)
+        .arg(format!("--user-data-dir={}", profile_dir.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {chromium}: {e}"));
+    assert!(
+        out.status.success(),
+        "chromium failed on {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The DOM of `url` once its scripts have run (`--dump-dom`), as headless Chromium serializes it.
+pub fn chromium_dom(profile_dir: &Path, url: &str) -> String {
+    chromium_run(profile_dir, url, &["--dump-dom".into()])
+}
+
+/// Saves a PNG screenshot of `url` (1400×1800) to `out`.
+pub fn chromium_screenshot(profile_dir: &Path, url: &str, out: &Path) {
+    chromium_run(
+        profile_dir,
+        url,
+        &[format!("--screenshot={}", out.display())],
+    );
+}
+
 /// Writes `(id, text)` records as JSON lines.
 pub fn write_jsonl(path: &Path, docs: &[(String, String)]) {
     let body: String = docs

@@ -5,7 +5,8 @@
 //! `MYCEL_REQUIRE_MODELS=1` (as in CI).
 
 use crate::common::{
-    BIN, Devnet, Process, assert_supply_consistent, free_port, pinned_models, wait_up,
+    BIN, Devnet, Process, assert_supply_consistent, chromium, chromium_dom, chromium_screenshot,
+    free_port, pinned_models, wait_up,
 };
 use mycel_ml::registry::{MINILM, SMOLLM2};
 use std::{
@@ -203,44 +204,13 @@ async fn real_openai_sdk_against_devnet() {
 /// per-model usage from the SDK run, and the activity charts drawn. Also saves a screenshot
 /// beside the devnet's home for a person to look at.
 async fn dashboard_renders_the_explorer(net: &Devnet, base: &str) {
-    let chromium = match std::env::var("MYCEL_CHROMIUM") {
-        Ok(p) => p,
-        Err(_) if std::env::var("MYCEL_REQUIRE_MODELS").as_deref() == Ok("1") => {
-            panic!("MYCEL_CHROMIUM is not set: .ci/run installs Chromium and sets it")
-        }
-        Err(_) => {
-            eprintln!("SKIP dashboard check: MYCEL_CHROMIUM not set");
-            return;
-        }
-    };
+    if chromium().is_none() {
+        return;
+    }
     let root = base.trim_end_matches("/v1");
     let profile = net.home.join("chromium-profile");
-    let run = |args: &[String]| {
-        let out = Command::new(&chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--virtual-time-budget=8000",
-                "--window-size=1400,1800",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {chromium}: {e}"));
-        assert!(
-            out.status.success(),
-            "chromium failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let dom = run(&["--dump-dom".into(), format!("{root}/#/session/0")]);
+    let page = format!("{root}/#/session/0");
+    let dom = chromium_dom(&profile, &page);
     assert!(
         dom.contains("Session 0"),
         "the session page was not rendered:\n{dom:.2000}"
@@ -256,10 +226,7 @@ async fn dashboard_renders_the_explorer(net: &Devnet, base: &str) {
     );
     assert!(dom.contains("class=\"fee\""), "the fee chart was not drawn");
     let shot = net.home.join("dashboard.png");
-    run(&[
-        format!("--screenshot={}", shot.display()),
-        format!("{root}/#/session/0"),
-    ]);
+    chromium_screenshot(&profile, &page, &shot);
     assert!(
         std::fs::metadata(&shot)
             .map(|m| m.len() > 10_000)

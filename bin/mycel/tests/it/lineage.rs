@@ -8,7 +8,8 @@
 //! same ID.
 
 use crate::common::{
-    BIN, Devnet, Process, assert_supply_consistent, free_port, pinned_models, wait_up,
+    BIN, Devnet, Process, assert_supply_consistent, chromium, chromium_dom, chromium_screenshot,
+    free_port, pinned_models, wait_up,
 };
 use mycel_ml::registry::{FileRole, MINILM, SMOLLM2};
 use std::{
@@ -283,6 +284,7 @@ async fn real_lineage_from_contributor_to_served_adapter() {
     ]);
     assert_eq!(back["model"], adapter.as_str(), "{back}");
     check_with_safetensors(&out);
+    lineage_page_renders(&net, &adapter, &base, &root);
     assert_supply_consistent(&c).await;
     devnet.kill();
 }
@@ -311,4 +313,39 @@ fn check_with_safetensors(dir: &std::path::Path) {
     );
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("\"ok\": true"), "{summary}");
+}
+
+/// The adapter's page as a browser renders it (headless Chromium, the page's own scripts run):
+/// the lineage graph drawn with the base, the adapter, the dataset and its contributor as linked
+/// nodes. Saves a screenshot for a person to look at.
+fn lineage_page_renders(net: &Devnet, adapter: &str, base: &str, root: &str) {
+    let Some(_) = chromium() else {
+        return;
+    };
+    let url = format!("http://{}/#/model/{adapter}", net.api);
+    let profile = net.home.join("chromium-profile");
+    let dom = chromium_dom(&profile, &url);
+    for want in [
+        format!("data-id=\"model:{base}\""),
+        format!("data-id=\"model:{adapter}\""),
+        format!("data-id=\"dataset:{root}\""),
+        "data-kind=\"contributor\"".to_string(),
+        "data-kind=\"job\"".to_string(),
+        format!("href=\"#/model/{base}\""),
+    ] {
+        assert!(
+            dom.contains(&want),
+            "{want} not in the rendered page:\n{dom:.3000}"
+        );
+    }
+    let shot = net.home.join("lineage.png");
+    chromium_screenshot(&profile, &url, &shot);
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false)
+    );
+    let keep = std::env::temp_dir().join("mycel-lineage.png");
+    let _ = std::fs::copy(&shot, &keep);
+    eprintln!("lineage page screenshot: {}", keep.display());
 }

@@ -883,7 +883,6 @@ impl Gateway {
             .with_param("model")
             .into_response();
         };
-        let display = self.display(&model);
         let account = match self.account_key(&key) {
             Ok(a) => a,
             Err(e) => return e.into_response(),
@@ -891,6 +890,11 @@ impl Gateway {
         let registered = match self.registered(&model).await {
             Ok(r) => r,
             Err(e) => return e.into_response(),
+        };
+        // A pinned model's display name, else its registered one, else its ID.
+        let display = match (&registered, self.names.iter().any(|n| n.id == model)) {
+            (Some(v), false) => v.version.registration.name.clone(),
+            _ => self.display(&model),
         };
         if let Some(v) = &registered
             && let Err(e) = Self::check_access(
