@@ -97,6 +97,35 @@ impl Devnet {
         }
     }
 
+    /// Starts `mycel devnet` on this (fresh) home, its worker on the pinned models in `models`;
+    /// returns once the API is up and the worker has published its offer.
+    pub async fn start_real(&self, models: &mycel_ml::registry::ModelStore) -> (Process, Client) {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--home", self.home.to_str().unwrap(), "devnet"])
+            .args(["--api.addr", &self.api, "--p2p.addr", &self.p2p])
+            .args(["--worker.listen", &format!("127.0.0.1:{}", free_port())])
+            .env("MYCEL_MODELS", models.root());
+        let devnet = Process::spawn(cmd, &self.log());
+        let c = self.client();
+        wait_up(&c, &self.home).await;
+        let worker = self.address("worker").to_string();
+        // The worker bonds and publishes its offer once its models are loaded.
+        let start = Instant::now();
+        while c
+            .get::<serde_json::Value>(&format!("/api/v1/workers/{worker}/offer"))
+            .await
+            .is_err()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "the devnet worker never published an offer: {}",
+                std::fs::read_to_string(self.log()).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        (devnet, c)
+    }
+
     /// A home initialized by `mycel init` with the funded `dev*` and `worker` keys.
     pub fn init() -> Devnet {
         let net = Devnet::fresh();
@@ -324,6 +353,22 @@ pub fn chromium_screenshot(profile_dir: &Path, url: &str, out: &Path) {
         url,
         &[format!("--screenshot={}", out.display())],
     );
+}
+
+/// Screenshots `url` into the devnet's home as `name`, checks it holds a picture, and keeps a copy
+/// in the temporary folder for a person to look at (its path is printed).
+pub fn keep_screenshot(net: &Devnet, url: &str, name: &str) {
+    let shot = net.home.join(name);
+    chromium_screenshot(&net.home.join("chromium-profile"), url, &shot);
+    assert!(
+        std::fs::metadata(&shot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "no screenshot of {url}"
+    );
+    let keep = std::env::temp_dir().join(format!("mycel-{name}"));
+    let _ = std::fs::copy(&shot, &keep);
+    eprintln!("screenshot of {url}: {}", keep.display());
 }
 
 /// Writes `(id, text)` records as JSON lines.

@@ -5,8 +5,7 @@
 //! `MYCEL_REQUIRE_MODELS=1` (as in CI).
 
 use crate::common::{
-    BIN, Devnet, Process, assert_supply_consistent, chromium, chromium_dom, chromium_screenshot,
-    free_port, pinned_models, wait_up,
+    Devnet, assert_supply_consistent, chromium, chromium_dom, keep_screenshot, pinned_models,
 };
 use mycel_ml::registry::{MINILM, SMOLLM2};
 use std::{
@@ -52,30 +51,8 @@ async fn real_openai_sdk_against_devnet() {
         }
     };
     let net = Devnet::fresh();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["--home", net.home.to_str().unwrap(), "devnet"])
-        .args(["--api.addr", &net.api, "--p2p.addr", &net.p2p])
-        .args(["--worker.listen", &format!("127.0.0.1:{}", free_port())])
-        .env("MYCEL_MODELS", models.root());
-    let devnet = Process::spawn(cmd, &net.log());
+    let (devnet, c) = net.start_real(&models).await;
     let log = || std::fs::read_to_string(net.log()).unwrap_or_default();
-    let c = net.client();
-    wait_up(&c, &net.home).await;
-    let worker = net.address("worker").to_string();
-    // The worker bonds and publishes its offer once its models are loaded.
-    let start = Instant::now();
-    while c
-        .get::<serde_json::Value>(&format!("/api/v1/workers/{worker}/offer"))
-        .await
-        .is_err()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "the devnet worker never published an offer: {}",
-            log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     // The devnet writes its gateway API key to a one-line file in its home.
     let key_file = net.home.join("gateway").join("devnet-api-key");
     let start = Instant::now();
@@ -225,14 +202,5 @@ async fn dashboard_renders_the_explorer(net: &Devnet, base: &str) {
         "per-model gateway usage missing:\n{dom:.4000}"
     );
     assert!(dom.contains("class=\"fee\""), "the fee chart was not drawn");
-    let shot = net.home.join("dashboard.png");
-    chromium_screenshot(&profile, &page, &shot);
-    assert!(
-        std::fs::metadata(&shot)
-            .map(|m| m.len() > 10_000)
-            .unwrap_or(false)
-    );
-    let keep = std::env::temp_dir().join("mycel-dashboard.png");
-    let _ = std::fs::copy(&shot, &keep);
-    eprintln!("dashboard screenshot: {}", keep.display());
+    keep_screenshot(net, &page, "dashboard.png");
 }

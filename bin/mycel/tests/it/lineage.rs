@@ -8,8 +8,7 @@
 //! same ID.
 
 use crate::common::{
-    BIN, Devnet, Process, assert_supply_consistent, chromium, chromium_dom, chromium_screenshot,
-    free_port, pinned_models, wait_up,
+    Devnet, assert_supply_consistent, chromium, chromium_dom, keep_screenshot, pinned_models,
 };
 use mycel_ml::registry::{FileRole, MINILM, SMOLLM2};
 use std::{
@@ -28,14 +27,7 @@ async fn real_lineage_from_contributor_to_served_adapter() {
     };
     let dir = tempfile::tempdir().unwrap();
     let net = Devnet::fresh();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["--home", net.home.to_str().unwrap(), "devnet"])
-        .args(["--api.addr", &net.api, "--p2p.addr", &net.p2p])
-        .args(["--worker.listen", &format!("127.0.0.1:{}", free_port())])
-        .env("MYCEL_MODELS", models.root());
-    let devnet = Process::spawn(cmd, &net.log());
-    let c = net.client();
-    wait_up(&c, &net.home).await;
+    let (devnet, c) = net.start_real(&models).await;
     let log = || std::fs::read_to_string(net.log()).unwrap_or_default();
     let worker = net.address("worker").to_string();
     let offer = || async {
@@ -43,15 +35,6 @@ async fn real_lineage_from_contributor_to_served_adapter() {
             .await
             .ok()
     };
-    let start = Instant::now();
-    while offer().await.is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no offer: {}",
-            log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 
     // The base model, registered from its pinned file with a card; its ID is the one the worker
     // computed from the same file and offers. A wrong expected ID stops the registration.
@@ -338,14 +321,5 @@ fn lineage_page_renders(net: &Devnet, adapter: &str, base: &str, root: &str) {
             "{want} not in the rendered page:\n{dom:.3000}"
         );
     }
-    let shot = net.home.join("lineage.png");
-    chromium_screenshot(&profile, &url, &shot);
-    assert!(
-        std::fs::metadata(&shot)
-            .map(|m| m.len() > 10_000)
-            .unwrap_or(false)
-    );
-    let keep = std::env::temp_dir().join("mycel-lineage.png");
-    let _ = std::fs::copy(&shot, &keep);
-    eprintln!("lineage page screenshot: {}", keep.display());
+    keep_screenshot(net, &url, "lineage.png");
 }

@@ -2,14 +2,10 @@
 //! instead with `MYCEL_REQUIRE_MODELS=1`).
 
 use crate::common::{
-    BIN, Devnet, Process, assert_supply_consistent, balance, free_port, pinned_models, read_jsonl,
-    wait_up,
+    Devnet, Process, assert_supply_consistent, balance, free_port, pinned_models, read_jsonl,
 };
 use mycel_ml::registry::{MINILM, SMOLLM2};
-use std::{
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 /// A two-example fine-tuning set.
 const TRAIN_JSONL: &str = "{\"prompt\": \"Say hi.\", \"completion\": \"Hi!\"}\n{\"prompt\": \"Say bye.\", \"completion\": \"Bye!\"}\n";
@@ -35,29 +31,8 @@ async fn real_devnet_settles_embed_finetune_dedup_and_dataset_jobs_and_a_session
     };
     let dir = tempfile::tempdir().unwrap();
     let net = Devnet::fresh();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["--home", net.home.to_str().unwrap(), "devnet"])
-        .args(["--api.addr", &net.api, "--p2p.addr", &net.p2p])
-        .args(["--worker.listen", &format!("127.0.0.1:{}", free_port())])
-        .env("MYCEL_MODELS", models.root());
-    let devnet = Process::spawn(cmd, &net.log());
-    let c = net.client();
-    wait_up(&c, &net.home).await;
+    let (devnet, c) = net.start_real(&models).await;
     let worker = net.address("worker").to_string();
-    // The worker bonds and publishes its offer once its models are loaded.
-    let start = Instant::now();
-    while c
-        .get::<serde_json::Value>(&format!("/api/v1/workers/{worker}/offer"))
-        .await
-        .is_err()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "the devnet worker never published an offer: {}",
-            std::fs::read_to_string(net.log()).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     let texts = dir.path().join("texts.jsonl");
     std::fs::write(
         &texts,

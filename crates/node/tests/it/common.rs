@@ -13,6 +13,25 @@ use std::{sync::mpsc, time::Duration};
 /// The model every test double claims to serve.
 pub const MODEL: Hash = Hash([7; 32]);
 
+/// Offers generation of [`MODEL`]; never given a batch job.
+pub struct GenRunner;
+
+impl mycel_node::roles::worker::JobRunner for GenRunner {
+    fn kinds(&self) -> Vec<mycel_ledger::modules::market::JobKind> {
+        vec![mycel_ledger::modules::market::JobKind::Generate]
+    }
+    fn models(&self) -> Vec<Hash> {
+        vec![MODEL]
+    }
+    fn run(
+        &self,
+        _: &mycel_ledger::modules::market::Job,
+        _: &[u8],
+    ) -> mycel_node::Result<mycel_node::roles::worker::JobOutput> {
+        unreachable!("no batch jobs for this runner")
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -2,10 +2,10 @@
 //! API keys, OpenAI shapes and errors, receipts checked before anything is passed on, a worker
 //! that cheats refused (and disputed), a dead one replaced, and the user billed once.
 
-use crate::common::{MODEL, assert_supply_consistent, start_node_with};
+use crate::common::{GenRunner, MODEL, assert_supply_consistent, start_node_with};
 use axum::{Json, Router, extract::State, http::HeaderMap, routing::post};
 use mycel_ledger::modules::{
-    market::{JobKind, Receipt, Session},
+    market::{Receipt, Session},
     staking::Role,
 };
 use mycel_node::{
@@ -14,36 +14,17 @@ use mycel_node::{
     roles::{
         gateway::ApiKeys,
         worker::{
-            JobOutput, JobRunner, Worker, WorkerConfig,
+            Worker, WorkerConfig,
             sessions::{InstantEngine, SessionServer},
         },
     },
     services::receipts::{ReceiptBundle, verify},
 };
-use mycel_primitives::{Address, Amount, Hash, PrivateKey};
+use mycel_primitives::{Address, Amount, PrivateKey};
 use mycel_store::blob_hash;
 use mycel_verify::SignedReceipt;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-/// Offers generation of [`MODEL`]; never given a batch job here.
-struct GenRunner;
-
-impl JobRunner for GenRunner {
-    fn kinds(&self) -> Vec<JobKind> {
-        vec![JobKind::Generate]
-    }
-    fn models(&self) -> Vec<Hash> {
-        vec![MODEL]
-    }
-    fn run(
-        &self,
-        _: &mycel_ledger::modules::market::Job,
-        _: &[u8],
-    ) -> mycel_node::Result<JobOutput> {
-        unreachable!("no batch jobs in this test")
-    }
-}
 
 const REPLY: &str = "hello from the network";
 /// What the cheating worker adds to its running total after its first receipt.

@@ -3,7 +3,7 @@
 //! the adapter (LoRA attached at load) by its ID; the lineage proof verifies offline and a
 //! tampered one does not; the gateway refuses a gated model to an account without a grant.
 
-use crate::common::{MODEL, send_tx, start_node, start_node_with};
+use crate::common::{GenRunner, MODEL, send_tx, start_node, start_node_with};
 use mycel_ledger::{
     Message,
     modules::{
@@ -18,7 +18,7 @@ use mycel_node::{
     keystore::Keystore,
     roles::{
         gateway::ApiKeys,
-        worker::{JobOutput, JobRunner, Worker, WorkerConfig, runners::MlRunner},
+        worker::{Worker, WorkerConfig, runners::MlRunner},
     },
     services::models::{Lineage, LineageProof, verify_lineage},
 };
@@ -224,21 +224,6 @@ async fn a_settled_finetune_becomes_a_served_adapter_with_a_verifiable_lineage()
             .any(|c| c.check == "ancestors" && c.ok == Some(false)),
         "{checks:?}"
     );
-}
-
-/// Offers generation of [`MODEL`]; never given a batch job here.
-struct GenRunner;
-
-impl JobRunner for GenRunner {
-    fn kinds(&self) -> Vec<JobKind> {
-        vec![JobKind::Generate]
-    }
-    fn models(&self) -> Vec<Hash> {
-        vec![MODEL]
-    }
-    fn run(&self, _: &Job, _: &[u8]) -> mycel_node::Result<JobOutput> {
-        unreachable!("no batch jobs in this test")
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
