@@ -63,6 +63,25 @@ async fn real_lineage_from_contributor_to_served_adapter() {
     assert_eq!(offered["models"][0], base.as_str(), "{offered}");
     let err = net.cli_fails(&reg);
     assert!(err.contains("already registered"), "{err}");
+    // The embedding model from its three files gets the ID the worker offers for it too.
+    let file = |role| {
+        let p = models.path_of(&MINILM, MINILM.file(role).unwrap());
+        p.to_str().unwrap().to_string()
+    };
+    let minilm = net.cli_json(&[
+        "model",
+        "register",
+        &file(FileRole::Tokenizer),
+        &file(FileRole::Weights),
+        &file(FileRole::Config),
+        "--from",
+        "dev1",
+        "--name",
+        "all-MiniLM-L6-v2",
+        "--license",
+        "Apache-2.0",
+    ]);
+    assert_eq!(minilm["model"], offered["models"][1], "{offered}");
 
     // Data: one dataset consenting to training, one not.
     let train = dir.path().join("train.jsonl");
