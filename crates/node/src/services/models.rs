@@ -226,11 +226,7 @@ pub fn lineage(
 /// it, and under each model the job that produced it and the datasets (with their contributors)
 /// it learned from.
 pub fn render_tree(l: &Lineage) -> String {
-    let mut t = Tree {
-        l,
-        out: String::new(),
-        printed: BTreeSet::new(),
-    };
+    let mut t = Tree::new(l);
     let tops: Vec<&str> = l
         .nodes
         .iter()
@@ -256,29 +252,50 @@ struct Tree<'l> {
     l: &'l Lineage,
     out: String,
     printed: BTreeSet<&'l str>,
+    /// Nodes by ID, and edges by each end, so the walk is linear in the graph.
+    nodes: BTreeMap<&'l str, &'l LineageNode>,
+    into: BTreeMap<&'l str, Vec<&'l LineageEdge>>,
+    out_of: BTreeMap<&'l str, Vec<&'l LineageEdge>>,
 }
 
 impl<'l> Tree<'l> {
+    fn new(l: &'l Lineage) -> Self {
+        let mut into: BTreeMap<&str, Vec<&LineageEdge>> = BTreeMap::new();
+        let mut out_of: BTreeMap<&str, Vec<&LineageEdge>> = BTreeMap::new();
+        for e in &l.edges {
+            into.entry(e.to.as_str()).or_default().push(e);
+            out_of.entry(e.from.as_str()).or_default().push(e);
+        }
+        Tree {
+            l,
+            out: String::new(),
+            printed: BTreeSet::new(),
+            nodes: l.nodes.iter().map(|n| (n.id.as_str(), n)).collect(),
+            into,
+            out_of,
+        }
+    }
+
     fn node(&self, id: &str) -> Option<&'l LineageNode> {
-        self.l.nodes.iter().find(|n| n.id == id)
+        self.nodes.get(id).copied()
     }
 
     fn sources(&self, to: &str, relation: fn(&str) -> bool) -> Vec<&'l str> {
-        self.l
-            .edges
-            .iter()
-            .filter(|e| e.to == to && relation(&e.relation))
-            .map(|e| e.from.as_str())
-            .collect()
+        self.into.get(to).map_or_else(Vec::new, |es| {
+            es.iter()
+                .filter(|e| relation(&e.relation))
+                .map(|e| e.from.as_str())
+                .collect()
+        })
     }
 
     fn targets(&self, from: &str, relation: fn(&str) -> bool) -> Vec<&'l str> {
-        self.l
-            .edges
-            .iter()
-            .filter(|e| e.from == from && relation(&e.relation))
-            .map(|e| e.to.as_str())
-            .collect()
+        self.out_of.get(from).map_or_else(Vec::new, |es| {
+            es.iter()
+                .filter(|e| relation(&e.relation))
+                .map(|e| e.to.as_str())
+                .collect()
+        })
     }
 
     /// Writes one line: at the top level bare, else under `prefix` with a branch.
@@ -568,4 +585,77 @@ pub fn verify_lineage(
             .filter(|v| v.registration.id != p.model),
     );
     (out, list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, kind: &str, label: &str, detail: &[(&str, &str)]) -> LineageNode {
+        LineageNode {
+            id: id.into(),
+            kind: kind.into(),
+            label: label.into(),
+            detail: detail
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn edge(from: &str, to: &str, relation: &str) -> LineageEdge {
+        LineageEdge {
+            from: from.into(),
+            to: to.into(),
+            relation: relation.into(),
+        }
+    }
+
+    #[test]
+    fn the_tree_puts_jobs_data_and_children_under_each_model_and_marks_the_root() {
+        fn m(k: &'static str, w: &'static str) -> [(&'static str, &'static str); 4] {
+            [
+                ("kind", k),
+                ("license", "MIT"),
+                ("access", "public"),
+                ("written_by", w),
+            ]
+        }
+        let l = Lineage {
+            root: "model:b".into(),
+            nodes: vec![
+                node("model:a", "model", "Base", &m("base", "owner")),
+                node("model:b", "model", "Tuned", &m("adapter", "network")),
+                node("model:c", "model", "Merged", &m("merge", "owner")),
+                node("job:3", "job", "job 3: settled, verified by audit", &[]),
+                node(
+                    "dataset:d",
+                    "dataset",
+                    "dataset d",
+                    &[("license", "CC0-1.0")],
+                ),
+                node("account:x", "contributor", "x", &[]),
+            ],
+            edges: vec![
+                edge("model:a", "model:b", "adapter"),
+                edge("model:b", "model:c", "merge"),
+                edge("model:a", "model:c", "merge"),
+                edge("job:3", "model:b", "produced"),
+                edge("dataset:d", "model:b", "trained_on"),
+                edge("account:x", "dataset:d", "contributed"),
+            ],
+            truncated: false,
+        };
+        let text = render_tree(&l);
+        let want = "\
+Base [base] a (MIT, public, declared by its owner)
+├── Tuned [adapter] b (MIT, public, written by the network)  ◀
+│   ├── made by job 3: settled, verified by audit
+│   ├── trained on d (CC0-1.0)
+│   │   └── contributed by x
+│   └── Merged [merge] c (MIT, public, declared by its owner)
+└── Merged [merge] c (MIT, public, declared by its owner) (see above)
+";
+        assert_eq!(text, want, "\n{text}");
+    }
 }
