@@ -7,20 +7,21 @@ use crate::{
 };
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use mycel_ml::hf::{self, BaseModelRelation, License, ModelCard};
+use mycel_ml::registry::ModelStore;
 use mycel_node::{
     Home,
     client::Client,
     http::model::ModelView,
-    models::{Identified, identify, pinned_decoder_config},
+    models::{Identified, identify},
     services::{
         accounts,
+        hub::{self, Draft, read_card, registration},
         models::{Lineage, LineageProof, render_tree, verify_lineage},
         receipts::validators_of,
     },
     types::{Hash, Message, model},
 };
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Model registry commands.
 #[derive(Subcommand, Debug)]
@@ -166,11 +167,6 @@ async fn view(c: &Client, id: &Hash) -> Result<ModelView> {
     Ok(c.get(&format!("/api/v1/models/{id}")).await?)
 }
 
-/// Uploads `bytes` as a blob (a card, a licence text, an adapter file).
-async fn upload(c: &Client, bytes: Vec<u8>) -> Result<Hash> {
-    Ok(c.put_blob(bytes).await?)
-}
-
 pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: ModelCmd, json: bool) -> Result<()> {
     let c = client(home, api)?;
     match cmd {
@@ -213,26 +209,20 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: ModelCmd, json: boo
                 .iter()
                 .map(|d| Hash::from_hex(d).with_context(|| format!("dataset root {d:?}")))
                 .collect::<Result<Vec<_>>>()?;
-            let registration = registration(
-                &c,
-                Draft {
-                    found: &found,
-                    name,
-                    kind,
-                    parents,
-                    datasets,
-                    license,
-                    license_text: license_file
-                        .map(|p| {
-                            std::fs::read(&p).with_context(|| format!("reading {}", p.display()))
-                        })
-                        .transpose()?,
-                    card: card.map(|p| read_card(&p)).transpose()?,
-                    access,
-                },
-            )
-            .await?;
-            submit(home, &c, &opts, registration, json).await?;
+            let draft = Draft {
+                found,
+                name,
+                kind,
+                parents,
+                datasets,
+                license,
+                license_text: license_file
+                    .map(|p| std::fs::read(&p).with_context(|| format!("reading {}", p.display())))
+                    .transpose()?,
+                card: card.map(|p| read_card(&p)).transpose()?,
+                access,
+            };
+            submit(home, &c, &opts, draft, json).await?;
         }
         ModelCmd::List { owner, limit } => {
             let mut path = format!("/api/v1/models?limit={limit}");
@@ -386,14 +376,34 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: ModelCmd, json: boo
                 bail!("the lineage proof does not verify");
             }
         }
-        ModelCmd::Export { id, dir } => export(&c, &id_of(&id)?, &dir, json).await?,
+        ModelCmd::Export { id, dir } => {
+            let id = id_of(&id)?;
+            let written = hub::export(&c, &id, &dir, &ModelStore::from_env()).await?;
+            if json {
+                print_json(&serde_json::json!({"model": id, "dir": dir, "files": written}));
+            } else {
+                println!("exported {id} to {}: {}", dir.display(), written.join(", "));
+            }
+        }
         ModelCmd::Import {
             opts,
             dir,
             name,
             access,
             dry_run,
-        } => import(home, &c, &opts, &dir, name, access, dry_run, json).await?,
+        } => {
+            let draft = hub::import(&c, &dir, name, access, &ModelStore::from_env()).await?;
+            if dry_run {
+                let (id, base) = (draft.found.id(), draft.parents[0]);
+                if json {
+                    print_json(&serde_json::json!({"model": id, "base": base}));
+                } else {
+                    println!("{id} (adapter on {base})");
+                }
+            } else {
+                submit(home, &c, &opts, draft, json).await?;
+            }
+        }
     }
     Ok(())
 }
@@ -438,86 +448,10 @@ fn print_version(v: &ModelView) {
     }
 }
 
-fn read_card(p: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-    if bytes.len() > model::MAX_CARD_BYTES as usize {
-        bail!(
-            "model card {} is {} bytes; the limit is {}",
-            p.display(),
-            bytes.len(),
-            model::MAX_CARD_BYTES
-        );
-    }
-    Ok(bytes)
-}
-
-/// What a registration is made from, before its blobs are uploaded.
-struct Draft<'a> {
-    found: &'a Identified,
-    name: String,
-    kind: model::ModelKind,
-    parents: Vec<Hash>,
-    datasets: Vec<Hash>,
-    license: String,
-    /// A custom licence's text.
-    license_text: Option<Vec<u8>>,
-    card: Option<Vec<u8>>,
-    access: model::Access,
-}
-
-/// Uploads the card, a custom licence's text and an adapter file, and builds the registration.
-async fn registration(c: &Client, d: Draft<'_>) -> Result<model::Registration> {
-    if !model::valid_license(&d.license) {
-        bail!(
-            "licence {:?} is not an SPDX identifier or expression, nor LicenseRef-<name>",
-            d.license
-        );
-    }
-    let license_text = match d.license_text {
-        Some(text) => upload(c, text).await?,
-        None if d.license.contains("LicenseRef-") => {
-            bail!(
-                "custom licence {} needs its text (--license-file)",
-                d.license
-            )
-        }
-        None => Hash::ZERO,
-    };
-    let (card, card_bytes) = match d.card {
-        Some(bytes) => {
-            let n = bytes.len() as u32;
-            (upload(c, bytes).await?, n)
-        }
-        None => (Hash::ZERO, 0),
-    };
-    if let Identified::Adapter { bytes, .. } = d.found {
-        upload(c, bytes.clone()).await?;
-    }
-    Ok(model::Registration {
-        id: d.found.id(),
-        name: d.name,
-        kind: d.kind,
-        parents: d.parents,
-        datasets: d.datasets,
-        files: d.found.file(),
-        license: d.license,
-        license_text,
-        access: d.access,
-        card,
-        card_bytes,
-    })
-}
-
-async fn submit(
-    home: &Home,
-    c: &Client,
-    opts: &TxOpts,
-    r: model::Registration,
-    json: bool,
-) -> Result<()> {
+async fn submit(home: &Home, c: &Client, opts: &TxOpts, draft: Draft, json: bool) -> Result<()> {
+    let r = registration(c, draft).await?;
     let key = accounts::key(home, &opts.from)?;
-    let id = r.id;
-    let kind = r.kind;
+    let (id, kind) = (r.id, r.kind);
     let sent = c
         .send(
             &key,
@@ -557,220 +491,4 @@ async fn send(
         println!("{what} at height {}", sent.height);
     }
     Ok(())
-}
-
-/// The Hub's licence id for an SPDX identifier (the Hub lists them in lower case), or a custom
-/// licence for a `LicenseRef-`.
-fn hub_license(spdx: &str, text: &Hash) -> License {
-    match spdx.strip_prefix("LicenseRef-") {
-        Some(name) => License::Other {
-            name: name.to_string(),
-            link: format!("mycel-blob:{text}"),
-        },
-        None => License::Id(spdx.to_ascii_lowercase()),
-    }
-}
-
-/// The SPDX identifier for a Hub licence id (the common ones; others are kept as given).
-fn spdx_license(l: &License) -> String {
-    match l {
-        License::Other { name, .. } => format!("LicenseRef-{name}"),
-        License::Id(id) => {
-            const KNOWN: [&str; 12] = [
-                "Apache-2.0",
-                "MIT",
-                "BSD-2-Clause",
-                "BSD-3-Clause",
-                "CC0-1.0",
-                "CC-BY-4.0",
-                "CC-BY-SA-4.0",
-                "CC-BY-NC-4.0",
-                "CC-BY-NC-SA-4.0",
-                "CC-BY-ND-4.0",
-                "GPL-3.0",
-                "LGPL-3.0",
-            ];
-            KNOWN
-                .iter()
-                .find(|k| k.eq_ignore_ascii_case(id))
-                .map_or_else(|| id.clone(), |k| k.to_string())
-        }
-    }
-}
-
-async fn export(c: &Client, id: &Hash, dir: &Path, json: bool) -> Result<()> {
-    let v = view(c, id).await?;
-    let r = &v.version.registration;
-    let lineage: Lineage = c.get(&format!("/api/v1/models/{id}/lineage")).await?;
-    // The registered card's prose is kept; its front matter is written from the chain.
-    let body = if r.card == Hash::ZERO {
-        format!("# {}\n\nRegistered on mycel as `{id}`.\n", r.name)
-    } else {
-        let text = String::from_utf8(c.get_blob(&r.card).await?)
-            .context("the registered model card is not UTF-8")?;
-        ModelCard::parse(&text).map_or(text, |card| card.body)
-    };
-    let mut parents = Vec::new();
-    for p in &r.parents {
-        parents.push((*p, view(c, p).await?.version.registration.name));
-    }
-    let card = ModelCard {
-        license: Some(hub_license(&r.license, &r.license_text)),
-        base_model: parents.iter().map(|(_, name)| name.clone()).collect(),
-        base_model_relation: match r.kind {
-            model::ModelKind::Base => None,
-            model::ModelKind::Adapter => Some(BaseModelRelation::Adapter),
-            model::ModelKind::Finetune => Some(BaseModelRelation::Finetune),
-            model::ModelKind::Merge => Some(BaseModelRelation::Merge),
-            model::ModelKind::Quantized => Some(BaseModelRelation::Quantized),
-        },
-        datasets: r
-            .datasets
-            .iter()
-            .map(|d| format!("mycel-dataset:{d}"))
-            .collect(),
-        library_name: (r.kind == model::ModelKind::Adapter).then(|| "peft".to_string()),
-        tags: std::iter::once("mycel".to_string())
-            .chain(std::iter::once(format!("mycel-model:{id}")))
-            .chain(parents.iter().map(|(p, _)| format!("mycel-base:{p}")))
-            .collect(),
-        body,
-    };
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut written = vec!["README.md".to_string(), "mycel_lineage.json".to_string()];
-    if r.kind == model::ModelKind::Adapter {
-        let bytes = c.get_blob(&r.files).await?;
-        let adapter = mycel_ml::lora::Adapter::from_bytes(&bytes)?;
-        let base = Hash(adapter.base_model_id.0);
-        let store = mycel_ml::registry::ModelStore::from_env();
-        let (spec, cfg) = pinned_decoder_config(&store, &base)?.with_context(|| {
-            format!(
-                "the base model {base}'s files are not in {} (mycel models fetch)",
-                store.root().display()
-            )
-        })?;
-        let base_name = parents
-            .iter()
-            .find(|(p, _)| *p == base)
-            .map_or(spec.display_name.to_string(), |(_, n)| n.clone());
-        hf::export_adapter(&adapter, &cfg, &base_name, Some(&card), dir)?;
-        written.extend([
-            "adapter_config.json".into(),
-            "adapter_model.safetensors".into(),
-        ]);
-    } else {
-        std::fs::write(dir.join("README.md"), card.to_markdown())
-            .with_context(|| format!("writing {}", dir.join("README.md").display()))?;
-    }
-    std::fs::write(
-        dir.join("mycel_lineage.json"),
-        serde_json::to_string_pretty(&lineage)?,
-    )?;
-    if json {
-        print_json(&serde_json::json!({"model": id, "dir": dir, "files": written}));
-    } else {
-        println!("exported {id} to {}: {}", dir.display(), written.join(", "));
-    }
-    Ok(())
-}
-
-/// The registered version a card's `base_model` names: a `mycel-base:<id>` tag, an ID, or a
-/// unique registered name (a Hub id's last segment also matches).
-async fn resolve_base(c: &Client, card: &ModelCard) -> Result<Hash> {
-    if let Some(t) = card.tags.iter().find_map(|t| t.strip_prefix("mycel-base:")) {
-        return id_of(t);
-    }
-    let Some(name) = card.base_model.first() else {
-        bail!("the model card names no base_model");
-    };
-    if let Ok(id) = Hash::from_hex(name.trim_start_matches("mycel:")) {
-        return Ok(id);
-    }
-    let short = name.rsplit('/').next().unwrap_or(name);
-    let found: Vec<model::Version> = c
-        .get(&format!("/api/v1/models?name={short}&limit=2"))
-        .await?;
-    match found.as_slice() {
-        [v] => Ok(v.registration.id),
-        [] => bail!("base_model {name:?} is not a registered model version"),
-        _ => bail!(
-            "base_model {name:?} names several registered versions; tag the card with mycel-base:<id>"
-        ),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn import(
-    home: &Home,
-    c: &Client,
-    opts: &TxOpts,
-    dir: &Path,
-    name: Option<String>,
-    access: model::Access,
-    dry_run: bool,
-    json: bool,
-) -> Result<()> {
-    let readme = dir.join("README.md");
-    let text = std::fs::read_to_string(&readme)
-        .with_context(|| format!("reading {}", readme.display()))?;
-    let card = ModelCard::parse(&text)?;
-    if card.base_model_relation != Some(BaseModelRelation::Adapter) {
-        bail!(
-            "only PEFT LoRA adapters can be imported (the card's base_model_relation must be adapter)"
-        );
-    }
-    let base = resolve_base(c, &card).await?;
-    let base_version = view(c, &base)
-        .await
-        .with_context(|| format!("base model {base}"))?;
-    let store = mycel_ml::registry::ModelStore::from_env();
-    let (_, cfg) = pinned_decoder_config(&store, &base)?.with_context(|| {
-        format!("the base model {base}'s files are not here (mycel models fetch)")
-    })?;
-    let adapter = hf::import_adapter(dir, &cfg, mycel_ml::registry::ModelId(base.0))?;
-    let found = Identified::adapter(adapter.to_bytes()?)?;
-    if dry_run {
-        if json {
-            print_json(&serde_json::json!({"model": found.id(), "base": base}));
-        } else {
-            println!("{} (adapter on {base})", found.id());
-        }
-        return Ok(());
-    }
-    let license = match &card.license {
-        Some(l) => spdx_license(l),
-        None => base_version.version.registration.license.clone(),
-    };
-    // A custom licence's text is where the card links to; the link is what the chain keeps.
-    let license_text = match &card.license {
-        Some(License::Other { link, .. }) => Some(link.clone().into_bytes()),
-        _ => None,
-    };
-    let datasets = card
-        .datasets
-        .iter()
-        .filter_map(|d| d.strip_prefix("mycel-dataset:"))
-        .map(|d| Hash::from_hex(d).with_context(|| format!("dataset {d:?}")))
-        .collect::<Result<Vec<_>>>()?;
-    let name = name.unwrap_or_else(|| {
-        dir.file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| "imported-adapter".into())
-    });
-    let r = registration(
-        c,
-        Draft {
-            found: &found,
-            name,
-            kind: model::ModelKind::Adapter,
-            parents: vec![base],
-            datasets,
-            license,
-            license_text,
-            card: Some(read_card(&readme)?),
-            access,
-        },
-    )
-    .await?;
-    submit(home, c, opts, r, json).await
 }

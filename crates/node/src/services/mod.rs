@@ -2,6 +2,7 @@
 //!
 //! - [`data`]: registering an ingested dataset on chain, and challenging a false novelty claim.
 //! - [`sessions`]: opening, chatting in, closing and auditing an interactive session.
+//! - [`hub`]: registrations built from files, and Hugging Face folders out of and into them.
 //! - [`models`]: lineage graphs and lineage proofs of model versions, and their offline check.
 //! - [`accounts`]: naming an account by key or address.
 //! - [`receipts`]: receipt bundles (a receipt with its session's state and finality proofs and
@@ -9,6 +10,7 @@
 
 pub mod accounts;
 pub mod data;
+pub mod hub;
 pub mod models;
 pub mod receipts;
 pub mod sessions;
