@@ -47,7 +47,8 @@ pub enum Reason {
     JobPaid = 13,
     /// Credit: a worker's share of the epoch emission, by settled work units.
     WorkerEmission = 14,
-    /// Credit: a data contributor's share of the epoch emission, by novel bytes used by jobs.
+    /// Credit: a data contributor's share of the epoch emission, by novel bytes used by jobs (on
+    /// the dataset, or on models whose lineage holds it) and sessions on such models.
     DataEmission = 15,
     /// Credit: the winner's share of a lost dispute's forfeit (stake or bond).
     DisputeWon = 16,

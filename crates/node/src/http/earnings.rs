@@ -186,7 +186,7 @@ fn explain(r: rewards::Reason) -> &'static str {
             "worker share of the epoch emission, pro rata to fees other accounts paid, capped per fee by worker_emission_per_fee_bps"
         }
         DataEmission => {
-            "data share of the epoch emission, pro rata to novel bytes used by settled jobs"
+            "data share of the epoch emission, pro rata to novel bytes used by settled jobs: jobs on the dataset, and jobs and sessions on models trained on it (its lineage)"
         }
     }
 }
