@@ -403,6 +403,20 @@ fn a_gated_model_serves_only_grantees_and_a_revoked_grant_stops() {
     });
     assert!(c.block(&[c.tx(&owner, vec![revoke.clone()])]).receipts[0].success);
     refused(&mut c, &user, vec![session()], "not_granted");
+    // Nor can the session opened while granted be topped up to outlive the revocation.
+    let opened = market::session(&c.state, 0).unwrap().unwrap();
+    assert_eq!(opened.client, addr(&user));
+    refused(
+        &mut c,
+        &user,
+        vec![Message::Market(market::Msg::Session(SessionMsg::TopUp {
+            session: 0,
+            amount: Amount::from_myc(1),
+            extend_blocks: 100,
+        }))],
+        "not_granted",
+    );
+    assert_eq!(market::session(&c.state, 0).unwrap().unwrap(), opened);
     refused(&mut c, &owner, vec![revoke], "no_such_grant");
     // Deriving from a gated model is a use of it.
     refused(

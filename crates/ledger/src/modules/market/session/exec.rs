@@ -346,6 +346,8 @@ pub fn execute<S: StateRead + ?Sized>(
             if amount.is_zero() && *extend_blocks == 0 {
                 return Err(TxError::ZeroAmount.into());
             }
+            // A revoked grant cannot be outlived by topping the session up.
+            crate::modules::model::may_use(ctx.state, &s.model, &sender)??;
             bank::transfer(ctx, &sender, &escrow(), *amount)?;
             s.deposit = s
                 .deposit
