@@ -51,7 +51,7 @@ fn post(kind: JobKind, model: Hash, input: Hash) -> Message {
         input,
         params: br#"{"steps":4}"#.to_vec(),
         max_fee: Amount::from_myc(1),
-        deadline_blocks: 10,
+        deadline_blocks: 1_000,
     })
 }
 
@@ -396,6 +396,23 @@ fn a_gated_model_serves_only_grantees_and_a_revoked_grant_stops() {
 
     assert!(c.block(&[c.tx(&owner, vec![grant(&user)])]).receipts[0].success);
     assert!(c.block(&[c.tx(&user, vec![session()])]).receipts[0].success);
+    // The grantee derives a public model from the gated one: a third account still needs the
+    // base's grant to use it (a grant is not passed on by deriving).
+    let derived = Hash([0xde; 32]);
+    let out = c.block(&[c.tx(
+        &user,
+        vec![register(reg(derived, ModelKind::Finetune, vec![BASE]))],
+    )]);
+    assert!(out.receipts[0].success, "{}", out.receipts[0].error);
+    c.block(&[c.tx(&account(1), vec![offer("*", vec![BASE, derived])])]);
+    let third = account(4);
+    let out = c.block(&[c.tx(&third, vec![post(JobKind::Embed, derived, Hash([1; 32]))])]);
+    fails_with(&out.receipts[0], "not_granted");
+    assert!(
+        out.receipts[0].error.contains(&BASE.to_string()),
+        "{}",
+        out.receipts[0].error
+    );
     assert_eq!(model::grantees(&c.state, &BASE).unwrap(), vec![addr(&user)]);
     let revoke = Message::Model(model::Msg::Revoke {
         model: BASE,

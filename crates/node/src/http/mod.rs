@@ -81,6 +81,10 @@ pub fn router(state: ApiState, max_body: usize, extra: Option<Router>) -> Router
         .route("/api/v1/models/{id}", get(model::get_model))
         .route("/api/v1/models/{id}/lineage", get(model::get_lineage))
         .route("/api/v1/models/{id}/proof", get(model::get_proof))
+        .route(
+            "/api/v1/models/{id}/access/{address}",
+            get(model::get_access),
+        )
         .route("/api/v1/jobs", get(market::list_jobs))
         .route("/api/v1/jobs/{id}", get(market::get_job))
         .route(

@@ -26,6 +26,20 @@ pub struct ModelView {
     pub grantees: Vec<Address>,
 }
 
+/// `GET /api/v1/models/{id}/access/{address}`: whether an account may use a model now (every
+/// gated version in its lineage grants it), as the ledger decides when a job or session opens.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct AccessView {
+    /// The model.
+    pub model: Hash,
+    /// The account.
+    pub account: Address,
+    /// True when allowed.
+    pub allowed: bool,
+    /// Why not: the ledger's error text (names the gated version).
+    pub reason: Option<String>,
+}
+
 /// Filters of `GET /api/v1/models`.
 #[derive(Deserialize, Debug, Default)]
 pub struct ModelsQuery {
@@ -107,6 +121,24 @@ pub(crate) async fn get_model(
         version,
         children: model::children(&state, &id).map_err(ApiError::internal)?,
         grantees: model::grantees(&state, &id).map_err(ApiError::internal)?,
+    }))
+}
+
+pub(crate) async fn get_access(
+    State(s): State<ApiState>,
+    Path((id, account)): Path<(String, String)>,
+) -> ApiResult<AccessView> {
+    let id = model_id(&id)?;
+    let account: Address = account
+        .parse()
+        .map_err(|e: mycel_primitives::Error| ApiError::bad_request(e.to_string()))?;
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    let verdict = model::may_use(&state, &id, &account).map_err(ApiError::internal)?;
+    Ok(Json(AccessView {
+        model: id,
+        account,
+        allowed: verdict.is_ok(),
+        reason: verdict.err().map(|e| e.to_string()),
     }))
 }
 

@@ -28,8 +28,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-fn base(id: Hash, name: &str, access: Access) -> Message {
-    Message::Model(model::Msg::Register(Box::new(Registration {
+fn registration(id: Hash, name: &str, access: Access) -> Registration {
+    Registration {
         id,
         name: name.into(),
         kind: ModelKind::Base,
@@ -41,7 +41,13 @@ fn base(id: Hash, name: &str, access: Access) -> Message {
         access,
         card: Hash::ZERO,
         card_bytes: 0,
-    })))
+    }
+}
+
+fn base(id: Hash, name: &str, access: Access) -> Message {
+    Message::Model(model::Msg::Register(Box::new(registration(
+        id, name, access,
+    ))))
 }
 
 fn post(kind: JobKind, model: Hash, input: Hash, params: &str) -> Message {
@@ -268,6 +274,37 @@ async fn the_gateway_refuses_a_gated_model_without_a_grant() {
     assert_eq!(v["error"]["code"], "model_access_denied", "{v}");
     assert_eq!(v["error"]["param"], "model");
     assert!(v["error"]["message"].as_str().unwrap().contains("no grant"));
+    // A public model derived from the gated one is refused too: the grant is the base's.
+    let derived = Hash([0xde; 32]);
+    let r = send_tx(
+        &c,
+        &owner,
+        Message::Model(model::Msg::Register(Box::new(Registration {
+            kind: ModelKind::Finetune,
+            parents: vec![MODEL],
+            ..registration(derived, "derived-model", Access::Public)
+        }))),
+    )
+    .await;
+    assert!(r.success, "{}", r.error);
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", c.base()))
+        .bearer_auth(&secret)
+        .header("content-type", "application/json")
+        .body(body.replace(&MODEL.to_hex(), &derived.to_hex()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let access: serde_json::Value = c
+        .get(&format!("/api/v1/models/{derived}/access/{}", dev0.address))
+        .await
+        .unwrap();
+    assert_eq!(access["allowed"], false, "{access}");
+    assert!(
+        access["reason"].as_str().unwrap().contains(&MODEL.to_hex()),
+        "{access}"
+    );
     // No session was opened for the refused account.
     assert!(
         c.get::<market::Session>("/api/v1/sessions/0")

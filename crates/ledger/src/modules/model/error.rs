@@ -104,6 +104,14 @@ pub enum ModelError {
         /// The grantee.
         grantee: Address,
     },
+    /// A lineage too large to check the access policies of.
+    #[error("model {id} has more than {max} versions in its lineage to check")]
+    LineageTooDeep {
+        /// Model ID.
+        id: Hash,
+        /// The bound.
+        max: usize,
+    },
     /// No eligible worker accepts the model's licence.
     #[error("no worker serving model {id} accepts its licence {license}")]
     LicenseNotAccepted {
@@ -150,6 +158,7 @@ impl ModelError {
             ModelError::NotGranted { .. } => "not_granted",
             ModelError::NoSuchGrant { .. } => "no_such_grant",
             ModelError::LicenseNotAccepted { .. } => "license_not_accepted",
+            ModelError::LineageTooDeep { .. } => "lineage_too_deep",
         }
     }
 }

@@ -67,26 +67,47 @@ pub fn granted(state: &(impl StateRead + ?Sized), id: &Hash, account: &Address) 
     Ok(state.get(&grant_key(id, account))?.is_some())
 }
 
-/// Whether `account` may use model `id` in a job or a session: an unregistered or public model
-/// is open to all; a gated one to its owner and grantees.
+/// Most versions [`may_use`] walks (a model and its ancestors).
+pub const MAX_POLICY_WALK: usize = 256;
+
+/// Whether `account` may use model `id` in a job or a session: every gated version in its
+/// lineage (itself and all its ancestors) must be its own or grant it use, so a grantee cannot
+/// pass a gated model on by deriving from it. Unregistered and public versions are open to all.
+/// Deterministic and bounded: ancestors breadth-first in ID order, at most [`MAX_POLICY_WALK`].
 pub fn may_use(
     state: &(impl StateRead + ?Sized),
     id: &Hash,
     account: &Address,
 ) -> Result<std::result::Result<(), ModelError>> {
-    let Some(v) = version(state, id)? else {
-        return Ok(Ok(()));
-    };
-    if v.registration.access == Access::Public
-        || v.owner == *account
-        || granted(state, id, account)?
-    {
-        return Ok(Ok(()));
+    let mut queue = std::collections::VecDeque::from([*id]);
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(m) = queue.pop_front() {
+        if !seen.insert(m) {
+            continue;
+        }
+        if seen.len() > MAX_POLICY_WALK {
+            return Ok(Err(ModelError::LineageTooDeep {
+                id: *id,
+                max: MAX_POLICY_WALK,
+            }));
+        }
+        let Some(v) = version(state, &m)? else {
+            continue;
+        };
+        if v.registration.access == Access::Gated
+            && v.owner != *account
+            && !granted(state, &m, account)?
+        {
+            return Ok(Err(ModelError::NotGranted {
+                id: m,
+                account: *account,
+            }));
+        }
+        let mut parents = v.registration.parents.clone();
+        parents.sort();
+        queue.extend(parents);
     }
-    Ok(Err(ModelError::NotGranted {
-        id: *id,
-        account: *account,
-    }))
+    Ok(Ok(()))
 }
 
 /// Whether an offer whose accepted licences are `offer_licenses` may serve model `id`: any

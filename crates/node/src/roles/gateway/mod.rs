@@ -220,6 +220,8 @@ pub struct Gateway {
     height: Mutex<(Instant, u64)>,
     /// Registered versions looked up recently (absent when unregistered), for access checks.
     policies: Mutex<BTreeMap<Hash, (Instant, Option<crate::http::model::ModelView>)>>,
+    /// Access verdicts looked up recently, per model and account.
+    access: Mutex<BTreeMap<(Hash, Address), (Instant, crate::http::model::AccessView)>>,
 }
 
 impl Gateway {
@@ -263,6 +265,7 @@ impl Gateway {
             stats: Mutex::new(BTreeMap::new()),
             height: Mutex::new((Instant::now() - Duration::from_secs(60), 0)),
             policies: Mutex::new(BTreeMap::new()),
+            access: Mutex::new(BTreeMap::new()),
         }))
     }
 
@@ -481,29 +484,46 @@ impl Gateway {
         Ok(v)
     }
 
-    /// Refuses a gated model to an account that neither owns it nor holds a grant (also one
-    /// whose grant was revoked while it still has sessions open in the pool).
-    fn check_access(
-        v: &crate::http::model::ModelView,
+    /// Refuses a model whose lineage holds a gated version that neither belongs to `account`
+    /// nor grants it use (also after a revocation, while pooled sessions are still open): the
+    /// ledger's own rule, asked of the node and cached for a second or two per account.
+    async fn check_access(
+        &self,
+        model: &Hash,
         account: &Address,
         model_name: &str,
     ) -> std::result::Result<(), ApiError> {
-        let ver = &v.version;
-        if ver.registration.access == mycel_ledger::modules::model::Access::Gated
-            && ver.owner != *account
-            && !v.grantees.contains(account)
-        {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "model_access_denied",
-                format!(
-                    "the model `{model_name}` is gated: account {account} has no grant from its owner {}",
-                    ver.owner
-                ),
-            )
-            .with_param("model"));
+        let key = (*model, *account);
+        let cached = self
+            .access
+            .lock()
+            .get(&key)
+            .filter(|(at, _)| at.elapsed() < Duration::from_secs(2))
+            .map(|(_, v)| v.clone());
+        let v = match cached {
+            Some(v) => v,
+            None => {
+                let v: crate::http::model::AccessView = self
+                    .chain
+                    .get(&format!("/api/v1/models/{model}/access/{account}"))
+                    .await
+                    .map_err(ApiError::unavailable)?;
+                self.access.lock().insert(key, (Instant::now(), v.clone()));
+                v
+            }
+        };
+        if v.allowed {
+            return Ok(());
         }
-        Ok(())
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "model_access_denied",
+            format!(
+                "the model `{model_name}` may not be used by account {account}: {}",
+                v.reason.unwrap_or_default()
+            ),
+        )
+        .with_param("model"))
     }
 
     fn account_key(&self, key: &ApiKey) -> std::result::Result<PrivateKey, ApiError> {
@@ -896,12 +916,14 @@ impl Gateway {
             (Some(v), false) => v.version.registration.name.clone(),
             _ => self.display(&model),
         };
-        if let Some(v) = &registered
-            && let Err(e) = Self::check_access(
-                v,
-                &Address::from_public_key(&account.public_key()),
-                &model_name,
-            )
+        if registered.is_some()
+            && let Err(e) = self
+                .check_access(
+                    &model,
+                    &Address::from_public_key(&account.public_key()),
+                    &model_name,
+                )
+                .await
         {
             return e.into_response();
         }
