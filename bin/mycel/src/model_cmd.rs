@@ -12,7 +12,7 @@ use mycel_node::{
     Home,
     client::Client,
     http::model::ModelView,
-    models::{Identified, identify},
+    models::{Identified, identify, pinned_files},
     services::{
         accounts,
         hub::{self, Draft, read_card, registration},
@@ -27,8 +27,9 @@ use std::path::PathBuf;
 #[derive(Subcommand, Debug)]
 pub(crate) enum ModelCmd {
     /// Register a model version from its files: one `.gguf`, one mycel adapter `.safetensors`, or
-    /// a BERT model's `model.safetensors`, `config.json` and `tokenizer.json`. The ID is computed
-    /// from the files as the worker computes it.
+    /// a BERT model's `model.safetensors`, `config.json` and `tokenizer.json` (or a pinned model's
+    /// name, `smollm2` or `minilm`, for its files in the local store). The ID is computed from the
+    /// files as the worker computes it.
     Register {
         #[command(flatten)]
         opts: TxOpts,
@@ -183,6 +184,16 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: ModelCmd, json: boo
             access,
             id,
         } => {
+            // A pinned model's name stands for its files in the local store.
+            let files = match files.as_slice() {
+                [one] if !one.exists() => one
+                    .to_str()
+                    .map(|n| pinned_files(&ModelStore::from_env(), n))
+                    .transpose()?
+                    .flatten()
+                    .unwrap_or(files),
+                _ => files,
+            };
             let found = identify(&files)?;
             if let Some(want) = id
                 && id_of(&want)? != found.id()

@@ -116,6 +116,22 @@ impl Identified {
     }
 }
 
+/// The files of the pinned model `name` (`smollm2`, `minilm`) in `store`, hash-checked, for
+/// [`identify`]; `None` when `name` is not a pinned model.
+pub fn pinned_files(store: &ModelStore, name: &str) -> Result<Option<Vec<std::path::PathBuf>>> {
+    let Ok(m) = spec(name) else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for f in m.files {
+        store
+            .read_verified(m, f.role)
+            .map_err(|e| invalid(name, e))?;
+        out.push(store.path_of(m, f));
+    }
+    Ok(Some(out))
+}
+
 /// Identifies model files: one `.gguf`; one adapter `.safetensors` (with mycel's LoRA metadata);
 /// or a BERT model's `model.safetensors`, `config.json` and `tokenizer.json` (in any order).
 pub fn identify(paths: &[std::path::PathBuf]) -> Result<Identified> {

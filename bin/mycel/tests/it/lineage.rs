@@ -63,17 +63,12 @@ async fn real_lineage_from_contributor_to_served_adapter() {
     assert_eq!(offered["models"][0], base.as_str(), "{offered}");
     let err = net.cli_fails(&reg);
     assert!(err.contains("already registered"), "{err}");
-    // The embedding model from its three files gets the ID the worker offers for it too.
-    let file = |role| {
-        let p = models.path_of(&MINILM, MINILM.file(role).unwrap());
-        p.to_str().unwrap().to_string()
-    };
+    // The embedding model by its pinned name (its three files in the store) gets the ID the
+    // worker offers for it too.
     let minilm = net.cli_json(&[
         "model",
         "register",
-        &file(FileRole::Tokenizer),
-        &file(FileRole::Weights),
-        &file(FileRole::Config),
+        "minilm",
         "--from",
         "dev1",
         "--name",
