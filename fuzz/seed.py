@@ -11,13 +11,14 @@ SOURCES = [
     ROOT / "crates/consensus/tests/it/golden.rs",
 ]
 # Golden name prefix -> [(target, bytes to strip: the module and market tags)].
-MODULE = {"bank": "bank_msg", "staking": "staking_msg", "data": "data_msg"}
+MODULE = {"bank": "bank_msg", "staking": "staking_msg", "data": "data_msg", "model": "model_msg"}
 EXACT = {
     "primitive_hash": "hash",
     "primitive_address": "address",
     "primitive_amount": "amount",
     "data_registration": "registration",
     "data_dataset": "dataset",
+    "model_version": "model_version",
     "market_offer": "offer",
     "market_session": "session",
     "market_session_receipt": "session_receipt",

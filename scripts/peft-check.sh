@@ -10,6 +10,8 @@
 # `tokens` do not) points at the export: key names, A/B shapes, or the q/k row order (mycel_ml::hf docs).
 #
 # Not part of CI: torch is large. Nothing here is run by the test suite.
+# Last run 2026-11-30: torch 2.15.0 (CPU), transformers 5.23.0, peft 0.21.2, gguf 0.19.0 on Python 3.11.7:
+# all 3 prompts equal mycel's f32 tokens, base and adapter (scripts/peft-check.last-run.md).
 #
 # Usage: scripts/peft-check.sh ADAPTER_DIR PROMPTS_JSON [MAX_NEW_TOKENS]
 #   PROMPTS_JSON  a JSON list of 3 prompts (strings or token id lists), inline or a file; see peft_check.py

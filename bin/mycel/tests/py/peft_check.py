@@ -12,9 +12,12 @@ Usage: python peft_check.py GGUF_FILE ADAPTER_DIR PROMPTS_JSON [MAX_NEW_TOKENS]
   MAX_NEW_TOKENS  default 16
 
 Prints one JSON line per prompt: {"prompt": i, "input_ids": [...], "base_tokens": [...], "tokens": [...],
-"text": "..."}, where `base_tokens` are the greedy tokens with the adapter disabled and `tokens` with it.
-Greedy decoding stops at the model's end-of-sequence token or after MAX_NEW_TOKENS. The adapter must
-change `tokens` relative to `base_tokens` somewhere for the comparison to say anything.
+"base_margins": [...], "margins": [...], "text": "..."}, where `base_tokens` are the greedy tokens with the
+adapter disabled and `tokens` with it, and `*_margins[j]` is the gap between the two largest raw logits at
+step j (what chose token j): where a token differs from mycel's, a margin near 0 says near-tie, a large
+one says the models differ. Greedy decoding stops at the model's end-of-sequence token or after
+MAX_NEW_TOKENS. The adapter must change `tokens` relative to `base_tokens` somewhere for the comparison
+to say anything.
 """
 
 import json
@@ -55,8 +58,14 @@ def main():
     gguf_dir, gguf_file = os.path.split(os.path.abspath(gguf))
     tok = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_file)
     base = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_file, dtype=torch.float32)
+    dtypes = {p.dtype for p in base.parameters()}
+    if dtypes != {torch.float32}:
+        sys.exit(f"expected the GGUF dequantized to float32, got {dtypes}")
     model = PeftModel.from_pretrained(base, adapter_dir, is_trainable=False)
     model.eval()
+    lora = sum(1 for n, _ in model.named_parameters() if "lora_" in n)
+    if lora == 0:
+        sys.exit("PEFT applied no LoRA weights")
     eos = model.config.eos_token_id
 
     def greedy(ids):
@@ -69,15 +78,21 @@ def main():
             num_beams=1,
             eos_token_id=eos,
             pad_token_id=eos if isinstance(eos, int) else None,
+            return_dict_in_generate=True,
+            output_logits=True,
         )
-        return out[0, input_ids.shape[1]:].tolist()
+        margins = []
+        for step in out.logits:
+            top2 = torch.topk(step[0].float(), 2).values
+            margins.append(round(float(top2[0] - top2[1]), 4))
+        return out.sequences[0, input_ids.shape[1]:].tolist(), margins
 
     with torch.no_grad():
         for i, p in enumerate(prompts):
             ids = p if isinstance(p, list) else tok(p, add_special_tokens=False)["input_ids"]
             with model.disable_adapter():
-                base_tokens = greedy(ids)
-            tokens = greedy(ids)
+                base_tokens, base_margins = greedy(ids)
+            tokens, margins = greedy(ids)
             print(
                 json.dumps(
                     {
@@ -85,6 +100,8 @@ def main():
                         "input_ids": ids,
                         "base_tokens": base_tokens,
                         "tokens": tokens,
+                        "base_margins": base_margins,
+                        "margins": margins,
                         "text": tok.decode(tokens),
                     }
                 ),
