@@ -281,6 +281,61 @@ async fn real_lineage_from_contributor_to_served_adapter() {
     ]);
     assert_eq!(back["model"], adapter.as_str(), "{back}");
     check_with_safetensors(&out);
+
+    // A PEFT folder from elsewhere (here: the export with its LoRA-B halved, as another trainer
+    // would produce other weights) registers as a declared adapter on the base its card names.
+    let base_id = mycel_primitives::Hash::from_hex(&base).unwrap();
+    let (_, cfg) = mycel_node::models::pinned_decoder_config(&models, &base_id)
+        .unwrap()
+        .unwrap();
+    let mut other =
+        mycel_ml::hf::import_adapter(&out, &cfg, mycel_ml::registry::ModelId(base_id.0)).unwrap();
+    for (name, t) in other.tensors.iter_mut() {
+        if name.ends_with("lora_b") {
+            *t = (t.clone() * 0.5).unwrap();
+        }
+    }
+    let elsewhere = dir.path().join("elsewhere");
+    let card = mycel_ml::hf::ModelCard::parse(&readme).unwrap();
+    mycel_ml::hf::export_adapter(
+        &other,
+        &cfg,
+        "SmolLM2-135M-Instruct",
+        Some(&card),
+        &elsewhere,
+    )
+    .unwrap();
+    let imported = net.cli_json(&[
+        "model",
+        "import",
+        elsewhere.to_str().unwrap(),
+        "--from",
+        "dev1",
+        "--name",
+        "community-adapter",
+    ]);
+    let imported = imported["model"].as_str().unwrap().to_string();
+    assert_ne!(imported, adapter);
+    let v = net.cli_json(&["model", "show", &imported]);
+    assert_eq!(v["version"]["registration"]["kind"], "adapter", "{v}");
+    assert_eq!(v["version"]["registration"]["parents"][0], base.as_str());
+    assert_eq!(
+        v["version"]["attested"], false,
+        "declared, not written by the network"
+    );
+    assert_eq!(
+        v["version"]["owner"],
+        net.address("dev1").to_string().as_str()
+    );
+    // Its card must name a registered base: one naming an unknown model is refused.
+    let stray = dir.path().join("stray");
+    let mut card = card;
+    card.tags.retain(|t| !t.starts_with("mycel-base:"));
+    card.base_model = vec!["NoSuchOrg/NoSuchModel".into()];
+    mycel_ml::hf::export_adapter(&other, &cfg, "NoSuchOrg/NoSuchModel", Some(&card), &stray)
+        .unwrap();
+    let err = net.cli_fails(&["model", "import", stray.to_str().unwrap(), "--from", "dev1"]);
+    assert!(err.contains("is not a registered model version"), "{err}");
     lineage_page_renders(&net, &adapter, &base, &root);
     assert_supply_consistent(&c).await;
     devnet.kill();
