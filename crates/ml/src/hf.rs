@@ -91,8 +91,9 @@ impl BaseModelRelation {
 /// A Hugging Face model card: YAML front matter between `---` lines, then markdown.
 ///
 /// Only the fields below are written and read, in a YAML subset (plain and quoted scalars, `- item` lists,
-/// inline `[a, b]` lists), so no YAML library is needed; [`ModelCard::parse`] refuses other keys and
-/// other YAML.
+/// inline `[a, b]` lists), so no YAML library is needed; [`ModelCard::parse`] skips other keys with
+/// their values (a Hub card's `language`, `pipeline_tag`, `model-index`…) and refuses other YAML in
+/// the fields it reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModelCard {
     /// `license` (with `license_name` and `license_link` for [`License::Other`]).
@@ -238,15 +239,7 @@ impl ModelCard {
                 "datasets" => card.datasets = value.list(),
                 "library_name" => card.library_name = Some(value.scalar(line, &key)?),
                 "tags" => card.tags = value.list(),
-                _ => {
-                    return Err(card_err(
-                        line,
-                        format!(
-                            "unsupported key `{key}` (known: license, license_name, license_link, base_model, \
-                             base_model_relation, datasets, library_name, tags)"
-                        ),
-                    ));
-                }
+                _ => unreachable!("front_matter yields only KNOWN_KEYS"),
             }
         }
         card.license = match (license, license_name, license_link) {
@@ -306,6 +299,18 @@ impl YamlValue {
 }
 
 /// Parses `key: value` lines, `key:` followed by `- item` lines, and `key: [a, b]`.
+/// The front-matter keys mycel reads (and writes); others are skipped on reading.
+const KNOWN_KEYS: [&str; 8] = [
+    "license",
+    "license_name",
+    "license_link",
+    "base_model",
+    "base_model_relation",
+    "datasets",
+    "library_name",
+    "tags",
+];
+
 fn front_matter(lines: &[(usize, &str)]) -> Result<Vec<(usize, String, YamlValue)>> {
     let skip = |l: &str| {
         let t = l.trim();
@@ -328,8 +333,21 @@ fn front_matter(lines: &[(usize, &str)]) -> Result<Vec<(usize, String, YamlValue
         let (key, rest) = line
             .split_once(':')
             .ok_or_else(|| card_err(n, "expected `key: value`"))?;
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(card_err(n, format!("unsupported key `{key}`")));
+        if !KNOWN_KEYS.contains(&key) {
+            // A key mycel does not read (`language`, `pipeline_tag`, `model-index`…): skipped with
+            // its value, however nested (every following indented, list or blank line).
+            if key.is_empty()
+                || !key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            {
+                return Err(card_err(n, format!("unsupported key `{key}`")));
+            }
+            while i < lines.len() && (skip(lines[i].1) || lines[i].1.starts_with([' ', '\t', '-']))
+            {
+                i += 1;
+            }
+            continue;
         }
         if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
             return Err(card_err(n, "expected a space after `:`"));
@@ -925,10 +943,23 @@ mod tests {
     }
 
     #[test]
+    fn card_skips_keys_it_does_not_read_however_nested() {
+        let text = "---\nlanguage:\n- en\n- fr\nlicense: apache-2.0\npipeline_tag: text-generation\n\
+                    model-index:\n- name: x\n  results:\n  - task: {type: t}\n    metrics: [1, 2]\n\
+                    base_model: HuggingFaceTB/SmolLM2-135M-Instruct\nlibrary_name: peft\n---\nbody\n";
+        let c = ModelCard::parse(text).unwrap();
+        assert_eq!(c.license, Some(License::Id("apache-2.0".into())));
+        assert_eq!(c.base_model, ["HuggingFaceTB/SmolLM2-135M-Instruct"]);
+        assert_eq!(c.library_name.as_deref(), Some("peft"));
+        assert_eq!(c.body, "body\n");
+        // A key that is not a key at all is still refused.
+        assert!(ModelCard::parse("---\nbad key!: x\n---\n").is_err());
+    }
+
+    #[test]
     fn card_refuses_what_it_does_not_write() {
         for (text, line) in [
             ("---\nlicense: mit\n", "line 1:"),
-            ("---\nlicense: mit\npipeline_tag: x\n---\n", "line 3:"),
             ("---\nbase_model:\n  repo: a/b\n---\n", "line 3:"),
             ("---\ntags: {a: 1}\n---\n", "line 2:"),
             ("---\nlicense: |\n  mit\n---\n", "line 2:"),
