@@ -65,27 +65,14 @@ pub fn lineage(
     };
     let mut versions: BTreeMap<Hash, model::Version> = BTreeMap::new();
     let mut order: Vec<Hash> = Vec::new();
-    let mut truncated = false;
-    // Ancestors, nearest first, then reversed so the oldest prints first.
-    let mut ancestors = Vec::new();
-    let mut queue: VecDeque<Hash> = root.registration.parents.iter().copied().collect();
-    let mut seen: BTreeSet<Hash> = BTreeSet::from([*id]);
-    while let Some(p) = queue.pop_front() {
-        if !seen.insert(p) {
-            continue;
-        }
-        if ancestors.len() == MAX_LINEAGE {
-            truncated = true;
-            break;
-        }
-        if let Some(v) = model::version(state, &p)? {
-            queue.extend(v.registration.parents.iter().copied());
-            ancestors.push(p);
-            versions.insert(p, v);
-        }
+    // Ancestors come nearest first; reversed, the oldest prints first.
+    let (ancestors, mut truncated) = model::ancestors(state, &root, MAX_LINEAGE)?;
+    for v in ancestors.into_iter().rev() {
+        order.push(v.registration.id);
+        versions.insert(v.registration.id, v);
     }
-    ancestors.reverse();
-    order.extend(ancestors);
+    let mut seen: BTreeSet<Hash> = versions.keys().copied().collect();
+    seen.insert(*id);
     order.push(*id);
     versions.insert(*id, root);
     let mut queue: VecDeque<Hash> = model::children(state, id)?.into();
@@ -415,17 +402,12 @@ pub fn proof_keys(
         return Ok(None);
     };
     let mut keys = vec![model::version_key(id)];
-    let mut seen = BTreeSet::from([*id]);
-    let mut queue: VecDeque<Hash> = v.registration.parents.iter().copied().collect();
-    while let Some(p) = queue.pop_front() {
-        if !seen.insert(p) || seen.len() > MAX_LINEAGE {
-            continue;
-        }
-        if let Some(pv) = model::version(state, &p)? {
-            keys.push(model::version_key(&p));
-            queue.extend(pv.registration.parents.iter().copied());
-        }
-    }
+    let (ancestors, _) = model::ancestors(state, &v, MAX_LINEAGE)?;
+    keys.extend(
+        ancestors
+            .iter()
+            .map(|a| model::version_key(&a.registration.id)),
+    );
     keys.extend(v.attribution.iter().map(data::dataset_key));
     Ok(Some(keys))
 }

@@ -22,7 +22,7 @@ impl Module for Data {
         let p = ctx.params.data.clone();
         match msg {
             Msg::RegisterDataset(r) => {
-                if ctx.state.get_raw(&ds_key(&r.root))?.is_some() {
+                if ctx.state.get_raw(&dataset_key(&r.root))?.is_some() {
                     return Err(DataError::AlreadyRegistered { root: r.root }.into());
                 }
                 if r.records == 0 {
@@ -44,7 +44,7 @@ impl Module for Data {
                     return Err(DataError::UnknownConsentFlags { consent: r.consent }.into());
                 }
                 for parent in &r.parents {
-                    if ctx.state.get_raw(&ds_key(parent))?.is_none() {
+                    if ctx.state.get_raw(&dataset_key(parent))?.is_none() {
                         return Err(DataError::UnknownParent { parent: *parent }.into());
                     }
                 }
@@ -61,7 +61,7 @@ impl Module for Data {
                     challenged: false,
                     bond_locked: !r.bond.is_zero(),
                 };
-                ctx.state.put(ds_key(&r.root), &ds);
+                ctx.state.put(dataset_key(&r.root), &ds);
                 ctx.state
                     .put_raw(key(BY, &[&sender.0, &r.root.0]), Vec::new());
                 ctx.emit(
@@ -87,7 +87,7 @@ impl Module for Data {
                     return Err(DataError::UnknownConsentFlags { consent: *consent }.into());
                 }
                 ds.registration.consent = *consent;
-                ctx.state.put(ds_key(root), &ds);
+                ctx.state.put(dataset_key(root), &ds);
                 ctx.emit(
                     events::CONSENT,
                     &[
@@ -148,7 +148,7 @@ impl Module for Data {
                     )?;
                     // The bond-queue entry is left in place; its release finds the bond unlocked.
                 }
-                ctx.state.put(ds_key(root), &ds);
+                ctx.state.put(dataset_key(root), &ds);
                 ctx.emit(
                     events::NOVELTY_CHALLENGED,
                     &[
@@ -182,7 +182,7 @@ impl Module for Data {
             ds.bond_locked = false;
             bank::transfer(ctx, &escrow(), &ds.contributor, ds.registration.bond)
                 .map_err(|e| e.into_fatal("bond release"))?;
-            ctx.state.put(ds_key(&root), &ds);
+            ctx.state.put(dataset_key(&root), &ds);
             ctx.emit(
                 events::BOND_RELEASED,
                 &[

@@ -7,7 +7,7 @@ use mycel_store::StateRead;
 
 /// A registered dataset.
 pub fn dataset(state: &(impl StateRead + ?Sized), root: &Hash) -> Result<Option<Dataset>> {
-    crate::state::read::<Dataset>(state, &ds_key(root))
+    crate::state::read::<Dataset>(state, &dataset_key(root))
 }
 
 /// The `limit` most recently registered datasets, newest first (ties by root). Scans every

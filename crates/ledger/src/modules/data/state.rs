@@ -53,7 +53,3 @@ mycel_primitives::impl_codec!(Dataset {
 pub fn dataset_key(root: &Hash) -> Vec<u8> {
     key(DS, &[&root.0])
 }
-
-pub(super) fn ds_key(root: &Hash) -> Vec<u8> {
-    dataset_key(root)
-}

@@ -79,7 +79,7 @@ fn insert<S: StateRead + ?Sized>(
         attested: job.is_some(),
         attribution,
     };
-    ctx.state.put(v_key(&id), &v);
+    ctx.state.put(version_key(&id), &v);
     let mut attrs = vec![
         (attr::MODEL, id.to_hex()),
         (attr::OWNER, owner.to_string()),
@@ -123,7 +123,7 @@ impl Module for Model {
                 if r.id == Hash::ZERO {
                     return Err(ModelError::ZeroId.into());
                 }
-                if ctx.state.get_raw(&v_key(&r.id))?.is_some() {
+                if ctx.state.get_raw(&version_key(&r.id))?.is_some() {
                     return Err(ModelError::AlreadyRegistered { id: r.id }.into());
                 }
                 if !valid_name(&r.name) {
@@ -209,7 +209,7 @@ impl Module for Model {
             Msg::SetAccess { model, access } => {
                 let mut v = owned(ctx, model, &sender)?;
                 v.registration.access = *access;
-                ctx.state.put(v_key(model), &v);
+                ctx.state.put(version_key(model), &v);
                 ctx.emit(
                     events::ACCESS,
                     &[
@@ -240,7 +240,7 @@ pub fn register_adapter<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, job: &J
         return Ok(());
     };
     let id = mycel_primitives::hash::adapter_model_id(&job.model, &job.output);
-    if ctx.state.get_raw(&v_key(&id))?.is_some() {
+    if ctx.state.get_raw(&version_key(&id))?.is_some() {
         return Ok(());
     }
     let datasets = if data::dataset(ctx.state, &job.input)?.is_some() {

@@ -7,7 +7,7 @@ use mycel_store::StateRead;
 
 /// A registered version.
 pub fn version(state: &(impl StateRead + ?Sized), id: &Hash) -> Result<Option<Version>> {
-    crate::state::read::<Version>(state, &v_key(id))
+    crate::state::read::<Version>(state, &version_key(id))
 }
 
 /// Number of registered versions.
@@ -67,60 +67,74 @@ pub fn granted(state: &(impl StateRead + ?Sized), id: &Hash, account: &Address) 
     Ok(state.get(&grant_key(id, account))?.is_some())
 }
 
-/// Most versions [`may_use`] walks (a model and its ancestors).
+/// The registered ancestors of `v`, breadth-first (nearest first; each version's parents in ID
+/// order; a version reached twice, through a merge, listed once), at most `max`; the flag is true
+/// when there were more. The one walk up a lineage: access checks, lineage graphs and lineage
+/// proofs all take it.
+pub fn ancestors(
+    state: &(impl StateRead + ?Sized),
+    v: &Version,
+    max: usize,
+) -> Result<(Vec<Version>, bool)> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::from([v.registration.id]);
+    let sorted = |v: &Version| {
+        let mut p = v.registration.parents.clone();
+        p.sort();
+        p
+    };
+    let mut queue = std::collections::VecDeque::from(sorted(v));
+    while let Some(p) = queue.pop_front() {
+        if !seen.insert(p) {
+            continue;
+        }
+        let Some(pv) = version(state, &p)? else {
+            continue;
+        };
+        if out.len() == max {
+            return Ok((out, true));
+        }
+        queue.extend(sorted(&pv));
+        out.push(pv);
+    }
+    Ok((out, false))
+}
+
+/// Most versions [`may_use`] checks (a model and its ancestors).
 pub const MAX_POLICY_WALK: usize = 256;
 
 /// Whether `account` may use model `id` in a job or a session: every gated version in its
 /// lineage (itself and all its ancestors) must be its own or grant it use, so a grantee cannot
 /// pass a gated model on by deriving from it. Unregistered and public versions are open to all.
-/// Deterministic and bounded: ancestors breadth-first in ID order, at most [`MAX_POLICY_WALK`].
+/// Deterministic and bounded: at most [`MAX_POLICY_WALK`] versions, in [`ancestors`]' order.
 pub fn may_use(
     state: &(impl StateRead + ?Sized),
     id: &Hash,
     account: &Address,
 ) -> Result<std::result::Result<(), ModelError>> {
-    let mut queue = std::collections::VecDeque::from([*id]);
-    let mut seen = std::collections::BTreeSet::new();
-    while let Some(m) = queue.pop_front() {
-        if !seen.insert(m) {
-            continue;
-        }
-        if seen.len() > MAX_POLICY_WALK {
-            return Ok(Err(ModelError::LineageTooDeep {
-                id: *id,
-                max: MAX_POLICY_WALK,
-            }));
-        }
-        let Some(v) = version(state, &m)? else {
-            continue;
-        };
-        if v.registration.access == Access::Gated
-            && v.owner != *account
-            && !granted(state, &m, account)?
+    let Some(v) = version(state, id)? else {
+        return Ok(Ok(()));
+    };
+    let (ancestors, truncated) = ancestors(state, &v, MAX_POLICY_WALK - 1)?;
+    for m in std::iter::once(&v).chain(&ancestors) {
+        let mid = m.registration.id;
+        if m.registration.access == Access::Gated
+            && m.owner != *account
+            && !granted(state, &mid, account)?
         {
             return Ok(Err(ModelError::NotGranted {
-                id: m,
+                id: mid,
                 account: *account,
             }));
         }
-        let mut parents = v.registration.parents.clone();
-        parents.sort();
-        queue.extend(parents);
+    }
+    if truncated {
+        return Ok(Err(ModelError::LineageTooDeep {
+            id: *id,
+            max: MAX_POLICY_WALK,
+        }));
     }
     Ok(Ok(()))
-}
-
-/// Whether an offer whose accepted licences are `offer_licenses` may serve model `id`: any
-/// offer may serve an unregistered model; a registered one needs its licence accepted.
-pub fn offer_accepts(
-    state: &(impl StateRead + ?Sized),
-    id: &Hash,
-    offer_licenses: &str,
-) -> Result<bool> {
-    Ok(match version(state, id)? {
-        None => true,
-        Some(v) => accepts(offer_licenses, &v.registration.license),
-    })
 }
 
 /// The `limit` most recently registered versions, newest first (ties by ID). Scans every

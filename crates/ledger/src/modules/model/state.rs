@@ -50,10 +50,6 @@ pub fn version_key(id: &Hash) -> Vec<u8> {
     key(V, &[&id.0])
 }
 
-pub(super) fn v_key(id: &Hash) -> Vec<u8> {
-    version_key(id)
-}
-
 pub(super) fn grant_key(id: &Hash, grantee: &Address) -> Vec<u8> {
     key(GRANT, &[&id.0, &grantee.0])
 }

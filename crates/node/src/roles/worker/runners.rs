@@ -203,8 +203,7 @@ impl JobRunner for MlRunner {
     }
 
     fn models(&self) -> Vec<Hash> {
-        let mut m = vec![self.generator.1];
-        m.extend(self.adapters.read().iter().map(|(_, id)| *id));
+        let mut m = ChatEngine::models(self);
         m.extend([
             self.embedder.1,
             mycel_data::profile::Profile::text_v1().id(),
@@ -377,6 +376,7 @@ impl MlRunner {
 }
 
 impl ChatEngine for MlRunner {
+    /// The generation models: the base, then the adapters served on it.
     fn models(&self) -> Vec<Hash> {
         let mut m = vec![self.generator.1];
         m.extend(self.adapters.read().iter().map(|(_, id)| *id));
