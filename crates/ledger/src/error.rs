@@ -1,7 +1,7 @@
 //! Ledger errors. [`TxError`] codes are stable strings that the API and CLI expose.
 
 use crate::modules::{
-    data::DataError, market::MarketError, model::ModelError, verify::VerifyError,
+    agent::AgentError, data::DataError, market::MarketError, model::ModelError, verify::VerifyError,
 };
 use mycel_primitives::{Amount, Hash};
 
@@ -130,6 +130,10 @@ pub enum TxError {
     /// licence not accepted, no training consent…).
     #[error("{}: {}", .0.category(), .0)]
     Model(#[from] ModelError),
+    /// An `agent` message fails, or a session on a tool breaks its rules (bad manifest, name
+    /// taken, not the provider, not the current version…).
+    #[error("{}: {}", .0.category(), .0)]
+    Agent(#[from] AgentError),
     /// The node could not record the transaction durably; nothing was admitted.
     #[error("node unavailable: {0}")]
     Unavailable(String),
@@ -163,6 +167,7 @@ impl TxError {
             TxError::Market(e) => e.code(),
             TxError::Verify(e) => e.code(),
             TxError::Model(e) => e.code(),
+            TxError::Agent(e) => e.code(),
         }
     }
 
@@ -174,6 +179,7 @@ impl TxError {
             TxError::Market(e) => e.reason(),
             TxError::Verify(e) => e.reason(),
             TxError::Model(e) => e.reason(),
+            TxError::Agent(e) => e.reason(),
             other => other.code(),
         }
     }
@@ -193,6 +199,12 @@ impl From<VerifyError> for ExecError {
 
 impl From<ModelError> for ExecError {
     fn from(e: ModelError) -> Self {
+        ExecError::Tx(e.into())
+    }
+}
+
+impl From<AgentError> for ExecError {
+    fn from(e: AgentError) -> Self {
         ExecError::Tx(e.into())
     }
 }

@@ -109,6 +109,14 @@ pub mod attr {
     pub const LOSER: &str = "loser";
     /// `worker`.
     pub const WORKER: &str = "worker";
+    /// `id` (a tool's or agent's entry ID).
+    pub const ID: &str = "id";
+    /// `name`.
+    pub const NAME: &str = "name";
+    /// `manifest` (a manifest hash).
+    pub const MANIFEST: &str = "manifest";
+    /// `version`.
+    pub const VERSION: &str = "version";
 }
 
 /// Longest event attribute value.

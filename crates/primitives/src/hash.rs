@@ -45,6 +45,10 @@ pub enum Domain {
     TraceLeaf,
     /// A sealed (committed, not yet revealed) audit or referee verdict.
     Verdict,
+    /// A tool or agent manifest (an MCP tool definition or an A2A Agent Card, canonical JSON).
+    AgentManifest,
+    /// The ID of a registered tool or agent (over its kind and name).
+    AgentEntry,
 }
 
 impl Domain {
@@ -68,6 +72,8 @@ impl Domain {
             Domain::DataManifest => "mycel 2026 data manifest v1",
             Domain::TraceLeaf => "mycel 2026 trace leaf v1",
             Domain::Verdict => "mycel 2026 sealed verdict v1",
+            Domain::AgentManifest => "mycel 2026 agent manifest v1",
+            Domain::AgentEntry => "mycel 2026 agent entry v1",
         }
     }
 
@@ -251,6 +257,8 @@ mod tests {
             Domain::DataManifest,
             Domain::TraceLeaf,
             Domain::Verdict,
+            Domain::AgentManifest,
+            Domain::AgentEntry,
         ];
         let mut seen = std::collections::BTreeSet::new();
         for d in all {

@@ -5,6 +5,7 @@
 //! end of this file: it generates the [`Message`] enum, its wire codec, message dispatch and the
 //! block and epoch hooks. Adding a module means a folder here and one line in that table.
 
+pub mod agent;
 pub mod bank;
 pub mod data;
 pub mod market;
@@ -106,6 +107,8 @@ registry! {
         Verify => verify::Verify,
         /// `model` messages (wire tag 7).
         Model => model::Model,
+        /// `agent` messages (wire tag 8).
+        Agent => agent::Agent,
     }
     /// Modules with hooks only (tag 3 is reserved for rewards).
     hooks {
@@ -160,6 +163,7 @@ mod tests {
                 ("market", 5),
                 ("verify", 6),
                 ("model", 7),
+                ("agent", 8),
                 ("rewards", 3)
             ]
         );

@@ -1,5 +1,6 @@
 //! Integration tests of the ledger: whole blocks executed over an in-memory state.
 
+mod agent;
 mod bank;
 mod data;
 mod fatal;

@@ -6,7 +6,7 @@ use crate::modules::market::{JobKind, MarketError, REP, escrow, events, offer, r
 use crate::{
     ExecResult, Result, TxError,
     events::attr,
-    modules::{Ctx, bank, staking},
+    modules::{Ctx, agent, bank, staking},
     state::key,
 };
 use mycel_primitives::{
@@ -27,9 +27,16 @@ fn penalise<S: StateRead + ?Sized>(
     amount: Amount,
     why: &str,
 ) -> Result<()> {
-    let stake = staking::stake(ctx.state, &s.worker, staking::Role::Worker)?;
-    let take = amount.min(stake);
-    staking::take_stake(ctx, &s.worker, staking::Role::Worker, take, &s.client)?;
+    let take = match agent::session_entry(ctx, &s.model)? {
+        // A tool's bond answers for its sessions.
+        Some(e) => agent::take_bond(ctx, e, amount, &s.client)?,
+        None => {
+            let stake = staking::stake(ctx.state, &s.worker, staking::Role::Worker)?;
+            let take = amount.min(stake);
+            staking::take_stake(ctx, &s.worker, staking::Role::Worker, take, &s.client)?;
+            take
+        }
+    };
     s.refunded = s
         .refunded
         .checked_add(take)
@@ -75,26 +82,35 @@ pub fn execute<S: StateRead + ?Sized>(
                 }
                 .into());
             }
-            let o = offer(ctx.state, worker)?.ok_or(MarketError::NoOffer { worker: *worker })?;
-            // Sessions serve generation and embeddings.
-            let interactive = (1 << JobKind::Generate as u8) | (1 << JobKind::Embed as u8);
-            if o.kinds & interactive == 0 || !o.models.contains(model) {
-                return Err(MarketError::NotServed {
-                    worker: *worker,
-                    model: *model,
+            // A tool's current manifest: a session with its provider at its price per call.
+            let tool = agent::open_session(ctx, model, worker)?;
+            let price = match &tool {
+                Some(e) => e.price,
+                None => {
+                    let o = offer(ctx.state, worker)?
+                        .ok_or(MarketError::NoOffer { worker: *worker })?;
+                    // Sessions serve generation and embeddings.
+                    let interactive = (1 << JobKind::Generate as u8) | (1 << JobKind::Embed as u8);
+                    if o.kinds & interactive == 0 || !o.models.contains(model) {
+                        return Err(MarketError::NotServed {
+                            worker: *worker,
+                            model: *model,
+                        }
+                        .into());
+                    }
+                    crate::modules::model::may_use(ctx.state, model, &sender)??;
+                    if let Some(v) = crate::modules::model::version(ctx.state, model)?
+                        && !crate::modules::model::accepts(&o.licenses, &v.registration.license)
+                    {
+                        return Err(crate::modules::model::ModelError::LicenseNotAccepted {
+                            id: *model,
+                            license: v.registration.license,
+                        }
+                        .into());
+                    }
+                    o.price_per_unit
                 }
-                .into());
-            }
-            crate::modules::model::may_use(ctx.state, model, &sender)??;
-            if let Some(v) = crate::modules::model::version(ctx.state, model)?
-                && !crate::modules::model::accepts(&o.licenses, &v.registration.license)
-            {
-                return Err(crate::modules::model::ModelError::LicenseNotAccepted {
-                    id: *model,
-                    license: v.registration.license,
-                }
-                .into());
-            }
+            };
             let id = ctx.state.get::<u64>(NEXT)?.unwrap_or(0);
             ctx.state.put(NEXT.to_vec(), &(id + 1));
             bank::transfer(ctx, &sender, &escrow(), *deposit)?;
@@ -104,7 +120,7 @@ pub fn execute<S: StateRead + ?Sized>(
                 worker: *worker,
                 model: *model,
                 deposit: *deposit,
-                price_per_token: o.price_per_unit,
+                price_per_token: price,
                 expires: ctx.env.height + duration_blocks,
                 receipts_root: Hash::ZERO,
                 count: 0,
@@ -113,9 +129,11 @@ pub fn execute<S: StateRead + ?Sized>(
                 closed: false,
             };
             ctx.state.put(session_key(id), &s);
-            // The worker's stake answers for this session's receipts until they can no longer
-            // be disputed.
-            staking::hold(ctx, worker, staking::Role::Worker, true)?;
+            // The worker's stake (a tool's bond) answers for this session's receipts until they
+            // can no longer be disputed.
+            if tool.is_none() {
+                staking::hold(ctx, worker, staking::Role::Worker, true)?;
+            }
             ctx.emit(
                 events::SESSION_OPENED,
                 &[
@@ -180,7 +198,11 @@ pub fn execute<S: StateRead + ?Sized>(
                 earnings::Reason::JobPaid,
                 delta,
             )?;
-            if !s.price_per_token.is_zero() {
+            let tool = agent::session_entry(ctx, &s.model)?;
+            if let Some(e) = tool.clone() {
+                // Tool calls earn fees and reputation, not compute emissions.
+                agent::record_settled(ctx, e, count - s.count, pay)?;
+            } else if !s.price_per_token.is_zero() {
                 let units = (delta.0 / s.price_per_token.0) as u64;
                 let k = key(
                     crate::modules::market::UNITS,
@@ -191,7 +213,7 @@ pub fn execute<S: StateRead + ?Sized>(
             }
             // A session is one use of its model, as a job is: its data contributors are credited
             // at its first settlement, however often the worker settles.
-            if s.count == 0 {
+            if s.count == 0 && tool.is_none() {
                 super::super::exec::credit_lineage(ctx, &s.model, &s.client)?;
             }
             s.receipts_root = *receipts_root;
@@ -484,7 +506,10 @@ pub fn end_block<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> 
             .map(u64::from_be_bytes)
             .map_err(|_| crate::state::corrupt(&k, "bad key"))?;
         if let Some(s) = session(ctx.state, id)? {
-            staking::hold(ctx, &s.worker, staking::Role::Worker, false)?;
+            match agent::session_entry(ctx, &s.model)? {
+                Some(e) => agent::session_released(ctx, e)?,
+                None => staking::hold(ctx, &s.worker, staking::Role::Worker, false)?,
+            }
         }
     }
     let prefix = key(DISPUTE_DUE, &[&ctx.env.height.to_be_bytes()]);
