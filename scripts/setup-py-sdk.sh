@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Creates the Python virtual environment with the official OpenAI SDK that the gateway's
-# end-to-end test (bin/mycel/tests/py/openai_sdk.py) runs in, and safetensors + numpy for the
+# end-to-end test (bin/mycel/tests/py/openai_sdk.py) runs in, the official MCP SDK for the MCP
+# endpoint's end-to-end test (bin/mycel/tests/py/mcp_sdk.py), and safetensors + numpy for the
 # Hugging Face export check (bin/mycel/tests/py/check_hf_export.py), from the hash-pinned wheels of
-# scripts/requirements-openai.txt and scripts/requirements-hf.txt, and prints the path of its python
-# on stdout.
+# scripts/requirements-openai.txt, scripts/requirements-mcp.txt and scripts/requirements-hf.txt, and
+# prints the path of its python on stdout.
 #
 # Usage: scripts/setup-py-sdk.sh
 #   The venv goes to $MYCEL_PY_VENV, else target/py-sdk (a relative path is taken from the
@@ -14,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-REQS=(scripts/requirements-openai.txt scripts/requirements-hf.txt)
+REQS=(scripts/requirements-openai.txt scripts/requirements-hf.txt scripts/requirements-mcp.txt)
 PY="${PYTHON:-python3}"
 VENV="${MYCEL_PY_VENV:-target/py-sdk}"
 case "$VENV" in
@@ -39,7 +40,7 @@ want="$(
 )"
 
 if [ -x "$VPY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] &&
-  "$VPY" -c 'import openai, safetensors.numpy' >/dev/null 2>&1; then
+  "$VPY" -c 'import openai, safetensors.numpy, mcp' >/dev/null 2>&1; then
   log "up to date: $VENV"
   echo "$VPY"
   exit 0
@@ -50,9 +51,13 @@ rm -rf "$VENV"
 mkdir -p "$(dirname "$VENV")"
 "$PY" -m venv "$VENV"
 log "installing ${REQS[*]}"
+req_args=()
+for r in "${REQS[@]}"; do req_args+=(-r "$r"); done
+# A package listed in more than one file has the same pin and hash in each, which pip accepts.
 "$VPY" -m pip install --quiet --no-input --disable-pip-version-check \
-  --require-hashes --no-deps --only-binary=:all: -r "${REQS[0]}" -r "${REQS[1]}" >&2
+  --require-hashes --no-deps --only-binary=:all: "${req_args[@]}" >&2
 version="$("$VPY" -c 'import openai; print(openai.__version__)')"
+mcp_version="$("$VPY" -c 'from importlib.metadata import version; print(version("mcp"))')"
 echo "$want" >"$STAMP"
-log "openai $version ready in $VENV"
+log "openai $version and mcp $mcp_version ready in $VENV"
 echo "$VPY"

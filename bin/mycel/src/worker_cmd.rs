@@ -31,6 +31,10 @@ pub struct WorkerArgs {
     /// Only models under one of them are served (fine-tuned adapters included).
     #[arg(long, default_value = mycel_node::roles::worker::DEFAULT_LICENSES)]
     pub licenses: String,
+    /// Also serve mycel's own capabilities as paid tools (embed, generate, dedup, dataset and
+    /// lineage lookups), registered on chain under this worker's key.
+    #[arg(long)]
+    pub builtin_tools: bool,
 }
 
 impl WorkerArgs {
@@ -43,6 +47,7 @@ impl WorkerArgs {
             tiny: self.tiny,
             threads: self.threads,
             licenses: self.licenses.clone(),
+            builtin_tools: self.builtin_tools,
         }
     }
 }

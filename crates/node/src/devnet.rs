@@ -126,6 +126,7 @@ pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'sta
                     tiny: false,
                     threads: 1,
                     licenses: crate::roles::worker::DEFAULT_LICENSES.into(),
+                    builtin_tools: true,
                 }),
                 None,
             ),

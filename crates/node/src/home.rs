@@ -91,6 +91,12 @@ impl Home {
         self.0.join("worker-sessions")
     }
 
+    /// `tool-sessions/<provider>`: the receipts a tool provider signed (the devnet's built-in
+    /// tools under `builtin`, `mycel tool serve` under the tool's name).
+    pub fn tool_sessions_dir(&self, provider: &str) -> PathBuf {
+        self.0.join("tool-sessions").join(provider)
+    }
+
     /// `gateway/`: the gateway's API keys and the receipts it holds for its users.
     pub fn gateway_dir(&self) -> PathBuf {
         self.0.join("gateway")

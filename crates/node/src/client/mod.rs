@@ -103,6 +103,30 @@ impl Client {
         self.parse(&url, r).await
     }
 
+    /// GET a text path (e.g. a lineage tree).
+    pub async fn get_text(&self, path: &str) -> Result<String> {
+        let url = format!("{}{path}", self.base);
+        let r = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable {
+                url: url.clone(),
+                why: e.to_string(),
+            })?;
+        let ok = r.status().is_success();
+        let text = r.text().await.map_err(|e| Error::Unreachable {
+            url: url.clone(),
+            why: e.to_string(),
+        })?;
+        if ok {
+            Ok(text)
+        } else {
+            Err(api_error(text, "http"))
+        }
+    }
+
     /// Node status.
     pub async fn status(&self) -> Result<Status> {
         self.get("/api/v1/status").await

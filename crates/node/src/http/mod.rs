@@ -1,15 +1,17 @@
 //! The HTTP surface of a node, one file per surface: [`chain`] (status, transactions, accounts,
 //! blocks, events, rewards, supply), [`blobs`], [`market`] (jobs, workers, sessions), [`data`]
-//! (datasets, contributors), [`model`] (model versions, lineage, lineage proofs), [`verify`] (audits and disputes), [`earnings`] (the earnings debugger)
-//! and [`dashboard`] (the page and `/metrics`). [`openai`] holds the OpenAI wire format (parsing
-//! and checking requests) that the worker's session server and the gateway
-//! (`roles::gateway`, merged in as extra routes) share.
+//! (datasets, contributors), [`model`] (model versions, lineage, lineage proofs), [`agent`]
+//! (MCP tools and A2A agents, their manifest versions, signed Agent Cards), [`verify`] (audits
+//! and disputes), [`earnings`] (the earnings debugger) and [`dashboard`] (the page and
+//! `/metrics`). [`openai`] holds the OpenAI wire format (parsing and checking requests) that the
+//! worker's session server and the gateway (`roles::gateway`, merged in as extra routes) share.
 //!
 //! Every surface answers errors in one shape ([`error`]): `{"error": {"code", "message"}}` with
 //! stable codes (the ledger's transaction error codes, plus `not_found`, `bad_request`,
 //! `malformed_json`, `method_not_allowed`, `payload_too_large`, `uri_too_long`,
 //! `headers_too_large`, `unavailable` and `internal`).
 
+pub mod agent;
 pub mod blobs;
 pub mod chain;
 pub mod dashboard;
@@ -85,6 +87,13 @@ pub fn router(state: ApiState, max_body: usize, extra: Option<Router>) -> Router
             "/api/v1/models/{id}/access/{address}",
             get(model::get_access),
         )
+        .route("/api/v1/tools", get(agent::list_tools))
+        .route("/api/v1/tools/{id}", get(agent::get_tool))
+        .route("/api/v1/tools/{id}/versions", get(agent::tool_versions))
+        .route("/api/v1/agents", get(agent::list_agents))
+        .route("/api/v1/agents/{id}", get(agent::get_agent))
+        .route("/api/v1/agents/{id}/versions", get(agent::agent_versions))
+        .route("/api/v1/agents/{id}/card", get(agent::agent_card))
         .route("/api/v1/jobs", get(market::list_jobs))
         .route("/api/v1/jobs/{id}", get(market::get_job))
         .route(

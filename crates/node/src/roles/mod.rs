@@ -5,10 +5,16 @@
 //!   results in disputes.
 //! - [`auditor`]: replays the results the ledger assigns it, seals and reveals verdicts, plays
 //!   the challenger in disputes and, with a validator key, votes on disputed steps.
+//! - [`till`]: the seller's side of a session (authorise, bill, settle, answer disputes),
+//!   shared by the worker and tool providers.
+//! - [`tools`]: tool providers: tools behind the network, each call checked against its
+//!   session and schemas, run, receipted and settled; mycel's own capabilities as tools.
 //! - [`gateway`]: the OpenAI-compatible API on the node's port: API keys, worker choice,
 //!   sessions paid from the key's account, every receipt checked before it is passed on.
 
 pub mod auditor;
 pub mod gateway;
+pub mod till;
+pub mod tools;
 pub mod validator;
 pub mod worker;

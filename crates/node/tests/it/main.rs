@@ -1,5 +1,6 @@
 //! The worker role against a real in-process node: batch jobs and chat sessions.
 
+mod agent;
 mod common;
 mod gateway;
 mod http;

@@ -15,6 +15,7 @@
 //! sessions after expiry to get the unspent deposit back.
 
 pub mod keys;
+mod mcp;
 mod route;
 
 pub use keys::{ApiKey, ApiKeys, KeyRefusal, KeyUsage};
@@ -222,6 +223,10 @@ pub struct Gateway {
     policies: Mutex<BTreeMap<Hash, (Instant, Option<crate::http::model::ModelView>)>>,
     /// Access verdicts looked up recently, per model and account.
     access: Mutex<BTreeMap<(Hash, Address), (Instant, crate::http::model::AccessView)>>,
+    /// `/mcp`'s caches.
+    mcp: mcp::McpState,
+    /// Where adverts of unregistered manifests are kept (`gateway/evidence/`).
+    evidence_dir: std::path::PathBuf,
 }
 
 impl Gateway {
@@ -266,6 +271,8 @@ impl Gateway {
             height: Mutex::new((Instant::now() - Duration::from_secs(60), 0)),
             policies: Mutex::new(BTreeMap::new()),
             access: Mutex::new(BTreeMap::new()),
+            mcp: mcp::McpState::default(),
+            evidence_dir: home.gateway_dir().join("evidence"),
         }))
     }
 
@@ -285,6 +292,7 @@ impl Gateway {
             .route("/v1/receipts/{session}/{seq}", get(receipt_bundle))
             .route("/api/v1/gateway/usage", get(usage))
             .with_state(self.clone())
+            .merge(self.mcp_routes())
     }
 
     /// Runs the settlement watcher and the key-spend flusher until the process stops.
@@ -557,11 +565,11 @@ impl Gateway {
     async fn session(
         &self,
         account: &PrivateKey,
-        worker: &WorkerView,
+        (worker, endpoint): (Address, &str),
         model: Hash,
     ) -> Result<Held> {
         let addr = Address::from_public_key(&account.public_key());
-        let k = (addr, worker.address, model);
+        let k = (addr, worker, model);
         let permits = self
             .permits
             .lock()
@@ -596,7 +604,7 @@ impl Gateway {
         let id = client_sessions::open(
             &self.chain,
             account,
-            worker.address,
+            worker,
             model,
             self.cfg.deposit,
             self.cfg.duration_blocks,
@@ -605,8 +613,8 @@ impl Gateway {
         let s: Session = self.chain.get(&format!("/api/v1/sessions/{id}")).await?;
         let p = Arc::new(tokio::sync::Mutex::new(Pooled {
             id,
-            worker: worker.address,
-            endpoint: route::url(&worker.offer.endpoint),
+            worker,
+            endpoint: endpoint.to_string(),
             model,
             price: s.price_per_token,
             deposit: s.deposit,
@@ -717,7 +725,8 @@ impl Gateway {
         else {
             return;
         };
-        let mispriced = x.price != p.price
+        let mispriced = x.model != p.model
+            || x.price != p.price
             || x.amount.0 != p.price.0.saturating_mul(x.tokens as u128)
             || (x.seq == 0 && x.cumulative != x.amount);
         let jumped = x.seq == p.next_seq
@@ -1042,7 +1051,11 @@ impl Gateway {
         body: &[u8],
         display: &str,
     ) -> Attempt {
-        let mut p = match self.session(account, worker, model).await {
+        let endpoint = route::url(&worker.offer.endpoint);
+        let mut p = match self
+            .session(account, (worker.address, &endpoint), model)
+            .await
+        {
             Ok(s) => s,
             Err(e) => return Attempt::Next(format!("no session with {}: {e}", worker.address)),
         };

@@ -10,18 +10,21 @@
 //! generation is capped by what the deposit still covers, the context window,
 //! [`MAX_COMPLETION_TOKENS`] and [`MAX_REQUEST_TIME`], and stops when the client goes away (a cut
 //! stream is billed for what was generated until then). The response (JSON, or server-sent
-//! events with `"stream": true`) carries the worker-signed [`Receipt`] in `mycel_receipt`.
+//! events with `"stream": true`) carries the worker-signed receipt in `mycel_receipt`.
 //!
-//! Receipts are appended with the client's request signature to a [`ReceiptLog`]
-//! (`<dir>/<session>.jsonl`) and synced before the response ends, so a crash never loses a
-//! receipt the client holds; [`SessionServer::settle_all`] settles every session whose receipts
-//! run ahead of its last settlement (also after a restart), and
-//! [`SessionServer::answer_disputes`] answers each open dispute with the receipt's inclusion
-//! proof and the client's signature.
+//! The accounting is the [`Till`]'s (the server derefs to it): receipts appended with the
+//! client's request signature to a synced log before the response ends, settled as a Merkle root
+//! ([`Till::settle_all`], also after a restart), disputes answered from the same log
+//! ([`Till::answer_disputes`]).
 
+pub use crate::roles::till::{Authorised, EXPIRY_MARGIN, Served, Till};
+use crate::roles::{
+    till::{receipt_response, receipt_route},
+    tools::ToolServer,
+};
 use crate::{
     Error, Result,
-    client::{Client, SendOptions},
+    client::Client,
     http::{
         ApiError,
         openai::{
@@ -41,16 +44,9 @@ use axum::{
     },
     routing::{get, post},
 };
-use commonware_cryptography::Signer;
-use mycel_ledger::modules::market::{self, Receipt, Session, SessionDispute, SessionMsg};
-use mycel_primitives::{
-    Address, Amount, Hash, PrivateKey, PublicKey, keys::public_key_from_bytes, merkle,
-};
-use mycel_store::blob_hash;
-use mycel_verify::{ReceiptLog, SignedReceipt, verify_request};
-use parking_lot::Mutex;
+use mycel_ledger::modules::market::Session;
+use mycel_primitives::{Hash, PrivateKey};
 use std::{
-    collections::BTreeMap,
     path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
@@ -61,10 +57,6 @@ pub use crate::http::openai::{ChatMessage, ChatRequest};
 /// Longest one request may generate for: bounds how long a request holds the worker, so batch
 /// jobs keep their deadlines under interactive load.
 pub const MAX_REQUEST_TIME: Duration = Duration::from_secs(120);
-
-/// Blocks before expiry from which a session gets no new requests: its last receipts still have
-/// time to settle.
-pub const EXPIRY_MARGIN: u64 = 2;
 
 /// Why generation ended (`None` in [`Generated::finish`]: stopped by the caller).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,336 +137,75 @@ impl<T: ChatEngine> ChatEngine for Arc<T> {
     }
 }
 
-/// One served response as the worker keeps it: the receipt and the client's signature of the
-/// request it answered (what a dispute answer needs).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct Served {
-    /// The receipt.
-    pub receipt: Receipt,
-    /// The client's public key, hex.
-    pub client_key: String,
-    /// The client's request signature, hex.
-    pub request_signature: String,
-}
-
-struct Local {
-    served: Vec<Served>,
-    total: Amount,
-}
-
-/// The worker's session server.
+/// The worker's session server: the engine behind a [`Till`].
 pub struct SessionServer<E: ChatEngine> {
     engine: E,
-    key: PrivateKey,
-    chain: Client,
-    log: ReceiptLog<Served>,
-    sessions: Mutex<BTreeMap<u64, Local>>,
-    // One request at a time per session: its sequence and deposit checks hold until it is
-    // billed. (Sessions run side by side; the engine serialises what must be.)
-    turns: Mutex<BTreeMap<u64, Arc<tokio::sync::Mutex<()>>>>,
+    till: Till,
 }
 
-/// An authorised request: its session, sequence number and the client's key and signature.
-struct Authorised {
-    session: Session,
-    seq: u64,
-    client_key: PublicKey,
-    signature: String,
-    input_hash: Hash,
+impl<E: ChatEngine> std::ops::Deref for SessionServer<E> {
+    type Target = Till;
+    fn deref(&self) -> &Till {
+        &self.till
+    }
 }
 
-type Refusal = (StatusCode, String);
+impl<E: ChatEngine> AsRef<Till> for SessionServer<E> {
+    fn as_ref(&self) -> &Till {
+        &self.till
+    }
+}
 
 impl<E: ChatEngine> SessionServer<E> {
     /// A server signing with `key`, checking sessions through `chain`, keeping receipts in `dir`.
     pub fn open(engine: E, key: PrivateKey, chain: Client, dir: PathBuf) -> Result<Arc<Self>> {
-        let log = ReceiptLog::new(dir);
-        let mut sessions = BTreeMap::new();
-        for id in log.sessions()? {
-            let served: Vec<Served> = log.load(id)?;
-            let total = served.last().map_or(Amount::ZERO, |s| s.receipt.cumulative);
-            sessions.insert(id, Local { served, total });
-        }
         Ok(Arc::new(SessionServer {
             engine,
-            key,
-            chain,
-            log,
-            sessions: Mutex::new(sessions),
-            turns: Mutex::new(BTreeMap::new()),
+            till: Till::open(key, chain, dir)?,
         }))
-    }
-
-    /// The turn of the session a request names (waited for before it is checked).
-    async fn turn(&self, headers: &HeaderMap) -> tokio::sync::OwnedMutexGuard<()> {
-        let id = headers
-            .get("x-mycel-session")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(u64::MAX);
-        let lock = self.turns.lock().entry(id).or_default().clone();
-        lock.lock_owned().await
-    }
-
-    /// The worker's address.
-    pub fn address(&self) -> Address {
-        Address::from_public_key(&self.key.public_key())
     }
 
     /// The HTTP routes.
     pub fn router(self: &Arc<Self>) -> Router {
+        self.router_with(None)
+    }
+
+    /// The HTTP routes, with a tool server's beside them (its receipts served from the same
+    /// receipts route: a session is one or the other's).
+    pub fn router_with(self: &Arc<Self>, tools: Option<Arc<ToolServer>>) -> Router {
         let router = Router::new()
             .route("/v1/chat/completions", post(chat::<E>))
             .route("/v1/completions", post(completion::<E>))
             .route("/v1/embeddings", post(embeddings::<E>))
-            .route("/v1/models", get(models::<E>))
-            .route("/v1/sessions/{id}/receipts/{seq}", get(receipt::<E>))
-            .with_state(self.clone());
+            .route("/v1/models", get(models::<E>));
+        let router = match tools {
+            None => router
+                .route(
+                    "/v1/sessions/{id}/receipts/{seq}",
+                    get(receipt_route::<Self>),
+                )
+                .with_state(self.clone()),
+            Some(t) => {
+                let s = self.clone();
+                let tt = t.clone();
+                router
+                    .route(
+                        "/v1/sessions/{id}/receipts/{seq}",
+                        get(
+                            move |axum::extract::Path((id, seq)): axum::extract::Path<(
+                                u64,
+                                u64,
+                            )>| async move {
+                                let r = s.receipt(id, seq).or_else(|| tt.till().receipt(id, seq));
+                                receipt_response(r, id, seq)
+                            },
+                        ),
+                    )
+                    .with_state(self.clone())
+                    .merge(t.tool_routes())
+            }
+        };
         with_error_shape(router)
-    }
-
-    /// The receipts served in `session`, in order.
-    pub fn served(&self, session: u64) -> Vec<Served> {
-        self.sessions
-            .lock()
-            .get(&session)
-            .map(|l| l.served.clone())
-            .unwrap_or_default()
-    }
-
-    /// Settles every session whose durable receipts run ahead of its on-chain settlement: the
-    /// root over all of them, their count, and the last one with its proof (which carries the
-    /// total).
-    pub async fn settle_all(&self) -> Result<usize> {
-        let pending: Vec<(u64, Vec<Receipt>)> = {
-            let sessions = self.sessions.lock();
-            sessions
-                .iter()
-                .filter(|(_, l)| !l.served.is_empty())
-                .map(|(id, l)| (*id, l.served.iter().map(|s| s.receipt.clone()).collect()))
-                .collect()
-        };
-        let mut settled = 0;
-        for (id, receipts) in pending {
-            let count = receipts.len() as u64;
-            let on_chain: Session = self.chain.get(&format!("/api/v1/sessions/{id}")).await?;
-            if on_chain.closed || on_chain.count >= count {
-                continue;
-            }
-            let leaves: Vec<Hash> = receipts.iter().map(Receipt::leaf).collect();
-            let last = receipts.last().expect("not empty").clone();
-            let msg = mycel_ledger::Message::Market(market::Msg::Session(SessionMsg::Settle {
-                session: id,
-                receipts_root: merkle::root(&leaves),
-                count,
-                total: last.cumulative,
-                proof: merkle::prove(&leaves, leaves.len() - 1).expect("the last leaf exists"),
-                last,
-            }));
-            self.chain
-                .send(&self.key, msg, &SendOptions::default())
-                .await?;
-            settled += 1;
-        }
-        Ok(settled)
-    }
-
-    /// Answers every open dispute of this worker's sessions from the receipt log: the settled
-    /// receipt at the disputed position, its proof against the settled root and the client's
-    /// request signature. Returns how many were answered.
-    pub async fn answer_disputes(&self) -> Result<usize> {
-        let open: Vec<SessionDispute> = self
-            .chain
-            .get(&format!(
-                "/api/v1/workers/{}/session-disputes",
-                self.address()
-            ))
-            .await?;
-        let mut answered = 0;
-        for d in open {
-            let on_chain: Session = self
-                .chain
-                .get(&format!("/api/v1/sessions/{}", d.session))
-                .await?;
-            let served = self.served(d.session);
-            let settled = on_chain.count as usize;
-            let Some(entry) = served
-                .get(d.seq as usize)
-                .filter(|_| served.len() >= settled)
-            else {
-                tracing::warn!(target: "mycel::worker", session = d.session, seq = d.seq, "disputed receipt not in the log");
-                continue;
-            };
-            if d.receipt.as_ref().is_some_and(|r| *r != entry.receipt) {
-                // Not a receipt this worker signed at that position: nothing to show.
-                tracing::warn!(target: "mycel::worker", session = d.session, seq = d.seq, "disputed receipt differs from the log");
-                continue;
-            }
-            let leaves: Vec<Hash> = served[..settled].iter().map(|s| s.receipt.leaf()).collect();
-            let bad = |why: String| Error::Invalid {
-                what: format!("receipt log of session {}", d.session),
-                why,
-            };
-            let msg = mycel_ledger::Message::Market(market::Msg::Session(SessionMsg::Answer {
-                receipt: entry.receipt.clone(),
-                proof: merkle::prove(&leaves, d.seq as usize)
-                    .ok_or_else(|| bad(format!("no receipt {} among {settled}", d.seq)))?,
-                client_key: hex::decode(&entry.client_key).map_err(|e| bad(e.to_string()))?,
-                request_signature: hex::decode(&entry.request_signature)
-                    .map_err(|e| bad(e.to_string()))?,
-            }));
-            self.chain
-                .send(&self.key, msg, &SendOptions::default())
-                .await?;
-            answered += 1;
-        }
-        Ok(answered)
-    }
-
-    /// Checks the request's signature and its session: this worker's, the signer's, open, not
-    /// about to expire, and `seq` the next receipt number.
-    async fn authorise(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> std::result::Result<Authorised, Refusal> {
-        let h = |n: &str| {
-            headers
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let bad = |m: String| (StatusCode::UNAUTHORIZED, m);
-        let id: u64 = h("x-mycel-session")
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| bad("x-mycel-session is required".into()))?;
-        let seq: u64 = h("x-mycel-seq")
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| bad("x-mycel-seq is required".into()))?;
-        let pk = h("x-mycel-client-key")
-            .and_then(|v| hex::decode(v).ok())
-            .and_then(|b| public_key_from_bytes(&b).ok())
-            .ok_or_else(|| bad("x-mycel-client-key is missing or invalid".into()))?;
-        let signature = h("x-mycel-signature").unwrap_or_default();
-        let sig = hex::decode(&signature)
-            .ok()
-            .and_then(|b| mycel_primitives::codec::decode::<mycel_primitives::Signature>(&b).ok())
-            .ok_or_else(|| bad("x-mycel-signature is missing or invalid".into()))?;
-        if !verify_request(&pk, id, seq, body, &sig) {
-            return Err(bad("bad request signature".into()));
-        }
-        let session: Session = self
-            .chain
-            .get(&format!("/api/v1/sessions/{id}"))
-            .await
-            .map_err(|e| (StatusCode::NOT_FOUND, e.to_string()))?;
-        if session.worker != self.address() {
-            return Err((
-                StatusCode::MISDIRECTED_REQUEST,
-                format!("session {id} is served by {}", session.worker),
-            ));
-        }
-        if session.client != Address::from_public_key(&pk) {
-            return Err(bad("the key is not the session's client".into()));
-        }
-        if session.closed {
-            return Err((StatusCode::GONE, format!("session {id} is closed")));
-        }
-        let height = self
-            .chain
-            .status()
-            .await
-            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
-            .height;
-        if height + EXPIRY_MARGIN >= session.expires {
-            return Err((
-                StatusCode::GONE,
-                format!(
-                    "session {id} expires at height {} (now {height})",
-                    session.expires
-                ),
-            ));
-        }
-        let next = self
-            .sessions
-            .lock()
-            .get(&id)
-            .map_or(0, |l| l.served.len() as u64);
-        if seq != next {
-            return Err((StatusCode::CONFLICT, format!("expected x-mycel-seq {next}")));
-        }
-        Ok(Authorised {
-            session,
-            seq,
-            client_key: pk,
-            signature,
-            input_hash: blob_hash(body),
-        })
-    }
-
-    /// What the session's deposit still covers.
-    fn remaining(&self, s: &Session) -> Amount {
-        let spent = self
-            .sessions
-            .lock()
-            .get(&s.id)
-            .map_or(Amount::ZERO, |l| l.total);
-        Amount(s.deposit.0.saturating_sub(spent.0))
-    }
-
-    /// Records (synced) and signs the receipt of a served response.
-    fn bill(
-        &self,
-        a: &Authorised,
-        output: &[u8],
-        tokens: u64,
-    ) -> std::result::Result<SignedReceipt, Refusal> {
-        let s = &a.session;
-        let amount = Amount(s.price_per_token.0.saturating_mul(tokens as u128));
-        let mut sessions = self.sessions.lock();
-        let local = sessions.entry(s.id).or_insert(Local {
-            served: Vec::new(),
-            total: Amount::ZERO,
-        });
-        if local.served.len() as u64 != a.seq {
-            return Err((
-                StatusCode::CONFLICT,
-                "a concurrent request took this sequence number".into(),
-            ));
-        }
-        let cumulative = local
-            .total
-            .checked_add(amount)
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        if cumulative > s.deposit {
-            // Checked before generating; reaching this is a bug, never a charge.
-            return Err((
-                StatusCode::PAYMENT_REQUIRED,
-                format!("the deposit {} is used up", s.deposit),
-            ));
-        }
-        let receipt = Receipt {
-            session: s.id,
-            seq: a.seq,
-            model: s.model,
-            input_hash: a.input_hash,
-            output_hash: blob_hash(output),
-            tokens,
-            price: s.price_per_token,
-            amount,
-            cumulative,
-        };
-        let served = Served {
-            receipt: receipt.clone(),
-            client_key: hex::encode(a.client_key.as_ref()),
-            request_signature: a.signature.clone(),
-        };
-        self.log
-            .append(s.id, &served)
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        local.served.push(served);
-        local.total = cumulative;
-        Ok(SignedReceipt::sign(receipt, &self.key))
     }
 
     /// The most tokens this request may generate: what it asked for, within the context, the
@@ -565,23 +296,6 @@ async fn models<E: ChatEngine>(State(s): State<Arc<SessionServer<E>>>) -> Json<s
         data.push(serde_json::json!({"id": e.to_hex(), "object": "model", "owned_by": s.address().to_string()}));
     }
     Json(serde_json::json!({"object": "list", "data": data}))
-}
-
-/// A receipt this worker signed, for a client that lost the response it came with (a cut
-/// stream): the same signed receipt the response carried.
-async fn receipt<E: ChatEngine>(
-    State(s): State<Arc<SessionServer<E>>>,
-    axum::extract::Path((id, seq)): axum::extract::Path<(u64, u64)>,
-) -> Response {
-    let entry = s
-        .sessions
-        .lock()
-        .get(&id)
-        .and_then(|l| l.served.get(seq as usize).cloned());
-    match entry {
-        Some(entry) => Json(SignedReceipt::sign(entry.receipt.clone(), &s.key)).into_response(),
-        None => ApiError::not_found(format!("no receipt {seq} in session {id}")).into_response(),
-    }
 }
 
 async fn chat<E: ChatEngine>(

@@ -2,7 +2,9 @@
 //! settle sessions in the background and run jobs until the process stops.
 
 use super::{Worker, WorkerConfig, runners::MlRunner, sessions::SessionServer};
+use crate::roles::tools::{ToolServer, builtin};
 use crate::{Error, Home, Result, client::Client, http, keystore::Keystore};
+use mycel_ledger::modules::agent;
 use mycel_ml::registry::{MINILM, ModelStore, SMOLLM2};
 use mycel_primitives::Amount;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -22,7 +24,13 @@ pub struct WorkerOptions {
     pub threads: usize,
     /// Licences accepted for registered models, comma-separated (published in the offer).
     pub licenses: String,
+    /// Also serve mycel's own capabilities as tools (embed, generate, dedup, dataset and
+    /// lineage lookups), registered on chain under this worker's key.
+    pub builtin_tools: bool,
 }
+
+/// Price of one call of a built-in tool.
+pub const BUILTIN_TOOL_PRICE: Amount = Amount(1_000);
 
 /// Loads the engines a worker or an auditor runs jobs on: the pinned models (fetched if missing),
 /// or the tiny random-weight ones.
@@ -77,7 +85,20 @@ pub async fn run_with(
             .local_addr()
             .map_err(crate::error::io(std::path::Path::new("session listener")))?
     );
-    let app = server.router();
+    let tools = if o.builtin_tools {
+        let t = ToolServer::open(
+            key.clone(),
+            client.clone(),
+            home.tool_sessions_dir("builtin"),
+        )?;
+        for (manifest, run) in builtin::tools(runner.clone(), client.clone()) {
+            t.add(manifest, run, None)?;
+        }
+        Some(t)
+    } else {
+        None
+    };
+    let app = server.router_with(tools.clone());
     tokio::spawn(async move {
         if let Err(e) = http::serve(listener, app).await {
             tracing::error!(target: "mycel::worker", error = %e, "session server stopped");
@@ -95,6 +116,30 @@ pub async fn run_with(
             }
         }
     });
+    if let Some(t) = tools {
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move {
+            // Registered (or updated to this build's definitions) once the account can pay.
+            loop {
+                match t
+                    .register_all(&endpoint, BUILTIN_TOOL_PRICE, agent::MIN_BOND)
+                    .await
+                {
+                    Ok(n) => {
+                        if n > 0 {
+                            eprintln!("built-in tools registered at {endpoint}");
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::info!(target: "mycel::tools", error = %e, "built-in tools not registered yet; retrying");
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
+                }
+            }
+            t.run_settlement(Duration::from_secs(5)).await;
+        });
+    }
     eprintln!(
         "worker {} serving generation model {} and embedding model {}; sessions at {endpoint}",
         server.address(),
