@@ -74,6 +74,12 @@ enum Command {
     /// export and import.
     #[command(subcommand)]
     Model(crate::model_cmd::ModelCmd),
+    /// MCP tools on the network: register, serve, list, show, call, challenge a rug pull.
+    #[command(subcommand)]
+    Tool(crate::tool_cmd::ToolCmd),
+    /// A2A agents on the network: register, find by skill, signed cards.
+    #[command(subcommand)]
+    Agent(crate::tool_cmd::AgentCmd),
     /// Datasets: dedup, add, show, prove, verify, bench.
     #[command(subcommand)]
     Data(crate::data_cmd::DataCmd),
@@ -121,6 +127,9 @@ enum BenchCmd {
     Gateway(mycel_bench::GatewayBenchArgs),
     /// Lineage query latency (graph and ASCII tree) on a chain with thousands of model versions.
     Model(mycel_bench::ModelBenchArgs),
+    /// Per-call overhead of paid MCP tool calls over calling the tool directly; 10,000 calls
+    /// settled in one transaction.
+    Tools(mycel_bench::ToolsBenchArgs),
 }
 
 /// Runs a parsed command line.
@@ -200,6 +209,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCmd::Verify(a)) => mycel_bench::verify(&a).map_err(Into::into),
         Command::Bench(BenchCmd::Gateway(a)) => mycel_bench::gateway(&a).map_err(Into::into),
         Command::Bench(BenchCmd::Model(a)) => mycel_bench::model(&a).map_err(Into::into),
+        Command::Bench(BenchCmd::Tools(a)) => {
+            let report = mycel_bench::tools(&a)?;
+            if cli.global.json {
+                print_json(&report);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
         Command::Data(d) => {
             crate::data_cmd::run(&home, cli.global.api.as_deref(), d, cli.global.json)
         }
@@ -226,6 +244,22 @@ pub fn run(cli: Cli) -> Result<()> {
                 .block_on(crate::verify_cmd::run(&home, &api, &a))
         }
         Command::Model(cmd) => block_on(crate::model_cmd::run(
+            &home,
+            cli.global.api.as_deref(),
+            cmd,
+            cli.global.json,
+        )),
+        Command::Tool(cmd) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(crate::tool_cmd::run(
+                &home,
+                cli.global.api.as_deref(),
+                cmd,
+                cli.global.json,
+            )),
+        Command::Agent(cmd) => block_on(crate::tool_cmd::agent(
             &home,
             cli.global.api.as_deref(),
             cmd,

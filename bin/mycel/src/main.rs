@@ -12,6 +12,7 @@ mod ml_cmd;
 mod model_cmd;
 mod receipt_cmd;
 mod session_cmd;
+mod tool_cmd;
 mod verify_cmd;
 mod worker_cmd;
 

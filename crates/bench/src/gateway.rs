@@ -10,7 +10,7 @@
 //! receipt. With the pinned models present, the same pair runs on the devnet's real worker at a
 //! low concurrency (one CPU engine serves one request at a time).
 
-use crate::{free_port, percentile, tempdir};
+use crate::{free_port, percentile, run_many, tempdir};
 use commonware_cryptography::Signer as _;
 use mycel_ledger::{
     Message,
@@ -176,23 +176,6 @@ async fn gateway_once(
     }
     receipt_of(&text)?;
     Ok(ms)
-}
-
-/// Runs `n` requests with `c` in flight; their latencies, sorted.
-async fn run_many<F, Fut>(n: usize, c: usize, f: F) -> Result<Vec<f64>>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<f64>>,
-{
-    use futures::StreamExt as _;
-    let mut out: Vec<f64> = futures::stream::iter((0..n).map(|_| f()))
-        .buffer_unordered(c)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_>>()?;
-    out.sort_by(f64::total_cmp);
-    Ok(out)
 }
 
 fn row(name: &str, v: &[f64], wall: f64) {

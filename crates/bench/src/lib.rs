@@ -7,6 +7,8 @@
 //! - [`market`]: ledger cost and throughput of batch jobs; interactive session latency.
 //! - [`gateway`]: what the OpenAI-compatible gateway adds over calling a worker directly, at
 //!   hundreds of concurrent streams.
+//! - [`tools`]: what a paid MCP tool call through the node's `/mcp` adds over calling the tool
+//!   directly, and the settlement of thousands of calls in one transaction.
 //! - [`ml`]: generation, embedding and LoRA speed on the pinned models, with the GEMM ceiling
 //!   and the llama.cpp and ONNX Runtime peers.
 //! - [`economy`]: a Monte-Carlo of the verification economy on the real ledger: profit per job
@@ -29,12 +31,14 @@ pub mod market;
 pub mod ml;
 pub mod model;
 pub mod replay;
+pub mod tools;
 pub mod verify;
 
 pub use gateway::{GatewayBenchArgs, gateway};
 pub use ledger::{LedgerBenchArgs, ledger};
 pub use market::{MarketBenchArgs, market};
 pub use model::{ModelBenchArgs, model};
+pub use tools::{ToolsBenchArgs, ToolsReport, tools};
 pub use verify::{VerifyBenchArgs, verify};
 
 use mycel_node::{Result, error::io};
@@ -59,4 +63,21 @@ pub(crate) fn free_port() -> Result<u16> {
 
 pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Runs `n` requests with `c` in flight (`c` = 1: one after another); their latencies, sorted.
+pub(crate) async fn run_many<F, Fut>(n: usize, c: usize, f: F) -> Result<Vec<f64>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<f64>>,
+{
+    use futures::StreamExt as _;
+    let mut out: Vec<f64> = futures::stream::iter((0..n).map(|_| f()))
+        .buffer_unordered(c)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    out.sort_by(f64::total_cmp);
+    Ok(out)
 }

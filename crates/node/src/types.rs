@@ -6,7 +6,7 @@ pub use mycel_ledger::{
     Message, Receipt,
     events::attr,
     modules::{
-        bank,
+        agent, bank,
         data::{self, Dataset},
         market::{self, Job, JobKind, JobStatus, Offer, Session},
         model,

@@ -10,4 +10,5 @@ mod gateway;
 mod lineage;
 mod market;
 mod real_models;
+mod tools;
 mod verify;

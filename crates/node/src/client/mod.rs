@@ -127,6 +127,35 @@ impl Client {
         }
     }
 
+    /// One JSON-RPC request to the node's `/mcp`, authenticated with an API key; the whole
+    /// response (`result` or `error`).
+    pub async fn mcp(
+        &self,
+        api_key: &str,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let url = format!("{}/mcp", self.base);
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let r = self
+            .http
+            .post(&url)
+            .bearer_auth(api_key)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable {
+                url: url.clone(),
+                why: e.to_string(),
+            })?;
+        r.json().await.map_err(|e| Error::Invalid {
+            what: format!("answer of {url}"),
+            why: e.to_string(),
+        })
+    }
+
     /// Node status.
     pub async fn status(&self) -> Result<Status> {
         self.get("/api/v1/status").await

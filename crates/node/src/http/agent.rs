@@ -175,6 +175,29 @@ fn versions(s: &ApiState, kind: Kind, id_or_name: &str) -> Result<Vec<VersionVie
     Ok(out)
 }
 
+/// `GET /api/v1/tool-definitions?limit=&after=`: active MCP tools with their current
+/// definitions and signatures, in ID order (what `/mcp`'s `tools/list` serves).
+pub(crate) async fn list_definitions(
+    State(s): State<ApiState>,
+    Query(q): Query<EntriesQuery>,
+) -> ApiResult<Vec<ToolView>> {
+    let entries = list(&s, Kind::Tool, &q)?;
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if entry.status != agent::Status::Active {
+            continue;
+        }
+        let d = doc(&state, &entry.manifest)?;
+        out.push(ToolView {
+            manifest: parse(&d)?,
+            signature: hex::encode(&d.signature),
+            entry,
+        });
+    }
+    Ok(Json(out))
+}
+
 /// `GET /api/v1/tools?owner=&limit=&after=`: MCP tools (every status), in ID order.
 pub(crate) async fn list_tools(
     State(s): State<ApiState>,

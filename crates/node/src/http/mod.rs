@@ -88,6 +88,7 @@ pub fn router(state: ApiState, max_body: usize, extra: Option<Router>) -> Router
             get(model::get_access),
         )
         .route("/api/v1/tools", get(agent::list_tools))
+        .route("/api/v1/tool-definitions", get(agent::list_definitions))
         .route("/api/v1/tools/{id}", get(agent::get_tool))
         .route("/api/v1/tools/{id}/versions", get(agent::tool_versions))
         .route("/api/v1/agents", get(agent::list_agents))

@@ -155,22 +155,26 @@ impl Gateway {
         {
             return Ok(t);
         }
+        // Active tools only, a page of entries at a time (a page may hold fewer definitions
+        // than entries: retired ones are left out).
         let mut all: Vec<ToolView> = Vec::new();
         let mut after = String::new();
         loop {
-            let page: Vec<ToolView> = self
+            let page: Vec<agent::Entry> = self
                 .chain
                 .get(&format!("/api/v1/tools?limit=500{after}"))
                 .await?;
-            let n = page.len();
-            if let Some(last) = page.last() {
-                after = format!("&after={}", last.entry.id);
-            }
+            let Some(last) = page.last() else { break };
+            let defs: Vec<ToolView> = self
+                .chain
+                .get(&format!("/api/v1/tool-definitions?limit=500{after}"))
+                .await?;
+            after = format!("&after={}", last.id);
             all.extend(
-                page.into_iter()
+                defs.into_iter()
                     .filter(|t| t.entry.status == Status::Active),
             );
-            if n < 500 {
+            if page.len() < 500 {
                 break;
             }
         }

@@ -128,6 +128,17 @@ pub struct HttpRunner {
     pub timeout: Duration,
 }
 
+impl HttpRunner {
+    /// A runner posting to `url`, waiting at most `timeout`.
+    pub fn new(url: String, timeout: Duration) -> HttpRunner {
+        HttpRunner {
+            url,
+            client: reqwest::Client::new(),
+            timeout,
+        }
+    }
+}
+
 impl ToolRunner for HttpRunner {
     fn run(&self, arguments: Value) -> RunFuture {
         let req = self
