@@ -310,7 +310,8 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
         .unwrap()
         .count();
     assert_eq!(evidence, 1);
-    // Slashed tools are no longer listed.
+    // Slashed tools are no longer listed (once the gateway's two-second cache has turned).
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let r = sdk(&python, &url, &key, &json!({"calls": []}), "legacy");
     assert!(
         !r["tools"]
@@ -352,6 +353,34 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
     assert!(found.contains("Dedup Planner"), "{found}");
     let signed = net.cli(&["agent", "card", "Dedup Planner", "--verify"]);
     assert!(signed.contains("\"signatures\""), "{signed}");
+
+    // The node's own card: the tools as skills, signed by its validator key (in the JWK).
+    let own: Value = reqwest::get(format!("http://{}/.well-known/agent-card.json", net.api))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        own["skills"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == "mycel_embed"),
+        "{own}"
+    );
+    let x = own["signatures"][0]["header"]["jwk"]["x"].as_str().unwrap();
+    let pk = mycel_node::services::agents::from_base64url(x).unwrap();
+    assert_eq!(
+        mycel_primitives::Address::from_public_key(
+            &mycel_primitives::keys::public_key_from_bytes(&pk).unwrap()
+        ),
+        net.address("validator")
+    );
+    mycel_node::services::agents::verify_card(&own, &pk).unwrap();
+    let mut forged = own.clone();
+    forged["skills"][0]["description"] = "do something else".into();
+    assert!(mycel_node::services::agents::verify_card(&forged, &pk).is_err());
 
     if chromium().is_some() {
         let dom = chromium_dom(

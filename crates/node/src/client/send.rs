@@ -3,9 +3,20 @@
 
 use super::Client;
 use crate::{Error, Result};
+use commonware_cryptography::Signer as _;
 use mycel_ledger::{Message, Receipt};
-use mycel_primitives::{Amount, Hash, PrivateKey};
-use std::time::Duration;
+use mycel_primitives::{Address, Amount, Hash, PrivateKey};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
+
+/// One sender's transactions go one at a time in this process: the nonce is read from finalized
+/// state, so a second transaction signed before the first finalizes would reuse it (a worker's
+/// job results, its session settlements and its tools' registrations share one key).
+static TURNS: LazyLock<parking_lot::Mutex<BTreeMap<Address, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Default::default);
 
 /// How to send.
 #[derive(Clone, Debug)]
@@ -54,6 +65,12 @@ impl Client {
         msgs: Vec<Message>,
         opts: &SendOptions,
     ) -> Result<Sent> {
+        let turn = TURNS
+            .lock()
+            .entry(Address::from_public_key(&key.public_key()))
+            .or_default()
+            .clone();
+        let _turn = turn.lock().await;
         let tx = self.sign(key, msgs, opts.fee, &opts.memo).await?;
         let hash = self.submit(&tx).await?;
         self.finality(hash, opts.timeout).await

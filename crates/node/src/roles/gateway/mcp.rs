@@ -143,6 +143,10 @@ impl Gateway {
     pub(super) fn mcp_routes(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/mcp", post(mcp_post).get(not_allowed).delete(not_allowed))
+            .route(
+                "/.well-known/agent-card.json",
+                axum::routing::get(agent_card),
+            )
             .with_state(self.clone())
     }
 
@@ -266,6 +270,8 @@ impl Gateway {
             tokio::spawn(async move {
                 match g.send_tx(&account, msg).await {
                     Ok(_) => {
+                        // Unlisted now: not offered again from the cache.
+                        g.mcp.tools.lock().take();
                         tracing::warn!(target: "mycel::gateway", tool = %name, "rug pull proven on chain; provider slashed")
                     }
                     Err(e) => {
@@ -532,6 +538,69 @@ async fn not_allowed() -> Response {
         Json(json!({"jsonrpc": "2.0", "id": null, "error": {"code": code::INVALID_REQUEST, "message": "this server answers POST only (no server-initiated stream, no session)"}})),
     )
         .into_response()
+}
+
+/// Most skills the node's own card lists (the chain's limit for a registered card).
+const CARD_SKILLS: usize = agent::manifest::MAX_SKILLS;
+
+/// `GET /.well-known/agent-card.json`: the node as an A2A agent whose skills are the network's
+/// active tools (callable over MCP at the card's `url`), signed by the node's validator key —
+/// the key is in the signature's unprotected header as an Ed25519 JWK, so
+/// `services::agents::verify_card` checks it offline.
+async fn agent_card(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string();
+    let tools = match g.tools(false).await {
+        Ok(t) => t,
+        Err(e) => return crate::http::ApiError::unavailable(e).into_response(),
+    };
+    let key = match g.keystore.load("validator").and_then(|k| k.private_key()) {
+        Ok(k) => k,
+        Err(e) => {
+            return crate::http::ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("this node has no validator key to sign its card: {e}"),
+            )
+            .into_response();
+        }
+    };
+    let skills: Vec<Value> = tools
+        .iter()
+        .take(CARD_SKILLS)
+        .map(|t| {
+            let m = &t.manifest;
+            json!({
+                "id": t.entry.name,
+                "name": m["title"].as_str().unwrap_or(&t.entry.name),
+                "description": m["description"],
+                "tags": ["mcp-tool", format!("price:{}", t.entry.price.0)],
+            })
+        })
+        .collect();
+    let address = mycel_primitives::Address::from_public_key(&key.public_key());
+    let card = json!({
+        "name": format!("mycel node {}", &address.to_string()[..16]),
+        "description": "A node of the mycel network. Its skills are the network's registered MCP \
+    tools, each pinned by the hash of its definition and paid per call with a provider-signed \
+    receipt: call them over MCP (Streamable HTTP) at `url`, with an API key.",
+        "version": env!("CARGO_PKG_VERSION"),
+        "url": format!("http://{host}/mcp"),
+        "capabilities": {"streaming": false},
+        "defaultInputModes": ["application/json"],
+        "defaultOutputModes": ["application/json"],
+        "skills": skills,
+    });
+    let mut signed = crate::services::agents::sign_card(&card, &key);
+    signed["signatures"][0]["header"] = json!({"jwk": {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": crate::services::agents::base64url(key.public_key().as_ref()),
+    }});
+    Json(signed).into_response()
 }
 
 fn server_info() -> Value {
