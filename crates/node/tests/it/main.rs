@@ -6,4 +6,5 @@ mod gateway;
 mod http;
 mod model;
 mod session;
+mod tools;
 mod worker;
