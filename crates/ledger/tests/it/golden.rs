@@ -10,7 +10,7 @@ use mycel_ledger::{
     Event, Message, Receipt, Tx, TxBody,
     events::{decode_events, encode_events},
     modules::{
-        bank, data,
+        agent, bank, data,
         market::{self, JobKind, JobStatus, SessionMsg},
         model,
         rewards::EpochSummary,
@@ -228,6 +228,80 @@ golden!(
         attribution: vec![h(0x31), h(0x41)],
     },
     "1112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3010536d6f6c4c4d322d3133354d2d66743702012122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40023132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f504142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f605152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f700f4c6963656e73655265662d61636d656162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f80017172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f9000001001a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3000000000000303901000000000000000701023132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f504142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f60"
+);
+
+// ---- agent ------------------------------------------------------------------------------------
+
+/// A tool registration with every field set (the manifest is opaque bytes to the codec).
+pub fn agent_registration() -> agent::Registration {
+    agent::Registration {
+        kind: agent::Kind::Tool,
+        manifest: br#"{"name":"t"}"#.to_vec(),
+        endpoint: "http://127.0.0.1:9".into(),
+        price: Amount(1_000),
+        bond: Amount(100_000_000),
+        owner_key: h(0x11).0.to_vec(),
+        signature: [h(0x21).0, h(0x41).0].concat(),
+    }
+}
+
+golden_msg!(
+    agent_register,
+    Message::Agent,
+    agent::Msg::Register(Box::new(agent_registration())),
+    "0800000c7b226e616d65223a2274227d12687474703a2f2f3132372e302e302e313a39000000000000000000000000000003e800000000000000000000000005f5e100201112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30402122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f60"
+);
+golden_msg!(
+    agent_deregister,
+    Message::Agent,
+    agent::Msg::Deregister { id: h(0x11) },
+    "08011112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30"
+);
+golden_msg!(
+    agent_challenge,
+    Message::Agent,
+    agent::Msg::Challenge {
+        id: h(0x11),
+        advertised: h(0x21),
+        provider_key: h(0x31).0.to_vec(),
+        signature: [h(0x41).0, h(0x51).0].concat(),
+    },
+    "08021112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f302122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f40203132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f50404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f605152535455565758595a5b5c5d5e5f606162636465666768696a6b6c6d6e6f70"
+);
+golden!(
+    agent_entry,
+    agent::Entry {
+        id: h(0x11),
+        kind: agent::Kind::Agent,
+        name: "Dedup Planner".into(),
+        owner: a(0xa0),
+        owner_key: h(0x21).0.to_vec(),
+        manifest: h(0x31),
+        version: 3,
+        endpoint: "https://a.example/x".into(),
+        price: Amount(1_000),
+        bond: Amount(100_000_000),
+        registered: 5,
+        updated: 9,
+        calls: 10_000,
+        earned: Amount(9_500_000),
+        disputes_lost: 1,
+        reputation: 150,
+        sessions: 2,
+        status: agent::Status::Retired,
+    },
+    "1112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f30010d446564757020506c616e6e6572a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f403132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f50000000031368747470733a2f2f612e6578616d706c652f78000000000000000000000000000003e800000000000000000000000005f5e1000000000000000005000000000000000900000000000027100000000000000000000000000090f56000000000000000010000000000000096000000000000000201"
+);
+golden!(
+    agent_doc,
+    agent::Doc {
+        entry: h(0x11),
+        version: 2,
+        height: 77,
+        manifest: br#"{"name":"t"}"#.to_vec(),
+        signature: [h(0x21).0, h(0x41).0].concat(),
+    },
+    "1112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3000000002000000000000004d0c7b226e616d65223a2274227d402122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f60"
 );
 
 // ---- data -------------------------------------------------------------------------------------
