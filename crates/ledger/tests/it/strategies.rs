@@ -9,7 +9,7 @@
 use mycel_ledger::{
     Event, Message, Receipt, Tx, TxBody,
     modules::{
-        bank, data,
+        agent, bank, data,
         market::{self, JobKind, JobStatus, SessionMsg},
         model,
         rewards::EpochSummary,
@@ -248,6 +248,44 @@ pub fn model_msg() -> BoxedStrategy<model::Msg> {
         (hash(), address()).prop_map(|(model, grantee)| model::Msg::Grant { model, grantee }),
         (hash(), address()).prop_map(|(model, grantee)| model::Msg::Revoke { model, grantee }),
         (hash(), access()).prop_map(|(model, access)| model::Msg::SetAccess { model, access }),
+    ]
+    .boxed()
+}
+
+/// An agent message (the manifest as the codec sees it: bounded bytes).
+pub fn agent_msg() -> BoxedStrategy<agent::Msg> {
+    let kind = prop_oneof![Just(agent::Kind::Tool), Just(agent::Kind::Agent)];
+    let registration = (
+        kind,
+        bytes(0..=2_048),
+        string(256),
+        amount(),
+        amount(),
+        bytes(32..=32),
+        bytes(64..=64),
+    )
+        .prop_map(
+            |(kind, manifest, endpoint, price, bond, owner_key, signature)| agent::Registration {
+                kind,
+                manifest,
+                endpoint,
+                price,
+                bond,
+                owner_key,
+                signature,
+            },
+        );
+    prop_oneof![
+        registration.prop_map(|r| agent::Msg::Register(Box::new(r))),
+        hash().prop_map(|id| agent::Msg::Deregister { id }),
+        (hash(), hash(), bytes(32..=32), bytes(64..=64)).prop_map(
+            |(id, advertised, provider_key, signature)| agent::Msg::Challenge {
+                id,
+                advertised,
+                provider_key,
+                signature,
+            }
+        ),
     ]
     .boxed()
 }
@@ -494,6 +532,7 @@ pub fn message() -> impl Strategy<Value = Message> {
         market_msg().prop_map(Message::Market),
         verify_msg().prop_map(Message::Verify),
         model_msg().prop_map(Message::Model),
+        agent_msg().prop_map(Message::Agent),
     ]
 }
 
