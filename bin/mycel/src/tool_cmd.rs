@@ -70,9 +70,14 @@ pub(crate) enum ToolCmd {
         /// Longest run of one call, in seconds.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
-        /// Serve without registering (the registration must already match).
+        /// Serve without registering (the registration must already match); a changed manifest
+        /// file is then not served until registered.
         #[arg(long)]
         no_register: bool,
+        /// Serve a changed manifest file at once without registering it — a rug pull, for
+        /// testing that callers refuse it and that the bond can be challenged.
+        #[arg(long, hide = true)]
+        serve_unregistered: bool,
         /// The command.
         #[arg(last = true)]
         command: Vec<String>,
@@ -259,6 +264,7 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: ToolCmd, json: bool
             upstream,
             timeout,
             no_register,
+            serve_unregistered,
             command,
         } => {
             let (m, _) = tools::load_manifest(
@@ -288,6 +294,14 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: ToolCmd, json: bool
                 if n > 0 {
                     eprintln!("registered {name} ({id}) at {endpoint}");
                 }
+                server.on_change(tools::OnChange::Register {
+                    endpoint: endpoint.clone(),
+                    price,
+                    bond,
+                });
+            }
+            if serve_unregistered {
+                server.on_change(tools::OnChange::ServeUnregistered);
             }
             let served = server.adverts().first().map(|a| a.manifest_hash);
             println!(

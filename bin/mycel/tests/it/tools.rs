@@ -269,8 +269,75 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
     ]);
     assert!(out.contains(r#""words":2"#), "{out}");
 
-    // Rug pull: the provider's definition changes on disk without a new registered version.
-    // Callers are refused before paying, and the advert proves it on chain.
+    // An honest update: the definition changes on disk, `tool serve` registers it as version 2
+    // before serving it. A caller that pinned version 1 is told; an unpinned one is served.
+    let v1 = tool["entry"]["manifest"].as_str().unwrap().to_string();
+    std::fs::write(
+        &manifest,
+        word_count_manifest("Counts the words of a text, in any script.").to_string(),
+    )
+    .unwrap();
+    wait_for(
+        "version 2 registered",
+        async || {
+            c.get::<Value>(&format!("/api/v1/tools/{id}"))
+                .await
+                .is_ok_and(|t| t["entry"]["version"] == 2)
+        },
+        &serve_log,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let pinned = c
+        .mcp(
+            &key,
+            "tools/call",
+            json!({"name": "word_count", "arguments": {"text": "a b"}, "_meta": {"mycel/manifest_hash": v1}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pinned["error"]["code"], -32011, "{pinned}");
+    let fresh = c
+        .mcp(
+            &key,
+            "tools/call",
+            json!({"name": "word_count", "arguments": {"text": "a b"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fresh["result"]["structuredContent"]["words"], 2, "{fresh}");
+
+    // Rug pull: a provider that serves a changed definition without registering it (restarted
+    // here with the flag that makes it do so). Callers are refused before paying, and its own
+    // signed advert proves it on chain.
+    provider.kill();
+    let mut serve = net.mycel();
+    serve.args([
+        "tool",
+        "serve",
+        "--from",
+        "dev1",
+        "--serve-unregistered",
+        "--manifest",
+    ]);
+    serve.arg(&manifest);
+    serve.args([
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--",
+        "python3",
+        "-c",
+        WORD_COUNT,
+    ]);
+    let provider = crate::common::Process::spawn(serve, &net.home.join("tool-serve-2.log"));
+    let advert_url = format!("http://127.0.0.1:{port}/tools/{id}/advert");
+    let registered: Value = c.get(&format!("/api/v1/tools/{id}")).await.unwrap();
+    wait_for(
+        "the provider back up",
+        async || reqwest::get(&advert_url).await.is_ok(),
+        &serve_log,
+    )
+    .await;
     std::fs::write(
         &manifest,
         word_count_manifest(
@@ -279,6 +346,18 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
         .to_string(),
     )
     .unwrap();
+    wait_for(
+        "the provider serving the unregistered definition",
+        async || match reqwest::get(&advert_url).await {
+            Ok(r) => r
+                .json::<Value>()
+                .await
+                .is_ok_and(|a| a["manifest_hash"] != registered["entry"]["manifest"]),
+            Err(_) => false,
+        },
+        &serve_log,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     let r = sdk(
         &python,

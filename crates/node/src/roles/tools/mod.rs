@@ -2,9 +2,10 @@
 //!
 //! A [`ToolServer`] serves one or more tools for one account (the tools' registered owner):
 //! - `GET /tools` and `GET /tools/{id}/advert`: the signed [`Advert`] of the manifest each tool
-//!   runs *now* (a served manifest file is re-read when it changes, so the advert always tells
-//!   the truth — and a definition edited without a new registered version is caught by the
-//!   first caller, who can prove it on chain with this signature);
+//!   runs *now*. A served manifest file that changes is registered as a new version before it
+//!   is served ([`OnChange`]), so an honest provider never advertises an unregistered
+//!   definition; one that does is refused by the first caller, who can prove it on chain with
+//!   this signature;
 //! - `POST /tools/{id}/call`: a call paid from a market session on the tool's manifest. The
 //!   [`Till`] checks the session and the client's signature of the body; the arguments must pass
 //!   the input schema, the deposit must cover the price, the tool must finish in time and its
@@ -184,10 +185,28 @@ pub fn load_manifest(bytes: &[u8]) -> Result<(Value, Vec<u8>)> {
     Ok((v, canonical))
 }
 
+/// What a tool server does when a served manifest file changes.
+#[derive(Clone, Debug)]
+pub enum OnChange {
+    /// Registers the new definition as a new version with these terms, then serves it.
+    Register {
+        /// Endpoint.
+        endpoint: String,
+        /// Price of one call.
+        price: Amount,
+        /// Bond.
+        bond: Amount,
+    },
+    /// Serves the new definition at once, registered or not: what a rug-pulling provider does
+    /// (`mycel tool serve --serve-unregistered`, to see callers refuse it and slash the bond).
+    ServeUnregistered,
+}
+
 /// The tool server of one provider account.
 pub struct ToolServer {
     till: Till,
     tools: RwLock<BTreeMap<Hash, Arc<Served>>>,
+    on_change: RwLock<Option<OnChange>>,
 }
 
 impl AsRef<Till> for ToolServer {
@@ -203,6 +222,7 @@ impl ToolServer {
         Ok(Arc::new(ToolServer {
             till: Till::open(key, chain, dir)?,
             tools: RwLock::new(BTreeMap::new()),
+            on_change: RwLock::new(None),
         }))
     }
 
@@ -230,8 +250,8 @@ impl ToolServer {
         })
     }
 
-    /// Serves the tool of `manifest` (a tool definition) with `runner`; with `file`, the
-    /// manifest is re-read from it whenever it changes. Returns the entry ID.
+    /// Serves the tool of `manifest` (a tool definition) with `runner`; with `file`, the file is
+    /// watched ([`ToolServer::watch_files`]). Returns the entry ID.
     pub fn add(
         &self,
         manifest: Value,
@@ -264,30 +284,92 @@ impl ToolServer {
         Ok(id)
     }
 
-    /// The tool `id` as it is now (its manifest file re-read if it changed).
+    /// The tool `id` and the manifest it serves now.
     fn tool(&self, id: &Hash) -> Option<(Arc<Served>, Arc<Current>)> {
         let t = self.tools.read().get(id).cloned()?;
-        if let Some((path, seen)) = &t.file {
+        let c = t.current.read().clone();
+        Some((t, c))
+    }
+
+    /// What to do when a served manifest file changes (nothing is served from it until this is
+    /// set: the last manifest loaded stays).
+    pub fn on_change(&self, policy: OnChange) {
+        *self.on_change.write() = Some(policy);
+    }
+
+    /// Looks at every served manifest file once; a changed one is registered as a new version
+    /// and then served, or served at once with [`OnChange::ServeUnregistered`]. Until then the
+    /// tool keeps serving — and advertising — the definition it had.
+    pub async fn watch_files(&self) {
+        let tools: Vec<Arc<Served>> = self.tools.read().values().cloned().collect();
+        for t in tools {
+            let Some((path, seen)) = &t.file else {
+                continue;
+            };
             let now = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-            if now != *seen.read() {
-                *seen.write() = now;
-                match std::fs::read(path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).map_err(|e| e.to_string()))
-                    .and_then(|v| self.current_of(v, t.id, &t.name).map_err(|e| e.to_string()))
-                {
-                    Ok(c) => {
-                        tracing::warn!(target: "mycel::tools", tool = %t.name, manifest = %c.hash, "manifest file changed; serving it (register it as a new version, or callers will refuse it)");
-                        *t.current.write() = Arc::new(c);
+            if now == *seen.read() {
+                continue;
+            }
+            let loaded = std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| load_manifest(&b).map_err(|e| e.to_string()))
+                .and_then(|(v, _)| self.current_of(v, t.id, &t.name).map_err(|e| e.to_string()));
+            let c = match loaded {
+                Ok(c) if c.hash == t.current.read().hash => {
+                    *seen.write() = now;
+                    continue;
+                }
+                Ok(c) => c,
+                Err(e) => {
+                    *seen.write() = now;
+                    tracing::warn!(target: "mycel::tools", tool = %t.name, error = %e, "manifest file changed but does not load; serving the last one");
+                    continue;
+                }
+            };
+            let policy = self.on_change.read().clone();
+            match policy {
+                Some(OnChange::Register {
+                    endpoint,
+                    price,
+                    bond,
+                }) => {
+                    let key = self.till.key().clone();
+                    let msg = registration(
+                        &key,
+                        Kind::Tool,
+                        agent::manifest::canonical(&c.manifest),
+                        &endpoint,
+                        price,
+                        bond,
+                    );
+                    match self
+                        .till
+                        .chain()
+                        .send(&key, msg, &SendOptions::default())
+                        .await
+                    {
+                        Ok(_) => {
+                            tracing::info!(target: "mycel::tools", tool = %t.name, manifest = %c.hash, "manifest changed: registered as a new version; serving it");
+                            *seen.write() = now;
+                            *t.current.write() = Arc::new(c);
+                        }
+                        // Tried again at the next look.
+                        Err(e) => {
+                            tracing::warn!(target: "mycel::tools", tool = %t.name, error = %e, "new version not registered yet; still serving the registered one")
+                        }
                     }
-                    Err(e) => {
-                        tracing::warn!(target: "mycel::tools", tool = %t.name, error = %e, "manifest file changed but does not load; serving the last one")
-                    }
+                }
+                Some(OnChange::ServeUnregistered) => {
+                    tracing::warn!(target: "mycel::tools", tool = %t.name, manifest = %c.hash, "serving an UNREGISTERED manifest: callers will refuse it and can slash the bond");
+                    *seen.write() = now;
+                    *t.current.write() = Arc::new(c);
+                }
+                None => {
+                    *seen.write() = now;
+                    tracing::warn!(target: "mycel::tools", tool = %t.name, "manifest file changed; register it as a new version (`mycel tool register`) and restart to serve it");
                 }
             }
         }
-        let c = t.current.read().clone();
-        Some((t, c))
     }
 
     /// The adverts of every tool served.
@@ -383,12 +465,18 @@ impl ToolServer {
         Ok(n)
     }
 
-    /// Settles and answers disputes every `every` until the process stops.
+    /// Watches the manifest files every second, and settles and answers disputes every
+    /// `every`, until the process stops.
     pub async fn run_settlement(self: Arc<Self>, every: Duration) {
+        let mut last = tokio::time::Instant::now();
         loop {
-            tokio::time::sleep(every).await;
-            if let Err(e) = self.settle().await {
-                tracing::warn!(target: "mycel::tools", error = %e, "tool settlement failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            self.watch_files().await;
+            if last.elapsed() >= every {
+                last = tokio::time::Instant::now();
+                if let Err(e) = self.settle().await {
+                    tracing::warn!(target: "mycel::tools", error = %e, "tool settlement failed; retrying");
+                }
             }
         }
     }
