@@ -72,28 +72,36 @@ impl Client {
         &self.base
     }
 
+    /// The body of a successful answer; a failed one as the API's error.
+    async fn text(
+        &self,
+        url: &str,
+        r: std::result::Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<String> {
+        let unreachable = |e: reqwest::Error| Error::Unreachable {
+            url: url.to_string(),
+            why: e.to_string(),
+        };
+        let r = r.map_err(unreachable)?;
+        let ok = r.status().is_success();
+        let text = r.text().await.map_err(unreachable)?;
+        if ok {
+            Ok(text)
+        } else {
+            Err(api_error(text, "http"))
+        }
+    }
+
     async fn parse<T: DeserializeOwned>(
         &self,
         url: &str,
         r: std::result::Result<reqwest::Response, reqwest::Error>,
     ) -> Result<T> {
-        let r = r.map_err(|e| Error::Unreachable {
-            url: url.to_string(),
+        let text = self.text(url, r).await?;
+        serde_json::from_str(&text).map_err(|e| Error::Invalid {
+            what: format!("answer of {url}"),
             why: e.to_string(),
-        })?;
-        let ok = r.status().is_success();
-        let text = r.text().await.map_err(|e| Error::Unreachable {
-            url: url.to_string(),
-            why: e.to_string(),
-        })?;
-        if ok {
-            serde_json::from_str(&text).map_err(|e| Error::Invalid {
-                what: format!("answer of {url}"),
-                why: e.to_string(),
-            })
-        } else {
-            Err(api_error(text, "http"))
-        }
+        })
     }
 
     /// GET a JSON path.
@@ -106,25 +114,8 @@ impl Client {
     /// GET a text path (e.g. a lineage tree).
     pub async fn get_text(&self, path: &str) -> Result<String> {
         let url = format!("{}{path}", self.base);
-        let r = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| Error::Unreachable {
-                url: url.clone(),
-                why: e.to_string(),
-            })?;
-        let ok = r.status().is_success();
-        let text = r.text().await.map_err(|e| Error::Unreachable {
-            url: url.clone(),
-            why: e.to_string(),
-        })?;
-        if ok {
-            Ok(text)
-        } else {
-            Err(api_error(text, "http"))
-        }
+        let r = self.http.get(&url).send().await;
+        self.text(&url, r).await
     }
 
     /// One JSON-RPC request to the node's `/mcp`, authenticated with an API key; the whole

@@ -35,9 +35,9 @@ use axum::{
 };
 use commonware_cryptography::Signer as _;
 use mycel_ledger::modules::agent::{self, Status};
-use mycel_primitives::{Hash, PrivateKey, codec::Encode};
+use mycel_primitives::{Hash, PrivateKey};
 use mycel_store::blob_hash;
-use mycel_verify::{SignedReceipt, sign_request};
+use mycel_verify::SignedReceipt;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -404,22 +404,7 @@ impl Gateway {
         let body = call_body(&t.entry.id, &arguments);
         let url = format!("{}/tools/{}/call", t.entry.endpoint, t.entry.id);
         for retry in 0..2 {
-            let sig = sign_request(&account, p.id, p.next_seq, &body);
-            let sent = self
-                .http
-                .post(&url)
-                .timeout(self.cfg.worker_timeout)
-                .header("content-type", "application/json")
-                .header("x-mycel-session", p.id.to_string())
-                .header("x-mycel-seq", p.next_seq.to_string())
-                .header(
-                    "x-mycel-client-key",
-                    hex::encode(account.public_key().as_ref()),
-                )
-                .header("x-mycel-signature", hex::encode(sig.encode()))
-                .body(body.clone())
-                .send()
-                .await;
+            let sent = self.signed_post(&account, &p, &url, &body).await;
             let r = match sent {
                 Ok(r) => r,
                 Err(e) => {

@@ -663,6 +663,31 @@ impl Gateway {
         Ok(())
     }
 
+    /// Posts `body` for the next request of session `p`, signed by its client `account`.
+    async fn signed_post(
+        &self,
+        account: &PrivateKey,
+        p: &Pooled,
+        url: &str,
+        body: &[u8],
+    ) -> reqwest::Result<reqwest::Response> {
+        let sig = sign_request(account, p.id, p.next_seq, body);
+        self.http
+            .post(url)
+            .timeout(self.cfg.worker_timeout)
+            .header("content-type", "application/json")
+            .header("x-mycel-session", p.id.to_string())
+            .header("x-mycel-seq", p.next_seq.to_string())
+            .header(
+                "x-mycel-client-key",
+                hex::encode(account.public_key().as_ref()),
+            )
+            .header("x-mycel-signature", hex::encode(sig.encode()))
+            .body(body.to_vec())
+            .send()
+            .await
+    }
+
     /// Accepts a checked receipt: logged durably, counted against the key.
     fn accept(&self, key: &ApiKey, p: &mut Pooled, r: &SignedReceipt) -> Result<()> {
         self.receipts.append(p.id, r)?;
@@ -1063,22 +1088,9 @@ impl Gateway {
             return Attempt::Next(format!("session {} not topped up: {e}", p.id));
         }
         for retry in 0..2 {
-            let sig = sign_request(account, p.id, p.next_seq, body);
             let started = Instant::now();
             let sent = self
-                .http
-                .post(format!("{}{}", p.endpoint, kind.path()))
-                .timeout(self.cfg.worker_timeout)
-                .header("content-type", "application/json")
-                .header("x-mycel-session", p.id.to_string())
-                .header("x-mycel-seq", p.next_seq.to_string())
-                .header(
-                    "x-mycel-client-key",
-                    hex::encode(account.public_key().as_ref()),
-                )
-                .header("x-mycel-signature", hex::encode(sig.encode()))
-                .body(body.to_vec())
-                .send()
+                .signed_post(account, &p, &format!("{}{}", p.endpoint, kind.path()), body)
                 .await;
             let r = match sent {
                 Ok(r) => r,
