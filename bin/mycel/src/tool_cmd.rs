@@ -42,16 +42,24 @@ pub(crate) enum ToolCmd {
         bond: Amount,
     },
     /// Serve a tool: a command (`-- COMMAND…`: JSON arguments on stdin, JSON or text on
-    /// stdout) or an HTTP upstream (`--upstream URL`: JSON arguments posted). Registers the
+    /// stdout), an HTTP upstream (`--upstream URL`: JSON arguments posted), or a tool of an MCP
+    /// server (`--upstream-mcp URL --tool NAME`: its definition is the server's). Registers the
     /// definition (or its new version) unless it is already the registered one, then checks,
-    /// runs, receipts and settles every paid call.
+    /// runs, receipts and settles every paid call; a changed definition is registered as a new
+    /// version before it is served.
     Serve {
         /// Key that owns the tool and signs receipts.
         #[arg(long)]
         from: String,
-        /// The tool definition (JSON); re-read when it changes.
+        /// The tool definition (JSON); watched for changes. Not with --upstream-mcp.
+        #[arg(long, required_unless_present = "upstream_mcp")]
+        manifest: Option<PathBuf>,
+        /// An MCP server (Streamable HTTP endpoint) whose tool --tool to serve.
+        #[arg(long, conflicts_with_all = ["manifest", "upstream"], requires = "tool")]
+        upstream_mcp: Option<String>,
+        /// The tool's name on the MCP server.
         #[arg(long)]
-        manifest: PathBuf,
+        tool: Option<String>,
         /// Where to listen.
         #[arg(long, default_value = "127.0.0.1:7710")]
         listen: SocketAddr,
@@ -257,6 +265,8 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: ToolCmd, json: bool
         ToolCmd::Serve {
             from,
             manifest,
+            upstream_mcp,
+            tool,
             listen,
             endpoint,
             price,
@@ -267,23 +277,40 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: ToolCmd, json: bool
             serve_unregistered,
             command,
         } => {
-            let (m, _) = tools::load_manifest(
-                &std::fs::read(&manifest)
-                    .with_context(|| format!("reading {}", manifest.display()))?,
-            )?;
             let timeout = Duration::from_secs(timeout);
-            let runner: Arc<dyn ToolRunner> = match (upstream, command.is_empty()) {
-                (Some(url), true) => Arc::new(HttpRunner::new(url, timeout)),
-                (None, false) => Arc::new(CommandRunner {
-                    argv: command,
-                    timeout,
-                }),
-                _ => bail!("give either --upstream URL or -- COMMAND…"),
-            };
-            let name = m["name"].as_str().unwrap_or_default().to_string();
             let key = accounts::key(home, &from)?;
-            let server = ToolServer::open(key, c.clone(), home.tool_sessions_dir(&name))?;
-            let id = server.add(m, runner, Some(manifest.clone()))?;
+            let (server, id, name) = match (upstream_mcp, manifest) {
+                (Some(url), _) => {
+                    if !command.is_empty() {
+                        bail!("--upstream-mcp serves the server's tool; no COMMAND");
+                    }
+                    let name = tool.context("--tool NAME is required with --upstream-mcp")?;
+                    let server = ToolServer::open(key, c.clone(), home.tool_sessions_dir(&name))?;
+                    let id = server
+                        .add_upstream(tools::McpUpstream::new(url, timeout), &name)
+                        .await?;
+                    (server, id, name)
+                }
+                (None, Some(manifest)) => {
+                    let (m, _) = tools::load_manifest(
+                        &std::fs::read(&manifest)
+                            .with_context(|| format!("reading {}", manifest.display()))?,
+                    )?;
+                    let runner: Arc<dyn ToolRunner> = match (upstream, command.is_empty()) {
+                        (Some(url), true) => Arc::new(HttpRunner::new(url, timeout)),
+                        (None, false) => Arc::new(CommandRunner {
+                            argv: command,
+                            timeout,
+                        }),
+                        _ => bail!("give either --upstream URL or -- COMMAND…"),
+                    };
+                    let name = m["name"].as_str().unwrap_or_default().to_string();
+                    let server = ToolServer::open(key, c.clone(), home.tool_sessions_dir(&name))?;
+                    let id = server.add(m, runner, Some(manifest.clone()))?;
+                    (server, id, name)
+                }
+                (None, None) => bail!("give --manifest FILE or --upstream-mcp URL --tool NAME"),
+            };
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;

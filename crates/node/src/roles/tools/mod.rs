@@ -22,8 +22,10 @@
 pub mod builtin;
 mod runner;
 pub mod schema;
+mod upstream;
 
 pub use runner::{CommandRunner, HttpRunner, MAX_OUTPUT_BYTES, RunFuture, ToolOutput, ToolRunner};
+pub use upstream::{McpRunner, McpUpstream};
 
 use crate::{
     Error, Result,
@@ -167,8 +169,8 @@ struct Served {
     id: Hash,
     name: String,
     runner: Arc<dyn ToolRunner>,
-    /// A manifest file re-read when its modification time changes.
-    file: Option<(PathBuf, RwLock<Option<SystemTime>>)>,
+    /// Where the definition comes from, watched for changes.
+    source: Option<Source>,
     current: RwLock<Arc<Current>>,
 }
 
@@ -184,6 +186,24 @@ pub fn load_manifest(bytes: &[u8]) -> Result<(Value, Vec<u8>)> {
     Schemas::compile(&v).map_err(bad)?;
     Ok((v, canonical))
 }
+
+/// Where a served tool's definition comes from.
+enum Source {
+    /// A manifest file, looked at when its modification time changes.
+    File {
+        path: PathBuf,
+        seen: RwLock<Option<SystemTime>>,
+    },
+    /// An upstream MCP server's `tools/list`, looked at every [`UPSTREAM_POLL`].
+    Upstream {
+        client: Arc<McpUpstream>,
+        last: parking_lot::Mutex<std::time::Instant>,
+    },
+}
+
+/// How often an upstream MCP server's definition of a served tool is compared with the one
+/// served.
+pub const UPSTREAM_POLL: Duration = Duration::from_secs(3);
 
 /// What a tool server does when a served manifest file changes.
 #[derive(Clone, Debug)]
@@ -268,19 +288,56 @@ impl ToolServer {
             .to_string();
         let id = agent::entry_id(Kind::Tool, &name);
         let current = self.current_of(manifest, id, &name)?;
-        let mtime = file
-            .as_ref()
-            .and_then(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok());
+        let source = file.map(|path| Source::File {
+            seen: RwLock::new(std::fs::metadata(&path).and_then(|m| m.modified()).ok()),
+            path,
+        });
+        self.insert(id, name, runner, source, current);
+        Ok(id)
+    }
+
+    fn insert(
+        &self,
+        id: Hash,
+        name: String,
+        runner: Arc<dyn ToolRunner>,
+        source: Option<Source>,
+        current: Current,
+    ) {
         self.tools.write().insert(
             id,
             Arc::new(Served {
                 id,
                 name,
                 runner,
-                file: file.map(|f| (f, RwLock::new(mtime))),
+                source,
                 current: RwLock::new(Arc::new(current)),
             }),
         );
+    }
+
+    /// Serves tool `name` of the MCP server at `upstream`: its definition is the server's
+    /// (watched: [`ToolServer::watch_files`]), its calls go there. Returns the entry ID.
+    pub async fn add_upstream(&self, upstream: Arc<McpUpstream>, name: &str) -> Result<Hash> {
+        let manifest = upstream
+            .definition(name)
+            .await
+            .map_err(|why| Error::Invalid {
+                what: format!("upstream tool {name}"),
+                why,
+            })?;
+        let (manifest, _) = load_manifest(&agent::manifest::canonical(&manifest))?;
+        let id = agent::entry_id(Kind::Tool, name);
+        let current = self.current_of(manifest, id, name)?;
+        let runner = Arc::new(McpRunner {
+            upstream: upstream.clone(),
+            name: name.to_string(),
+        });
+        let source = Source::Upstream {
+            client: upstream,
+            last: parking_lot::Mutex::new(std::time::Instant::now()),
+        };
+        self.insert(id, name.to_string(), runner, Some(source), current);
         Ok(id)
     }
 
@@ -297,33 +354,50 @@ impl ToolServer {
         *self.on_change.write() = Some(policy);
     }
 
-    /// Looks at every served manifest file once; a changed one is registered as a new version
-    /// and then served, or served at once with [`OnChange::ServeUnregistered`]. Until then the
-    /// tool keeps serving — and advertising — the definition it had.
+    /// Looks at every served tool's source once (a manifest file when it changed, an upstream
+    /// MCP server's `tools/list` every [`UPSTREAM_POLL`]); a changed definition is registered as
+    /// a new version and then served, or served at once with [`OnChange::ServeUnregistered`].
+    /// Until then the tool keeps serving — and advertising — the definition it had: a changed
+    /// upstream never reaches a caller silently.
     pub async fn watch_files(&self) {
         let tools: Vec<Arc<Served>> = self.tools.read().values().cloned().collect();
         for t in tools {
-            let Some((path, seen)) = &t.file else {
-                continue;
-            };
-            let now = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-            if now == *seen.read() {
-                continue;
-            }
-            let loaded = std::fs::read(path)
-                .map_err(|e| e.to_string())
-                .and_then(|b| load_manifest(&b).map_err(|e| e.to_string()))
-                .and_then(|(v, _)| self.current_of(v, t.id, &t.name).map_err(|e| e.to_string()));
-            let c = match loaded {
-                Ok(c) if c.hash == t.current.read().hash => {
+            let loaded = match &t.source {
+                None => continue,
+                Some(Source::File { path, seen }) => {
+                    let now = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+                    if now == *seen.read() {
+                        continue;
+                    }
                     *seen.write() = now;
-                    continue;
+                    std::fs::read(path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| load_manifest(&b).map_err(|e| e.to_string()))
                 }
+                Some(Source::Upstream { client, last }) => {
+                    if last.lock().elapsed() < UPSTREAM_POLL {
+                        continue;
+                    }
+                    *last.lock() = std::time::Instant::now();
+                    client.definition(&t.name).await.and_then(|v| {
+                        load_manifest(&agent::manifest::canonical(&v)).map_err(|e| e.to_string())
+                    })
+                }
+            };
+            let c = match loaded
+                .and_then(|(v, _)| self.current_of(v, t.id, &t.name).map_err(|e| e.to_string()))
+            {
+                Ok(c) if c.hash == t.current.read().hash => continue,
                 Ok(c) => c,
                 Err(e) => {
-                    *seen.write() = now;
-                    tracing::warn!(target: "mycel::tools", tool = %t.name, error = %e, "manifest file changed but does not load; serving the last one");
+                    tracing::warn!(target: "mycel::tools", tool = %t.name, error = %e, "the definition changed but does not load; serving the last one");
                     continue;
+                }
+            };
+            // A file whose change is not served yet is looked at again next time.
+            let retry = || {
+                if let Some(Source::File { seen, .. }) = &t.source {
+                    *seen.write() = None;
                 }
             };
             let policy = self.on_change.read().clone();
@@ -349,24 +423,22 @@ impl ToolServer {
                         .await
                     {
                         Ok(_) => {
-                            tracing::info!(target: "mycel::tools", tool = %t.name, manifest = %c.hash, "manifest changed: registered as a new version; serving it");
-                            *seen.write() = now;
+                            tracing::info!(target: "mycel::tools", tool = %t.name, manifest = %c.hash, "definition changed: registered as a new version; serving it");
                             *t.current.write() = Arc::new(c);
                         }
                         // Tried again at the next look.
                         Err(e) => {
+                            retry();
                             tracing::warn!(target: "mycel::tools", tool = %t.name, error = %e, "new version not registered yet; still serving the registered one")
                         }
                     }
                 }
                 Some(OnChange::ServeUnregistered) => {
                     tracing::warn!(target: "mycel::tools", tool = %t.name, manifest = %c.hash, "serving an UNREGISTERED manifest: callers will refuse it and can slash the bond");
-                    *seen.write() = now;
                     *t.current.write() = Arc::new(c);
                 }
                 None => {
-                    *seen.write() = now;
-                    tracing::warn!(target: "mycel::tools", tool = %t.name, "manifest file changed; register it as a new version (`mycel tool register`) and restart to serve it");
+                    tracing::warn!(target: "mycel::tools", tool = %t.name, "the definition changed; register it as a new version (`mycel tool register`) and restart to serve it");
                 }
             }
         }
