@@ -489,11 +489,16 @@ impl Gateway {
         self.accept(key, p, &r).map_err(internal)?;
         debug_assert_eq!(r.receipt.output_hash, blob_hash(&output));
         let mut result = answer.result;
-        if answer.advert.manifest_hash != t.entry.manifest
-            || !answer.advert.signed_by(&t.entry.owner)
-        {
-            let _ = self.check_advert(t, &answer.advert, account).await;
+        // The advert of what actually ran: a result from another definition is not passed on
+        // (it was billed by the provider's signature; the advert is the evidence against it).
+        if !answer.advert.signed_by(&t.entry.owner) || answer.advert.id != t.entry.id {
+            p.broken = true;
+            return Err(RpcError::new(
+                code::PROVIDER,
+                "the provider's answer carries no advert signed by the registered owner",
+            ));
         }
+        self.check_advert(t, &answer.advert, account).await?;
         if let Err(why) = schemas.check_output(result.get("structuredContent")) {
             // A provider that bills output its own schema refuses loses the caller.
             p.broken = true;
