@@ -456,7 +456,9 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
     // The SDK's server answers a `dict` in text content, without an output schema: passed on
     // as it came.
     assert!(
-        shouted["text"].as_str().is_some_and(|t| t.contains("HELLO")),
+        shouted["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("HELLO")),
         "{shouted}"
     );
     assert!(shouted["meta"]["mycel/receipt"].is_object(), "{shouted}");
