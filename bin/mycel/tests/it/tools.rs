@@ -159,6 +159,8 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
             "a completely different record about data provenance",
         ]}},
         {"tool": "no_such_tool", "arguments": {}},
+        {"tool": "mycel_generate", "arguments": {"prompt": "Name a colour.", "max_tokens": 4}},
+        {"tool": "mycel_dataset", "arguments": {"root": "00".repeat(32)}},
     ]});
     for mode in ["auto", "legacy"] {
         let r = sdk(&python, &url, &key, &plan, mode);
@@ -216,6 +218,25 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
         // Case and punctuation fold away in the profile's normalisation: an exact duplicate.
         assert_eq!(calls[3]["structured"]["exact"], 1, "{}", calls[3]);
         assert_eq!(calls[4]["error"]["code"], -32602, "{}", calls[4]);
+        // Generation on the worker's SmolLM2, paid.
+        let g = &calls[5];
+        assert!(
+            g["structured"]["completion_tokens"]
+                .as_u64()
+                .is_some_and(|n| (1..=4).contains(&n)),
+            "{g}"
+        );
+        assert!(g["meta"]["mycel/receipt"].is_object(), "{g}");
+        // A lookup that finds nothing is a failed call: isError, not charged.
+        let d = &calls[6];
+        assert_eq!(
+            (
+                d["is_error"].as_bool(),
+                d["meta"]["mycel/charged"].as_bool()
+            ),
+            (Some(true), Some(false)),
+            "{d}"
+        );
     }
 
     // The provider settles the calls (one transaction for its sessions); the receipt of the
