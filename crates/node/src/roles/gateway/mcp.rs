@@ -54,6 +54,7 @@ pub(super) struct McpState {
     schemas: Mutex<BTreeMap<Hash, Arc<Schemas>>>,
     adverts: Mutex<BTreeMap<Hash, (Instant, Advert)>>,
     challenged: Mutex<BTreeSet<(Hash, Hash)>>,
+    refreshing: std::sync::atomic::AtomicBool,
 }
 
 /// The protocol versions served, newest first.
@@ -150,15 +151,34 @@ impl Gateway {
             .with_state(self.clone())
     }
 
-    /// The registered tools, active ones only, refreshed every [`TOOLS_TTL`] (or at once with
-    /// `fresh`).
-    async fn tools(&self, fresh: bool) -> crate::Result<Arc<Vec<ToolView>>> {
-        if !fresh
-            && let Some((at, t)) = self.mcp.tools.lock().clone()
-            && at.elapsed() < TOOLS_TTL
-        {
+    /// The registered tools, active ones only. A list older than [`TOOLS_TTL`] is still
+    /// answered while a fresh one is fetched in the background (no call waits on it); `fresh`
+    /// (a name not found) fetches at once.
+    async fn tools(self: &Arc<Self>, fresh: bool) -> crate::Result<Arc<Vec<ToolView>>> {
+        if !fresh && let Some((at, t)) = self.mcp.tools.lock().clone() {
+            if at.elapsed() >= TOOLS_TTL
+                && !self
+                    .mcp
+                    .refreshing
+                    .swap(true, std::sync::atomic::Ordering::AcqRel)
+            {
+                let g = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = g.fetch_tools().await {
+                        tracing::debug!(target: "mycel::gateway", error = %e, "tool list not refreshed");
+                    }
+                    g.mcp
+                        .refreshing
+                        .store(false, std::sync::atomic::Ordering::Release);
+                });
+            }
             return Ok(t);
         }
+        self.fetch_tools().await
+    }
+
+    /// Fetches the active tools from the chain and caches them.
+    async fn fetch_tools(&self) -> crate::Result<Arc<Vec<ToolView>>> {
         // Active tools only, a page of entries at a time (a page may hold fewer definitions
         // than entries: retired ones are left out).
         let mut all: Vec<ToolView> = Vec::new();
@@ -295,7 +315,7 @@ impl Gateway {
     }
 
     /// `tools/list`.
-    async fn list_tools(&self, params: &Value) -> std::result::Result<Value, RpcError> {
+    async fn list_tools(self: &Arc<Self>, params: &Value) -> std::result::Result<Value, RpcError> {
         let tools = self
             .tools(false)
             .await
@@ -332,6 +352,38 @@ impl Gateway {
         Ok(r)
     }
 
+    /// The checks of a call before anything is paid: the caller's pinned version, if any, is
+    /// the registered one, and the arguments pass the input schema. Returns the schemas.
+    fn check_call(
+        &self,
+        t: &ToolView,
+        pin: Option<&str>,
+        arguments: &Value,
+    ) -> std::result::Result<Arc<Schemas>, RpcError> {
+        let name = &t.entry.name;
+        if let Some(pin) = pin
+            && pin != t.entry.manifest.to_hex()
+        {
+            return Err(RpcError::new(
+                code::VERSION_CHANGED,
+                format!(
+                    "`{name}` is now version {} (manifest {}), not the pinned {pin}: list the tools again and review the change",
+                    t.entry.version, t.entry.manifest
+                ),
+            ));
+        }
+        let schemas = self
+            .schemas(t)
+            .map_err(|e| RpcError::new(code::INTERNAL, format!("`{name}`: {e}")))?;
+        schemas.check_input(arguments).map_err(|why| {
+            RpcError::new(
+                code::INVALID_PARAMS,
+                format!("the arguments fail `{name}`'s input schema: {why}"),
+            )
+        })?;
+        Ok(schemas)
+    }
+
     /// `tools/call`.
     async fn call_tool(
         self: &Arc<Self>,
@@ -359,28 +411,10 @@ impl Gateway {
                 RpcError::new(code::INVALID_PARAMS, format!("unknown tool: {name}"))
             })?,
         };
-        if let Some(pin) = params
+        let pin = params
             .pointer("/_meta/mycel~1manifest_hash")
-            .and_then(Value::as_str)
-            && pin != t.entry.manifest.to_hex()
-        {
-            return Err(RpcError::new(
-                code::VERSION_CHANGED,
-                format!(
-                    "`{name}` is now version {} (manifest {}), not the pinned {pin}: list the tools again and review the change",
-                    t.entry.version, t.entry.manifest
-                ),
-            ));
-        }
-        let schemas = self
-            .schemas(&t)
-            .map_err(|e| RpcError::new(code::INTERNAL, format!("`{name}`: {e}")))?;
-        schemas.check_input(&arguments).map_err(|why| {
-            RpcError::new(
-                code::INVALID_PARAMS,
-                format!("the arguments fail `{name}`'s input schema: {why}"),
-            )
-        })?;
+            .and_then(Value::as_str);
+        let mut schemas = self.check_call(&t, pin, &arguments)?;
         let account = self.account_key(&key).map_err(|e| RpcError {
             status: StatusCode::OK,
             code: code::PAYMENT,
@@ -388,6 +422,17 @@ impl Gateway {
             data: None,
         })?;
         let advert = self.advert(&t).await?;
+        // The cached list may not have caught up with a new version yet: when the provider's
+        // advert names another manifest, look at the chain again before judging.
+        let t = if advert.manifest_hash == t.entry.manifest {
+            t
+        } else {
+            let t = find(&self.tools(true).await.map_err(internal)?).ok_or_else(|| {
+                RpcError::new(code::INVALID_PARAMS, format!("unknown tool: {name}"))
+            })?;
+            schemas = self.check_call(&t, pin, &arguments)?;
+            t
+        };
         self.check_advert(&t, &advert, &account).await?;
         let payment = |e: String| RpcError::new(code::PAYMENT, e);
         let mut p = self
