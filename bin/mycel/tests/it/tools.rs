@@ -406,10 +406,21 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
         &log,
     )
     .await;
-    let evidence = std::fs::read_dir(net.home.join("gateway").join("evidence"))
+    let evidence: Vec<_> = std::fs::read_dir(net.home.join("gateway").join("evidence"))
         .unwrap()
-        .count();
-    assert_eq!(evidence, 1);
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(evidence.len(), 1);
+    // The same evidence again, by hand: the chain has already judged it.
+    let again = net.cli_fails(&[
+        "tool",
+        "challenge",
+        "--from",
+        "dev2",
+        "--evidence",
+        evidence[0].to_str().unwrap(),
+    ]);
+    assert!(again.contains("not active"), "{again}");
     // Slashed tools are no longer listed (once the gateway's two-second cache has turned).
     tokio::time::sleep(Duration::from_secs(2)).await;
     let r = sdk(&python, &url, &key, &json!({"calls": []}), "legacy");
@@ -497,6 +508,10 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
         &shout_log,
     )
     .await;
+    // Its owner retires it: unlisted, the bond held until no session on it can be disputed.
+    net.cli(&["tool", "deregister", "shout", "--from", "dev3"]);
+    let retired: Value = c.get("/api/v1/tools/shout").await.unwrap();
+    assert_eq!(retired["entry"]["status"], "retired", "{retired}");
     shouter.kill();
     upstream.kill();
 
