@@ -6,7 +6,7 @@ use crate::{
     glue::{client, print_json},
 };
 use anyhow::{Context, Result, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use mycel_node::{
     Home,
     client::Client,
@@ -19,6 +19,17 @@ use mycel_node::{
     },
 };
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+/// What a registration charges and bonds.
+#[derive(Args, Debug, Clone, Copy)]
+pub(crate) struct Terms {
+    /// Price of one call, e.g. `1000u` or `0.001` (MYC).
+    #[arg(long, default_value = "1000u")]
+    price: Amount,
+    /// Bond held while listed (at least 0.1 MYC).
+    #[arg(long, default_value = "0.1")]
+    bond: Amount,
+}
 
 /// Tool commands.
 #[derive(Subcommand, Debug)]
@@ -34,12 +45,8 @@ pub(crate) enum ToolCmd {
         /// Where the provider serves calls (what `mycel tool serve` prints).
         #[arg(long)]
         endpoint: String,
-        /// Price of one call, e.g. `1000u` or `0.001` (MYC).
-        #[arg(long, default_value = "1000u")]
-        price: Amount,
-        /// Bond held while the tool is listed (at least 0.1 MYC).
-        #[arg(long, default_value = "0.1")]
-        bond: Amount,
+        #[command(flatten)]
+        terms: Terms,
     },
     /// Serve a tool: a command (`-- COMMAND…`: JSON arguments on stdin, JSON or text on
     /// stdout), an HTTP upstream (`--upstream URL`: JSON arguments posted), or a tool of an MCP
@@ -66,12 +73,8 @@ pub(crate) enum ToolCmd {
         /// The URL callers reach (default: `http://<listen>`).
         #[arg(long)]
         endpoint: Option<String>,
-        /// Price of one call.
-        #[arg(long, default_value = "1000u")]
-        price: Amount,
-        /// Bond held while the tool is listed.
-        #[arg(long, default_value = "0.1")]
-        bond: Amount,
+        #[command(flatten)]
+        terms: Terms,
         /// An HTTP upstream to post the arguments to, instead of a command.
         #[arg(long)]
         upstream: Option<String>,
@@ -147,12 +150,8 @@ pub(crate) enum AgentCmd {
         /// Where the agent is reached.
         #[arg(long)]
         endpoint: String,
-        /// Price of one call.
-        #[arg(long, default_value = "1000u")]
-        price: Amount,
-        /// Bond.
-        #[arg(long, default_value = "0.1")]
-        bond: Amount,
+        #[command(flatten)]
+        terms: Terms,
     },
     /// Registered agents, or those with a skill (ID or tag).
     List {
@@ -184,7 +183,7 @@ async fn register(
     opts: &TxOpts,
     kind: Kind,
     manifest: serde_json::Value,
-    (endpoint, price, bond): (&str, Amount, Amount),
+    (endpoint, Terms { price, bond }): (&str, Terms),
     json: bool,
 ) -> Result<()> {
     let canonical = agent::manifest::canonical(&manifest);
@@ -247,20 +246,10 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: ToolCmd, json: bool
             opts,
             manifest,
             endpoint,
-            price,
-            bond,
+            terms,
         } => {
             let m = read_json(&manifest)?;
-            register(
-                home,
-                &c,
-                &opts,
-                Kind::Tool,
-                m,
-                (&endpoint, price, bond),
-                json,
-            )
-            .await
+            register(home, &c, &opts, Kind::Tool, m, (&endpoint, terms), json).await
         }
         ToolCmd::Serve {
             from,
@@ -269,8 +258,7 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: ToolCmd, json: bool
             tool,
             listen,
             endpoint,
-            price,
-            bond,
+            terms,
             upstream,
             timeout,
             no_register,
@@ -317,14 +305,16 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: ToolCmd, json: bool
             let endpoint = endpoint
                 .unwrap_or_else(|| format!("http://{}", listener.local_addr().unwrap_or(listen)));
             if !no_register {
-                let n = server.register_all(&endpoint, price, bond).await?;
+                let n = server
+                    .register_all(&endpoint, terms.price, terms.bond)
+                    .await?;
                 if n > 0 {
                     eprintln!("registered {name} ({id}) at {endpoint}");
                 }
                 server.on_change(tools::OnChange::Register {
                     endpoint: endpoint.clone(),
-                    price,
-                    bond,
+                    price: terms.price,
+                    bond: terms.bond,
                 });
             }
             if serve_unregistered {
@@ -474,20 +464,10 @@ pub(crate) async fn agent(home: &Home, api: Option<&str>, cmd: AgentCmd, json: b
             opts,
             card,
             endpoint,
-            price,
-            bond,
+            terms,
         } => {
             let m = read_json(&card)?;
-            register(
-                home,
-                &c,
-                &opts,
-                Kind::Agent,
-                m,
-                (&endpoint, price, bond),
-                json,
-            )
-            .await
+            register(home, &c, &opts, Kind::Agent, m, (&endpoint, terms), json).await
         }
         AgentCmd::List { skill, limit } => {
             let mut q = format!("?limit={limit}");

@@ -149,6 +149,11 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
     .await;
 
     let url = format!("http://{}/mcp", net.api);
+    // One call through the SDK (its own mode); what the script reports of it.
+    let call_one = |tool: &str, arguments: Value| {
+        let plan = json!({"calls": [{"tool": tool, "arguments": arguments}]});
+        sdk(&python, &url, &key, &plan, "auto")["calls"][0].clone()
+    };
     let plan = json!({"calls": [
         {"tool": "mycel_embed", "arguments": {"texts": ["a small embedding", "another"]}},
         {"tool": "word_count", "arguments": {"text": "the five words are here"}},
@@ -380,14 +385,7 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let r = sdk(
-        &python,
-        &url,
-        &key,
-        &json!({"calls": [{"tool": "word_count", "arguments": {"text": "x"}}]}),
-        "auto",
-    );
-    let refused = &r["calls"][0];
+    let refused = &call_one("word_count", json!({"text": "x"}));
     assert_eq!(refused["error"]["code"], -32010, "{refused}");
     assert!(
         refused["error"]["message"]
@@ -477,14 +475,7 @@ async fn real_mcp_sdk_pays_tools_and_refuses_a_rug_pull() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    let r = sdk(
-        &python,
-        &url,
-        &key,
-        &json!({"calls": [{"tool": "shout", "arguments": {"text": "hello"}}]}),
-        "auto",
-    );
-    let shouted = &r["calls"][0];
+    let shouted = &call_one("shout", json!({"text": "hello"}));
     // The SDK's server answers a `dict` in text content, without an output schema: passed on
     // as it came.
     assert!(

@@ -175,8 +175,9 @@ fn versions(s: &ApiState, kind: Kind, id_or_name: &str) -> Result<Vec<VersionVie
     Ok(out)
 }
 
-/// `GET /api/v1/tool-definitions?limit=&after=`: active MCP tools with their current
-/// definitions and signatures, in ID order (what `/mcp`'s `tools/list` serves).
+/// `GET /api/v1/tool-definitions?limit=&after=`: MCP tools (every status, as `/api/v1/tools`
+/// pages them) with their current definitions and signatures, in ID order: what `/mcp`'s
+/// `tools/list` serves, once the inactive ones are left out.
 pub(crate) async fn list_definitions(
     State(s): State<ApiState>,
     Query(q): Query<EntriesQuery>,
@@ -185,9 +186,6 @@ pub(crate) async fn list_definitions(
     let state = s.chain.finalized_state().map_err(ApiError::internal)?;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
-        if entry.status != agent::Status::Active {
-            continue;
-        }
         let d = doc(&state, &entry.manifest)?;
         out.push(ToolView {
             manifest: parse(&d)?,

@@ -110,7 +110,8 @@ pub fn check(kind: Kind, bytes: &[u8]) -> Result<Checked, AgentError> {
     }
 }
 
-const TOOL_KEYS: [&str; 6] = [
+/// The fields a tool definition may have: the ones an MCP client reads.
+pub const TOOL_KEYS: [&str; 6] = [
     "name",
     "title",
     "description",
@@ -119,7 +120,8 @@ const TOOL_KEYS: [&str; 6] = [
     "annotations",
 ];
 
-const ANNOTATION_HINTS: [&str; 4] = [
+/// The boolean hints a tool's `annotations` may carry (besides a `title` string).
+pub const ANNOTATION_HINTS: [&str; 4] = [
     "readOnlyHint",
     "destructiveHint",
     "idempotentHint",

@@ -179,26 +179,24 @@ impl Gateway {
 
     /// Fetches the active tools from the chain and caches them.
     async fn fetch_tools(&self) -> crate::Result<Arc<Vec<ToolView>>> {
-        // Active tools only, a page of entries at a time (a page may hold fewer definitions
-        // than entries: retired ones are left out).
+        // A page of definitions at a time (every status, so a short page is the last); the
+        // active ones are kept.
         let mut all: Vec<ToolView> = Vec::new();
         let mut after = String::new();
         loop {
-            let page: Vec<agent::Entry> = self
-                .chain
-                .get(&format!("/api/v1/tools?limit=500{after}"))
-                .await?;
-            let Some(last) = page.last() else { break };
-            let defs: Vec<ToolView> = self
+            let page: Vec<ToolView> = self
                 .chain
                 .get(&format!("/api/v1/tool-definitions?limit=500{after}"))
                 .await?;
-            after = format!("&after={}", last.id);
+            let n = page.len();
+            if let Some(last) = page.last() {
+                after = format!("&after={}", last.entry.id);
+            }
             all.extend(
-                defs.into_iter()
+                page.into_iter()
                     .filter(|t| t.entry.status == Status::Active),
             );
-            if page.len() < 500 {
+            if n < 500 {
                 break;
             }
         }

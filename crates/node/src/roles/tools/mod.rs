@@ -271,7 +271,7 @@ impl ToolServer {
     }
 
     /// Serves the tool of `manifest` (a tool definition) with `runner`; with `file`, the file is
-    /// watched ([`ToolServer::watch_files`]). Returns the entry ID.
+    /// watched ([`ToolServer::watch_definitions`]). Returns the entry ID.
     pub fn add(
         &self,
         manifest: Value,
@@ -317,7 +317,7 @@ impl ToolServer {
     }
 
     /// Serves tool `name` of the MCP server at `upstream`: its definition is the server's
-    /// (watched: [`ToolServer::watch_files`]), its calls go there. Returns the entry ID.
+    /// (watched: [`ToolServer::watch_definitions`]), its calls go there. Returns the entry ID.
     pub async fn add_upstream(&self, upstream: Arc<McpUpstream>, name: &str) -> Result<Hash> {
         let manifest = upstream
             .definition(name)
@@ -359,7 +359,7 @@ impl ToolServer {
     /// a new version and then served, or served at once with [`OnChange::ServeUnregistered`].
     /// Until then the tool keeps serving — and advertising — the definition it had: a changed
     /// upstream never reaches a caller silently.
-    pub async fn watch_files(&self) {
+    pub async fn watch_definitions(&self) {
         let tools: Vec<Arc<Served>> = self.tools.read().values().cloned().collect();
         for t in tools {
             let loaded = match &t.source {
@@ -543,7 +543,7 @@ impl ToolServer {
         let mut last = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            self.watch_files().await;
+            self.watch_definitions().await;
             if last.elapsed() >= every {
                 last = tokio::time::Instant::now();
                 if let Err(e) = self.settle().await {

@@ -4,6 +4,7 @@
 //! server's `tools/list` and runs calls with `tools/call`.
 
 use super::{RunFuture, ToolOutput, ToolRunner, runner::MAX_OUTPUT_BYTES};
+use mycel_ledger::modules::agent::manifest;
 use serde_json::{Value, json};
 use std::{
     sync::{
@@ -15,24 +16,6 @@ use std::{
 
 /// The protocol version this client asks for.
 const PROTOCOL: &str = "2025-11-25";
-
-/// The fields of an upstream's tool definition that a registration keeps (what the chain
-/// accepts; icons, `_meta` and execution hints are left out).
-const KEPT: [&str; 6] = [
-    "name",
-    "title",
-    "description",
-    "inputSchema",
-    "outputSchema",
-    "annotations",
-];
-const KEPT_ANNOTATIONS: [&str; 5] = [
-    "title",
-    "readOnlyHint",
-    "destructiveHint",
-    "idempotentHint",
-    "openWorldHint",
-];
 
 /// A connection to an upstream MCP server.
 #[derive(Debug)]
@@ -221,16 +204,19 @@ impl McpUpstream {
     }
 }
 
-/// A tool definition cut to what the chain registers.
+/// A tool definition cut to the fields the chain registers (icons, `_meta` and execution hints
+/// are left out).
 fn kept(t: &Value) -> Value {
     let mut out = serde_json::Map::new();
-    for k in KEPT {
+    for k in manifest::TOOL_KEYS {
         if let Some(v) = t.get(k).filter(|v| !v.is_null()) {
             out.insert(k.to_string(), v.clone());
         }
     }
     if let Some(a) = out.get_mut("annotations").and_then(Value::as_object_mut) {
-        a.retain(|k, v| KEPT_ANNOTATIONS.contains(&k.as_str()) && !v.is_null());
+        a.retain(|k, v| {
+            (k == "title" || manifest::ANNOTATION_HINTS.contains(&k.as_str())) && !v.is_null()
+        });
     }
     if out
         .get("annotations")
