@@ -372,6 +372,7 @@ impl Sim {
             height: self.height,
             proposer: self.proposer,
             parent: self.rng.hash(),
+            time_ms: self.height * 100,
             // No consensus here: validator liveness is not what this simulation measures.
             certified: None,
         };

@@ -122,6 +122,7 @@ pub fn ledger(args: &LedgerBenchArgs) -> Result<()> {
             height: parent.height + 1,
             proposer: Address::default(),
             parent: parent.hash(),
+            time_ms: (parent.height + 1) * 100,
             certified: None,
         };
         let t = Instant::now();

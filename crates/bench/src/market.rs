@@ -81,6 +81,7 @@ pub fn market(args: &MarketBenchArgs) -> Result<()> {
             height,
             proposer: Address::default(),
             parent: mycel_primitives::Hash([height as u8; 32]),
+            time_ms: height * 100,
             certified: None,
         };
         let t = Instant::now();

@@ -404,6 +404,7 @@ impl Chain {
             height: parent.height + 1,
             proposer,
             parent: to_hash(&parent.digest()),
+            time_ms: timestamp_ms.max(parent.timestamp_ms),
             certified,
         };
         let out = loop {
@@ -481,6 +482,7 @@ impl Chain {
             height: block.height,
             proposer: block.proposer,
             parent: to_hash(&block.parent),
+            time_ms: block.timestamp_ms,
             certified,
         };
         let out = execute_block(&snapshot, &env, &block.txs)?;

@@ -69,10 +69,21 @@ pub enum Reason {
     AuditFee = 22,
     /// Debit: an audit fee this account paid for its job.
     AuditPaid = 23,
+    /// Credit: an edge device owner's share of the epoch emission, by records its devices
+    /// embedded and had credited (answered probes not caught by a check).
+    EdgeUptime = 24,
+    /// Credit (reserve): the edge share of an epoch in which no device earned.
+    ReservedEdge = 25,
+    /// Debit: a device bond share lost to a failed check.
+    DeviceSlashed = 26,
+    /// Credit: an edge job unit's fee, paid to the owner of the device that did it.
+    EdgeUnitFee = 27,
+    /// Debit: what a poster paid for an edge job's unit.
+    EdgeUnitPaid = 28,
 }
 
 impl Reason {
-    const ALL: [Reason; 23] = [
+    const ALL: [Reason; 28] = [
         Reason::ValidatorEmission,
         Reason::FeeShare,
         Reason::FeePaid,
@@ -96,6 +107,11 @@ impl Reason {
         Reason::ReservedValidators,
         Reason::AuditFee,
         Reason::AuditPaid,
+        Reason::EdgeUptime,
+        Reason::ReservedEdge,
+        Reason::DeviceSlashed,
+        Reason::EdgeUnitFee,
+        Reason::EdgeUnitPaid,
     ];
 
     fn from_u16(v: u16) -> Option<Reason> {
@@ -114,6 +130,8 @@ impl Reason {
                 | Reason::SlashedFraud
                 | Reason::SlashedLazy
                 | Reason::AuditPaid
+                | Reason::DeviceSlashed
+                | Reason::EdgeUnitPaid
         )
     }
 }

@@ -1,7 +1,8 @@
 //! Ledger errors. [`TxError`] codes are stable strings that the API and CLI expose.
 
 use crate::modules::{
-    agent::AgentError, data::DataError, market::MarketError, model::ModelError, verify::VerifyError,
+    agent::AgentError, data::DataError, device::DeviceError, market::MarketError,
+    model::ModelError, verify::VerifyError,
 };
 use mycel_primitives::{Amount, Hash};
 
@@ -134,6 +135,10 @@ pub enum TxError {
     /// taken, not the provider, not the current version…).
     #[error("{}: {}", .0.category(), .0)]
     Agent(#[from] AgentError),
+    /// A `device` message fails (forged device signature, key taken, outside its window, seal
+    /// mismatch, not the drawn checker…).
+    #[error("{}: {}", .0.category(), .0)]
+    Device(#[from] DeviceError),
     /// The node could not record the transaction durably; nothing was admitted.
     #[error("node unavailable: {0}")]
     Unavailable(String),
@@ -168,6 +173,7 @@ impl TxError {
             TxError::Verify(e) => e.code(),
             TxError::Model(e) => e.code(),
             TxError::Agent(e) => e.code(),
+            TxError::Device(e) => e.code(),
         }
     }
 
@@ -180,6 +186,7 @@ impl TxError {
             TxError::Verify(e) => e.reason(),
             TxError::Model(e) => e.reason(),
             TxError::Agent(e) => e.reason(),
+            TxError::Device(e) => e.reason(),
             other => other.code(),
         }
     }
@@ -205,6 +212,12 @@ impl From<ModelError> for ExecError {
 
 impl From<AgentError> for ExecError {
     fn from(e: AgentError) -> Self {
+        ExecError::Tx(e.into())
+    }
+}
+
+impl From<DeviceError> for ExecError {
+    fn from(e: DeviceError) -> Self {
         ExecError::Tx(e.into())
     }
 }

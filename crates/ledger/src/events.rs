@@ -117,6 +117,14 @@ pub mod attr {
     pub const MANIFEST: &str = "manifest";
     /// `version`.
     pub const VERSION: &str = "version";
+    /// `device`.
+    pub const DEVICE: &str = "device";
+    /// `class`.
+    pub const CLASS: &str = "class";
+    /// `checker`.
+    pub const CHECKER: &str = "checker";
+    /// `unit`.
+    pub const UNIT: &str = "unit";
 }
 
 /// Longest event attribute value.

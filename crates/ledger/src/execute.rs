@@ -25,6 +25,9 @@ pub struct BlockEnv {
     pub proposer: Address,
     /// Digest of the parent block: the source of ledger randomness for this block.
     pub parent: Hash,
+    /// The block's timestamp, milliseconds since the Unix epoch, as its proposer set it
+    /// (consensus keeps it monotonic): the clock of windows measured in time, not blocks.
+    pub time_ms: u64,
     /// The validators whose signatures an earlier block's finalization certificate carries,
     /// if the proposer included one: the evidence of liveness that validator rewards and
     /// downtime jailing are based on.
@@ -276,6 +279,7 @@ pub fn execute_genesis(genesis: &Genesis) -> Result<BlockOutput> {
         height: 0,
         proposer: Address::default(),
         parent: Hash::ZERO,
+        time_ms: 0,
         certified: None,
     };
     let params = genesis.params.clone();

@@ -107,7 +107,8 @@ impl Genesis {
         let bps = p.rewards.validator_bps as u32
             + p.rewards.worker_bps as u32
             + p.rewards.data_bps as u32
-            + p.rewards.auditor_bps as u32;
+            + p.rewards.auditor_bps as u32
+            + p.rewards.edge_bps as u32;
         if bps != 10_000 {
             return Err(Error::Genesis(format!(
                 "emission shares sum to {bps} bps, expected 10000"

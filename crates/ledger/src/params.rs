@@ -3,7 +3,7 @@
 //! The section order is the serialization order of the genesis file; it is independent of the
 //! module registry's order.
 
-use crate::modules::{bank, data, market, rewards, staking, verify};
+use crate::modules::{bank, data, device, market, rewards, staking, verify};
 
 /// Chain parameters, one section per module.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -21,6 +21,8 @@ pub struct Params {
     pub market: market::Params,
     /// Verification (audits, disputes, slashing).
     pub verify: verify::Params,
+    /// Edge devices (probe rounds, checks, bonds).
+    pub device: device::Params,
 }
 
 impl Params {

@@ -49,6 +49,10 @@ pub enum Domain {
     AgentManifest,
     /// The ID of a registered tool or agent (over its kind and name).
     AgentEntry,
+    /// The seed of an edge device's probe round (over a block digest and the round number).
+    DeviceRound,
+    /// A sealed probe answer of an edge device or of its checker.
+    DeviceAnswer,
 }
 
 impl Domain {
@@ -74,6 +78,8 @@ impl Domain {
             Domain::Verdict => "mycel 2026 sealed verdict v1",
             Domain::AgentManifest => "mycel 2026 agent manifest v1",
             Domain::AgentEntry => "mycel 2026 agent entry v1",
+            Domain::DeviceRound => "mycel 2026 device round v1",
+            Domain::DeviceAnswer => "mycel 2026 device answer v1",
         }
     }
 
@@ -259,6 +265,8 @@ mod tests {
             Domain::Verdict,
             Domain::AgentManifest,
             Domain::AgentEntry,
+            Domain::DeviceRound,
+            Domain::DeviceAnswer,
         ];
         let mut seen = std::collections::BTreeSet::new();
         for d in all {

@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod bank;
 pub mod data;
+pub mod device;
 pub mod market;
 pub mod model;
 pub mod rewards;
@@ -109,6 +110,8 @@ registry! {
         Model => model::Model,
         /// `agent` messages (wire tag 8).
         Agent => agent::Agent,
+        /// `device` messages (wire tag 9).
+        Device => device::Device,
     }
     /// Modules with hooks only (tag 3 is reserved for rewards).
     hooks {
@@ -140,6 +143,7 @@ mod tests {
                 consent: 0,
             }),
             Message::Market(market::Msg::CloseOffer),
+            Message::Device(device::Msg::Resume),
             Message::Model(model::Msg::SetAccess {
                 model: Hash::ZERO,
                 access: model::Access::Gated,
@@ -164,6 +168,7 @@ mod tests {
                 ("verify", 6),
                 ("model", 7),
                 ("agent", 8),
+                ("device", 9),
                 ("rewards", 3)
             ]
         );

@@ -83,6 +83,7 @@ fn shares_must_sum_to_10000() {
     g.params.rewards.worker_bps = 0;
     g.params.rewards.data_bps = 0;
     g.params.rewards.auditor_bps = 0;
+    g.params.rewards.edge_bps = 0;
     g.validate().unwrap();
     // No u16 overflow: four large shares are summed wide.
     let mut g = Genesis::dev(CHAIN, 1);

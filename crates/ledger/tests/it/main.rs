@@ -3,6 +3,7 @@
 mod agent;
 mod bank;
 mod data;
+mod device;
 mod fatal;
 mod genesis;
 mod golden;
@@ -62,6 +63,10 @@ pub struct Chain {
     /// Who signs the finalization certificate of each block, carried by the next block (the
     /// genesis validators unless a test changes it; empty: blocks carry no certificate).
     pub signers: Vec<Address>,
+    /// Block time of the last applied block, milliseconds.
+    pub time_ms: u64,
+    /// Block time between blocks (100 ms unless a test changes it).
+    pub step_ms: u64,
 }
 
 impl Chain {
@@ -80,6 +85,8 @@ impl Chain {
             state,
             height: 0,
             signers,
+            time_ms: 0,
+            step_ms: 100,
         }
     }
 
@@ -102,6 +109,7 @@ impl Chain {
             height: h,
             proposer: self.validator(0),
             parent: Hash(parent),
+            time_ms: self.time_ms + self.step_ms,
             certified: (h > 1 && !self.signers.is_empty()).then(|| Certified {
                 height: h - 1,
                 signers: self.signers.clone(),
@@ -170,6 +178,7 @@ impl Chain {
         assert_eq!(out.receipts.len(), txs.len());
         self.state.apply(&out.writes);
         self.height += 1;
+        self.time_ms += self.step_ms;
         assert_eq!(execute::height(&self.state).unwrap(), self.height);
         out
     }

@@ -93,6 +93,7 @@ fn single_validator_epoch_payout() {
             workers: Amount::ZERO,
             data: Amount::ZERO,
             auditors: Amount::ZERO,
+            edge: Amount::ZERO,
             reserved: Amount(emission.0 - validator_emission.0),
             validator_count: 1,
         })
@@ -108,7 +109,11 @@ fn single_validator_epoch_payout() {
     assert_eq!(c.balance(&reserve), Amount::from_myc(800));
     assert_eq!(
         record(&c, 0, &reserve, Reason::ReservedWorkers),
-        Some(Amount::from_myc(500))
+        Some(Amount::from_myc(450))
+    );
+    assert_eq!(
+        record(&c, 0, &reserve, Reason::ReservedEdge),
+        Some(Amount::from_myc(50))
     );
     assert_eq!(
         record(&c, 0, &reserve, Reason::ReservedData),

@@ -591,6 +591,7 @@ pub fn epoch_summary() -> impl Strategy<Value = EpochSummary> {
                     workers,
                     data,
                     auditors,
+                    edge: Amount(auditors.0 / 3),
                     reserved,
                     validator_count,
                 }

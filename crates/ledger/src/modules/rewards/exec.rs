@@ -210,7 +210,16 @@ impl Module for Rewards {
         let auditor_pool = minted
             .mul_div(p.auditor_bps as u128, 10_000)
             .map_err(|_| crate::Error::Overflow("emission split"))?;
-        let done = crate::modules::verify::audits_done(ctx.state, epoch)?;
+        // Device checks are audits too: drawn by the ledger, sealed before the answers open.
+        let (edge_credit, checks) = crate::modules::device::take_epoch(ctx, epoch)?;
+        let mut done: std::collections::BTreeMap<Address, u64> =
+            crate::modules::verify::audits_done(ctx.state, epoch)?
+                .into_iter()
+                .collect();
+        for (a, n) in checks {
+            *done.entry(a).or_default() += n;
+        }
+        let done: Vec<(Address, u64)> = done.into_iter().collect();
         summary.auditors = pay_pro_rata(
             ctx,
             epoch,
@@ -227,7 +236,26 @@ impl Module for Rewards {
                 .checked_sub(summary.auditors)
                 .unwrap_or_default(),
         )?;
-        for a in [worker_pool, data_pool, auditor_pool] {
+        // Edge devices are paid by credited records: answered probes, each one a real
+        // embedding of a job's unit or a canary, and none from an epoch a check caught.
+        let edge_pool = minted
+            .mul_div(p.edge_bps as u128, 10_000)
+            .map_err(|_| crate::Error::Overflow("emission split"))?;
+        summary.edge = pay_pro_rata(
+            ctx,
+            epoch,
+            edge_pool,
+            &edge_credit,
+            earnings::Reason::EdgeUptime,
+        )?;
+        earnings::record(
+            ctx.state,
+            epoch,
+            &reserve(),
+            earnings::Reason::ReservedEdge,
+            edge_pool.checked_sub(summary.edge).unwrap_or_default(),
+        )?;
+        for a in [worker_pool, data_pool, auditor_pool, edge_pool] {
             accounted = accounted
                 .checked_add(a)
                 .map_err(|_| crate::Error::Overflow("split"))?;
@@ -242,6 +270,7 @@ impl Module for Rewards {
             .and_then(|t| t.checked_sub(summary.workers))
             .and_then(|t| t.checked_sub(summary.data))
             .and_then(|t| t.checked_sub(summary.auditors))
+            .and_then(|t| t.checked_sub(summary.edge))
             .map_err(|_| crate::Error::Overflow("summary"))?;
         ctx.state.put(key(EPOCH, &[&epoch.to_be_bytes()]), &summary);
         ctx.emit(

@@ -19,6 +19,9 @@ pub struct Params {
     pub data_bps: u16,
     /// Auditors' share, basis points.
     pub auditor_bps: u16,
+    /// Edge devices' share, basis points (split by the records devices had credited).
+    #[serde(default)]
+    pub edge_bps: u16,
     /// Most worker emission per unit of fees paid by others, basis points. Kept below the
     /// market's `protocol_fee_bps` (the burned share of every fee) so that self-dealt jobs lose.
     pub worker_emission_per_fee_bps: u16,
@@ -31,9 +34,10 @@ impl Default for Params {
             initial_emission: Amount::from_myc(1_000),
             halving_interval: 10_000,
             validator_bps: 2_000,
-            worker_bps: 5_000,
+            worker_bps: 4_500,
             data_bps: 2_000,
             auditor_bps: 1_000,
+            edge_bps: 500,
             worker_emission_per_fee_bps: 400,
         }
     }

@@ -24,6 +24,8 @@ pub struct EpochSummary {
     pub data: Amount,
     /// Paid to auditors by audits completed.
     pub auditors: Amount,
+    /// Paid to edge device owners by records their devices had credited.
+    pub edge: Amount,
     /// Sent to the reserve (shares not yet claimable plus dust).
     pub reserved: Amount,
     /// Validators of the set that were paid (those that signed a certified block).
@@ -37,6 +39,7 @@ mycel_primitives::impl_codec!(EpochSummary {
     workers,
     data,
     auditors,
+    edge,
     reserved,
     validator_count,
 });

@@ -104,7 +104,7 @@ fn fee_of(job: &Job) -> Amount {
 }
 
 /// Draws an auditor stake-weighted among bonded, unjailed auditors not in `exclude`.
-fn draw_auditor<S: StateRead + ?Sized>(
+pub(crate) fn draw_auditor<S: StateRead + ?Sized>(
     ctx: &Ctx<'_, '_, S>,
     exclude: &[Address],
     seed: u64,

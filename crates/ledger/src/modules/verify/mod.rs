@@ -43,6 +43,7 @@ mod params;
 mod query;
 mod state;
 
+pub(crate) use exec::draw_auditor;
 pub use exec::{audit_rate_bps, claim_digest, seal};
 pub use msg::*;
 pub use params::*;
