@@ -80,6 +80,9 @@ enum Command {
     /// A2A agents on the network: register, find by skill, signed cards.
     #[command(subcommand)]
     Agent(crate::tool_cmd::AgentCmd),
+    /// Edge devices: consent, register, run a light device, status, leave, edge jobs.
+    #[command(subcommand)]
+    Edge(crate::edge_cmd::EdgeCmd),
     /// Datasets: dedup, add, show, prove, verify, bench.
     #[command(subcommand)]
     Data(crate::data_cmd::DataCmd),
@@ -254,6 +257,16 @@ pub fn run(cli: Cli) -> Result<()> {
             .enable_all()
             .build()?
             .block_on(crate::tool_cmd::run(
+                &home,
+                cli.global.api.as_deref(),
+                cmd,
+                cli.global.json,
+            )),
+        Command::Edge(cmd) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+            .block_on(crate::edge_cmd::run(
                 &home,
                 cli.global.api.as_deref(),
                 cmd,

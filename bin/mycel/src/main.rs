@@ -6,6 +6,7 @@
 mod chain_cmd;
 mod cli;
 mod data_cmd;
+mod edge_cmd;
 mod glue;
 mod market_cmd;
 mod ml_cmd;

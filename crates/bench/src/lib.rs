@@ -21,6 +21,8 @@
 //!   model versions in realistic trees, beside the HTTP floor and the in-process walk.
 //! - [`data`]: chunk IDs against the FastCDC + BLAKE3 ceiling, signature throughput, dedup
 //!   quality per Jaccard band, index memory.
+//! - [`netfault`]: a seeded fault-injecting TCP proxy (loss, latency, resets, link down) for
+//!   tests and benches of flaky links, also runnable inside a network namespace.
 
 pub mod data;
 pub mod dispute;
@@ -30,6 +32,7 @@ pub mod ledger;
 pub mod market;
 pub mod ml;
 pub mod model;
+pub mod netfault;
 pub mod replay;
 pub mod tools;
 pub mod verify;

@@ -8,6 +8,7 @@ use crate::{
     keystore::Keystore,
     roles::{
         auditor::{self, AuditorOptions},
+        edge,
         validator::{RunOptions, run as run_node},
         worker::start::{self as worker, WorkerOptions},
     },
@@ -186,10 +187,14 @@ pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'sta
                                     return;
                                 }
                             };
-                            let (wr, ar) = tokio::join!(
+                            let (wr, ar, cr) = tokio::join!(
                                 worker::run_with(&home, &api, &w, runner.clone()),
-                                auditor::run_with(&home, &api, &a, runner),
+                                auditor::run_with(&home, &api, &a, runner.clone()),
+                                edge::check_with(&home, &api, &a.key, runner),
                             );
+                            if let Err(e) = cr {
+                                tracing::error!(target: "mycel::edge", error = %e, "device checker stopped");
+                            }
                             if let Err(e) = wr {
                                 tracing::error!(target: "mycel::worker", error = %e, "worker stopped");
                             }

@@ -8,6 +8,7 @@ pub use mycel_ledger::{
     modules::{
         agent, bank,
         data::{self, Dataset},
+        device,
         market::{self, Job, JobKind, JobStatus, Offer, Session},
         model,
         staking::{self, Role},

@@ -327,7 +327,7 @@ pub(crate) async fn session_proof(
     ))
 }
 
-fn load_block(s: &ApiState, height: u64) -> Result<block::Block, ApiError> {
+pub(crate) fn load_block(s: &ApiState, height: u64) -> Result<block::Block, ApiError> {
     let bytes = s
         .chain
         .store()

@@ -177,8 +177,12 @@ fn explain(r: rewards::Reason) -> &'static str {
         EdgeUptime => {
             "edge share of the epoch emission, pro rata to records the owner's devices embedded in answered probes (none from an epoch in which a check caught the device)"
         }
-        DeviceSlashed => "device bond burned: a drawn checker's reference did not match the device's answer",
-        EdgeUnitFee => "fee for an edge job unit one of this owner's devices embedded, paid once when accepted",
+        DeviceSlashed => {
+            "device bond burned: a drawn checker's reference did not match the device's answer"
+        }
+        EdgeUnitFee => {
+            "fee for an edge job unit one of this owner's devices embedded, paid once when accepted"
+        }
         EdgeUnitPaid => "cost of an edge job unit this account posted",
         ReservedWorkers | ReservedData | ReservedAuditors | ReservedValidators | ReservedEdge => {
             "emission share held in the reserve: no eligible earners this epoch"

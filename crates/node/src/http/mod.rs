@@ -16,6 +16,7 @@ pub mod blobs;
 pub mod chain;
 pub mod dashboard;
 pub mod data;
+pub mod device;
 pub mod earnings;
 pub mod error;
 pub mod market;
@@ -87,6 +88,11 @@ pub fn router(state: ApiState, max_body: usize, extra: Option<Router>) -> Router
             "/api/v1/models/{id}/access/{address}",
             get(model::get_access),
         )
+        .route("/api/v1/devices", get(device::list_devices))
+        .route("/api/v1/devices/{addr}", get(device::get_device))
+        .route("/api/v1/device-checks/{checker}", get(device::get_checks))
+        .route("/api/v1/edge/jobs", get(device::list_jobs))
+        .route("/api/v1/edge/jobs/{id}", get(device::get_job))
         .route("/api/v1/tools", get(agent::list_tools))
         .route("/api/v1/tool-definitions", get(agent::list_definitions))
         .route("/api/v1/tools/{id}", get(agent::get_tool))

@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod data;
+pub mod devices;
 pub mod hub;
 pub mod models;
 pub mod receipts;

@@ -4,7 +4,7 @@ use super::Device;
 use crate::modules::Module;
 use mycel_primitives::{
     Address, Amount, Hash,
-    hash::{Domain, hash, hash_parts},
+    hash::{Domain, hash_parts},
 };
 
 /// Signature namespace of a device key's consent to be registered by an owner.
@@ -158,9 +158,10 @@ pub fn register_bytes(owner: &Address, class: Class, model: &Hash) -> Vec<u8> {
     v
 }
 
-/// The hash of an answer's bytes.
+/// The hash of an answer's bytes: its content address in the blob store, so a job unit's
+/// output is fetched by the hash the chain records.
 pub fn answer_hash(answer: &[u8]) -> Hash {
-    hash(Domain::DeviceAnswer, answer)
+    mycel_store::blob_hash(answer)
 }
 
 /// The seal of an answer to `device`'s probe of `round`, by `by` (the device or its checker).
