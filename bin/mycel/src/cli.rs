@@ -133,6 +133,9 @@ enum BenchCmd {
     /// Per-call overhead of paid MCP tool calls over calling the tool directly; 10,000 calls
     /// settled in one transaction.
     Tools(mycel_bench::ToolsBenchArgs),
+    /// Edge devices: a real job over lossy links with devices killed, cold start, memory,
+    /// cheaters caught (real processes, the pinned MiniLM).
+    Edge(mycel_bench::EdgeBenchArgs),
 }
 
 /// Runs a parsed command line.
@@ -212,6 +215,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCmd::Verify(a)) => mycel_bench::verify(&a).map_err(Into::into),
         Command::Bench(BenchCmd::Gateway(a)) => mycel_bench::gateway(&a).map_err(Into::into),
         Command::Bench(BenchCmd::Model(a)) => mycel_bench::model(&a).map_err(Into::into),
+        Command::Bench(BenchCmd::Edge(a)) => {
+            let report = mycel_bench::edge(&a)?;
+            if cli.global.json {
+                print_json(&report);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
         Command::Bench(BenchCmd::Tools(a)) => {
             let report = mycel_bench::tools(&a)?;
             if cli.global.json {

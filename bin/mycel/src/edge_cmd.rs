@@ -211,7 +211,9 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: EdgeCmd, json: bool
             rounds,
         } => {
             let key = accounts::key(home, &key)?;
+            let t = std::time::Instant::now();
             let (embed, model) = load_embedder(tiny, threads).await?;
+            let loaded_ms = t.elapsed().as_millis();
             let mut p = Prober::new(
                 c,
                 key,
@@ -223,7 +225,7 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: EdgeCmd, json: bool
                 },
             );
             eprintln!(
-                "edge device {} answering probes (model {model})",
+                "edge: device {} answering probes (model {model}, loaded in {loaded_ms} ms)",
                 p.address()
             );
             p.run_device().await?;

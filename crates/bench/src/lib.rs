@@ -21,12 +21,16 @@
 //!   model versions in realistic trees, beside the HTTP floor and the in-process walk.
 //! - [`data`]: chunk IDs against the FastCDC + BLAKE3 ceiling, signature throughput, dedup
 //!   quality per Jaccard band, index memory.
+//! - [`edge`]: light edge devices (real processes) doing a real embedding job over lossy links
+//!   while devices are killed; cold start, peak memory, fees paid once, output identical to one
+//!   process's, and cheaters (cached answers, a slow device claiming a fast class) caught.
 //! - [`netfault`]: a seeded fault-injecting TCP proxy (loss, latency, resets, link down) for
 //!   tests and benches of flaky links, also runnable inside a network namespace.
 
 pub mod data;
 pub mod dispute;
 pub mod economy;
+pub mod edge;
 pub mod gateway;
 pub mod ledger;
 pub mod market;
@@ -37,6 +41,7 @@ pub mod replay;
 pub mod tools;
 pub mod verify;
 
+pub use edge::{EdgeBenchArgs, EdgeReport, edge};
 pub use gateway::{GatewayBenchArgs, gateway};
 pub use ledger::{LedgerBenchArgs, ledger};
 pub use market::{MarketBenchArgs, market};

@@ -187,7 +187,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 }
 
 /// What a proxy has done so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     /// Connections accepted while the link was up.
     pub connections: u64,

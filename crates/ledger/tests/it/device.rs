@@ -696,3 +696,47 @@ fn a_device_that_leaves_keeps_what_it_earned_and_gets_its_bond_back() {
     );
     conserved(&c);
 }
+
+#[test]
+fn a_cheater_never_gets_a_job_unit_accepted() {
+    // Every job unit is checked: a device answering garbage loses each lease it takes (and bond),
+    // and the units end up done by the honest device alone, paid to its owner only.
+    let mut c = chain();
+    join(&mut c, &account(0), &dev(0), Class::Small);
+    join(&mut c, &account(1), &dev(1), Class::Small);
+    let price = Amount(1_000);
+    ok(&c.block(&[c.tx(
+        &account(3),
+        vec![Message::Device(device::Msg::PostJob {
+            model: model(),
+            input: Hash([9; 32]),
+            records: 48,
+            unit_records: 16,
+            price_per_record: price,
+        })],
+    )]));
+    let cheater_owner = c.balance(&addr(&account(0)));
+    let mut players = [
+        player(dev(0), Plays::Garbage),
+        player(dev(1), Plays::Honest),
+    ];
+    for _ in 0..8 {
+        play(&mut c, &mut players);
+        if device::edge_job(&c.state, 1).unwrap().unwrap().completed != 0 {
+            break;
+        }
+    }
+    let job = device::edge_job(&c.state, 1).unwrap().unwrap();
+    assert_ne!(job.completed, 0);
+    for (_, u) in device::units_of(&c.state, 1).unwrap() {
+        assert_eq!((u.state, u.device), (UnitState::Done, addr(&dev(1))));
+    }
+    let cheater = device::device(&c.state, &addr(&dev(0))).unwrap().unwrap();
+    assert!(cheater.failed >= 1 && cheater.bond < BOND && cheater.earned == Amount::ZERO);
+    assert_eq!(
+        c.balance(&addr(&account(0))),
+        cheater_owner,
+        "not a unit paid to the cheater"
+    );
+    conserved(&c);
+}

@@ -50,6 +50,8 @@ pub struct Prober {
     model: Hash,
     cfg: ProberConfig,
     answers: BTreeMap<(u64, Address), Vec<u8>>,
+    /// When each probe was first seen (what answer latency is measured from).
+    seen: BTreeMap<(u64, Address), std::time::Instant>,
     revealed: u64,
 }
 
@@ -71,6 +73,7 @@ impl Prober {
             model,
             cfg,
             answers: BTreeMap::new(),
+            seen: BTreeMap::new(),
             revealed: 0,
         }
     }
@@ -111,9 +114,23 @@ impl Prober {
     }
 
     async fn device_step(&mut self, p: &ProbeView, now_ms: u64) -> Result<()> {
+        let seen = *self
+            .seen
+            .entry((p.round, p.device))
+            .or_insert_with(std::time::Instant::now);
+        self.seen.retain(|(r, _), _| *r + 4 > p.round);
         if p.sealed.is_none() && !p.drawn && now_ms < p.seal_end_ms {
             let a = self.answer(p).await?;
             devices::seal(&self.client, &self.key, p.round, &p.device, &a, false).await?;
+            // A line operators (and `mycel bench edge`) read: how long a probe took to answer.
+            eprintln!(
+                "edge: round {} sealed ({} records, job {} unit {}) {} ms after the probe appeared",
+                p.round,
+                p.records,
+                p.job,
+                p.unit,
+                seen.elapsed().as_millis()
+            );
             info!(target: "mycel::edge", round = p.round, records = p.records, job = p.job, unit = p.unit, "sealed");
         } else if p.sealed.is_some()
             && !p.revealed
@@ -137,7 +154,8 @@ impl Prober {
         if p.checker != Some(self.me) {
             return Ok(());
         }
-        if p.check_sealed.is_none() && p.drawn && now_ms <= p.check_end_ms {
+        // A job unit's checker is drawn at the round's start: it computes while the device does.
+        if p.check_sealed.is_none() && (p.drawn || p.job != 0) && now_ms <= p.check_end_ms {
             let a = self.answer(p).await?;
             devices::seal(&self.client, &self.key, p.round, &p.device, &a, true).await?;
         } else if p.check_sealed.is_some()

@@ -236,13 +236,13 @@ fn seal_check<S: StateRead + ?Sized>(
         .into());
     }
     let pr = &ctx.params.device;
-    window(
-        "check seal",
-        round,
-        r.seal_end(pr),
-        r.check_end(pr),
-        ctx.env.time_ms,
-    )?;
+    // A job unit's checker is known from the start; a canary's only after the seals.
+    let from = if p.job != 0 {
+        r.start_ms.saturating_sub(1)
+    } else {
+        r.seal_end(pr)
+    };
+    window("check seal", round, from, r.check_end(pr), ctx.env.time_ms)?;
     if p.check_sealed != Hash::ZERO {
         return Err(DeviceError::Already {
             what: "check seal",
@@ -454,6 +454,15 @@ fn start_round<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, id: u64) -> Resu
         let class_records = d.class.records();
         let (job, unit, records) =
             lease_unit(ctx, &d.model, class_records, &addr, id)?.unwrap_or((0, 0, class_records));
+        // A job unit's answer becomes someone's output: every one is checked, and its checker
+        // is drawn now so that it can compute its reference while the device does. A canary
+        // is checked only if drawn after the seals.
+        let checker = if job != 0 {
+            let draw = rand_u64(&[&seed.0, &addr.0, b"job"]);
+            verify::draw_auditor(ctx, &[d.owner, d.address], draw)?
+        } else {
+            None
+        };
         ctx.state.put(
             probe_key(id, &addr),
             &Probe {
@@ -464,8 +473,8 @@ fn start_round<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, id: u64) -> Resu
                 unit,
                 sealed: Hash::ZERO,
                 answer: Vec::new(),
-                checked: false,
-                checker: Address::default(),
+                checked: checker.is_some(),
+                checker: checker.unwrap_or_default(),
                 check_sealed: Hash::ZERO,
                 reference: Vec::new(),
             },
@@ -505,7 +514,7 @@ fn draw_checks<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, r: &mut Round) -
     );
     for p in probes_of(ctx.state, r.id)? {
         let mut p = p;
-        if p.sealed == Hash::ZERO {
+        if p.sealed == Hash::ZERO || p.checked {
             continue;
         }
         let Some(d) = device(ctx.state, &p.device)? else {
@@ -621,7 +630,12 @@ fn close_round<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, r: &Round) -> Re
                 let k = credit_key(epoch, &d.address);
                 let c = ctx.state.get::<u64>(&k)?.unwrap_or(0);
                 ctx.state.put(k, &(c + p.records as u64));
-                if p.job != 0 {
+                // A unit's output is accepted only as checked: with no checker drawn (no
+                // auditor staked) it is accepted as answered; a drawn checker that did not reveal
+                // leaves it unverified, so it goes to another device (this one keeps its credit).
+                if p.job != 0 && outcome == Outcome::Unchecked {
+                    lose_lease(ctx, &p);
+                } else if p.job != 0 {
                     finish_unit(ctx, &mut d, &p)?;
                 }
             }

@@ -12,9 +12,11 @@
 //! - sealed within `seal_ms` (so no device copies another's answer, and a device that claims a
 //!   faster class than it has runs out of time);
 //! - then the checks are drawn from ledger randomness (so a device cannot know whether its
-//!   answer will be checked); a device on probation (new, resumed or caught) is always checked.
-//!   A checker, drawn stake-weighted among auditors other than the device and its owner, seals
-//!   its own reference within `check_ms`;
+//!   canary will be checked); a device on probation (new, resumed or caught) is always checked,
+//!   and so is every job unit (its answer becomes the poster's output), whose checker is drawn
+//!   at the round's start so that it computes alongside the device. A checker, drawn
+//!   stake-weighted among auditors other than the device and its owner, seals its own reference
+//!   by the end of `check_ms`;
 //! - then both reveal within `reveal_ms`, and the chain compares the two in integers (every
 //!   value within `max_dim_diff` steps, which cross-CPU rounding stays within and a different or
 //!   skipped model does not).
