@@ -27,8 +27,7 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
-# The host build's x86-64-v3 flags are not the target's.
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS=""
+# (.cargo/config.toml's x86-64-v3 flags are for the x86-64 target only.)
 start=$(date +%s)
 cargo build -p mycel --target "$TARGET"
 echo "cross build: $(( $(date +%s) - start )) s"

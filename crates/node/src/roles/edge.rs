@@ -12,7 +12,7 @@ use crate::{
     Result,
     client::Client,
     http::device::ProbeView,
-    services::devices::{self, device_view, invalid, probe_texts, quantize},
+    services::devices::{self, InputCache, device_view, invalid, probe_texts, quantize},
 };
 use commonware_cryptography::Signer as _;
 use mycel_ledger::modules::device::Status;
@@ -50,6 +50,7 @@ pub struct Prober {
     model: Hash,
     cfg: ProberConfig,
     answers: BTreeMap<(u64, Address), Vec<u8>>,
+    inputs: InputCache,
     /// When each probe was first seen (what answer latency is measured from).
     seen: BTreeMap<(u64, Address), std::time::Instant>,
     revealed: u64,
@@ -73,6 +74,7 @@ impl Prober {
             model,
             cfg,
             answers: BTreeMap::new(),
+            inputs: InputCache::default(),
             seen: BTreeMap::new(),
             revealed: 0,
         }
@@ -87,7 +89,7 @@ impl Prober {
         if let Some(a) = self.answers.get(&(p.round, p.device)) {
             return Ok(a.clone());
         }
-        let texts = probe_texts(&self.client, p).await?;
+        let texts = probe_texts(&self.client, &mut self.inputs, p).await?;
         let embed = self.embed.clone();
         let vectors = tokio::task::spawn_blocking(move || embed(&texts))
             .await

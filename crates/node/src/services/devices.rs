@@ -237,15 +237,49 @@ pub fn salt(key: &PrivateKey, round: u64, device: &Address) -> Hash {
     hash(Domain::DeviceAnswer, sig.as_ref())
 }
 
-/// The texts a probe asks for, fetching a job unit's input blob from the node.
-pub async fn probe_texts(client: &Client, p: &ProbeView) -> Result<Vec<String>> {
+/// Job inputs a device holds, so that each job's input crosses the link once (a flaky link makes
+/// every fetch slow). Bounded: the oldest job's input goes first.
+#[derive(Debug, Default)]
+pub struct InputCache {
+    jobs: std::collections::VecDeque<(u64, u32, std::sync::Arc<Vec<u8>>)>,
+    bytes: usize,
+}
+
+impl InputCache {
+    /// Most input bytes held.
+    pub const MAX_BYTES: usize = 64 << 20;
+
+    async fn get(&mut self, client: &Client, job: u64) -> Result<(u32, std::sync::Arc<Vec<u8>>)> {
+        if let Some((_, u, b)) = self.jobs.iter().find(|(j, _, _)| *j == job) {
+            return Ok((*u, b.clone()));
+        }
+        let v: crate::http::device::EdgeJobView =
+            client.get(&format!("/api/v1/edge/jobs/{job}")).await?;
+        let input = client.get_blob(&v.job.input).await?;
+        let b = std::sync::Arc::new(input);
+        self.bytes += b.len();
+        self.jobs.push_back((job, v.job.unit_records, b.clone()));
+        while self.bytes > Self::MAX_BYTES && self.jobs.len() > 1 {
+            if let Some((_, _, old)) = self.jobs.pop_front() {
+                self.bytes -= old.len();
+            }
+        }
+        Ok((v.job.unit_records, b))
+    }
+}
+
+/// The texts a probe asks for: a canary's from the round seed, a job unit's from the job's
+/// input (fetched once per job).
+pub async fn probe_texts(
+    client: &Client,
+    cache: &mut InputCache,
+    p: &ProbeView,
+) -> Result<Vec<String>> {
     if p.job == 0 {
         return Ok(canary_texts(&p.seed, &p.device, p.records));
     }
-    let job: crate::http::device::EdgeJobView =
-        client.get(&format!("/api/v1/edge/jobs/{}", p.job)).await?;
-    let input = client.get_blob(&job.job.input).await?;
-    let texts = unit_texts(&input, p.unit, job.job.unit_records)?;
+    let (unit_records, input) = cache.get(client, p.job).await?;
+    let texts = unit_texts(&input, p.unit, unit_records)?;
     if texts.len() != p.records as usize {
         return Err(invalid(format!(
             "edge job {} unit {}: the input has {} records there, the chain says {}",
