@@ -740,3 +740,76 @@ fn a_cheater_never_gets_a_job_unit_accepted() {
     );
     conserved(&c);
 }
+
+#[test]
+fn without_auditors_nothing_is_credited_and_no_unit_is_given_out() {
+    // Nobody can check: answers count for uptime only, and jobs wait for a checker.
+    let mut c = Chain::new(genesis_with(1, |p| {
+        p.rewards.epoch_length = 200;
+        p.device.round_ms = 1_500;
+        p.device.seal_ms = 300;
+        p.device.check_ms = 200;
+        p.device.reveal_ms = 500;
+    }));
+    join(&mut c, &account(0), &dev(0), Class::Micro);
+    ok(&c.block(&[c.tx(
+        &account(3),
+        vec![Message::Device(device::Msg::PostJob {
+            model: model(),
+            input: Hash([9; 32]),
+            records: 4,
+            unit_records: 4,
+            price_per_record: Amount(1_000),
+        })],
+    )]));
+    let d = addr(&dev(0));
+    for _ in 0..2 {
+        until(&mut c, |c| {
+            device::probes_for(&c.state, &d)
+                .unwrap()
+                .iter()
+                .any(|(r, p)| {
+                    p.sealed == Hash::ZERO
+                        && c.time_ms + c.step_ms <= r.seal_end(&c.params().device)
+                })
+        });
+        let (r, p) = device::probes_for(&c.state, &d).unwrap().pop().unwrap();
+        assert_eq!(p.job, 0, "no unit without a checker");
+        let answer = truth(&c, r.id, &d);
+        let sealed = device::seal(r.id, &d, &d, &device::answer_hash(&answer), &salt(1));
+        ok(&c.block(&[c.tx(
+            &dev(0),
+            vec![Message::Device(device::Msg::Seal {
+                round: r.id,
+                sealed,
+            })],
+        )]));
+        until(&mut c, |c| {
+            c.time_ms + c.step_ms > r.check_end(&c.params().device)
+        });
+        ok(&c.block(&[c.tx(
+            &dev(0),
+            vec![Message::Device(device::Msg::Reveal {
+                round: r.id,
+                device: d,
+                answer,
+                salt: salt(1),
+            })],
+        )]));
+        until(&mut c, |c| device::round(&c.state, r.id).unwrap().is_none());
+    }
+    let got = device::device(&c.state, &d).unwrap().unwrap();
+    assert_eq!(
+        (got.answered, got.records, got.passed, got.status),
+        (2, 0, 0, Status::Probation)
+    );
+    assert_eq!(device::edge_job(&c.state, 1).unwrap().unwrap().done, 0);
+    let before = c.balance(&addr(&account(0)));
+    c.run_to(200);
+    assert_eq!(
+        c.balance(&addr(&account(0))),
+        before,
+        "no uptime reward without checks"
+    );
+    conserved(&c);
+}

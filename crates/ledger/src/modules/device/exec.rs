@@ -452,17 +452,18 @@ fn start_round<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, id: u64) -> Resu
             continue;
         };
         let class_records = d.class.records();
-        let (job, unit, records) =
-            lease_unit(ctx, &d.model, class_records, &addr, id)?.unwrap_or((0, 0, class_records));
         // A job unit's answer becomes someone's output: every one is checked, and its checker
-        // is drawn now so that it can compute its reference while the device does. A canary
-        // is checked only if drawn after the seals.
-        let checker = if job != 0 {
-            let draw = rand_u64(&[&seed.0, &addr.0, b"job"]);
-            verify::draw_auditor(ctx, &[d.owner, d.address], draw)?
-        } else {
-            None
+        // is drawn now so that it can compute its reference while the device does. With no
+        // checker to draw, the device gets a canary instead of a unit. A canary is checked only
+        // if drawn after the seals.
+        let draw = rand_u64(&[&seed.0, &addr.0, b"job"]);
+        let checker = verify::draw_auditor(ctx, &[d.owner, d.address], draw)?;
+        let leased = match checker {
+            Some(_) => lease_unit(ctx, &d.model, class_records, &addr, id)?,
+            None => None,
         };
+        let (job, unit, records) = leased.unwrap_or((0, 0, class_records));
+        let checker = if job != 0 { checker } else { None };
         ctx.state.put(
             probe_key(id, &addr),
             &Probe {
@@ -525,12 +526,12 @@ fn draw_checks<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, r: &mut Round) -
         if !must && draw % 10_000 >= ctx.params.device.check_bps as u64 {
             continue;
         }
+        // Drawn but nobody to check it (no auditor staked but the device's own): it stays
+        // checked with no checker, so it closes unchecked and earns no credit.
         let checker = verify::draw_auditor(ctx, &[d.owner, d.address], draw >> 16)?;
-        if let Some(c) = checker {
-            p.checked = true;
-            p.checker = c;
-            ctx.state.put(probe_key(r.id, &p.device), &p);
-        }
+        p.checked = true;
+        p.checker = checker.unwrap_or_default();
+        ctx.state.put(probe_key(r.id, &p.device), &p);
     }
     ctx.state.put(round_key(r.id), &*r);
     Ok(())
@@ -626,13 +627,17 @@ fn close_round<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, r: &Round) -> Re
                         d.status = Status::Active;
                     }
                 }
-                d.records += p.records as u64;
-                let k = credit_key(epoch, &d.address);
-                let c = ctx.state.get::<u64>(&k)?.unwrap_or(0);
-                ctx.state.put(k, &(c + p.records as u64));
-                // A unit's output is accepted only as checked: with no checker drawn (no
-                // auditor staked) it is accepted as answered; a drawn checker that did not reveal
-                // leaves it unverified, so it goes to another device (this one keeps its credit).
+                // Records are credited only for answers that were checked or could have been:
+                // an answer nobody checked although it was drawn (no checker, or one that did not
+                // reveal) counts for uptime only, so a chain without auditors pays nothing out.
+                if outcome != Outcome::Unchecked {
+                    d.records += p.records as u64;
+                    let k = credit_key(epoch, &d.address);
+                    let c = ctx.state.get::<u64>(&k)?.unwrap_or(0);
+                    ctx.state.put(k, &(c + p.records as u64));
+                }
+                // A unit's output is accepted only as checked: a checker that did not reveal
+                // leaves it unverified, so it goes to another device.
                 if p.job != 0 && outcome == Outcome::Unchecked {
                     lose_lease(ctx, &p);
                 } else if p.job != 0 {
