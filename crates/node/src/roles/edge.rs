@@ -51,6 +51,8 @@ pub struct Prober {
     cfg: ProberConfig,
     answers: BTreeMap<(u64, Address), Vec<u8>>,
     inputs: InputCache,
+    /// The model of each device this checker was drawn for.
+    models: BTreeMap<Address, Hash>,
     /// When each probe was first seen (what answer latency is measured from).
     seen: BTreeMap<(u64, Address), std::time::Instant>,
     revealed: u64,
@@ -75,6 +77,7 @@ impl Prober {
             cfg,
             answers: BTreeMap::new(),
             inputs: InputCache::default(),
+            models: BTreeMap::new(),
             seen: BTreeMap::new(),
             revealed: 0,
         }
@@ -224,10 +227,15 @@ impl Prober {
                 Ok(v) => {
                     let mut mine = Vec::new();
                     for p in v.probes {
-                        // Only probes on the model this checker runs.
-                        match device_view(&self.client, &p.device).await {
-                            Ok(Some(d)) if d.device.model == self.model => mine.push(p),
-                            _ => {}
+                        // Only probes on the model this checker runs; a device's model never
+                        // changes, so each is looked up once.
+                        if !self.models.contains_key(&p.device)
+                            && let Ok(Some(d)) = device_view(&self.client, &p.device).await
+                        {
+                            self.models.insert(p.device, d.device.model);
+                        }
+                        if self.models.get(&p.device) == Some(&self.model) {
+                            mine.push(p);
                         }
                     }
                     self.step(&mine, v.now_ms, true).await;

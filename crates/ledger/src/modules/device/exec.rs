@@ -1,6 +1,11 @@
 //! Execution of `device` messages and the probe rounds.
 
-use super::{Device, DeviceError, Params, events, msg::*, query::*, state::*};
+use super::{
+    Device, DeviceError, Params, events,
+    msg::*,
+    query::{addr_suffix, u64_suffix, *},
+    state::*,
+};
 use crate::modules::{Ctx, Module, bank, verify};
 use crate::{ExecResult, Result, earnings, events::attr, state::key};
 use mycel_primitives::{
@@ -386,11 +391,7 @@ fn lease_unit<S: StateRead + ?Sized>(
     round: u64,
 ) -> Result<Option<(u64, u64, u32)>> {
     for (k, _) in ctx.state.scan_prefix(OPEN_JOB)? {
-        let id = u64::from_be_bytes(
-            k[OPEN_JOB.len()..]
-                .try_into()
-                .map_err(|_| crate::state::corrupt(&k, "bad open-job key"))?,
-        );
+        let id = u64_suffix(&k)?;
         let Some(mut job) = edge_job(ctx.state, id)? else {
             continue;
         };
@@ -443,11 +444,7 @@ fn start_round<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>, id: u64) -> Resu
     let seed = hash_parts(Domain::DeviceRound, &[&ctx.env.parent.0, &id.to_be_bytes()]);
     let mut probes = 0u32;
     for (k, _) in live {
-        let addr = Address(
-            k[LIVE.len()..]
-                .try_into()
-                .map_err(|_| crate::state::corrupt(&k, "bad live key"))?,
-        );
+        let addr = addr_suffix(&k)?;
         let Some(mut d) = device(ctx.state, &addr)? else {
             continue;
         };
@@ -785,11 +782,7 @@ fn release_bonds<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> 
     let due = key(RELEASE, &[&ctx.env.height.to_be_bytes()]);
     for (k, _) in ctx.state.scan_prefix(&due)? {
         ctx.state.delete(k.clone());
-        let addr = Address(
-            k[due.len()..]
-                .try_into()
-                .map_err(|_| crate::state::corrupt(&k, "bad release key"))?,
-        );
+        let addr = addr_suffix(&k)?;
         let Some(mut d) = device(ctx.state, &addr)? else {
             continue;
         };
@@ -823,11 +816,7 @@ fn advance_rounds<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()>
     let p: Params = ctx.params.device.clone();
     let now = ctx.env.time_ms;
     for (k, _) in ctx.state.scan_prefix(OPEN_ROUND)? {
-        let id = u64::from_be_bytes(
-            k[OPEN_ROUND.len()..]
-                .try_into()
-                .map_err(|_| crate::state::corrupt(&k, "bad open-round key"))?,
-        );
+        let id = u64_suffix(&k)?;
         let Some(mut r) = round(ctx.state, id)? else {
             continue;
         };
@@ -910,11 +899,7 @@ pub(crate) fn take_epoch<S: StateRead + ?Sized>(
     let prefix = key(CREDIT, &[&epoch.to_be_bytes()]);
     for (k, v) in ctx.state.scan_prefix(&prefix)? {
         ctx.state.delete(k.clone());
-        let addr = Address(
-            k[prefix.len()..]
-                .try_into()
-                .map_err(|_| crate::state::corrupt(&k, "bad credit key"))?,
-        );
+        let addr = addr_suffix(&k)?;
         let n: u64 =
             mycel_primitives::codec::decode(&v).map_err(|e| crate::state::corrupt(&k, e))?;
         if let Some(d) = device(ctx.state, &addr)? {
@@ -925,11 +910,7 @@ pub(crate) fn take_epoch<S: StateRead + ?Sized>(
     let prefix = key(CHECKS, &[&epoch.to_be_bytes()]);
     for (k, v) in ctx.state.scan_prefix(&prefix)? {
         ctx.state.delete(k.clone());
-        let addr = Address(
-            k[prefix.len()..]
-                .try_into()
-                .map_err(|_| crate::state::corrupt(&k, "bad checks key"))?,
-        );
+        let addr = addr_suffix(&k)?;
         let n: u64 =
             mycel_primitives::codec::decode(&v).map_err(|e| crate::state::corrupt(&k, e))?;
         checks.push((addr, n));

@@ -13,11 +13,20 @@ fn decode_all<T: mycel_primitives::codec::Read<Cfg = ()>>(
         .collect()
 }
 
-fn u64_suffix(k: &[u8]) -> Result<u64> {
+/// The big-endian u64 a state key ends with (a round, job or unit number).
+pub(super) fn u64_suffix(k: &[u8]) -> Result<u64> {
     k.get(k.len().saturating_sub(8)..)
         .and_then(|s| s.try_into().ok())
         .map(u64::from_be_bytes)
         .ok_or_else(|| crate::state::corrupt(k, "bad u64 key suffix"))
+}
+
+/// The address a state key ends with.
+pub(super) fn addr_suffix(k: &[u8]) -> Result<Address> {
+    k.get(k.len().saturating_sub(20)..)
+        .and_then(|s| s.try_into().ok())
+        .map(Address)
+        .ok_or_else(|| crate::state::corrupt(k, "bad address key suffix"))
 }
 
 /// Device `d`.
@@ -35,12 +44,7 @@ pub fn devices_of(state: &(impl StateRead + ?Sized), owner: &Address) -> Result<
     let prefix = key(OWNER, &[&owner.0]);
     let mut out = Vec::new();
     for (k, _) in state.scan_prefix(&prefix)? {
-        let a = Address(
-            k[prefix.len()..]
-                .try_into()
-                .map_err(|_| crate::state::corrupt(&k, "bad owner key"))?,
-        );
-        out.extend(device(state, &a)?);
+        out.extend(device(state, &addr_suffix(&k)?)?);
     }
     Ok(out)
 }
