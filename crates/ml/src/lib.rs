@@ -37,5 +37,6 @@ pub mod registry;
 pub mod runtime;
 pub mod sampling;
 pub mod text;
+mod vnni;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@
 //! explicitly instead of through `CANDLE_DEQUANTIZE_ALL`, and has a training path built only from ops with a
 //! backward pass (`softmax`, `rms_norm_slow`, `rope_i_slow`), which the fused CPU kernels lack.
 
-use crate::{Error, Result, q4::Q41Matrix, registry::ExecMode, sampling::Rng};
+use crate::{Error, Result, q4::Q41Matrix, registry::ExecMode, sampling::Rng, vnni::VnniMatrix};
 use candle_core::{
     D, DType, Device, IndexOp, Module, Tensor, Var,
     quantized::{GgmlDType, QMatMul, QTensor, gguf_file},
@@ -32,8 +32,10 @@ struct LoraPair {
 enum Weights {
     /// candle's matmul (f32 tensors, or quantized types other than Q4_1).
     Candle(QMatMul),
-    /// Q4_1 through this crate's kernel (same bits as candle's, several times faster).
+    /// Q4_1 through this crate's portable kernel (same bits as candle's, several times faster).
     Q41(Q41Matrix),
+    /// Q4_1 or Q8_0 through the AVX512-VNNI kernels (same bits again; prompt tokens tiled).
+    Vnni(VnniMatrix),
 }
 
 #[derive(Debug, Clone)]
@@ -48,14 +50,26 @@ impl Linear {
             (ExecMode::F32, _) | (_, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) => {
                 QMatMul::Tensor(q.dequantize(&q.device())?)
             }
-            (ExecMode::Quantized, _) => match Q41Matrix::from_qtensor(&q)? {
+            (ExecMode::Quantized, _) => match crate::vnni::available()
+                .then(|| VnniMatrix::from_qtensor(&q))
+                .transpose()?
+                .flatten()
+            {
                 Some(m) => {
                     return Ok(Self {
-                        w: Weights::Q41(m),
+                        w: Weights::Vnni(m),
                         lora: None,
                     });
                 }
-                None => QMatMul::QTensor(Arc::new(q)),
+                None => match Q41Matrix::from_qtensor(&q)? {
+                    Some(m) => {
+                        return Ok(Self {
+                            w: Weights::Q41(m),
+                            lora: None,
+                        });
+                    }
+                    None => QMatMul::QTensor(Arc::new(q)),
+                },
             },
         };
         Ok(Self {
@@ -67,6 +81,7 @@ impl Linear {
     fn dims(&self) -> (usize, usize) {
         let s = match &self.w {
             Weights::Q41(m) => return m.dims(),
+            Weights::Vnni(m) => return m.dims(),
             Weights::Candle(QMatMul::QTensor(q)) => q.shape().dims().to_vec(),
             Weights::Candle(QMatMul::Tensor(t) | QMatMul::TensorF16(t)) => t.dims().to_vec(),
         };
@@ -77,6 +92,7 @@ impl Linear {
         let y = match &self.w {
             Weights::Candle(w) => w.forward(x)?,
             Weights::Q41(m) => m.forward(x)?,
+            Weights::Vnni(m) => m.forward(x)?,
         };
         match &self.lora {
             None => Ok(y),

@@ -16,7 +16,7 @@ use candle_core::{Tensor, quantized::QTensor};
 use rayon::prelude::*;
 
 /// Weights per block.
-const QK: usize = 32;
+pub(crate) const QK: usize = 32;
 /// Output rows computed together by one task (the vectorized loops run over them).
 const RANGE: usize = 64;
 
@@ -38,7 +38,7 @@ pub(crate) struct Q41Matrix {
 }
 
 /// f16 bits to f32, exactly (as `half::f16::to_f32`).
-fn f16_to_f32(i: u16) -> f32 {
+pub(crate) fn f16_to_f32(i: u16) -> f32 {
     if i & 0x7FFF == 0 {
         return f32::from_bits((i as u32) << 16);
     }
@@ -64,7 +64,7 @@ fn f16_to_f32(i: u16) -> f32 {
 }
 
 /// f32 to f16 bits, rounding to nearest even (as `half::f16::from_f32`).
-fn f32_to_f16(value: f32) -> u16 {
+pub(crate) fn f32_to_f16(value: f32) -> u16 {
     let x = value.to_bits();
     let sign = x & 0x8000_0000;
     let exp = x & 0x7F80_0000;
@@ -102,14 +102,14 @@ fn f32_to_f16(value: f32) -> u16 {
 
 /// One activation row quantized to Q8_1: per block 32 values, the scale `d` and `s = d * sum` (both rounded
 /// through f16 as candle stores them).
-struct Q81Row {
-    qs: Vec<[i8; QK]>,
-    d: Vec<f32>,
-    s: Vec<f32>,
+pub(crate) struct Q81Row {
+    pub(crate) qs: Vec<[i8; QK]>,
+    pub(crate) d: Vec<f32>,
+    pub(crate) s: Vec<f32>,
 }
 
 /// `BlockQ8_1::from_float` of candle 0.11.1, bit for bit.
-fn quantize_q8_1(xs: &[f32]) -> Q81Row {
+pub(crate) fn quantize_q8_1(xs: &[f32]) -> Q81Row {
     let nb = xs.len() / QK;
     let mut row = Q81Row {
         qs: Vec::with_capacity(nb),

@@ -20,3 +20,19 @@ pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> Re
         .map_err(|e| Error::ThreadPool(e.to_string()))?;
     Ok(pool.install(f))
 }
+
+/// Models loaded after `force_portable_kernels(true)` run the portable quantized kernels instead of the
+/// AVX512-VNNI ones (as `MYCEL_ML_KERNEL=portable` does for a whole process). Both give the same bits;
+/// this exists to show it, and to time one against the other.
+pub fn force_portable_kernels(on: bool) {
+    crate::vnni::force_portable(on);
+}
+
+/// The quantized kernels models loaded now would use: `"avx512-vnni"` or `"portable"`.
+pub fn quantized_kernels() -> &'static str {
+    if crate::vnni::available() {
+        "avx512-vnni"
+    } else {
+        "portable"
+    }
+}

@@ -98,6 +98,51 @@ fn real_smollm2_same_tokens_and_logits_at_1_and_2_threads() {
     }
 }
 
+/// The quantized SmolLM2's logits over a sampled 40-token story, as hashed by the generator. The
+/// execution identity (model ID, runtime descriptor) promises these bits: a kernel change that moves
+/// them must bump the runtime descriptor and this constant together. The AVX512-VNNI kernels and the
+/// portable ones both give them, at 1 and 2 threads.
+const GOLDEN_STORY_LOGITS: &str =
+    "ac86667c31381c4e567266304b802c483925eff57b7cb1abe524d4c28a4102fc";
+
+#[test]
+fn real_smollm2_logits_golden_across_kernels_and_threads() {
+    let Some(store) = pinned_models(&[&SMOLLM2]) else {
+        return;
+    };
+    let req = GenerateRequest {
+        prompt: Prompt::user("Write a short story about a lighthouse keeper."),
+        params: SamplingParams {
+            temperature: 0.7,
+            top_p: 0.9,
+            top_k: 50,
+            seed: 2026,
+            max_tokens: 40,
+            stop: vec![],
+        },
+    };
+    for portable in [false, true] {
+        mycel_ml::runtime::force_portable_kernels(portable);
+        let kernels = mycel_ml::runtime::quantized_kernels();
+        let g = TextGenerator::load(&store, &SMOLLM2, ExecMode::Quantized).unwrap();
+        for threads in [1, 2] {
+            let out = with_threads(threads, || g.generate(&req, |_| {}))
+                .unwrap()
+                .unwrap();
+            eprintln!(
+                "GOLDEN story {} ({kernels}, {threads} threads)",
+                out.logits_hash
+            );
+            assert_eq!(
+                out.logits_hash.to_string(),
+                GOLDEN_STORY_LOGITS,
+                "{kernels} kernels, {threads} threads"
+            );
+        }
+    }
+    mycel_ml::runtime::force_portable_kernels(false);
+}
+
 #[test]
 fn real_smollm2_rejects_prompt_longer_than_context() {
     let Some(store) = pinned_models(&[&SMOLLM2]) else {
