@@ -131,11 +131,18 @@ impl Block {
     }
 }
 
-/// Per-sequence key/value cache.
+/// Per-sequence key/value cache: per layer, the keys (after RoPE) and values of every position so far,
+/// `[position][kv head][head dim]`, appended in place (a decode step copies one position, not the cache).
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
+    layers: Vec<LayerKv>,
     len: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct LayerKv {
+    k: Vec<f32>,
+    v: Vec<f32>,
 }
 
 impl KvCache {
@@ -148,6 +155,62 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// Attention of one query position against cached keys `0..n`, all heads: what a decode step (and a
+/// per-position replay of it) computes, in a fixed operation order that no thread count or SIMD width
+/// changes. `q` is `[head][head dim]`, `kv` the layer's cache, `out` `[head][head dim]`.
+fn attend_cached(
+    q: &[f32],
+    kv: &LayerKv,
+    n: usize,
+    (nh, nkv, hd): (usize, usize, usize),
+    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    let rep = nh / nkv;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let stride = nkv * hd;
+    scores.resize(n, 0.0);
+    for h in 0..nh {
+        let g = h / rep;
+        let qh = &q[h * hd..(h + 1) * hd];
+        let mut max = f32::NEG_INFINITY;
+        for (j, s) in scores.iter_mut().enumerate() {
+            *s = dot(qh, &kv.k[j * stride + g * hd..][..hd]) * scale;
+            max = max.max(*s);
+        }
+        let mut sum = 0f32;
+        for s in scores.iter_mut() {
+            *s = (*s - max).exp();
+            sum += *s;
+        }
+        let y = &mut out[h * hd..(h + 1) * hd];
+        y.fill(0.0);
+        for (j, s) in scores.iter().enumerate() {
+            let p = s / sum;
+            for (y, v) in y.iter_mut().zip(&kv.v[j * stride + g * hd..][..hd]) {
+                *y += p * v;
+            }
+        }
+    }
+}
+
+/// A dot product in a fixed order: eight interleaved partial sums, then a fixed tree (vectorises, and
+/// gives the same bits on every machine with IEEE f32).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+        acc[l] += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
 }
 
 /// A llama decoder.
@@ -449,7 +512,7 @@ impl Llama {
             });
         }
         if let Some(c) = cache.as_deref_mut() {
-            c.layers.resize(self.blocks.len(), None);
+            c.layers.resize_with(self.blocks.len(), LayerKv::default);
         }
         let mut x =
             self.embed
@@ -499,15 +562,7 @@ impl Llama {
                 .transpose(1, 2)?
                 .contiguous()?;
             let q = rope(&q.contiguous()?)?;
-            let mut k = rope(&k.contiguous()?)?;
-            let mut v = v;
-            if let Some(c) = cache.as_deref_mut() {
-                if let Some((pk, pv)) = &c.layers[li] {
-                    k = Tensor::cat(&[pk, &k], 2)?;
-                    v = Tensor::cat(&[pv, &v], 2)?;
-                }
-                c.layers[li] = Some((k.clone(), v.clone()));
-            }
+            let k = rope(&k.contiguous()?)?;
             let attend =
                 |q: &Tensor, k: Tensor, v: Tensor, mask: Option<&Tensor>| -> Result<Tensor> {
                     let k = candle_transformers::utils::repeat_kv(k, nh / nkv)?.contiguous()?;
@@ -523,24 +578,46 @@ impl Llama {
                     };
                     Ok(att.matmul(&v)?)
                 };
-            let y = if per_position {
-                // Position `pos + i` sees keys `0..=pos + i`: the shapes of one decode step.
-                let rows = (0..t)
-                    .map(|i| {
-                        let n = pos + i + 1;
-                        attend(
-                            &q.narrow(2, i, 1)?.contiguous()?,
-                            k.narrow(2, 0, n)?.contiguous()?,
-                            v.narrow(2, 0, n)?.contiguous()?,
-                            None,
-                        )
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Tensor::cat(&rows, 2)?
-            } else {
-                attend(&q, k, v, mask.as_ref())?
+            let y = match cache.as_deref_mut() {
+                None => attend(&q, k, v, mask.as_ref())?.transpose(1, 2)?.reshape((
+                    b,
+                    t,
+                    self.cfg.hidden,
+                ))?,
+                Some(c) => {
+                    // Append this pass's keys and values, position-major.
+                    let kv = &mut c.layers[li];
+                    kv.k.extend(k.transpose(1, 2)?.flatten_all()?.to_vec1::<f32>()?);
+                    kv.v.extend(v.transpose(1, 2)?.flatten_all()?.to_vec1::<f32>()?);
+                    if t == 1 || per_position {
+                        // Each position `pos + i` against keys `0..=pos + i`: a decode step's work.
+                        let q = q.transpose(1, 2)?.flatten_all()?.to_vec1::<f32>()?;
+                        let mut y = vec![0f32; t * nh * hd];
+                        let mut scores = Vec::new();
+                        for i in 0..t {
+                            attend_cached(
+                                &q[i * nh * hd..(i + 1) * nh * hd],
+                                kv,
+                                pos + i + 1,
+                                (nh, nkv, hd),
+                                &mut scores,
+                                &mut y[i * nh * hd..(i + 1) * nh * hd],
+                            );
+                        }
+                        Tensor::from_vec(y, (b, t, self.cfg.hidden), &self.device)?
+                    } else {
+                        // A prompt pass: one masked matmul over the cache and the new positions.
+                        let n = pos + t;
+                        let all = |x: &[f32]| -> Result<Tensor> {
+                            Ok(Tensor::from_slice(x, (b, n, nkv, hd), &self.device)?
+                                .transpose(1, 2)?)
+                        };
+                        attend(&q, all(&kv.k)?, all(&kv.v)?, mask.as_ref())?
+                            .transpose(1, 2)?
+                            .reshape((b, t, self.cfg.hidden))?
+                    }
+                }
             };
-            let y = y.transpose(1, 2)?.reshape((b, t, self.cfg.hidden))?;
             let x1 = (blk.o.forward(&y)? + residual)?;
             let hn = norm(&x1, &blk.ffn_norm)?;
             let g = candle_nn::ops::silu(&blk.gate.forward(&hn)?)?;

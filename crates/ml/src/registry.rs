@@ -211,12 +211,29 @@ impl std::str::FromStr for ExecMode {
     }
 }
 
+/// Version of this crate's own kernels that an architecture's bits depend on, in a given mode (0: none
+/// beyond candle's). A kernel change that moves the bits bumps it, which changes the model ID, and the
+/// golden logits hashes in the tests change with it; a change that keeps the bits (the AVX512-VNNI
+/// matmuls, bit-identical to candle's) does not.
+/// - llama 1: decode attention against an in-place KV cache in a fixed operation order
+///   (`llama::attend_cached`) instead of candle's matmuls over a concatenated cache.
+pub fn kernel_version(arch: &str, _mode: ExecMode) -> u32 {
+    match arch {
+        "llama" => 1,
+        _ => 0,
+    }
+}
+
 /// Runtime descriptor string that enters the model ID.
 pub fn runtime_descriptor(arch: &str, mode: ExecMode) -> String {
-    format!(
+    let base = format!(
         "runtime=candle-core 0.11.1;arch={arch};mode={}",
         mode.as_str()
-    )
+    );
+    match kernel_version(arch, mode) {
+        0 => base,
+        v => format!("{base};kernels=mycel-{v}"),
+    }
 }
 
 /// Status of a pinned file on disk.
@@ -367,6 +384,20 @@ mod tests {
         h.update(&1u64.to_le_bytes());
         h.update(b"r");
         assert_eq!(id.0, *h.finalize().as_bytes());
+    }
+
+    #[test]
+    fn kernel_versions_enter_the_descriptor() {
+        // A llama's bits depend on this crate's decode attention; BERT's f32 path on candle's alone,
+        // so its descriptor (and model ID) is what it always was.
+        assert_eq!(
+            runtime_descriptor("llama", ExecMode::Quantized),
+            "runtime=candle-core 0.11.1;arch=llama;mode=quantized;kernels=mycel-1"
+        );
+        assert_eq!(
+            runtime_descriptor("bert", ExecMode::F32),
+            "runtime=candle-core 0.11.1;arch=bert;mode=f32"
+        );
     }
 
     #[test]

@@ -100,10 +100,12 @@ fn real_smollm2_same_tokens_and_logits_at_1_and_2_threads() {
 
 /// The quantized SmolLM2's logits over a sampled 40-token story, as hashed by the generator. The
 /// execution identity (model ID, runtime descriptor) promises these bits: a kernel change that moves
-/// them must bump the runtime descriptor and this constant together. The AVX512-VNNI kernels and the
-/// portable ones both give them, at 1 and 2 threads.
+/// them must bump `registry::kernel_version` and this constant together. The AVX512-VNNI kernels and
+/// the portable ones both give them, at 1 and 2 threads.
+/// - llama kernels 0 (candle's decode attention): `ac86667c…4102fc`.
+/// - llama kernels 1 (in-place KV cache, fixed-order decode attention): this value.
 const GOLDEN_STORY_LOGITS: &str =
-    "ac86667c31381c4e567266304b802c483925eff57b7cb1abe524d4c28a4102fc";
+    "3331c44a2e9ed59bd8671c577ad2d8c052217eba54d49aa21b5acada7882c183";
 
 #[test]
 fn real_smollm2_logits_golden_across_kernels_and_threads() {
