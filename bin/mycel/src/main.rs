@@ -30,7 +30,15 @@ fn main() -> std::process::ExitCode {
         // Colour codes only for a person at a terminal: redirected logs stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match cli::run(cli) {
+    let result = cli::run(cli);
+    if std::env::var_os("MYCEL_REPORT_PEAK_RSS").is_some() {
+        // For `mycel bench ml`, which cannot read a child's own peak from outside: wait4's maxrss
+        // starts at the parent's size at fork.
+        if let Some(kb) = mycel_bench::peak_rss_kb() {
+            eprintln!("mycel-peak-rss-kb {kb}");
+        }
+    }
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -70,11 +70,18 @@ pub struct EmbedArgs {
     /// Model name.
     #[arg(long, default_value = "minilm")]
     model: String,
+    /// Execution mode: quantized (int8, what nodes serve) or f32 (part of the model ID).
+    #[arg(long, default_value = "quantized")]
+    mode: ExecMode,
     /// Threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Read the texts from this file, one per line (`-`: standard input), embedded in batches of 64 as
+    /// they are read, so any number of lines runs in bounded memory; output is one JSON object per line.
+    #[arg(long, conflicts_with = "texts")]
+    file: Option<PathBuf>,
     /// Texts.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "file")]
     texts: Vec<String>,
 }
 
@@ -130,9 +137,9 @@ pub enum ModelsCmd {
 /// Options of `mycel bench ml`.
 #[derive(Args, Debug, Clone)]
 pub struct BenchMlArgs {
-    /// Threads per job.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
+    /// Thread counts to measure (comma-separated), each beside the peers at the same count.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    threads: Vec<usize>,
     /// Tokens generated per run.
     #[arg(long, default_value_t = 64)]
     gen_tokens: usize,
@@ -155,7 +162,10 @@ pub fn run(cmd: RunCmd, json: bool) -> Result<()> {
         RunCmd::Generate(a) => generate(&store, a, json),
         RunCmd::Embed(a) => {
             let s = spec(&a.model)?;
-            let e = Embedder::load(&store, s)?;
+            let e = Embedder::load_mode(&store, s, a.mode)?;
+            if let Some(path) = &a.file {
+                return embed_file(&e, path, a.threads);
+            }
             let v = with_threads(a.threads, || e.embed(&a.texts))??;
             if json {
                 println!(
@@ -318,13 +328,16 @@ pub fn models(cmd: ModelsCmd, json: bool) -> Result<()> {
                         ))
                     })
                     .collect::<Result<_>>()?,
-                ModelKind::Embedding => {
-                    if files.iter().all(|f| f.2 == FileStatus::Ok) {
-                        vec![("f32".into(), Embedder::load(&store, m)?.model_id().to_hex())]
-                    } else {
-                        vec![]
-                    }
-                }
+                ModelKind::Embedding => [ExecMode::Quantized, ExecMode::F32]
+                    .into_iter()
+                    .filter(|_| files.iter().all(|f| f.2 == FileStatus::Ok))
+                    .map(|mode| {
+                        Ok((
+                            mode.as_str().to_string(),
+                            Embedder::load_mode(&store, m, mode)?.model_id().to_hex(),
+                        ))
+                    })
+                    .collect::<Result<_>>()?,
             };
             if json {
                 println!(
@@ -358,42 +371,119 @@ pub fn models(cmd: ModelsCmd, json: bool) -> Result<()> {
     }
 }
 
+/// `mycel run embed --file`: reads lines as they come, embeds each full batch, prints one JSON object
+/// per line (`{"line", "embedding"}`); memory stays at one batch whatever the file's size. A line that
+/// is not UTF-8 or is empty stops the run with its line number; lines before it were printed.
+fn embed_file(e: &Embedder, path: &std::path::Path, threads: usize) -> Result<()> {
+    use std::io::BufRead as _;
+    let input: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path).with_context(|| format!("{}", path.display()))?)
+    };
+    let mut reader = std::io::BufReader::new(input);
+    let mut out = std::io::stdout().lock();
+    let (mut batch, mut first, mut line_no) = (Vec::new(), 1usize, 0usize);
+    let flush =
+        |batch: &mut Vec<String>, first: usize, out: &mut dyn std::io::Write| -> Result<()> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let v = with_threads(threads, || e.embed(batch))??;
+            for (i, v) in v.iter().enumerate() {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "line": first + i, "embedding": v })
+                )?;
+            }
+            batch.clear();
+            Ok(())
+        };
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        line_no += 1;
+        let text = match std::str::from_utf8(&buf) {
+            Ok(t) if !t.trim().is_empty() => t.trim_end_matches(['\n', '\r']),
+            bad => {
+                // The lines before this one are embedded and printed, then the run stops here.
+                flush(&mut batch, first, &mut out)?;
+                match bad {
+                    Err(err) => bail!("{}: line {line_no}: not UTF-8 ({err})", path.display()),
+                    Ok(_) => bail!("{}: line {line_no}: empty text", path.display()),
+                }
+            }
+        };
+        if batch.is_empty() {
+            first = line_no;
+        }
+        batch.push(text.to_string());
+        if batch.len() == mycel_ml::embed::MAX_BATCH {
+            flush(&mut batch, first, &mut out)?;
+        }
+    }
+    flush(&mut batch, first, &mut out)?;
+    if line_no == 0 {
+        bail!("{}: no lines to embed", path.display());
+    }
+    Ok(())
+}
+
 /// Runs `mycel bench ml` and prints the figures.
 pub fn bench(a: &BenchMlArgs, json: bool) -> Result<()> {
     let store = store();
+    if a.threads.is_empty() || a.threads.contains(&0) {
+        bail!("--threads: give thread counts of at least 1, e.g. 1,2");
+    }
     let opts = mycel_bench::ml::BenchOptions {
-        threads: a.threads,
+        threads: a.threads.clone(),
         gen_tokens: a.gen_tokens,
         lora_steps: a.lora_steps,
     };
-    if std::env::var("RAYON_NUM_THREADS").ok() != Some(a.threads.to_string()) {
+    if std::env::var("RAYON_NUM_THREADS").ok().as_deref() != Some("1") {
         eprintln!(
-            "note: set RAYON_NUM_THREADS={} too: candle's matmul sizes its parallelism from it, not from --threads",
-            a.threads
+            "note: set RAYON_NUM_THREADS=1 too: candle's f32 matmul sizes its parallelism from it, not from --threads"
         );
     }
     let load_before = mycel_bench::ml::load_average();
-    let figs = mycel_bench::ml::run(&store, &opts, &mut |m| eprintln!("{m}"))?;
+    let report = mycel_bench::ml::run(&store, &opts, &mut |m| eprintln!("{m}"))?;
     let load_after = mycel_bench::ml::load_average();
-    let peers = mycel_bench::ml::peers_with(&store);
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"figures": figs, "peers": peers}))?
-        );
+        println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
     println!(
-        "mycel bench ml: models in {}, {} thread(s), candle 0.11.1 CPU",
+        "mycel bench ml: models in {}, threads {:?}, candle 0.11.1 CPU, quantized kernels: {}",
         store.root().display(),
-        a.threads
+        a.threads,
+        mycel_ml::runtime::quantized_kernels()
     );
-    println!("{:<66} {:>10} {:<8} note", "figure", "value", "unit");
-    for f in &figs {
-        println!("{:<66} {:>10.1} {:<8} {}", f.name, f.value, f.unit, f.note);
+    println!(
+        "{:<64} {:>3} {:>9} {:>9} {:<7} {:>6}  note",
+        "figure", "thr", "mycel", "peer", "unit", "ratio"
+    );
+    for f in &report.figures {
+        let peer = f.peer.map_or("-".into(), |p| format!("{p:.1}"));
+        let ratio = f.ratio.map_or("-".into(), |r| format!("{r:.2}x"));
+        let thr = if f.threads == 0 {
+            "-".into()
+        } else {
+            f.threads.to_string()
+        };
+        println!(
+            "{:<64} {:>3} {:>9.1} {:>9} {:<7} {:>6}  {}",
+            f.name, thr, f.value, peer, f.unit, ratio, f.note
+        );
     }
-    for p in &peers {
+    for p in &report.peers {
         println!("peer: {p}");
+    }
+    for c in &report.checks {
+        println!("check: {c}");
     }
     if let (Some(b), Some(e)) = (load_before, load_after) {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -405,6 +495,13 @@ pub fn bench(a: &BenchMlArgs, json: bool) -> Result<()> {
                 ""
             }
         );
+    }
+    if report
+        .checks
+        .iter()
+        .any(|c| c.contains("MISMATCH") || c.contains("DIFFERENT"))
+    {
+        bail!("a determinism check failed (see check: lines)");
     }
     Ok(())
 }

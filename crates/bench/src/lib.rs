@@ -89,3 +89,15 @@ where
     out.sort_by(f64::total_cmp);
     Ok(out)
 }
+
+/// This process's peak resident memory, KiB (Linux `VmHWM`).
+pub fn peak_rss_kb() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}

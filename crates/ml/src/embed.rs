@@ -1,6 +1,12 @@
-//! Sentence embeddings with a BERT encoder (all-MiniLM-L6-v2): batched, attention-masked mean pooling and
-//! L2 normalisation.
+//! Sentence embeddings with a BERT encoder (all-MiniLM-L6-v2): mean pooling over each text's tokens and
+//! L2 normalisation, in one of two execution modes (part of the model ID):
+//! - [`ExecMode::Quantized`], the default and what nodes serve: int8 linear layers on exact integer
+//!   kernels ([`crate::bert`]); each text runs at its own length, so its bits depend on nothing but the
+//!   text — not the batch, the thread count or the SIMD width.
+//! - [`ExecMode::F32`]: candle's f32 `BertModel` over batches padded to their longest text (the bits
+//!   depend on the batch: a replay must batch as the worker did).
 
+use crate::bert::Int8Bert;
 use crate::{
     Error, Result,
     registry::{ExecMode, FileRole, ModelId, ModelKind, ModelSpec, ModelStore, runtime_descriptor},
@@ -14,9 +20,18 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer};
 /// Texts per forward pass: bounds memory and keeps padding per chunk.
 pub const MAX_BATCH: usize = 64;
 
+/// The mode nodes serve embeddings in, and [`Embedder::load`]'s.
+pub const DEFAULT_MODE: ExecMode = ExecMode::Quantized;
+
+/// The encoder behind an [`Embedder`], by execution mode.
+enum Encoder {
+    F32(BertModel),
+    Int8(Int8Bert),
+}
+
 /// A loaded sentence-embedding model.
 pub struct Embedder {
-    model: BertModel,
+    encoder: Encoder,
     tokenizer: Tokenizer,
     model_id: ModelId,
     dim: usize,
@@ -26,6 +41,7 @@ impl std::fmt::Debug for Embedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Embedder")
             .field("model_id", &self.model_id)
+            .field("mode", &self.mode())
             .field("dim", &self.dim)
             .finish()
     }
@@ -39,9 +55,19 @@ fn invalid(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 impl Embedder {
-    /// The model ID of a BERT model's files under this runtime.
+    /// The model ID of a BERT model's files under this runtime, in [`DEFAULT_MODE`].
     pub fn model_id_of(weights: &[u8], config: &[u8], tokenizer: &[u8]) -> ModelId {
-        let desc = runtime_descriptor("bert", ExecMode::F32);
+        Self::model_id_of_mode(weights, config, tokenizer, DEFAULT_MODE)
+    }
+
+    /// The model ID of a BERT model's files under this runtime, in `mode`.
+    pub fn model_id_of_mode(
+        weights: &[u8],
+        config: &[u8],
+        tokenizer: &[u8],
+        mode: ExecMode,
+    ) -> ModelId {
+        let desc = runtime_descriptor("bert", mode);
         ModelId::compute(&[
             ("weights", weights),
             ("config", config),
@@ -50,8 +76,13 @@ impl Embedder {
         ])
     }
 
-    /// Loads a pinned BERT model (weights, config and tokenizer, all hash-checked).
+    /// Loads a pinned BERT model (weights, config and tokenizer, all hash-checked) in [`DEFAULT_MODE`].
     pub fn load(store: &ModelStore, spec: &ModelSpec) -> Result<Self> {
+        Self::load_mode(store, spec, DEFAULT_MODE)
+    }
+
+    /// Loads a pinned BERT model in `mode`.
+    pub fn load_mode(store: &ModelStore, spec: &ModelSpec, mode: ExecMode) -> Result<Self> {
         if spec.kind != ModelKind::Embedding {
             return Err(Error::InvalidInput(format!(
                 "{} is not an embedding model",
@@ -61,13 +92,13 @@ impl Embedder {
         let weights = store.read_verified(spec, FileRole::Weights)?;
         let config = store.read_verified(spec, FileRole::Config)?;
         let tokenizer = store.read_verified(spec, FileRole::Tokenizer)?;
-        let model_id = Self::model_id_of(&weights, &config, &tokenizer);
+        let model_id = Self::model_id_of_mode(&weights, &config, &tokenizer, mode);
         let cfg: Config = serde_json::from_slice(&config).map_err(|e| invalid("config.json", e))?;
         let tokenizer =
             Tokenizer::from_bytes(&tokenizer).map_err(|e| invalid("tokenizer.json", e))?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
             .map_err(|e| invalid("model.safetensors", e))?;
-        Self::from_parts(vb, &cfg, tokenizer, model_id)
+        Self::from_parts(vb, &cfg, tokenizer, model_id, mode)
     }
 
     /// Builds an embedder from a variable source, a config and a tokenizer. The tokenizer's padding is
@@ -78,21 +109,33 @@ impl Embedder {
         cfg: &Config,
         mut tokenizer: Tokenizer,
         model_id: ModelId,
+        mode: ExecMode,
     ) -> Result<Self> {
-        let model = BertModel::load(vb, cfg).map_err(|e| invalid("bert weights", e))?;
+        let encoder = match mode {
+            ExecMode::F32 => {
+                Encoder::F32(BertModel::load(vb, cfg).map_err(|e| invalid("bert weights", e))?)
+            }
+            ExecMode::Quantized => Encoder::Int8(Int8Bert::load(vb, cfg)?),
+        };
         let mut pad = tokenizer.get_padding().cloned().unwrap_or_default();
         pad.strategy = PaddingStrategy::BatchLongest;
         tokenizer.with_padding(Some(pad));
         Ok(Self {
-            model,
+            encoder,
             tokenizer,
             model_id,
             dim: cfg.hidden_size,
         })
     }
 
-    /// A tiny BERT with seeded random weights and a WordPiece vocabulary of letters, for tests.
+    /// A tiny BERT with seeded random weights and a WordPiece vocabulary of letters, for tests, in
+    /// [`DEFAULT_MODE`].
     pub fn tiny_random(seed: u64) -> Result<Self> {
+        Self::tiny_random_mode(seed, DEFAULT_MODE)
+    }
+
+    /// [`Embedder::tiny_random`] in `mode`.
+    pub fn tiny_random_mode(seed: u64, mode: ExecMode) -> Result<Self> {
         let cfg: Config = serde_json::from_value(serde_json::json!({
             "vocab_size": 64, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
             "intermediate_size": 64, "hidden_act": "gelu", "hidden_dropout_prob": 0.0,
@@ -104,12 +147,9 @@ impl Embedder {
         let vb = VarBuilder::from_backend(Box::new(SeededInit(seed)), DType::F32, Device::Cpu);
         let model_id = ModelId::compute(&[
             ("weights", format!("tiny-bert seed={seed}").as_bytes()),
-            (
-                "runtime",
-                runtime_descriptor("bert", ExecMode::F32).as_bytes(),
-            ),
+            ("runtime", runtime_descriptor("bert", mode).as_bytes()),
         ]);
-        Self::from_parts(vb, &cfg, tiny_wordpiece()?, model_id)
+        Self::from_parts(vb, &cfg, tiny_wordpiece()?, model_id, mode)
     }
 
     /// The model ID.
@@ -120,6 +160,14 @@ impl Embedder {
     /// Embedding width.
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// The execution mode.
+    pub fn mode(&self) -> ExecMode {
+        match self.encoder {
+            Encoder::F32(_) => ExecMode::F32,
+            Encoder::Int8(_) => ExecMode::Quantized,
+        }
     }
 
     /// Embeds texts: one L2-normalised vector per text, in order.
@@ -167,7 +215,20 @@ impl Embedder {
             .tokenizer
             .encode_batch(inputs, true)
             .map_err(Error::tokenizer)?;
-        let dev = &self.model.device;
+        let model = match &self.encoder {
+            Encoder::F32(m) => m,
+            Encoder::Int8(m) => {
+                // Each text at its own length: the padding (at the end) is dropped.
+                let real = |e: &tokenizers::Encoding, v: &[u32]| -> Vec<u32> {
+                    let n = e.get_attention_mask().iter().filter(|&&m| m == 1).count();
+                    v[..n].to_vec()
+                };
+                let ids: Vec<Vec<u32>> = enc.iter().map(|e| real(e, e.get_ids())).collect();
+                let types: Vec<Vec<u32>> = enc.iter().map(|e| real(e, e.get_type_ids())).collect();
+                return m.embed(&ids, &types);
+            }
+        };
+        let dev = &model.device;
         let (b, t) = (enc.len(), enc[0].len());
         let flat = |f: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Result<Tensor> {
             let v: Vec<u32> = enc.iter().flat_map(|e| f(e).to_vec()).collect();
@@ -176,7 +237,7 @@ impl Embedder {
         let ids = flat(&|e| e.get_ids())?;
         let types = flat(&|e| e.get_type_ids())?;
         let mask = flat(&|e| e.get_attention_mask())?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let hidden = model.forward(&ids, &types, Some(&mask))?;
         // Mean over the real tokens only.
         let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let summed = hidden.broadcast_mul(&m)?.sum(1)?;
@@ -189,8 +250,9 @@ impl Embedder {
 
 /// The execution trace of an embedding job: leaf `i` is
 /// `hash_parts(Domain::TraceLeaf, [i as u64 big-endian, BLAKE3(f32 little-endian bytes of vector i)])`,
-/// so a verifier that re-embeds the items names the first one that differs. Replays must batch as the
-/// worker did ([`Embedder::embed`] does, in chunks of [`MAX_BATCH`]): padding changes the bits.
+/// so a verifier that re-embeds the items names the first one that differs. In [`ExecMode::F32`]
+/// replays must batch as the worker did ([`Embedder::embed`] does, in chunks of [`MAX_BATCH`]):
+/// padding changes the bits; in [`ExecMode::Quantized`] an item's bits depend on its text alone.
 pub fn trace_leaves(vectors: &[Vec<f32>]) -> Vec<mycel_primitives::Hash> {
     vectors
         .iter()
@@ -211,7 +273,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Variable source that fills every tensor from a seeded RNG keyed by the tensor's name.
-struct SeededInit(u64);
+pub(crate) struct SeededInit(pub(crate) u64);
 
 impl SimpleBackend for SeededInit {
     fn get(
@@ -301,6 +363,26 @@ mod tests {
         assert!(cosine(&alone[0], &batch[0]) > 0.99999);
         assert!(cosine(&batch[0], &batch[1]) < 0.9999);
         assert_eq!(e.embed(&["hi"]).unwrap(), alone);
+    }
+
+    #[test]
+    fn ten_thousand_texts_in_bounded_batches_and_each_bit_identical_to_alone() {
+        let e = Embedder::tiny_random(5).unwrap();
+        assert_eq!(e.mode(), ExecMode::Quantized);
+        let texts: Vec<String> = (0..10_000)
+            .map(|i| format!("text number {i} of many"))
+            .collect();
+        let all = crate::runtime::with_threads(2, || e.embed(&texts))
+            .unwrap()
+            .unwrap();
+        assert_eq!(all.len(), 10_000);
+        for i in [0, 63, 64, 4_999, 9_999] {
+            assert_eq!(all[i], e.embed(&texts[i..=i]).unwrap()[0], "text {i}");
+        }
+        // The f32 mode pads each batch: close, but its own model ID.
+        let f = Embedder::tiny_random_mode(5, ExecMode::F32).unwrap();
+        assert_ne!(f.model_id(), e.model_id());
+        assert!(cosine(&f.embed(&texts[..1]).unwrap()[0], &all[0]) > 0.99);
     }
 
     #[test]

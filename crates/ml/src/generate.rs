@@ -40,6 +40,28 @@ pub struct GenerateRequest {
     pub params: SamplingParams,
 }
 
+/// The logits hash ([`Generation::logits_hash`]) the pinned quantized SmolLM2 gives for
+/// [`golden_story_request`] under the current `registry::kernel_version("llama", …)`: the bits its model
+/// ID promises. The tests check it in the debug build at 1 and 2 threads with both quantized kernels,
+/// `mycel bench ml` in the release build; a kernel change that moves it bumps the kernel version.
+pub const SMOLLM2_GOLDEN_STORY_LOGITS: &str =
+    "f7d30bd644ca5118c24a9932e405ade1efb52fd1413ce63f4276c210a16ae11e";
+
+/// A sampled 40-token story: the request behind [`SMOLLM2_GOLDEN_STORY_LOGITS`].
+pub fn golden_story_request() -> GenerateRequest {
+    GenerateRequest {
+        prompt: Prompt::user("Write a short story about a lighthouse keeper."),
+        params: SamplingParams {
+            temperature: 0.7,
+            top_p: 0.9,
+            top_k: 50,
+            seed: 2026,
+            max_tokens: 40,
+            stop: vec![],
+        },
+    }
+}
+
 /// Why generation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -24,6 +24,7 @@
 //! # Ok::<(), mycel_ml::Error>(())
 //! ```
 
+mod bert;
 pub mod embed;
 pub mod engine;
 mod error;

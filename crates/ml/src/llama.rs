@@ -168,49 +168,81 @@ fn attend_cached(
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
+    const W: usize = 8;
     let rep = nh / nkv;
     let scale = 1.0 / (hd as f32).sqrt();
     let stride = nkv * hd;
     scores.resize(n, 0.0);
     for h in 0..nh {
         let g = h / rep;
-        let qh = &q[h * hd..(h + 1) * hd];
-        let mut max = f32::NEG_INFINITY;
-        for (j, s) in scores.iter_mut().enumerate() {
-            *s = dot(qh, &kv.k[j * stride + g * hd..][..hd]) * scale;
-            max = max.max(*s);
-        }
-        let mut sum = 0f32;
+        let keys = kv.k[g * hd..].chunks(stride).take(n);
+        let max = score_keys(&q[h * hd..(h + 1) * hd], keys, scale, scores);
+        let sum = softmax_in_place(scores, max);
         for s in scores.iter_mut() {
-            *s = (*s - max).exp();
-            sum += *s;
+            *s /= sum;
         }
-        let y = &mut out[h * hd..(h + 1) * hd];
-        y.fill(0.0);
-        for (j, s) in scores.iter().enumerate() {
-            let p = s / sum;
-            for (y, v) in y.iter_mut().zip(&kv.v[j * stride + g * hd..][..hd]) {
-                *y += p * v;
+        // y[d] = Σ_j p_j v_j[d], j in order; eight dims at a time so the sums stay in a register.
+        for d0 in (0..hd).step_by(W) {
+            let w = W.min(hd - d0);
+            let mut y = [0f32; W];
+            for (p, v) in scores.iter().zip(kv.v[g * hd + d0..].chunks(stride)) {
+                for (y, v) in y[..w].iter_mut().zip(&v[..w]) {
+                    *y += p * v;
+                }
             }
+            out[h * hd + d0..][..w].copy_from_slice(&y[..w]);
         }
     }
 }
 
-/// A dot product in a fixed order: eight interleaved partial sums, then a fixed tree (vectorises, and
-/// gives the same bits on every machine with IEEE f32).
+/// `scores[j] = dot(q, key j) * scale`; returns the maximum.
+fn score_keys<'a>(
+    q: &[f32],
+    keys: impl Iterator<Item = &'a [f32]>,
+    scale: f32,
+    scores: &mut [f32],
+) -> f32 {
+    let mut max = f32::NEG_INFINITY;
+    for (s, k) in scores.iter_mut().zip(keys) {
+        *s = dot(q, &k[..q.len()]) * scale;
+        max = max.max(*s);
+    }
+    max
+}
+
+/// `scores[j] = exp(scores[j] - max)` in place; returns their sum (in index order).
+fn softmax_in_place(scores: &mut [f32], max: f32) -> f32 {
+    let mut sum = 0f32;
+    for s in scores.iter_mut() {
+        *s = (*s - max).exp();
+        sum += *s;
+    }
+    sum
+}
+
+/// A dot product in a fixed order: 32 interleaved partial sums (four independent vector chains),
+/// then a fixed tree. Vectorises, and gives the same bits on every machine with IEEE f32.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    const L: usize = 32;
+    let mut acc = [0f32; L];
+    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
+        for l in 0..L {
             acc[l] += x[l] * y[l];
         }
     }
     for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
         acc[l] += x * y;
     }
-    ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
+    let mut w = L;
+    while w > 1 {
+        w /= 2;
+        for l in 0..w {
+            acc[l] += acc[l + w];
+        }
+    }
+    acc[0]
 }
 
 /// A llama decoder.

@@ -12,7 +12,10 @@
 //! `QMatMul::forward` for any thread count (rows are independent); a test checks it against candle.
 
 use crate::Result;
-use candle_core::{Tensor, quantized::QTensor};
+use candle_core::{
+    Tensor,
+    quantized::{GgmlDType, QTensor},
+};
 use rayon::prelude::*;
 
 /// Weights per block.
@@ -100,6 +103,19 @@ pub(crate) fn f32_to_f16(value: f32) -> u16 {
     }
 }
 
+/// `f32::round` (half away from zero), exactly, in instructions that vectorise: `x - trunc(x)` is
+/// exact, so comparing it with one half decides the rounding as libm does. (`roundf` is a call per value
+/// on x86, and activations are quantized 200 times per decoded token.)
+#[inline]
+pub(crate) fn round_half_away(x: f32) -> f32 {
+    let t = x.trunc();
+    if (x - t).abs() >= 0.5 {
+        t + 1f32.copysign(x)
+    } else {
+        t
+    }
+}
+
 /// One activation row quantized to Q8_1: per block 32 values, the scale `d` and `s = d * sum` (both rounded
 /// through f16 as candle stores them).
 pub(crate) struct Q81Row {
@@ -127,8 +143,8 @@ pub(crate) fn quantize_q8_1(xs: &[f32]) -> Q81Row {
         let mut qs = [0i8; QK];
         let mut sum = 0i32;
         for j in 0..QK / 2 {
-            qs[j] = f32::round(xs[j] * id) as i8;
-            qs[j + QK / 2] = f32::round(xs[j + QK / 2] * id) as i8;
+            qs[j] = round_half_away(xs[j] * id) as i8;
+            qs[j + QK / 2] = round_half_away(xs[j + QK / 2] * id) as i8;
             sum += qs[j] as i32 + qs[j + QK / 2] as i32;
         }
         let dx = f16_to_f32(d16);
@@ -140,24 +156,40 @@ pub(crate) fn quantize_q8_1(xs: &[f32]) -> Q81Row {
     row
 }
 
+/// `(n, k, bytes)` of a 2-D block-quantized matrix.
+pub(crate) type RawBlocks<'a> = (usize, usize, std::borrow::Cow<'a, [u8]>);
+
+/// The raw blocks of a 2-D block-quantized `(n, k)` tensor of `dtype` (`block_bytes` per 32 weights),
+/// or `None` for another dtype, shape or size.
+pub(crate) fn raw_blocks(
+    q: &QTensor,
+    dtype: GgmlDType,
+    block_bytes: usize,
+) -> Result<Option<RawBlocks<'_>>> {
+    if q.dtype() != dtype {
+        return Ok(None);
+    }
+    let &[n, k] = q.shape().dims() else {
+        return Ok(None);
+    };
+    if !k.is_multiple_of(QK) || n == 0 {
+        return Ok(None);
+    }
+    let raw = q.data()?;
+    if raw.len() != n * (k / QK) * block_bytes {
+        return Ok(None);
+    }
+    Ok(Some((n, k, raw)))
+}
+
 impl Q41Matrix {
     /// Re-lays out a 2-D Q4_1 tensor; `None` for any other dtype or shape.
     pub(crate) fn from_qtensor(q: &QTensor) -> Result<Option<Self>> {
-        if q.dtype() != candle_core::quantized::GgmlDType::Q4_1 {
-            return Ok(None);
-        }
-        let &[n, k] = q.shape().dims() else {
+        const BLOCK_BYTES: usize = 20;
+        let Some((n, k, raw)) = raw_blocks(q, GgmlDType::Q4_1, BLOCK_BYTES)? else {
             return Ok(None);
         };
-        if !k.is_multiple_of(QK) || n == 0 {
-            return Ok(None);
-        }
-        let raw = q.data()?;
         let nb = k / QK;
-        const BLOCK_BYTES: usize = 20;
-        if raw.len() != n * nb * BLOCK_BYTES {
-            return Ok(None);
-        }
         let ranges = n.div_ceil(RANGE);
         let mut qs = vec![0u8; ranges * nb * QK / 2 * RANGE];
         let mut d = vec![0f32; ranges * nb * RANGE];
@@ -257,11 +289,36 @@ impl Q41Matrix {
 mod tests {
     use super::*;
     use crate::sampling::Rng;
-    use candle_core::{
-        Device, Module,
-        quantized::{GgmlDType, QMatMul},
-    };
+    use candle_core::{Device, Module, quantized::QMatMul};
     use std::sync::Arc;
+
+    #[test]
+    fn round_half_away_is_roundf() {
+        let mut rng = Rng::new(3);
+        let specials = [
+            0.5f32,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            0.49999997,
+            -0.49999997,
+            8388607.5,
+            8388608.0,
+            -0.0,
+            f32::MAX,
+            f32::MIN,
+            1e-40,
+            126.5,
+            -127.5,
+        ];
+        for x in specials
+            .into_iter()
+            .chain((0..200_000).map(|i| rng.uniform(140.0) * if i % 7 == 0 { 1e-3 } else { 1.0 }))
+        {
+            assert_eq!(round_half_away(x).to_bits(), x.round().to_bits(), "{x}");
+        }
+    }
 
     #[test]
     fn f16_conversions_round_trip() {

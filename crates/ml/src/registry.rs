@@ -180,7 +180,8 @@ impl fmt::Debug for ModelId {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum ExecMode {
-    /// Quantized weights are used as stored (GGUF block formats).
+    /// Quantized weights: a GGUF's as stored (its block formats); a BERT's quantized to int8 per output
+    /// row at load, run on exact integer kernels.
     #[default]
     Quantized,
     /// Weights are dequantized to f32 at load (faster prefill, ~0.5 GB RAM for SmolLM2).
@@ -217,9 +218,11 @@ impl std::str::FromStr for ExecMode {
 /// matmuls, bit-identical to candle's) does not.
 /// - llama 1: decode attention against an in-place KV cache in a fixed operation order
 ///   (`llama::attend_cached`) instead of candle's matmuls over a concatenated cache.
-pub fn kernel_version(arch: &str, _mode: ExecMode) -> u32 {
-    match arch {
-        "llama" => 1,
+/// - bert, quantized, 1: this crate's int8 encoder (`bert::Int8Bert`); the f32 mode is candle's.
+pub fn kernel_version(arch: &str, mode: ExecMode) -> u32 {
+    match (arch, mode) {
+        ("llama", _) => 1,
+        ("bert", ExecMode::Quantized) => 1,
         _ => 0,
     }
 }

@@ -23,7 +23,7 @@
 
 use crate::{
     Error, Result,
-    q4::{QK, f16_to_f32, f32_to_f16, quantize_q8_1},
+    q4::{QK, f16_to_f32, f32_to_f16, quantize_q8_1, raw_blocks, round_half_away},
 };
 use candle_core::{
     Tensor,
@@ -135,7 +135,7 @@ fn act_q8_0(xs: &[f32]) -> Act {
         let id = if d != 0f32 { 1. / d } else { 0. };
         // |round(x * id)| <= 127, so the offset byte is 1..=255.
         let q: [u8; QK] =
-            std::array::from_fn(|j| (f32::round(xs[j] * id) as i8 as i16 + 128) as u8);
+            std::array::from_fn(|j| (round_half_away(xs[j] * id) as i8 as i16 + 128) as u8);
         a.quads.push(pack(&q));
         a.d.push(f16_to_f32(f32_to_f16(d)));
     }
@@ -150,17 +150,10 @@ impl VnniMatrix {
             GgmlDType::Q8_0 => (Format::Q80, 34),
             _ => return Ok(None),
         };
-        let &[n, k] = q.shape().dims() else {
+        let Some((n, k, raw)) = raw_blocks(q, q.dtype(), block_bytes)? else {
             return Ok(None);
         };
-        if !k.is_multiple_of(QK) || n == 0 {
-            return Ok(None);
-        }
-        let raw = q.data()?;
         let nb = k / QK;
-        if raw.len() != n * nb * block_bytes {
-            return Ok(None);
-        }
         let groups = n.div_ceil(G);
         let rec = match format {
             Format::Q41 => Q41_BYTES,
@@ -217,7 +210,7 @@ impl VnniMatrix {
         }
         let xs = x.flatten_all()?.to_vec1::<f32>()?;
         let acts: Vec<Act> = xs
-            .chunks_exact(k)
+            .par_chunks_exact(k)
             .map(|x| match self.format {
                 Format::Q41 => act_q8_1(x),
                 Format::Q80 => act_q8_0(x),

@@ -1,7 +1,10 @@
 use crate::models::pinned_models;
 use mycel_ml::{
     Error,
-    generate::{FinishReason, GenerateRequest, Prompt, TextGenerator},
+    generate::{
+        FinishReason, GenerateRequest, Prompt, SMOLLM2_GOLDEN_STORY_LOGITS, TextGenerator,
+        golden_story_request,
+    },
     registry::{ExecMode, SMOLLM2},
     runtime::with_threads,
     sampling::SamplingParams,
@@ -70,17 +73,7 @@ fn real_smollm2_same_tokens_and_logits_at_1_and_2_threads() {
     };
     for mode in [ExecMode::Quantized, ExecMode::F32] {
         let g = TextGenerator::load(&store, &SMOLLM2, mode).unwrap();
-        let req = GenerateRequest {
-            prompt: Prompt::user("Write a short story about a lighthouse keeper."),
-            params: SamplingParams {
-                temperature: 0.7,
-                top_p: 0.9,
-                top_k: 50,
-                seed: 2026,
-                max_tokens: 40,
-                stop: vec![],
-            },
-        };
+        let req = golden_story_request();
         let one = with_threads(1, || g.generate(&req, |_| {}))
             .unwrap()
             .unwrap();
@@ -98,31 +91,15 @@ fn real_smollm2_same_tokens_and_logits_at_1_and_2_threads() {
     }
 }
 
-/// The quantized SmolLM2's logits over a sampled 40-token story, as hashed by the generator. The
-/// execution identity (model ID, runtime descriptor) promises these bits: a kernel change that moves
-/// them must bump `registry::kernel_version` and this constant together. The AVX512-VNNI kernels and
-/// the portable ones both give them, at 1 and 2 threads.
-/// - llama kernels 0 (candle's decode attention): `ac86667c…4102fc`.
-/// - llama kernels 1 (in-place KV cache, fixed-order decode attention): this value.
-const GOLDEN_STORY_LOGITS: &str =
-    "3331c44a2e9ed59bd8671c577ad2d8c052217eba54d49aa21b5acada7882c183";
-
+/// History of [`SMOLLM2_GOLDEN_STORY_LOGITS`], one value per llama kernel version:
+/// - 0 (candle's decode attention over a concatenated cache): `ac86667c…4102fc`;
+/// - 1 (in-place KV cache, fixed-order decode attention): the current value.
 #[test]
 fn real_smollm2_logits_golden_across_kernels_and_threads() {
     let Some(store) = pinned_models(&[&SMOLLM2]) else {
         return;
     };
-    let req = GenerateRequest {
-        prompt: Prompt::user("Write a short story about a lighthouse keeper."),
-        params: SamplingParams {
-            temperature: 0.7,
-            top_p: 0.9,
-            top_k: 50,
-            seed: 2026,
-            max_tokens: 40,
-            stop: vec![],
-        },
-    };
+    let req = golden_story_request();
     for portable in [false, true] {
         mycel_ml::runtime::force_portable_kernels(portable);
         let kernels = mycel_ml::runtime::quantized_kernels();
@@ -137,7 +114,7 @@ fn real_smollm2_logits_golden_across_kernels_and_threads() {
             );
             assert_eq!(
                 out.logits_hash.to_string(),
-                GOLDEN_STORY_LOGITS,
+                SMOLLM2_GOLDEN_STORY_LOGITS,
                 "{kernels} kernels, {threads} threads"
             );
         }
@@ -158,5 +135,55 @@ fn real_smollm2_rejects_prompt_longer_than_context() {
     assert!(matches!(
         g.stream(&req),
         Err(Error::ContextOverflow { context: 8192, .. })
+    ));
+}
+
+/// Bad model files and empty prompts are typed errors, never panics: a GGUF whose tensor has a type
+/// code no runtime knows, a truncated file.
+#[test]
+fn real_smollm2_bad_gguf_and_empty_prompt_are_typed_errors() {
+    let Some(store) = pinned_models(&[&SMOLLM2]) else {
+        return;
+    };
+    let bytes = store
+        .read_verified(&SMOLLM2, mycel_ml::registry::FileRole::Weights)
+        .unwrap();
+    // A tensor info: u64 name length, name, u32 dims, u64 per dim, u32 type code.
+    let name = b"blk.0.attn_q.weight";
+    let mut key = (name.len() as u64).to_le_bytes().to_vec();
+    key.extend_from_slice(name);
+    let at = bytes
+        .windows(key.len())
+        .position(|w| w == key.as_slice())
+        .expect("tensor info of blk.0.attn_q.weight");
+    let dims_at = at + key.len();
+    let n_dims = u32::from_le_bytes(bytes[dims_at..dims_at + 4].try_into().unwrap()) as usize;
+    let type_at = dims_at + 4 + 8 * n_dims;
+    for code in [99u32, u32::MAX] {
+        let mut bad = bytes.clone();
+        bad[type_at..type_at + 4].copy_from_slice(&code.to_le_bytes());
+        for mode in [ExecMode::Quantized, ExecMode::F32] {
+            match TextGenerator::from_gguf_bytes(&bad, mode) {
+                Err(Error::InvalidModel { what, reason }) => {
+                    eprintln!("type {code}, {mode:?}: {what}: {reason}")
+                }
+                other => panic!("type {code}, {mode:?}: {:?}", other.map(|_| ())),
+            }
+        }
+    }
+    let truncated = &bytes[..bytes.len() / 2];
+    assert!(matches!(
+        TextGenerator::from_gguf_bytes(truncated, ExecMode::Quantized),
+        Err(Error::InvalidModel { .. })
+    ));
+    // An empty prompt has no tokens to run.
+    let g = TextGenerator::load(&store, &SMOLLM2, ExecMode::Quantized).unwrap();
+    let req = GenerateRequest {
+        prompt: Prompt::Raw(String::new()),
+        params: SamplingParams::greedy(4),
+    };
+    assert!(matches!(
+        g.generate(&req, |_| {}),
+        Err(Error::InvalidInput(_))
     ));
 }

@@ -14,17 +14,10 @@ use mycel_ml::{
 use std::process::Command;
 
 fn story(max_tokens: usize, seed: u64) -> GenerateRequest {
-    GenerateRequest {
-        prompt: Prompt::user("Write a short story about a lighthouse keeper."),
-        params: SamplingParams {
-            temperature: 0.7,
-            top_p: 0.9,
-            top_k: 50,
-            seed,
-            max_tokens,
-            stop: vec![],
-        },
-    }
+    let mut r = mycel_ml::generate::golden_story_request();
+    r.params.seed = seed;
+    r.params.max_tokens = max_tokens;
+    r
 }
 
 fn assert_replays(g: &TextGenerator, out: &Generation, params: &SamplingParams, what: &str) {
