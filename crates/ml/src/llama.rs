@@ -168,7 +168,7 @@ fn attend_cached(
     scores: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    const W: usize = 8;
+    const W: usize = 64;
     let rep = nh / nkv;
     let scale = 1.0 / (hd as f32).sqrt();
     let stride = nkv * hd;
@@ -181,13 +181,24 @@ fn attend_cached(
         for s in scores.iter_mut() {
             *s /= sum;
         }
-        // y[d] = Σ_j p_j v_j[d], j in order; eight dims at a time so the sums stay in a register.
+        // y[d] = Σ_j p_j v_j[d], j in order; 64 dims at a time, so that the sums stay in registers
+        // (a constant width unrolls into eight vector FMAs per key).
         for d0 in (0..hd).step_by(W) {
             let w = W.min(hd - d0);
             let mut y = [0f32; W];
-            for (p, v) in scores.iter().zip(kv.v[g * hd + d0..].chunks(stride)) {
-                for (y, v) in y[..w].iter_mut().zip(&v[..w]) {
-                    *y += p * v;
+            let values = kv.v[g * hd + d0..].chunks(stride);
+            if w == W {
+                for (p, v) in scores.iter().zip(values) {
+                    let v: &[f32; W] = v[..W].try_into().expect("64 values");
+                    for d in 0..W {
+                        y[d] += p * v[d];
+                    }
+                }
+            } else {
+                for (p, v) in scores.iter().zip(values) {
+                    for (y, v) in y[..w].iter_mut().zip(&v[..w]) {
+                        *y += p * v;
+                    }
                 }
             }
             out[h * hd + d0..][..w].copy_from_slice(&y[..w]);
@@ -220,29 +231,21 @@ fn softmax_in_place(scores: &mut [f32], max: f32) -> f32 {
     sum
 }
 
-/// A dot product in a fixed order: 32 interleaved partial sums (four independent vector chains),
-/// then a fixed tree. Vectorises, and gives the same bits on every machine with IEEE f32.
+/// A dot product in a fixed order: 32 interleaved partial sums (four independent vector chains of
+/// eight), then a fixed tree. Vectorises, and gives the same bits on every machine with IEEE f32.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const L: usize = 32;
-    let mut acc = [0f32; L];
-    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
+    let (ca, cb) = (a.chunks_exact(32), b.chunks_exact(32));
     let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..L {
-            acc[l] += x[l] * y[l];
-        }
+    let mut acc = crate::vnni::dot_lanes(ca, cb);
+    for (i, (x, y)) in ra.iter().zip(rb).enumerate() {
+        acc[i / 8][i % 8] += x * y;
     }
-    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
-        acc[l] += x * y;
+    // (c0 + c2) + (c1 + c3) lane-wise, then the eight lanes pairwise.
+    let mut v = [0f32; 8];
+    for l in 0..8 {
+        v[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
     }
-    let mut w = L;
-    while w > 1 {
-        w /= 2;
-        for l in 0..w {
-            acc[l] += acc[l + w];
-        }
-    }
-    acc[0]
+    ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
 }
 
 /// A llama decoder.

@@ -298,6 +298,48 @@ impl VnniMatrix {
     }
 }
 
+/// `acc[c][l] += x[8c + l] * y[8c + l]` over 32-float chunks, unfused: the partial sums of the decode
+/// attention's dot products (`llama::dot`). LLVM vectorises the plain loop two lanes wide; the AVX
+/// version does the same operations eight wide, so both give the same bits.
+pub(crate) fn dot_lanes<'a>(
+    xs: impl Iterator<Item = &'a [f32]>,
+    ys: impl Iterator<Item = &'a [f32]>,
+) -> [[f32; 8]; 4] {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx"))]
+    // SAFETY: AVX is enabled at compile time (x86-64-v3); every load reads `8c..8c + 8 <= 32` floats
+    // of a chunk checked to hold 32, every store writes eight f32 into a `[f32; 8]`.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for (x, y) in xs.zip(ys) {
+            assert!(x.len() >= 32 && y.len() >= 32);
+            for (c, acc) in acc.iter_mut().enumerate() {
+                let (x, y) = (
+                    _mm256_loadu_ps(x.as_ptr().add(8 * c)),
+                    _mm256_loadu_ps(y.as_ptr().add(8 * c)),
+                );
+                *acc = _mm256_add_ps(*acc, _mm256_mul_ps(x, y));
+            }
+        }
+        let mut out = [[0f32; 8]; 4];
+        for (o, a) in out.iter_mut().zip(acc) {
+            _mm256_storeu_ps(o.as_mut_ptr(), a);
+        }
+        out
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx")))]
+    {
+        let mut acc = [[0f32; 8]; 4];
+        for (x, y) in xs.zip(ys) {
+            for (c, acc) in acc.iter_mut().enumerate() {
+                for l in 0..8 {
+                    acc[l] += x[8 * c + l] * y[8 * c + l];
+                }
+            }
+        }
+        acc
+    }
+}
+
 /// A raw output pointer shared by tasks that write disjoint ranges.
 struct SyncPtr(*mut f32);
 // SAFETY: only used for disjoint writes (see `VnniMatrix::matmul`).
