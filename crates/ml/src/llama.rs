@@ -94,6 +94,24 @@ impl Linear {
         (s[0], s[1])
     }
 
+    /// [`Linear::forward`] of layers that read the same input: one quantization of it and one
+    /// parallel dispatch when they all run on the VNNI kernels without adapters (the same bits).
+    fn forward_shared<const N: usize>(lins: [&Self; N], x: &Tensor) -> Result<[Tensor; N]> {
+        let vnni: Option<Vec<&VnniMatrix>> = lins
+            .iter()
+            .map(|l| match (&l.w, &l.lora) {
+                (Weights::Vnni(m), None) => Some(m),
+                _ => None,
+            })
+            .collect();
+        let outs = match vnni {
+            Some(ms) => VnniMatrix::forward_shared(&ms, x)?,
+            None => lins.iter().map(|l| l.forward(x)).collect::<Result<_>>()?,
+        };
+        outs.try_into()
+            .map_err(|_| Error::InvalidInput("shared matmul: output count".into()))
+    }
+
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = match &self.w {
             Weights::Candle(w) => w.forward(x)?,
@@ -171,44 +189,63 @@ fn attend_cached(
     kv: &LayerKv,
     n: usize,
     (nh, nkv, hd): (usize, usize, usize),
-    scores: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    use rayon::prelude::*;
+    let rep = nh / nkv;
+    // Heads are independent: split across the pool (the bits do not depend on how).
+    out.par_chunks_mut(hd).enumerate().for_each(|(h, y)| {
+        let mut scores = vec![0f32; n];
+        attend_head(
+            &q[h * hd..(h + 1) * hd],
+            kv,
+            h / rep,
+            (nkv, hd),
+            &mut scores,
+            y,
+        );
+    });
+}
+
+/// One head of [`attend_cached`] against kv head `g`; `scores` holds one value per key.
+fn attend_head(
+    q: &[f32],
+    kv: &LayerKv,
+    g: usize,
+    (nkv, hd): (usize, usize),
+    scores: &mut [f32],
     out: &mut [f32],
 ) {
     const W: usize = 64;
-    let rep = nh / nkv;
     let scale = 1.0 / (hd as f32).sqrt();
     let stride = nkv * hd;
-    scores.resize(n, 0.0);
-    for h in 0..nh {
-        let g = h / rep;
-        let keys = kv.k[g * hd..].chunks(stride).take(n);
-        let max = score_keys(&q[h * hd..(h + 1) * hd], keys, scale, scores);
-        let sum = softmax_in_place(scores, max);
-        for s in scores.iter_mut() {
-            *s /= sum;
-        }
-        // y[d] = Σ_j p_j v_j[d], j in order; 64 dims at a time, so that the sums stay in registers
-        // (a constant width unrolls into eight vector FMAs per key).
-        for d0 in (0..hd).step_by(W) {
-            let w = W.min(hd - d0);
-            let mut y = [0f32; W];
-            let values = kv.v[g * hd + d0..].chunks(stride);
-            if w == W {
-                for (p, v) in scores.iter().zip(values) {
-                    let v: &[f32; W] = v[..W].try_into().expect("64 values");
-                    for d in 0..W {
-                        y[d] += p * v[d];
-                    }
-                }
-            } else {
-                for (p, v) in scores.iter().zip(values) {
-                    for (y, v) in y[..w].iter_mut().zip(&v[..w]) {
-                        *y += p * v;
-                    }
+    let keys = kv.k[g * hd..].chunks(stride);
+    let max = score_keys(q, keys, scale, scores);
+    let sum = softmax_in_place(scores, max);
+    for s in scores.iter_mut() {
+        *s /= sum;
+    }
+    // y[d] = Σ_j p_j v_j[d], j in order; 64 dims at a time, so that the sums stay in registers
+    // (a constant width unrolls into eight vector FMAs per key).
+    for d0 in (0..hd).step_by(W) {
+        let w = W.min(hd - d0);
+        let mut y = [0f32; W];
+        let values = kv.v[g * hd + d0..].chunks(stride);
+        if w == W {
+            for (p, v) in scores.iter().zip(values) {
+                let v: &[f32; W] = v[..W].try_into().expect("64 values");
+                for d in 0..W {
+                    y[d] += p * v[d];
                 }
             }
-            out[h * hd + d0..][..w].copy_from_slice(&y[..w]);
+        } else {
+            for (p, v) in scores.iter().zip(values) {
+                for (y, v) in y[..w].iter_mut().zip(&v[..w]) {
+                    *y += p * v;
+                }
+            }
         }
+        out[d0..d0 + w].copy_from_slice(&y[..w]);
     }
 }
 
@@ -636,22 +673,10 @@ impl Llama {
         for (li, blk) in self.blocks.iter().enumerate() {
             let residual = &x;
             let hn = norm(&x, &blk.attn_norm)?;
-            let q = blk
-                .q
-                .forward(&hn)?
-                .reshape((b, t, nh, hd))?
-                .transpose(1, 2)?;
-            let k = blk
-                .k
-                .forward(&hn)?
-                .reshape((b, t, nkv, hd))?
-                .transpose(1, 2)?;
-            let v = blk
-                .v
-                .forward(&hn)?
-                .reshape((b, t, nkv, hd))?
-                .transpose(1, 2)?
-                .contiguous()?;
+            let [q, k, v] = Linear::forward_shared([&blk.q, &blk.k, &blk.v], &hn)?;
+            let q = q.reshape((b, t, nh, hd))?.transpose(1, 2)?;
+            let k = k.reshape((b, t, nkv, hd))?.transpose(1, 2)?;
+            let v = v.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
             let q = rope(&q.contiguous()?)?;
             let k = rope(&k.contiguous()?)?;
             let attend =
@@ -684,14 +709,12 @@ impl Llama {
                         // Each position `pos + i` against keys `0..=pos + i`: a decode step's work.
                         let q = q.transpose(1, 2)?.flatten_all()?.to_vec1::<f32>()?;
                         let mut y = vec![0f32; t * nh * hd];
-                        let mut scores = Vec::new();
                         for i in 0..t {
                             attend_cached(
                                 &q[i * nh * hd..(i + 1) * nh * hd],
                                 kv,
                                 pos + i + 1,
                                 (nh, nkv, hd),
-                                &mut scores,
                                 &mut y[i * nh * hd..(i + 1) * nh * hd],
                             );
                         }
@@ -711,8 +734,8 @@ impl Llama {
             };
             let x1 = (blk.o.forward(&y)? + residual)?;
             let hn = norm(&x1, &blk.ffn_norm)?;
-            let g = candle_nn::ops::silu(&blk.gate.forward(&hn)?)?;
-            let m = blk.down.forward(&(g * blk.up.forward(&hn)?)?)?;
+            let [gate, up] = Linear::forward_shared([&blk.gate, &blk.up], &hn)?;
+            let m = blk.down.forward(&(candle_nn::ops::silu(&gate)? * up)?)?;
             if self.skip_layer != Some(li) {
                 x = (m + &x1)?;
             }

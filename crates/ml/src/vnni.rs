@@ -200,66 +200,95 @@ impl VnniMatrix {
 
     /// `x @ w^T` for `x` of shape `(..., k)`, with the bits of the kernel it replaces.
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(Self::forward_shared(&[self], x)?.pop().expect("one output"))
+    }
+
+    /// `x @ w^T` for several matrices of one format reading the same input (a layer's q, k and v;
+    /// its gate and up): the input is quantized once and all their tasks run in one parallel
+    /// dispatch. Each output has the bits of its own [`VnniMatrix::forward`].
+    pub(crate) fn forward_shared(ms: &[&Self], x: &Tensor) -> Result<Vec<Tensor>> {
         let dims = x.dims().to_vec();
         let k = *dims.last().unwrap_or(&0);
-        if k != self.k {
+        let Some(first) = ms.first() else {
+            return Ok(Vec::new());
+        };
+        if let Some(m) = ms.iter().find(|m| m.k != k) {
             return Err(Error::InvalidInput(format!(
                 "quantized matmul: input width {k}, weights {}x{}",
-                self.n, self.k
+                m.n, m.k
             )));
+        }
+        if ms.iter().any(|m| m.format != first.format) {
+            // Quantized differently: one at a time.
+            return ms.iter().map(|m| m.forward(x)).collect();
         }
         let xs = x.flatten_all()?.to_vec1::<f32>()?;
         let acts: Vec<Act> = xs
             .par_chunks_exact(k)
-            .map(|x| match self.format {
+            .map(|x| match first.format {
                 Format::Q41 => act_q8_1(x),
                 Format::Q80 => act_q8_0(x),
             })
             .collect();
-        let n = self.n;
-        let mut out = vec![0f32; acts.len() * n];
-        self.matmul(&acts, &mut out);
-        let mut shape = dims;
-        *shape.last_mut().expect("non-empty shape") = n;
-        Ok(Tensor::from_vec(out, shape, x.device())?)
+        let mut outs: Vec<Vec<f32>> = ms.iter().map(|m| vec![0f32; acts.len() * m.n]).collect();
+        let ptrs: Vec<SyncPtr> = outs.iter_mut().map(|o| SyncPtr(o.as_mut_ptr())).collect();
+        let tasks: Vec<(usize, usize, &[u8])> = ms
+            .iter()
+            .enumerate()
+            .flat_map(|(i, m)| {
+                m.data
+                    .chunks(m.task_bytes())
+                    .enumerate()
+                    .map(move |(t, d)| (i, t, d))
+            })
+            .collect();
+        tasks
+            .par_iter()
+            .for_each(|&(i, task, data)| ms[i].run_task(task, data, &acts, &ptrs[i]));
+        Ok(outs
+            .into_iter()
+            .zip(ms)
+            .map(|(out, m)| {
+                let mut shape = dims.clone();
+                *shape.last_mut().expect("non-empty shape") = m.n;
+                Tensor::from_vec(out, shape, x.device())
+            })
+            .collect::<candle_core::Result<_>>()?)
     }
 
-    /// Every token against every row, in parallel over tasks of [`GROUPS_PER_TASK`] row groups; a task
-    /// keeps its weights hot in cache across the token tiles.
-    fn matmul(&self, acts: &[Act], out: &mut [f32]) {
-        let (n, nb) = (self.n, self.nb);
+    /// Bytes of one parallel task: [`GROUPS_PER_TASK`] row groups, whose weights stay hot in cache
+    /// across the token tiles.
+    fn task_bytes(&self) -> usize {
         let rec = match self.format {
             Format::Q41 => Q41_BYTES,
             Format::Q80 => Q80_BYTES,
         };
-        let task_bytes = GROUPS_PER_TASK * nb * rec;
-        let out_ptr = SyncPtr(out.as_mut_ptr());
-        self.data
-            .par_chunks(task_bytes)
-            .enumerate()
-            .for_each(|(task, data)| {
-                let out_ptr = &out_ptr;
-                let mut rows = [[0f32; G]; TILE];
-                for (tile, tile_acts) in acts.chunks(TILE).enumerate() {
-                    for (gi, group) in data.chunks(nb * rec).enumerate() {
-                        let row0 = (task * GROUPS_PER_TASK + gi) * G;
-                        self.group_tile(group, tile_acts, &mut rows);
-                        let live = G.min(n - row0);
-                        for (t, r) in rows.iter().take(tile_acts.len()).enumerate() {
-                            let token = tile * TILE + t;
-                            // SAFETY: tasks own disjoint row ranges `row0..row0 + live` of every token's
-                            // output row, all within `out` (`token < acts.len()`, `row0 + live <= n`).
-                            unsafe {
-                                std::ptr::copy_nonoverlapping(
-                                    r.as_ptr(),
-                                    out_ptr.0.add(token * n + row0),
-                                    live,
-                                );
-                            }
-                        }
+        GROUPS_PER_TASK * self.nb * rec
+    }
+
+    /// Every token against the rows of task `task` (its weights `data`), into `out` (`tokens × n`).
+    fn run_task(&self, task: usize, data: &[u8], acts: &[Act], out: &SyncPtr) {
+        let (n, group_bytes) = (self.n, self.task_bytes() / GROUPS_PER_TASK);
+        let mut rows = [[0f32; G]; TILE];
+        for (tile, tile_acts) in acts.chunks(TILE).enumerate() {
+            for (gi, group) in data.chunks(group_bytes).enumerate() {
+                let row0 = (task * GROUPS_PER_TASK + gi) * G;
+                self.group_tile(group, tile_acts, &mut rows);
+                let live = G.min(n - row0);
+                for (t, r) in rows.iter().take(tile_acts.len()).enumerate() {
+                    let token = tile * TILE + t;
+                    // SAFETY: tasks own disjoint row ranges `row0..row0 + live` of every token's
+                    // output row, all within `out` (`token < acts.len()`, `row0 + live <= n`).
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            r.as_ptr(),
+                            out.0.add(token * n + row0),
+                            live,
+                        );
                     }
                 }
-            });
+            }
+        }
     }
 
     /// One row group against up to [`TILE`] tokens.
@@ -505,6 +534,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn shared_input_gives_each_matrix_its_own_bits() {
+        if !available() {
+            eprintln!("SKIP: this CPU has no AVX512-VNNI");
+            return;
+        }
+        let dev = Device::Cpu;
+        let mut rng = Rng::new(11);
+        let mut mat = |n: usize, dtype| {
+            let w: Vec<f32> = (0..n * 128).map(|_| rng.uniform(0.5)).collect();
+            let w = Tensor::from_vec(w, (n, 128), &dev).unwrap();
+            VnniMatrix::from_qtensor(&QTensor::quantize(&w, dtype).unwrap())
+                .unwrap()
+                .unwrap()
+        };
+        // Three of one format (one dispatch), then a mix (one at a time).
+        let (a, b, c) = (
+            mat(70, GgmlDType::Q4_1),
+            mat(16, GgmlDType::Q4_1),
+            mat(33, GgmlDType::Q8_0),
+        );
+        let x: Vec<f32> = (0..5 * 128)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 9.0)
+            .collect();
+        let x = Tensor::from_vec(x, (1, 5, 128), &dev).unwrap();
+        for set in [vec![&a, &b], vec![&a, &b, &c]] {
+            for threads in [1, 2] {
+                let shared =
+                    with_threads(threads, || VnniMatrix::forward_shared(&set, &x).unwrap())
+                        .unwrap();
+                for (m, y) in set.iter().zip(&shared) {
+                    assert_eq!(bits(y), bits(&m.forward(&x).unwrap()), "threads={threads}");
+                }
+            }
+        }
+        let wrong = Tensor::zeros((1, 64), candle_core::DType::F32, &dev).unwrap();
+        assert!(matches!(
+            VnniMatrix::forward_shared(&[&a, &b], &wrong),
+            Err(Error::InvalidInput(_))
+        ));
     }
 
     #[test]
