@@ -63,14 +63,9 @@ impl Kernel {
             Kernel::Scalar => true,
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => is_x86_feature_detected!("avx2"),
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Vnni512 => {
-                is_x86_feature_detected!("avx512f")
-                    && is_x86_feature_detected!("avx512bw")
-                    && is_x86_feature_detected!("avx512vnni")
-            }
+            Kernel::Vnni512 => crate::vnni::cpu_has_avx512_vnni(),
             #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
+            Kernel::Avx2 => false,
         }
     }
 

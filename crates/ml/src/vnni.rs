@@ -61,10 +61,17 @@ pub(crate) fn available() -> bool {
     {
         return false;
     }
+    cpu_has_avx512_vnni()
+}
+
+/// Whether the CPU has what every AVX-512 kernel of this crate needs (AVX-512F/BW/VL and VNNI): these
+/// matmuls and the int8 BERT's (`bert::Kernel::Vnni512`, whose GELU is compiled for AVX-512VL).
+pub(crate) fn cpu_has_avx512_vnni() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
             && is_x86_feature_detected!("avx512vnni")
     }
     #[cfg(not(target_arch = "x86_64"))]

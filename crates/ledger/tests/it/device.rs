@@ -72,6 +72,20 @@ fn registration(owner: &PrivateKey, d: &PrivateKey, class: Class) -> Registratio
     }
 }
 
+/// `poster` posts an edge job of `records` records (input `[9; 32]`) in units of `unit_records`.
+fn post_job(c: &mut Chain, poster: &PrivateKey, records: u64, unit_records: u32, price: Amount) {
+    ok(&c.block(&[c.tx(
+        poster,
+        vec![Message::Device(device::Msg::PostJob {
+            model: model(),
+            input: Hash([9; 32]),
+            records,
+            unit_records,
+            price_per_record: price,
+        })],
+    )]));
+}
+
 fn register_msg(r: Registration) -> Message {
     Message::Device(device::Msg::Register(Box::new(r)))
 }
@@ -628,16 +642,7 @@ fn an_edge_job_survives_a_device_that_drops_out_and_pays_each_unit_once() {
     join(&mut c, &account(1), &dev(1), Class::Small);
     let price = Amount(1_000);
     let records = 40u64; // units of 16: 16, 16, 8
-    ok(&c.block(&[c.tx(
-        &poster,
-        vec![Message::Device(device::Msg::PostJob {
-            model: model(),
-            input: Hash([9; 32]),
-            records,
-            unit_records: 16,
-            price_per_record: price,
-        })],
-    )]));
+    post_job(&mut c, &poster, records, 16, price);
     let poster_before = c.balance(&addr(&poster));
     let owners_before = c.balance(&addr(&account(0))).0 + c.balance(&addr(&account(1))).0;
     // Device 1 drops out after taking a lease; device 0 finishes everything.
@@ -705,16 +710,7 @@ fn a_cheater_never_gets_a_job_unit_accepted() {
     join(&mut c, &account(0), &dev(0), Class::Small);
     join(&mut c, &account(1), &dev(1), Class::Small);
     let price = Amount(1_000);
-    ok(&c.block(&[c.tx(
-        &account(3),
-        vec![Message::Device(device::Msg::PostJob {
-            model: model(),
-            input: Hash([9; 32]),
-            records: 48,
-            unit_records: 16,
-            price_per_record: price,
-        })],
-    )]));
+    post_job(&mut c, &account(3), 48, 16, price);
     let cheater_owner = c.balance(&addr(&account(0)));
     let mut players = [
         player(dev(0), Plays::Garbage),
@@ -752,16 +748,7 @@ fn without_auditors_nothing_is_credited_and_no_unit_is_given_out() {
         p.device.reveal_ms = 500;
     }));
     join(&mut c, &account(0), &dev(0), Class::Micro);
-    ok(&c.block(&[c.tx(
-        &account(3),
-        vec![Message::Device(device::Msg::PostJob {
-            model: model(),
-            input: Hash([9; 32]),
-            records: 4,
-            unit_records: 4,
-            price_per_record: Amount(1_000),
-        })],
-    )]));
+    post_job(&mut c, &account(3), 4, 4, Amount(1_000));
     let d = addr(&dev(0));
     for _ in 0..2 {
         until(&mut c, |c| {
