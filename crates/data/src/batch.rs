@@ -10,15 +10,21 @@
 //!    run of equal keys yields all its pairs when it has at most [`SMALL_RUN`] entries, else a star
 //!    from its earliest record. Pairs whose 8-bit estimate is below `threshold − PREFILTER_SLACK`
 //!    are dropped; the rest are sorted and deduplicated.
-//! 3. **Exact verification**: every surviving pair (unless already in one cluster) is checked on
-//!    the exact word-shingle Jaccard ([`minhash::shingle_vec`], the definition the labelled
-//!    corpora use) of the two re-read texts; pairs at or above the threshold are united. Shingle
+//! 3. **Exact verification against representatives**: records are visited in order; each one
+//!    tries its candidates in order and joins the first that is a cluster representative and whose
+//!    exact word-shingle Jaccard ([`minhash::shingle_vec`], the definition the labelled corpora
+//!    use) with it reaches the threshold; with none, it represents a cluster of its own. Shingle
 //!    sets are cached under a byte budget ([`DEFAULT_CACHE_BYTES`]); when the cache would exceed it
 //!    it is emptied and sets are recomputed on demand (slower, never different).
 //!
-//! A cluster's representative is its earliest record (union by smallest index); exact duplicates
-//! join their first occurrence's cluster. Clusters are connected components of the verified pairs,
-//! so the result is independent of the order candidates are checked in.
+//! Precision by construction: every member of a cluster is verified against the cluster's
+//! representative, never only against another member, so a chain of pairs each above the
+//! threshold cannot pull in a record far below it (the failure of connected components that
+//! collapsed whole sources in other pipelines; `reference/scale-out.md` §1.3). A representative
+//! is the earliest record of its cluster; exact duplicates join their first occurrence's cluster
+//! (their text is the same, so they are exactly as similar to its representative). The result is
+//! a function of the candidate set alone: [`assign`] is the same rule over verified edges, which
+//! the staged pipeline uses.
 
 use crate::{
     Error, Result,
@@ -358,8 +364,8 @@ impl BatchDeduper {
         let pairs = self.candidates(&mut memory);
         let slots = self.stats.indexed as usize;
         let locators = std::mem::replace(&mut self.locators, Locators::new());
-        let mut parent: Vec<u32> = (0..slots as u32).collect();
-        self.verify(&pairs, &locators, &mut parent, source, &mut memory)?;
+        let mut rep: Vec<u32> = (0..slots as u32).collect();
+        self.verify(&pairs, &locators, &mut rep, source, &mut memory)?;
         drop(pairs);
         drop(locators);
         // Slot `s` belongs to the `s`-th record whose link is a fresh slot (slots are handed out
@@ -377,7 +383,7 @@ impl BatchDeduper {
                 if l & NOT_INDEXED != 0 {
                     l & !NOT_INDEXED
                 } else {
-                    slot_doc[find(&mut parent, l) as usize]
+                    slot_doc[rep[l as usize] as usize]
                 }
             })
             .collect();
@@ -389,8 +395,9 @@ impl BatchDeduper {
         })
     }
 
-    /// Pass 2: sorted, deduplicated candidate pairs `(a << 32 | b)`, `a < b` slots, that pass the
-    /// 8-bit prefilter. Frees the band lists one by one.
+    /// Pass 2: sorted, deduplicated candidate pairs `(b << 32 | a)`, `a < b` slots (so a record's
+    /// candidates are together, in order), that pass the 8-bit prefilter. Frees the band lists one
+    /// by one.
     fn candidates(&mut self, memory: &mut BatchMemory) -> Vec<u64> {
         let mut pairs: Vec<u64> = Vec::new();
         let mut compacted = 0;
@@ -414,7 +421,7 @@ impl BatchDeduper {
                         let sa = self.sigs.get(a as usize);
                         let sb = self.sigs.get(b as usize);
                         if estimate_b8(sa, sb) >= self.prefilter_at {
-                            pairs.push((u64::from(a) << 32) | u64::from(b));
+                            pairs.push(later_first(a, b));
                         } else {
                             self.stats.prefiltered_out += 1;
                         }
@@ -440,12 +447,13 @@ impl BatchDeduper {
         pairs
     }
 
-    /// Pass 3: exact verification of `pairs` (sorted), uniting slots in `parent`.
+    /// Pass 3: for each slot in order, the first of its candidates (`pairs`, sorted) that is a
+    /// representative and verifies becomes its representative in `rep` (`rep[s] == s` before).
     fn verify(
         &mut self,
         pairs: &[u64],
         locators: &Locators,
-        parent: &mut [u32],
+        rep: &mut [u32],
         source: &mut dyn TextSource,
         memory: &mut BatchMemory,
     ) -> Result<()> {
@@ -455,24 +463,24 @@ impl BatchDeduper {
         let mut current: Option<(u32, Vec<u64>)> = None;
         let mut scratch = Vec::new();
         for &p in pairs {
-            let (a, b) = ((p >> 32) as u32, p as u32);
-            let (ra, rb) = (find(parent, a), find(parent, b));
-            if ra == rb {
+            let (b, a) = ((p >> 32) as u32, p as u32);
+            // `a < b`, so `a`'s fate is already decided: only a representative can take members.
+            if rep[a as usize] != a || rep[b as usize] != b {
                 self.stats.skipped += 1;
                 continue;
             }
-            if current.as_ref().is_none_or(|(c, _)| *c != a) {
-                let set = match cache.remove(&a) {
+            if current.as_ref().is_none_or(|(c, _)| *c != b) {
+                let set = match cache.remove(&b) {
                     Some(s) => {
                         cache_bytes -= s.capacity() * 8;
                         s
                     }
-                    None => self.shingles(locators.get(a), source, &mut text)?,
+                    None => self.shingles(locators.get(b), source, &mut text)?,
                 };
-                current = Some((a, set));
+                current = Some((b, set));
             }
-            if !cache.contains_key(&b) {
-                self.shingles_into(locators.get(b), source, &mut text, &mut scratch)?;
+            if !cache.contains_key(&a) {
+                self.shingles_into(locators.get(a), source, &mut text, &mut scratch)?;
                 let set = std::mem::take(&mut scratch);
                 let bytes = set.capacity() * 8;
                 if cache_bytes + bytes > self.cache_budget && !cache.is_empty() {
@@ -482,14 +490,13 @@ impl BatchDeduper {
                 }
                 cache_bytes += bytes;
                 memory.cache_peak = memory.cache_peak.max(cache_bytes);
-                cache.insert(b, set);
+                cache.insert(a, set);
             }
-            let sa = &current.as_ref().expect("current set").1;
-            let sb = &cache[&b];
+            let sb = &current.as_ref().expect("current set").1;
+            let sa = &cache[&a];
             if jaccard_sorted(sa, sb) >= self.threshold {
                 self.stats.verified += 1;
-                let (lo, hi) = (ra.min(rb), ra.max(rb));
-                parent[hi as usize] = lo;
+                rep[b as usize] = a;
             }
         }
         Ok(())
@@ -522,13 +529,28 @@ impl BatchDeduper {
     }
 }
 
-fn find(parent: &mut [u32], mut x: u32) -> u32 {
-    while parent[x as usize] != x {
-        let p = parent[x as usize];
-        parent[x as usize] = parent[p as usize];
-        x = p;
+/// The sort key of candidate pair `{a, b}`, `a < b`: later record first, so each record's
+/// candidates sort together, earliest first.
+pub fn later_first(a: u32, b: u32) -> u64 {
+    let (a, b) = (a.min(b), a.max(b));
+    (u64::from(b) << 32) | u64::from(a)
+}
+
+/// The clustering rule over verified edges: `edges` holds `later_first(a, b)` of every candidate
+/// pair whose exact Jaccard reached the threshold (any order, duplicates allowed); records
+/// `0..n` each get the earliest representative among their verified partners, where a
+/// representative is a record that got none. The batch engine applies the same rule while it
+/// verifies, skipping pairs that cannot matter, so both give the same representatives.
+pub fn assign(n: usize, edges: &mut [u64]) -> Vec<u32> {
+    edges.sort_unstable();
+    let mut rep: Vec<u32> = (0..n as u32).collect();
+    for &e in edges.iter() {
+        let (b, a) = ((e >> 32) as usize, e as u32);
+        if rep[a as usize] == a && rep[b] == b as u32 && a != b as u32 {
+            rep[b] = a;
+        }
     }
-    x
+    rep
 }
 
 /// Clusters an in-memory corpus (`docs` in record order) with the batch path.

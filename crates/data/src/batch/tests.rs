@@ -66,16 +66,17 @@ fn clusters_and_earliest_representative() {
 }
 
 #[test]
-fn bridging_record_merges_clusters_under_the_earliest() {
-    // 1 and 2 are too far apart to link (J ≈ 0.33), 3 is near both (J ≈ 0.66): 1, 2 and 3
-    // end up under 1; 0 is unrelated.
+fn bridging_record_does_not_merge_clusters() {
+    // 1 and 2 are too far apart to link (J ≈ 0.33), 3 is near both (J ≈ 0.66): 3 joins the
+    // earlier representative, 1; 2 stays apart (connected components would have pulled it in
+    // through 3); 0 is unrelated.
     let p = Profile::text_v1();
     let base = words(7, 600);
     let left: String = base[..400].join(" ");
     let right: String = base[200..].join(" ");
     let docs = vec![words(8, 300).join(" "), left, right, base.join(" ")];
     let r = dedup_texts(&p, Tier::L, 0.4, &docs).unwrap();
-    assert_eq!(r.reps, vec![0, 1, 1, 1]);
+    assert_eq!(r.reps, vec![0, 1, 2, 1]);
     // The order of the records decides the representative, nothing else.
     let rev: Vec<String> = vec![
         docs[3].clone(),
@@ -85,6 +86,38 @@ fn bridging_record_merges_clusters_under_the_earliest() {
     ];
     let r = dedup_texts(&p, Tier::L, 0.4, &rev).unwrap();
     assert_eq!(r.reps, vec![0, 0, 0, 3]);
+}
+
+#[test]
+fn chains_do_not_pull_in_records_below_the_threshold() {
+    // Each record overlaps the next in 560 of 600 words (J ≈ 0.87 before shingling effects), so
+    // consecutive records are near duplicates, but the 30th shares nothing with the first.
+    let p = Profile::text_v1();
+    let base = words(31, 600 + 40 * 30);
+    let docs: Vec<String> = (0..30)
+        .map(|k| base[40 * k..40 * k + 600].join(" "))
+        .collect();
+    let r = dedup_texts(&p, Tier::D, 0.8, &docs).unwrap();
+    let norm: Vec<String> = docs
+        .iter()
+        .map(|d| crate::normalize::normalize(d))
+        .collect();
+    for (i, &rep) in r.reps.iter().enumerate() {
+        let j = crate::minhash::exact_jaccard(&p, &norm[i], &norm[rep as usize]);
+        assert!(j >= 0.8, "record {i} joined {rep} at J = {j}");
+    }
+    assert!(r.clusters() >= 10, "{:?}", r.reps);
+    // The rule over all verified pairs gives the same representatives.
+    let mut edges = Vec::new();
+    for b in 0..docs.len() {
+        for a in 0..b {
+            if crate::minhash::exact_jaccard(&p, &norm[a], &norm[b]) >= 0.8 {
+                edges.push(later_first(a as u32, b as u32));
+            }
+        }
+    }
+    edges.reverse();
+    assert_eq!(assign(docs.len(), &mut edges), r.reps);
 }
 
 #[test]
