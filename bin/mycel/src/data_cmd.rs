@@ -31,15 +31,19 @@ pub enum DataCmd {
     /// the node's dedup indexes; with `--from`, register it on chain (`RegisterDataset`).
     Add(AddArgs),
     /// Challenge a dataset's novelty claim: find a record it claims as novel that an earlier
-    /// registered dataset already holds, and submit both inclusion proofs (`ChallengeNovelty`).
+    /// registered dataset already holds byte for byte (`ChallengeNovelty`, two inclusion
+    /// proofs), or else one that is a near duplicate of an earlier record, or of another record
+    /// it claims (`ChallengeNearDuplicate`: both records revealed, the ledger recomputes their
+    /// normalised shingle similarity).
     Challenge {
         /// The dataset whose claim is false: root (hex or CID) or manifest path.
         dataset: String,
-        /// The earlier dataset holding the record: root or manifest path.
+        /// The earlier dataset holding the record: root or manifest path (default: search every
+        /// dataset registered before it, for near duplicates).
         #[arg(long)]
-        earlier: String,
-        /// The record (default: the first claimed-novel record found in the earlier dataset).
-        #[arg(long)]
+        earlier: Option<String>,
+        /// The record held byte for byte by `--earlier` (default: the first one found).
+        #[arg(long, requires = "earlier")]
         record: Option<String>,
         /// Signing key (receives the challenger's share of the bond).
         #[arg(long)]
@@ -143,6 +147,10 @@ pub struct AddArgs {
     /// A dataset this one derives from (root, hex or CID); repeatable.
     #[arg(long = "parent")]
     parents: Vec<String>,
+    /// Claim novelty against this home's own memory only, not against the signature tables of
+    /// every dataset registered on the network (a claim anyone can then challenge).
+    #[arg(long)]
+    no_network_check: bool,
     #[command(flatten)]
     reg: RegisterArgs,
 }
@@ -222,7 +230,7 @@ pub fn run(node_home: &Home, api: Option<&str>, cmd: DataCmd, json: bool) -> Res
             node_home,
             api,
             &dataset,
-            &earlier,
+            earlier.as_deref(),
             record.as_deref(),
             &from,
             json,
@@ -427,19 +435,34 @@ fn print_registration(r: &Registration) {
     }
 }
 
-/// Builds and submits a novelty challenge from the two datasets' manifests.
+/// Builds and submits a novelty challenge: exact when `earlier` holds a claimed record byte for
+/// byte (or `record` names one), else near-duplicate.
 async fn challenge(
     home: &Home,
     api: Option<&str>,
     dataset: &str,
-    earlier: &str,
+    earlier: Option<&str>,
     record: Option<&str>,
     from: &str,
     json: bool,
 ) -> Result<()> {
     let c = client(home, api)?;
     let key = accounts::key(home, from)?;
-    let done = services::data::challenge(home, &c, &key, dataset, earlier, record).await?;
+    let exact = match earlier {
+        Some(e) => match services::data::challenge(home, &c, &key, dataset, e, record).await {
+            Ok(done) => Some(done),
+            // No byte-identical record: look for a near duplicate instead.
+            Err(err) if record.is_none() && err.to_string().contains("no record claimed novel") => {
+                None
+            }
+            Err(err) => return Err(err.into()),
+        },
+        None => None,
+    };
+    let done = match exact {
+        Some(d) => d,
+        None => services::data::challenge_near(home, &c, &key, dataset, earlier).await?,
+    };
     if json {
         println!(
             "{}",
@@ -470,7 +493,7 @@ async fn register(
 ) -> Result<serde_json::Value> {
     let key = accounts::key(home, from)?;
     let c = client(home, api)?;
-    let sent = services::data::register(&c, &key, m, reg.bond, reg.fee)
+    let sent = services::data::register(home, &c, &key, m, reg.bond, reg.fee)
         .await
         .with_context(|| {
             format!(
@@ -500,6 +523,7 @@ fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()
     if parents.len() > services::data::MAX_PARENTS {
         bail!("at most {} parents", services::data::MAX_PARENTS);
     }
+    let mut known = Vec::new();
     let signer = match a.reg.from.as_deref() {
         Some(_) if a.license.as_deref().is_none_or(str::is_empty) => {
             bail!("--license SPDX is required to register a dataset (the ledger records it)")
@@ -508,10 +532,22 @@ fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()
             let key = accounts::key(node_home, from)?;
             // Fail before ingesting if the node cannot take the registration.
             block_on(async {
-                client(node_home, api)?
-                    .status()
+                let c = client(node_home, api)?;
+                c.status()
                     .await
                     .context("the node's API is needed to register (or leave out --from)")?;
+                if !a.no_network_check {
+                    let net = services::data::network_signatures(&c, &Profile::text_v1()).await?;
+                    for (root, why) in &net.skipped {
+                        eprintln!("warning: dataset {root} left out of the novelty check: {why}");
+                    }
+                    eprintln!(
+                        "novelty checked against {} records of {} registered datasets",
+                        net.rows.len(),
+                        net.datasets
+                    );
+                    known = net.rows;
+                }
                 Ok(())
             })?;
             Some(key)
@@ -555,6 +591,7 @@ fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()
             parents,
             signer,
             progress: Some(pb.clone()),
+            known,
         },
         &Profile::text_v1(),
     );

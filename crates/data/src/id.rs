@@ -21,7 +21,7 @@ use mycel_primitives::{
 use std::fmt;
 
 /// Records up to this size are a single chunk.
-pub const SINGLE_CHUNK_MAX: usize = 64 * 1024;
+pub const SINGLE_CHUNK_MAX: usize = mycel_primitives::record::SINGLE_CHUNK_MAX;
 /// FastCDC minimum chunk size.
 pub const CDC_MIN: u32 = 8 * 1024;
 /// FastCDC average chunk size.
@@ -99,10 +99,7 @@ pub struct ChunkRef {
 impl ChunkRef {
     /// The chunk's leaf in its record's chunk tree.
     pub fn leaf(&self) -> Hash {
-        let mut buf = [0u8; 40];
-        buf[..32].copy_from_slice(&self.hash.0);
-        buf[32..].copy_from_slice(&u64::from(self.len).to_be_bytes());
-        merkle::leaf_hash(&buf)
+        mycel_primitives::record::chunk_leaf(&self.hash, u64::from(self.len))
     }
 
     /// The chunk's CIDv1 (`raw` codec, BLAKE3 multihash).
@@ -161,10 +158,9 @@ pub fn chunk_root(chunks: &[ChunkRef]) -> Hash {
 
 /// The raw ID of a record from its length and chunks.
 pub fn raw_id_from_chunks(len: u64, chunks: &[ChunkRef]) -> RecordId {
-    let root = chunk_root(chunks);
-    RecordId(hash_parts(
-        Domain::DataRecord,
-        &[&len.to_be_bytes(), root.as_bytes()],
+    RecordId(mycel_primitives::record::record_id(
+        len,
+        &chunk_root(chunks),
     ))
 }
 
@@ -291,6 +287,18 @@ mod tests {
         assert_eq!(
             raw_id(b"").0.to_hex(),
             "c3663695d9f68a104f17f8629c4697055eabcb18f874e42ff5e9e42a11c3411a"
+        );
+        // The ledger recomputes single-chunk IDs from revealed records (near-dup challenges).
+        for len in [0, 5, 1000, SINGLE_CHUNK_MAX] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            assert_eq!(
+                mycel_primitives::record::single_chunk_record_id(&bytes),
+                Some(raw_id(&bytes).0)
+            );
+        }
+        assert_eq!(
+            mycel_primitives::record::single_chunk_record_id(&vec![0; SINGLE_CHUNK_MAX + 1]),
+            None
         );
         let p = Profile::text_v1();
         assert_eq!(

@@ -15,11 +15,12 @@ use crate::{
     exact::ExactIndex,
     id::{ChunkRef, RecordId, chunk_record, norm_id, raw_id_from_chunks},
     jsonl::{JsonlOptions, JsonlReader},
-    manifest::{Entry, MANIFEST_VERSION, Manifest, signature_root},
+    manifest::{Entry, MANIFEST_VERSION, Manifest},
     minhash::{K, Signer},
     normalize::normalize,
     profile::Profile,
     siglog::{SignatureLog, Signed},
+    sigtable::SignatureTable,
 };
 use std::{
     collections::HashSet,
@@ -266,6 +267,10 @@ pub struct AddOptions {
     pub signer: Option<mycel_primitives::PrivateKey>,
     /// Advanced by the bytes of each record read.
     pub progress: Option<indicatif::ProgressBar>,
+    /// Signatures of records registered elsewhere on the network (from their published
+    /// signature tables, by raw ID): a record near one of them is not claimed novel, even in a
+    /// home that never ingested it.
+    pub known: Vec<(RecordId, [u32; K])>,
 }
 
 /// Bytes of the files under `path` (what a progress bar over an ingest counts up to).
@@ -331,6 +336,11 @@ pub fn add(
     for (nid, sig) in log.load()? {
         registered.insert(nid);
         dedup.push_signed(&nid, Some(&sig));
+    }
+    for (id, sig) in &opts.known {
+        // Keyed by raw ID, which never equals a normalised ID: only the near-dup test applies,
+        // and an identical normalised text has an identical signature.
+        dedup.push_signed(id, Some(sig));
     }
     let staging = store.dir().join(format!(".staging-{}", std::process::id()));
     let result = (|| -> Result<Staged> {
@@ -411,12 +421,25 @@ pub fn add(
     };
     let novel = st.entries.iter().filter(|e| e.novel);
     let (novel_records, novel_bytes) = novel.fold((0, 0), |(r, b), e| (r + 1, b + e.len));
+    let table = SignatureTable::new(
+        pid,
+        st.sigs
+            .iter()
+            .map(|(id, b)| {
+                let mut sig = [0u32; K];
+                for (v, c) in sig.iter_mut().zip(b.chunks_exact(4)) {
+                    *v = u32::from_le_bytes(c.try_into().expect("4 bytes"));
+                }
+                (*id, sig)
+            })
+            .collect(),
+    );
     let mut m = Manifest {
         version: MANIFEST_VERSION,
         profile: profile.name.clone(),
         profile_id: pid,
         root: mycel_primitives::Hash::ZERO,
-        signature_root: signature_root(st.sigs),
+        signature_root: table.root(),
         novel_root: mycel_primitives::Hash::ZERO,
         novel_records,
         novel_bytes,
@@ -445,6 +468,8 @@ pub fn add(
         }
         let dir = datasets_dir(home);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        // The table first: a manifest is only ever saved beside its signature table.
+        table.save(&crate::sigtable::table_path(home, &m.root))?;
         let mpath = dir.join(format!("{}.json", m.root.to_hex()));
         m.save(&mpath)?;
         let mut ids: Vec<_> = m.entries.iter().map(|e| e.id).collect();

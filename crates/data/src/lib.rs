@@ -33,6 +33,7 @@ pub mod normalize;
 pub mod profile;
 pub mod progress;
 pub mod siglog;
+pub mod sigtable;
 pub mod synth;
 pub mod tree;
 pub mod versioned;

@@ -152,70 +152,12 @@ pub fn shingle_set(profile: &Profile, normalised: &str) -> std::collections::Has
 /// or the whole text when it has at most `n` words), at a fraction of the cost. This is what exact
 /// verification compares.
 pub fn shingle_vec(profile: &Profile, normalised: &str, out: &mut Vec<u64>) {
-    out.clear();
-    let canonical =
-        !normalised.starts_with(' ') && !normalised.ends_with(' ') && !normalised.contains("  ");
-    if !canonical {
-        let joined = normalised
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        return shingle_vec(profile, &joined, out);
-    }
-    if normalised.is_empty() {
-        return;
-    }
-    let bytes = normalised.as_bytes();
-    let n = profile.shingle_words;
-    let mut starts = Vec::with_capacity(bytes.len() / 4 + 1);
-    starts.push(0usize);
-    starts.extend(
-        bytes
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| **c == b' ')
-            .map(|(i, _)| i + 1),
-    );
-    let words = starts.len();
-    if words <= n {
-        out.push(xxh3_64_with_seed(bytes, profile.shingle_seed));
-        return;
-    }
-    out.reserve(words + 1 - n);
-    for i in 0..=words - n {
-        let end = if i + n < words {
-            starts[i + n] - 1
-        } else {
-            bytes.len()
-        };
-        out.push(xxh3_64_with_seed(
-            &bytes[starts[i]..end],
-            profile.shingle_seed,
-        ));
-    }
-    out.sort_unstable();
-    out.dedup();
+    mycel_text::shingles(&profile.shingling(), normalised, out);
 }
 
 /// Exact Jaccard similarity of two sorted, deduplicated shingle vectors (1 when both are empty).
 pub fn jaccard_sorted(a: &[u64], b: &[u64]) -> f64 {
-    if a.is_empty() && b.is_empty() {
-        return 1.0;
-    }
-    let (mut i, mut j, mut inter) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                inter += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    inter as f64 / (a.len() + b.len() - inter) as f64
+    mycel_text::Similarity::of_sorted(a, b).jaccard()
 }
 
 /// Band keys of a signature: band `j` hashes rows `j·rows .. (j+1)·rows`.

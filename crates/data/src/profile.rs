@@ -63,16 +63,24 @@ impl Profile {
     /// word 5-grams, 128 permutations, Tier D 16×8, Tier L 42×3.
     pub fn text_v1() -> Self {
         Profile {
-            name: "mycel-text/v1".into(),
-            shingle_words: 5,
+            name: mycel_text::TEXT_V1.name.into(),
+            shingle_words: mycel_text::TEXT_V1.shingling.words,
             permutations: 128,
-            shingle_seed: 0x6d79_6365_6c5f_7368,
+            shingle_seed: mycel_text::TEXT_V1.shingling.seed,
             minhash_seed: 0x6d79_6365_6c5f_6d68,
             tier_d: Banding { bands: 16, rows: 8 },
-            tier_d_threshold_milli: 800,
+            tier_d_threshold_milli: mycel_text::TEXT_V1.near_dup_milli,
             tier_l: Banding { bands: 42, rows: 3 },
             tier_l_threshold_milli: 400,
             verify_slack_milli: 50,
+        }
+    }
+
+    /// The shingling (what `mycel-text` and the ledger need of the profile).
+    pub fn shingling(&self) -> mycel_text::Shingling {
+        mycel_text::Shingling {
+            words: self.shingle_words,
+            seed: self.shingle_seed,
         }
     }
 

@@ -24,6 +24,7 @@ pub mod error;
 pub mod hash;
 pub mod keys;
 pub mod merkle;
+pub mod record;
 
 pub use address::Address;
 pub use amount::Amount;

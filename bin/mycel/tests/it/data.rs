@@ -140,9 +140,10 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
             ("y".into(), words(99, 300).join(" ")),
         ],
     );
+    // `--no-network-check`: the claim rests on this (empty) home alone.
     let out = mycel_at(&other, &net.api)
         .args(["--json", "data", "add", v3.to_str().unwrap()])
-        .args(["--from", "dev1", "--license", "MIT"])
+        .args(["--from", "dev1", "--license", "MIT", "--no-network-check"])
         .output()
         .unwrap();
     assert!(
@@ -200,6 +201,85 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
     assert!(err.contains("already defeated"), "{err}");
     let err = challenge(&root2);
     assert!(err.contains("no record claimed novel"), "{err}");
+
+    // A re-encoded copy of version 1 (case, fullwidth letters, punctuation, non-breaking spaces,
+    // records in another order): no record is byte-identical, so only the network's published
+    // signatures can tell. A fresh home that checks them (the default) claims nothing of it.
+    let reencode = |punct: &str| -> Vec<(String, String)> {
+        originals
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, w)| {
+                let t = w.join(&format!("{punct}\u{a0}")).to_uppercase();
+                (format!("r{i}"), t.replace("W1", "\u{ff37}1") + "!")
+            })
+            .collect()
+    };
+    let fresh_home = || {
+        let h = tempfile::tempdir_in(dir.path()).unwrap().keep();
+        let copied = Command::new("cp")
+            .args([
+                "-r",
+                net.home.join("keys").to_str().unwrap(),
+                h.to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        h
+    };
+    let add_from = |home: &std::path::Path, path: &std::path::Path, extra: &[&str]| {
+        let out = mycel_at(home, &net.api)
+            .args(["--json", "data", "add", path.to_str().unwrap()])
+            .args(["--from", "dev3", "--license", "MIT"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap();
+        (v, String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let v4 = dir.path().join("v4.jsonl");
+    write_jsonl(&v4, &reencode(","));
+    let (honest, log) = add_from(&fresh_home(), &v4, &[]);
+    assert_eq!(
+        honest["ingest"]["registration"]["novel_records"], 0,
+        "{log}"
+    );
+    // The same copy claimed as novel (another re-encoding, so another root) from a home that
+    // skips the check: anyone can now defeat the claim without a byte-identical record and
+    // without naming the earlier dataset; the ledger recomputes the similarity itself.
+    let v5 = dir.path().join("v5.jsonl");
+    write_jsonl(&v5, &reencode(";"));
+    let (cheat, _) = add_from(&fresh_home(), &v5, &["--no-network-check"]);
+    assert_eq!(cheat["ingest"]["registration"]["novel_records"], 5);
+    let root5 = cheat["registered"]["root"].as_str().unwrap().to_string();
+    // The honest copy claimed nothing, so there is nothing to challenge.
+    let root4 = honest["registered"]["root"].as_str().unwrap().to_string();
+    let err = net.cli_fails(&["data", "challenge", &root4, "--from", "dev2"]);
+    assert!(err.contains("no record claimed novel"), "{err}");
+    let won = net.cli_json(&["data", "challenge", &root5, "--from", "dev2"]);
+    assert_eq!(won["reward"], "5000000000");
+    let ds5: serde_json::Value = c.get(&format!("/api/v1/datasets/{root5}")).await.unwrap();
+    assert_eq!(ds5["challenged"], true);
+    let tx: serde_json::Value = c
+        .get(&format!("/api/v1/txs/{}", won["tx"].as_str().unwrap()))
+        .await
+        .unwrap();
+    // Found by searching every earlier dataset in registration order: version 1 comes first.
+    let earlier = &tx["receipt"]["events"][0]["attrs"][1];
+    assert_eq!(earlier[0], "earlier", "{tx}");
+    assert_eq!(earlier[1], root1.as_str(), "{tx}");
+    // Registration order is public: a node can page through everything registered.
+    let all: Vec<serde_json::Value> = c.get("/api/v1/datasets?from=0&limit=200").await.unwrap();
+    assert_eq!(all.len(), 5);
+    assert_eq!(all[0]["registration"]["root"], root1.as_str());
+    assert_eq!(all[4]["seq"], 4);
 
     // Bad input: refused before any write.
     let datasets = || {

@@ -296,3 +296,79 @@ fn bad_input_leaves_no_state() {
         Err(Error::BadInput { .. })
     ));
 }
+
+#[test]
+fn a_fresh_home_checked_against_published_signatures_claims_nothing_of_a_reencoded_copy() {
+    let p = Profile::text_v1();
+    let words = |seed: u64| {
+        let mut s = seed;
+        (0..300)
+            .map(|_| format!("w{}", crate::minhash::splitmix64(&mut s) % 5000))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let originals: Vec<String> = (0..20).map(words).collect();
+    let src = tempfile::tempdir().unwrap();
+    let write = |name: &str, texts: &[String]| {
+        let path = src.path().join(name);
+        let body: String = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| serde_json::json!({ "id": i, "text": t }).to_string() + "\n")
+            .collect();
+        std::fs::write(&path, body).unwrap();
+        path
+    };
+    let first_home = tempfile::tempdir().unwrap();
+    let first = write("a.jsonl", &originals);
+    let a = add(
+        first_home.path(),
+        &first,
+        &Format::guess(&first),
+        &AddOptions::default(),
+        &p,
+    )
+    .unwrap();
+    assert_eq!(a.registration.novel_records, 20);
+    // The table published beside the manifest checks against the signature root.
+    let table = SignatureTable::load(
+        &crate::sigtable::table_path(first_home.path(), &a.registration.root),
+        &p.id(),
+        &a.registration.signature_root,
+    )
+    .unwrap();
+    assert_eq!(table.rows.len(), 20);
+    // A re-encoded, reordered copy with one record edited and two genuinely new ones.
+    let mut copy: Vec<String> = originals
+        .iter()
+        .map(|t| format!("{}!", t.to_uppercase().replace(' ', ",\u{a0}")))
+        .collect();
+    copy[3] = copy[3].replacen("W", "EDIT W", 2);
+    copy.reverse();
+    copy.push(words(100));
+    copy.push(words(101));
+    let second = write("b.jsonl", &copy);
+    // A fresh home alone claims all of it...
+    let naive = add(
+        tempfile::tempdir().unwrap().path(),
+        &second,
+        &Format::guess(&second),
+        &AddOptions::default(),
+        &p,
+    )
+    .unwrap();
+    assert_eq!(naive.registration.novel_records, 22);
+    // ...checked against the network's published signatures, only the new records.
+    let checked = add(
+        tempfile::tempdir().unwrap().path(),
+        &second,
+        &Format::guess(&second),
+        &AddOptions {
+            known: table.rows.clone(),
+            ..Default::default()
+        },
+        &p,
+    )
+    .unwrap();
+    assert_eq!(checked.registration.novel_records, 2);
+}

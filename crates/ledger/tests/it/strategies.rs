@@ -121,14 +121,14 @@ pub fn staking_msg() -> impl Strategy<Value = staking::Msg> {
 pub fn registration() -> impl Strategy<Value = data::Registration> {
     (
         (hash(), any::<u64>(), any::<u64>(), string(MAX_PROFILE)),
-        (hash(), hash(), string(MAX_LICENSE), any::<u8>()),
+        (hash(), hash(), hash(), string(MAX_LICENSE), any::<u8>()),
         vec(hash(), 0..=data::MAX_PARENTS),
         (hash(), any::<u64>(), any::<u64>(), amount()),
     )
         .prop_map(
             |(
                 (root, records, bytes, profile),
-                (minhash_root, manifest, license, consent),
+                (minhash_root, signatures, manifest, license, consent),
                 parents,
                 (novel_root, novel_records, novel_bytes, bond),
             )| data::Registration {
@@ -137,6 +137,7 @@ pub fn registration() -> impl Strategy<Value = data::Registration> {
                 bytes,
                 profile,
                 minhash_root,
+                signatures,
                 manifest,
                 license,
                 consent,
@@ -154,15 +155,16 @@ pub fn dataset() -> impl Strategy<Value = data::Dataset> {
     (
         registration(),
         address(),
-        any::<u64>(),
+        (any::<u64>(), any::<u64>()),
         any::<bool>(),
         any::<bool>(),
     )
         .prop_map(
-            |(registration, contributor, height, challenged, bond_locked)| data::Dataset {
+            |(registration, contributor, (height, seq), challenged, bond_locked)| data::Dataset {
                 registration,
                 contributor,
                 height,
+                seq,
                 challenged,
                 bond_locked,
             },
@@ -191,6 +193,26 @@ pub fn data_msg() -> impl Strategy<Value = data::Msg> {
                         novel_proof,
                         earlier,
                         earlier_leaf,
+                        earlier_proof,
+                    }
+                }
+            ),
+        (
+            hash(),
+            bytes(0..=256),
+            proof(),
+            hash(),
+            bytes(0..=256),
+            proof()
+        )
+            .prop_map(
+                |(dataset, record, novel_proof, earlier, earlier_record, earlier_proof)| {
+                    data::Msg::ChallengeNearDuplicate {
+                        dataset,
+                        record,
+                        novel_proof,
+                        earlier,
+                        earlier_record,
                         earlier_proof,
                     }
                 }

@@ -35,13 +35,23 @@ pub(crate) async fn contributor_datasets(
         mycel_ledger::modules::data::datasets_of(&state, &addr).map_err(ApiError::internal)?,
     ))
 }
+/// `?limit=N` (newest first), or `?from=SEQ&limit=N` (registration order from `SEQ`, for
+/// nodes that rebuild the near-dup index of everything registered).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct DatasetQuery {
+    limit: Option<u64>,
+    from: Option<u64>,
+}
+
 pub(crate) async fn list_datasets(
     State(s): State<ApiState>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<DatasetQuery>,
 ) -> ApiResult<Vec<mycel_ledger::modules::data::Dataset>> {
     let state = s.chain.finalized_state().map_err(ApiError::internal)?;
-    Ok(Json(
-        mycel_ledger::modules::data::recent_datasets(&state, q.limit() as usize)
-            .map_err(ApiError::internal)?,
-    ))
+    let limit = ListQuery { limit: q.limit }.limit() as usize;
+    let found = match q.from {
+        Some(from) => mycel_ledger::modules::data::datasets_from(&state, from, limit),
+        None => mycel_ledger::modules::data::recent_datasets(&state, limit),
+    };
+    Ok(Json(found.map_err(ApiError::internal)?))
 }

@@ -6,9 +6,20 @@ use crate::{
     Error, Home, Result,
     client::{Client, SendOptions, Sent},
 };
-use mycel_data::{id::RecordId, ingest, manifest::Manifest, tree::Proof};
+use mycel_data::{
+    blobs::BlobStore,
+    id::{RecordId, raw_id},
+    ingest,
+    manifest::{Entry, Manifest},
+    minhash::{K, Signer, band_keys, estimate},
+    normalize::normalize,
+    profile::Profile,
+    sigtable::{SignatureTable, table_path},
+    tree::Proof,
+};
 use mycel_ledger::{Message, events::attr, modules::data};
 use mycel_primitives::{Amount, Hash, PrivateKey};
+use std::collections::HashMap;
 
 fn invalid(what: impl Into<String>, why: impl std::fmt::Display) -> Error {
     Error::Invalid {
@@ -55,6 +66,7 @@ pub const MAX_PARENTS: usize = data::MAX_PARENTS;
 pub fn ledger_registration(
     m: &Manifest,
     manifest_blob: Hash,
+    signatures_blob: Hash,
     bond: Amount,
 ) -> Result<data::Registration> {
     let r = m.registration();
@@ -70,6 +82,7 @@ pub fn ledger_registration(
         bytes: r.bytes,
         profile: m.profile.clone(),
         minhash_root: r.signature_root,
+        signatures: signatures_blob,
         manifest: manifest_blob,
         license: r.license.unwrap_or_default(),
         consent: consent_flags(r.consent.as_deref())?,
@@ -81,19 +94,43 @@ pub fn ledger_registration(
     })
 }
 
-/// Publishes the signed manifest `m` on the node (so a verifier or challenger can fetch it by the
-/// address the registration records) and registers it from `key` with `bond`.
+/// Publishes on the node what the claim of manifest `m` (a dataset of `home`) rests on, so that
+/// anyone can check it or challenge it: the bytes of every record it claims novel, its signature
+/// table and the signed manifest; then registers it from `key` with `bond`.
 pub async fn register(
+    home: &Home,
     c: &Client,
     key: &PrivateKey,
     m: &Manifest,
     bond: Amount,
     fee: Option<Amount>,
 ) -> Result<Sent> {
+    let table = SignatureTable::load(
+        &table_path(home.path(), &m.root),
+        &m.profile_id,
+        &m.signature_root,
+    )
+    .map_err(|e| {
+        invalid(
+            format!("dataset {}", m.root),
+            format!("{e}; re-add it with `mycel data add` to rebuild its signature table"),
+        )
+    })?;
+    let store = BlobStore::open(ingest::blobs_dir(home.path()))?;
+    for e in m.entries.iter().filter(|e| e.novel) {
+        for chunk in &e.chunks {
+            let bytes = store
+                .get(&chunk.hash)
+                .map_err(|err| invalid(format!("record {} of {}", e.id, m.root), err))?;
+            c.put_blob(bytes).await?;
+        }
+    }
+    let signatures_blob = c.put_blob(table.to_bytes()).await?;
     let manifest_blob = c.put_blob(m.to_bytes()).await?;
     let msg = Message::Data(data::Msg::RegisterDataset(Box::new(ledger_registration(
         m,
         manifest_blob,
+        signatures_blob,
         bond,
     )?)));
     c.send(
@@ -105,6 +142,65 @@ pub async fn register(
         },
     )
     .await
+}
+
+/// Registered datasets in registration order (all of them, paged from the node).
+pub async fn registered(c: &Client) -> Result<Vec<data::Dataset>> {
+    const PAGE: u64 = 200;
+    let mut out: Vec<data::Dataset> = Vec::new();
+    loop {
+        let page: Vec<data::Dataset> = c
+            .get(&format!("/api/v1/datasets?from={}&limit={PAGE}", out.len()))
+            .await?;
+        let done = (page.len() as u64) < PAGE;
+        out.extend(page);
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+/// The published signature table of a registered dataset, checked against its on-chain root.
+pub async fn signature_table(
+    c: &Client,
+    ds: &data::Dataset,
+    profile: &Profile,
+) -> Result<SignatureTable> {
+    let r = &ds.registration;
+    let bytes = c.get_blob(&r.signatures).await?;
+    SignatureTable::from_bytes(&bytes, &profile.id(), &r.minhash_root)
+        .map_err(|e| invalid(format!("dataset {}", r.root), e))
+}
+
+/// The near-dup memory of the whole network: the signatures of every dataset registered under
+/// `profile`, each table checked against its on-chain root. A table that is missing or fails
+/// its check is left out and reported in `skipped` (its records cannot be checked against).
+#[derive(Debug, Default)]
+pub struct NetworkSignatures {
+    /// `(raw ID, signature)` of every record of every checked table.
+    pub rows: Vec<(RecordId, [u32; K])>,
+    /// Datasets whose tables were read.
+    pub datasets: usize,
+    /// Datasets left out, with why.
+    pub skipped: Vec<(Hash, String)>,
+}
+
+/// Fetches [`NetworkSignatures`] from the node.
+pub async fn network_signatures(c: &Client, profile: &Profile) -> Result<NetworkSignatures> {
+    let mut out = NetworkSignatures::default();
+    for ds in registered(c).await? {
+        if ds.registration.profile != profile.name {
+            continue;
+        }
+        match signature_table(c, &ds, profile).await {
+            Ok(t) => {
+                out.rows.extend(t.rows);
+                out.datasets += 1;
+            }
+            Err(e) => out.skipped.push((ds.registration.root, e.to_string())),
+        }
+    }
+    Ok(out)
 }
 
 /// A dataset's manifest: a local file or a dataset of this home, else the manifest its on-chain
@@ -218,6 +314,227 @@ pub async fn challenge(
     Ok(Challenged {
         dataset: new.root,
         record: id,
+        reward,
+        sent,
+    })
+}
+
+/// The bytes of record `e`, from this home's blob store or else the node's (each chunk
+/// hash-checked there), checked against the record's ID.
+async fn record_bytes(store: &BlobStore, c: &Client, e: &Entry) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(e.len as usize);
+    for chunk in &e.chunks {
+        let bytes = match store.get(&chunk.hash) {
+            Ok(b) => b,
+            Err(_) => c.get_blob(&chunk.hash).await.map_err(|err| {
+                invalid(
+                    format!("record {}", e.id),
+                    format!("its chunk {} is not published ({err})", chunk.hash),
+                )
+            })?,
+        };
+        out.extend_from_slice(&bytes);
+    }
+    if raw_id(&out) != e.id {
+        return Err(invalid(
+            format!("record {}", e.id),
+            "its chunks do not rebuild it",
+        ));
+    }
+    Ok(out)
+}
+
+/// A registered dataset with its manifest.
+struct Registered {
+    ds: data::Dataset,
+    manifest: Manifest,
+}
+
+async fn registered_dataset(home: &Home, c: &Client, which: &str) -> Result<Registered> {
+    let manifest = manifest_anywhere(home, c, which).await?;
+    manifest
+        .verify()
+        .map_err(|e| invalid(format!("manifest of {}", manifest.root), e))?;
+    let ds: data::Dataset = c
+        .get(&format!("/api/v1/datasets/{}", manifest.root))
+        .await
+        .map_err(|e| {
+            invalid(
+                format!("dataset {}", manifest.root),
+                format!("not registered ({e})"),
+            )
+        })?;
+    Ok(Registered { ds, manifest })
+}
+
+/// Builds a near-duplicate challenge of `dataset` and submits it from `key`: a record it claims
+/// novel whose normalised shingle similarity to a record of `earlier` (or, without it, of any
+/// dataset registered before it, itself included) reaches the profile's threshold. The
+/// challenged records' signatures are recomputed from their bytes, not taken from the
+/// contributor's table; the earlier datasets' published tables find the candidates, and every
+/// candidate is checked exactly (as the ledger will) before anything is sent.
+pub async fn challenge_near(
+    home: &Home,
+    c: &Client,
+    key: &PrivateKey,
+    dataset: &str,
+    earlier: Option<&str>,
+) -> Result<Challenged> {
+    let new = registered_dataset(home, c, dataset).await?;
+    if new.ds.challenged {
+        return Err(invalid(
+            format!("dataset {}", new.manifest.root),
+            "its novelty claim was already defeated",
+        ));
+    }
+    let profile = Profile::by_name(&new.ds.registration.profile)
+        .map_err(|e| invalid(format!("dataset {}", new.manifest.root), e))?;
+    let text_profile = mycel_text::profile(&profile.name)
+        .ok_or_else(|| invalid("profile", format!("{} is not a text profile", profile.name)))?;
+    let store = BlobStore::open(ingest::blobs_dir(home.path()))?;
+    // The challenged side: every record claimed novel that fits a challenge, signed from its text.
+    let mut signer = Signer::new(&profile);
+    let mut claimed: Vec<(Entry, String, [u32; K])> = Vec::new();
+    for e in new.manifest.entries.iter().filter(|e| e.novel) {
+        if e.len as usize > data::MAX_CHALLENGE_RECORD {
+            continue;
+        }
+        let Ok(text) = String::from_utf8(record_bytes(&store, c, e).await?) else {
+            continue;
+        };
+        let mut sig = [0u32; K];
+        signer.sign(&normalize(&text), &mut sig);
+        claimed.push((e.clone(), text, sig));
+    }
+    let earlier_sets = match earlier {
+        Some(w) => vec![registered_dataset(home, c, w).await?],
+        None => {
+            let mut v = Vec::new();
+            for ds in registered(c).await? {
+                if ds.seq > new.ds.seq || ds.registration.profile != profile.name {
+                    continue;
+                }
+                let root = ds.registration.root.to_hex();
+                v.push(registered_dataset(home, c, &root).await?);
+            }
+            v
+        }
+    };
+    let banding = profile.tier_d;
+    let min_estimate = (f64::from(profile.tier_d_threshold_milli)
+        - f64::from(profile.verify_slack_milli))
+        / 1000.0;
+    let mut keys = Vec::new();
+    for old in &earlier_sets {
+        if old.ds.seq > new.ds.seq {
+            return Err(invalid(
+                format!("dataset {}", old.manifest.root),
+                "it was registered after the challenged dataset",
+            ));
+        }
+        let same = old.manifest.root == new.manifest.root;
+        // Candidates by LSH band over the earlier side's signatures.
+        let rows: Vec<(RecordId, [u32; K])> = if same {
+            claimed.iter().map(|(e, _, s)| (e.id, *s)).collect()
+        } else {
+            signature_table(c, &old.ds, &profile).await?.rows
+        };
+        let mut bands: HashMap<(usize, u32), Vec<usize>> = HashMap::new();
+        for (i, (_, sig)) in rows.iter().enumerate() {
+            band_keys(sig, banding.bands, banding.rows, &mut keys);
+            for (b, k) in keys.iter().enumerate() {
+                bands.entry((b, *k)).or_default().push(i);
+            }
+        }
+        let entries: HashMap<RecordId, &Entry> =
+            old.manifest.entries.iter().map(|e| (e.id, e)).collect();
+        for (e, text, sig) in &claimed {
+            band_keys(sig, banding.bands, banding.rows, &mut keys);
+            let mut cands: Vec<usize> = keys
+                .iter()
+                .enumerate()
+                .filter_map(|(b, k)| bands.get(&(b, *k)))
+                .flatten()
+                .copied()
+                .collect();
+            cands.sort_unstable();
+            cands.dedup();
+            for i in cands {
+                let (oid, osig) = &rows[i];
+                if *oid == e.id || estimate(sig, osig) < min_estimate {
+                    continue;
+                }
+                let Some(oe) = entries.get(oid) else { continue };
+                if oe.len as usize > data::MAX_CHALLENGE_RECORD || (same && !oe.novel) {
+                    continue;
+                }
+                let Ok(otext) = String::from_utf8(record_bytes(&store, c, oe).await?) else {
+                    continue;
+                };
+                let sim = mycel_text::similarity(&text_profile.shingling, text, &otext);
+                if !sim.reaches(text_profile.near_dup_milli) {
+                    continue;
+                }
+                return send_near_dup(
+                    c,
+                    key,
+                    &new.manifest,
+                    e,
+                    text,
+                    &old.manifest,
+                    oe,
+                    &otext,
+                    same,
+                )
+                .await;
+            }
+        }
+    }
+    Err(invalid(
+        "challenge",
+        format!(
+            "no record claimed novel in {} is a near duplicate of an earlier record",
+            new.manifest.root
+        ),
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_near_dup(
+    c: &Client,
+    key: &PrivateKey,
+    new: &Manifest,
+    e: &Entry,
+    text: &str,
+    old: &Manifest,
+    oe: &Entry,
+    otext: &str,
+    same: bool,
+) -> Result<Challenged> {
+    let inclusion = |p: Proof, id: &RecordId| match p {
+        Proof::Inclusion(m) => Ok(m.proof),
+        Proof::NonMembership { .. } => Err(invalid(format!("record {id}"), "not in its dataset")),
+    };
+    let novel_proof = inclusion(new.novel_tree().prove(&e.id), &e.id)?;
+    let earlier_tree = if same { old.novel_tree() } else { old.tree() };
+    let earlier_proof = inclusion(earlier_tree.prove(&oe.id), &oe.id)?;
+    let msg = Message::Data(data::Msg::ChallengeNearDuplicate {
+        dataset: new.root,
+        record: text.as_bytes().to_vec(),
+        novel_proof,
+        earlier: old.root,
+        earlier_record: otext.as_bytes().to_vec(),
+        earlier_proof,
+    });
+    let sent = c.send(key, msg, &SendOptions::default()).await?;
+    let reward = sent
+        .receipt
+        .attr(data::events::NOVELTY_CHALLENGED, attr::REWARD)
+        .unwrap_or_default()
+        .to_string();
+    Ok(Challenged {
+        dataset: new.root,
+        record: e.id,
         reward,
         sent,
     })

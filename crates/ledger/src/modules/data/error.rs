@@ -72,6 +72,33 @@ pub enum DataError {
         /// Why the proof failed.
         why: String,
     },
+    /// A registration under a dedup profile the ledger cannot recompute.
+    #[error("unknown dedup profile {profile:?}")]
+    UnknownProfile {
+        /// The profile given.
+        profile: String,
+    },
+    /// The two datasets use different dedup profiles.
+    #[error("the two datasets use different dedup profiles")]
+    ProfileMismatch,
+    /// A revealed record is not UTF-8 text.
+    #[error("a revealed record is not UTF-8 text")]
+    NotText,
+    /// The two revealed records are the same record.
+    #[error("the two revealed records are the same record (use an earlier dataset)")]
+    SameRecord,
+    /// The revealed records are not near duplicates under the profile.
+    #[error(
+        "not near duplicates: {inter} of {union} shingles shared, below {threshold_milli}/1000"
+    )]
+    NotSimilar {
+        /// Shared shingles.
+        inter: u64,
+        /// Shingles in either record.
+        union: u64,
+        /// The profile's threshold, thousandths.
+        threshold_milli: u32,
+    },
 }
 
 impl DataError {
@@ -109,6 +136,11 @@ impl DataError {
             DataError::LeavesDiffer => "leaves_differ",
             DataError::NovelProof { .. } => "bad_novel_proof",
             DataError::EarlierProof { .. } => "bad_earlier_proof",
+            DataError::UnknownProfile { .. } => "unknown_profile",
+            DataError::ProfileMismatch => "profile_mismatch",
+            DataError::NotText => "not_text",
+            DataError::SameRecord => "same_record",
+            DataError::NotSimilar { .. } => "not_similar",
         }
     }
 }

@@ -6,7 +6,7 @@ use super::{msg::*, query::*, state::*};
 use crate::earnings;
 use crate::modules::{Ctx, Module, bank};
 use crate::{ExecResult, Result, events::attr, state::key};
-use mycel_primitives::{Address, Amount, Hash, merkle::leaf_hash};
+use mycel_primitives::{Address, Amount, Hash, merkle::leaf_hash, record::single_chunk_record_id};
 use mycel_store::StateRead;
 
 impl Module for Data {
@@ -40,6 +40,13 @@ impl Module for Data {
                 if r.profile.is_empty() || r.license.is_empty() {
                     return Err(DataError::MissingProfileOrLicense.into());
                 }
+                // A claim under a profile the ledger cannot recompute could never be challenged.
+                if mycel_text::profile(&r.profile).is_none() {
+                    return Err(DataError::UnknownProfile {
+                        profile: r.profile.clone(),
+                    }
+                    .into());
+                }
                 if r.consent & !(CONSENT_TRAIN | CONSENT_COMMERCIAL | CONSENT_REDISTRIBUTE) != 0 {
                     return Err(DataError::UnknownConsentFlags { consent: r.consent }.into());
                 }
@@ -54,10 +61,25 @@ impl Module for Data {
                     ctx.state
                         .put_raw(key(BOND, &[&release.to_be_bytes(), &r.root.0]), Vec::new());
                 }
+                let seq = ctx
+                    .state
+                    .get_raw(SEQ)?
+                    .map(|b| {
+                        b.try_into()
+                            .map(u64::from_be_bytes)
+                            .map_err(|_| crate::state::corrupt(SEQ, "bad dataset counter"))
+                    })
+                    .transpose()?
+                    .unwrap_or(0);
+                ctx.state
+                    .put_raw(SEQ.to_vec(), (seq + 1).to_be_bytes().to_vec());
+                ctx.state
+                    .put_raw(key(ORDER, &[&seq.to_be_bytes()]), r.root.0.to_vec());
                 let ds = Dataset {
                     registration: (**r).clone(),
                     contributor: sender,
                     height: ctx.env.height,
+                    seq,
                     challenged: false,
                     bond_locked: !r.bond.is_zero(),
                 };
@@ -104,14 +126,8 @@ impl Module for Data {
                 earlier_leaf,
                 earlier_proof,
             } => {
-                let mut ds =
-                    dataset(ctx.state, root)?.ok_or(DataError::UnknownDataset { root: *root })?;
-                let old = dataset(ctx.state, earlier)?
-                    .ok_or(DataError::UnknownDataset { root: *earlier })?;
-                if ds.challenged {
-                    return Err(DataError::AlreadyChallenged.into());
-                }
-                if old.height >= ds.height {
+                let (ds, old) = challenged_pair(ctx, root, earlier)?;
+                if *earlier == *root {
                     return Err(DataError::EarlierNotBefore.into());
                 }
                 if leaf.len() < 32 || earlier_leaf.len() < 32 || leaf[..32] != earlier_leaf[..32] {
@@ -123,41 +139,60 @@ impl Module for Data {
                 earlier_proof
                     .verify(&leaf_hash(earlier_leaf), &old.registration.root)
                     .map_err(|e| DataError::EarlierProof { why: e.to_string() })?;
-                ds.challenged = true;
-                let epoch = ctx.epoch();
-                let mut paid = Amount::ZERO;
-                if ds.bond_locked {
-                    let bond = ds.registration.bond;
-                    paid = bond.mul_div(p.challenge_reward_bps as u128, 10_000)?;
-                    bank::transfer(ctx, &escrow(), &sender, paid)?;
-                    bank::burn(ctx, &escrow(), bond.checked_sub(paid)?)?;
-                    ds.bond_locked = false;
-                    earnings::record(
-                        ctx.state,
-                        epoch,
-                        &ds.contributor,
-                        earnings::Reason::NoveltyForfeited,
-                        bond,
-                    )?;
-                    earnings::record(
-                        ctx.state,
-                        epoch,
-                        &sender,
-                        earnings::Reason::ChallengeReward,
-                        paid,
-                    )?;
-                    // The bond-queue entry is left in place; its release finds the bond unlocked.
+                forfeit(ctx, sender, root, earlier, ds)?;
+            }
+            Msg::ChallengeNearDuplicate {
+                dataset: root,
+                record,
+                novel_proof,
+                earlier,
+                earlier_record,
+                earlier_proof,
+            } => {
+                let (ds, old) = challenged_pair(ctx, root, earlier)?;
+                if ds.registration.profile != old.registration.profile {
+                    return Err(DataError::ProfileMismatch.into());
                 }
-                ctx.state.put(dataset_key(root), &ds);
-                ctx.emit(
-                    events::NOVELTY_CHALLENGED,
-                    &[
-                        (attr::DATASET, root.to_hex()),
-                        (attr::EARLIER, earlier.to_hex()),
-                        (attr::CHALLENGER, sender.to_string()),
-                        (attr::REWARD, paid.0.to_string()),
-                    ],
-                );
+                let profile = mycel_text::profile(&ds.registration.profile).ok_or_else(|| {
+                    DataError::UnknownProfile {
+                        profile: ds.registration.profile.clone(),
+                    }
+                })?;
+                let (Ok(text), Ok(earlier_text)) = (
+                    std::str::from_utf8(record),
+                    std::str::from_utf8(earlier_record),
+                ) else {
+                    return Err(DataError::NotText.into());
+                };
+                // Both fit one chunk (the message caps them well below it).
+                let id = single_chunk_record_id(record).ok_or(DataError::NotText)?;
+                let earlier_id =
+                    single_chunk_record_id(earlier_record).ok_or(DataError::NotText)?;
+                if id == earlier_id {
+                    return Err(DataError::SameRecord.into());
+                }
+                novel_proof
+                    .verify(&leaf_hash(id.as_bytes()), &ds.registration.novel_root)
+                    .map_err(|e| DataError::NovelProof { why: e.to_string() })?;
+                // Within one dataset, both records must be claimed novel: only one can be.
+                let earlier_root = if *earlier == *root {
+                    &old.registration.novel_root
+                } else {
+                    &old.registration.root
+                };
+                earlier_proof
+                    .verify(&leaf_hash(earlier_id.as_bytes()), earlier_root)
+                    .map_err(|e| DataError::EarlierProof { why: e.to_string() })?;
+                let sim = mycel_text::similarity(&profile.shingling, text, earlier_text);
+                if !sim.reaches(profile.near_dup_milli) {
+                    return Err(DataError::NotSimilar {
+                        inter: sim.inter,
+                        union: sim.union,
+                        threshold_milli: profile.near_dup_milli,
+                    }
+                    .into());
+                }
+                forfeit(ctx, sender, root, earlier, ds)?;
             }
         }
         Ok(())
@@ -193,4 +228,70 @@ impl Module for Data {
         }
         Ok(())
     }
+}
+
+/// The challenged dataset (claim not yet defeated) and the earlier one (registered before it,
+/// or the same dataset).
+fn challenged_pair<S: StateRead + ?Sized>(
+    ctx: &Ctx<'_, '_, S>,
+    root: &Hash,
+    earlier: &Hash,
+) -> ExecResult<(Dataset, Dataset)> {
+    let ds = dataset(ctx.state, root)?.ok_or(DataError::UnknownDataset { root: *root })?;
+    let old = dataset(ctx.state, earlier)?.ok_or(DataError::UnknownDataset { root: *earlier })?;
+    if ds.challenged {
+        return Err(DataError::AlreadyChallenged.into());
+    }
+    if old.seq > ds.seq {
+        return Err(DataError::EarlierNotBefore.into());
+    }
+    Ok((ds, old))
+}
+
+/// A successful challenge: the claim's credit is forfeited for good and its bond, while held,
+/// goes to the challenger (`challenge_reward_bps`) and the fire.
+fn forfeit<S: StateRead + ?Sized>(
+    ctx: &mut Ctx<'_, '_, S>,
+    sender: Address,
+    root: &Hash,
+    earlier: &Hash,
+    mut ds: Dataset,
+) -> ExecResult {
+    let p = ctx.params.data.clone();
+    ds.challenged = true;
+    let epoch = ctx.epoch();
+    let mut paid = Amount::ZERO;
+    if ds.bond_locked {
+        let bond = ds.registration.bond;
+        paid = bond.mul_div(p.challenge_reward_bps as u128, 10_000)?;
+        bank::transfer(ctx, &escrow(), &sender, paid)?;
+        bank::burn(ctx, &escrow(), bond.checked_sub(paid)?)?;
+        ds.bond_locked = false;
+        earnings::record(
+            ctx.state,
+            epoch,
+            &ds.contributor,
+            earnings::Reason::NoveltyForfeited,
+            bond,
+        )?;
+        earnings::record(
+            ctx.state,
+            epoch,
+            &sender,
+            earnings::Reason::ChallengeReward,
+            paid,
+        )?;
+        // The bond-queue entry is left in place; its release finds the bond unlocked.
+    }
+    ctx.state.put(dataset_key(root), &ds);
+    ctx.emit(
+        events::NOVELTY_CHALLENGED,
+        &[
+            (attr::DATASET, root.to_hex()),
+            (attr::EARLIER, earlier.to_hex()),
+            (attr::CHALLENGER, sender.to_string()),
+            (attr::REWARD, paid.0.to_string()),
+        ],
+    );
+    Ok(())
 }

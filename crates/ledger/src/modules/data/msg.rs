@@ -29,6 +29,9 @@ pub struct Registration {
     pub profile: String,
     /// Root over the records' MinHash signatures.
     pub minhash_root: Hash,
+    /// Blob address (plain BLAKE3) of the signature table whose root is `minhash_root`, published
+    /// so any node can rebuild the near-dup index of everything registered.
+    pub signatures: Hash,
     /// Blob address (plain BLAKE3) of the contributor-signed manifest, published on the node.
     pub manifest: Hash,
     /// SPDX licence expression.
@@ -75,9 +78,29 @@ pub enum Msg {
         /// Proof against `earlier`'s root.
         earlier_proof: InclusionProof,
     },
+    /// Challenges a novelty claim with a near duplicate: the ledger recomputes the two revealed
+    /// records' IDs and their normalised shingle similarity under the datasets' profile.
+    ChallengeNearDuplicate {
+        /// The dataset whose claim is false.
+        dataset: Hash,
+        /// The full bytes of a record `dataset` claims novel (UTF-8 text, one chunk).
+        record: Vec<u8>,
+        /// Proof of the record's ID against `dataset`'s `novel_root`.
+        novel_proof: InclusionProof,
+        /// A dataset registered earlier, or `dataset` itself (two near-duplicate records both
+        /// claimed novel).
+        earlier: Hash,
+        /// The full bytes of a record of `earlier`.
+        earlier_record: Vec<u8>,
+        /// Proof of its ID against `earlier`'s root (its `novel_root` when `earlier == dataset`).
+        earlier_proof: InclusionProof,
+    },
 }
 
 const MAX_LEAF: usize = 1024;
+
+/// Largest revealed record of a near-duplicate challenge (two of them fit one transaction).
+pub const MAX_CHALLENGE_RECORD: usize = 30 * 1024;
 
 mycel_primitives::impl_codec!(Registration {
     root,
@@ -85,6 +108,7 @@ mycel_primitives::impl_codec!(Registration {
     bytes,
     profile: string(64),
     minhash_root,
+    signatures,
     manifest,
     license: string(128),
     consent,
@@ -106,6 +130,14 @@ mycel_primitives::impl_codec!(enum Msg, unknown = |k| crate::modules::unknown(Da
         novel_proof,
         earlier,
         earlier_leaf: vec(32..=MAX_LEAF),
+        earlier_proof,
+    },
+    3 => ChallengeNearDuplicate {
+        dataset,
+        record: vec(0..=MAX_CHALLENGE_RECORD),
+        novel_proof,
+        earlier,
+        earlier_record: vec(0..=MAX_CHALLENGE_RECORD),
         earlier_proof,
     },
 });

@@ -29,6 +29,29 @@ pub fn recent_datasets(state: &(impl StateRead + ?Sized), limit: usize) -> Resul
     Ok(all)
 }
 
+/// Up to `limit` datasets in registration order, starting with the one whose `seq` is `from`
+/// (point reads: cheap whatever the chain's size).
+pub fn datasets_from(
+    state: &(impl StateRead + ?Sized),
+    from: u64,
+    limit: usize,
+) -> Result<Vec<Dataset>> {
+    let mut out = Vec::new();
+    for seq in from..from.saturating_add(limit as u64) {
+        let k = key(ORDER, &[&seq.to_be_bytes()]);
+        let Some(root) = state.get(&k)? else {
+            break;
+        };
+        let root = Hash(
+            root.as_slice()
+                .try_into()
+                .map_err(|_| crate::state::corrupt(&k, "bad order entry"))?,
+        );
+        out.push(dataset(state, &root)?.ok_or_else(|| crate::state::corrupt(&k, "no dataset"))?);
+    }
+    Ok(out)
+}
+
 /// The roots of the datasets `contributor` registered, in root order.
 pub fn datasets_of(state: &(impl StateRead + ?Sized), contributor: &Address) -> Result<Vec<Hash>> {
     let prefix = key(BY, &[&contributor.0]);

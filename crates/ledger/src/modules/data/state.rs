@@ -10,6 +10,13 @@ pub(super) const BY: &[u8] = b"data/by/";
 
 pub(super) const BOND: &[u8] = b"data/bond/";
 
+/// The number of datasets registered so far (a big-endian `u64`): each dataset's `seq`.
+pub(super) const SEQ: &[u8] = b"data/seq";
+
+/// `data/order/<seq BE>` → root: datasets in registration order, for nodes that rebuild the
+/// near-dup index of everything registered.
+pub(super) const ORDER: &[u8] = b"data/order/";
+
 /// The account that holds novelty bonds.
 pub fn escrow() -> Address {
     Address::module("data")
@@ -24,6 +31,9 @@ pub struct Dataset {
     pub contributor: Address,
     /// Height of registration.
     pub height: u64,
+    /// Registration order over the whole chain (two datasets in one block are still ordered, so
+    /// a copy registered in the same block as its original can be challenged).
+    pub seq: u64,
     /// True once a novelty challenge succeeded: the novelty credit is forfeited.
     pub challenged: bool,
     /// True while the bond is held.
@@ -45,6 +55,7 @@ mycel_primitives::impl_codec!(Dataset {
     registration,
     contributor,
     height,
+    seq,
     challenged,
     bond_locked,
 });
