@@ -49,6 +49,14 @@ pub enum DataCmd {
         #[arg(long)]
         from: String,
     },
+    /// Check every registered novelty claim against everything registered before it (each
+    /// dataset's records rebuilt from the published chunks, the earlier ones found through their
+    /// published signature tables); with `--from`, challenge each false claim.
+    Audit {
+        /// Signing key: challenge the false claims found (the challenger's share of each bond).
+        #[arg(long)]
+        from: Option<String>,
+    },
     /// Register an already ingested dataset on chain (e.g. after `data add` without `--from`).
     Register {
         /// Dataset root (hex or CID) or manifest path.
@@ -235,6 +243,7 @@ pub fn run(node_home: &Home, api: Option<&str>, cmd: DataCmd, json: bool) -> Res
             &from,
             json,
         )),
+        DataCmd::Audit { from } => block_on(audit(node_home, api, from.as_deref(), json)),
         DataCmd::Register { dataset, reg } => {
             let m = ingest::load_manifest(home, &dataset)?;
             m.verify()?;
@@ -477,6 +486,72 @@ async fn challenge(
             "novelty claim of {} defeated with record {}; reward {} base units",
             done.dataset, done.record, done.reward
         );
+    }
+    Ok(())
+}
+
+/// `mycel data audit`: every open novelty claim, checked; false ones challenged with `from`.
+async fn audit(home: &Home, api: Option<&str>, from: Option<&str>, json: bool) -> Result<()> {
+    let c = client(home, api)?;
+    let key = from.map(|f| accounts::key(home, f)).transpose()?;
+    let mut verdicts = Vec::new();
+    for ds in services::data::registered(&c).await? {
+        let r = &ds.registration;
+        if ds.challenged || r.novel_records == 0 {
+            continue;
+        }
+        let root = r.root.to_hex();
+        let v = match services::data::find_near_duplicate(home, &c, &root, None).await {
+            Err(e) => {
+                serde_json::json!({"dataset": root, "verdict": "unchecked", "why": e.to_string()})
+            }
+            Ok(None) => {
+                serde_json::json!({"dataset": root, "verdict": "holds", "novel_records": r.novel_records})
+            }
+            Ok(Some(found)) => {
+                let mut v = serde_json::json!({
+                    "dataset": root,
+                    "verdict": "false",
+                    "record": found.record,
+                    "earlier": found.earlier,
+                    "earlier_record": found.earlier_record,
+                    "shared_shingles": found.similarity.inter,
+                    "all_shingles": found.similarity.union,
+                });
+                if let Some(key) = &key {
+                    let sent = c
+                        .send(key, found.msg, &mycel_node::client::SendOptions::default())
+                        .await?;
+                    v["challenge_tx"] = serde_json::json!(sent.hash);
+                }
+                v
+            }
+        };
+        if !json {
+            match v["verdict"].as_str() {
+                Some("false") => println!(
+                    "FALSE   {root}: record {} is a near duplicate of {} in {} ({}/{} shingles){}",
+                    v["record"].as_str().unwrap_or_default(),
+                    v["earlier_record"].as_str().unwrap_or_default(),
+                    v["earlier"].as_str().unwrap_or_default(),
+                    v["shared_shingles"],
+                    v["all_shingles"],
+                    v["challenge_tx"]
+                        .as_str()
+                        .map(|t| format!("; challenged in {t}"))
+                        .unwrap_or_default()
+                ),
+                Some("holds") => println!("holds   {root} ({} novel records)", r.novel_records),
+                _ => println!(
+                    "UNCHECKED {root}: {}",
+                    v["why"].as_str().unwrap_or_default()
+                ),
+            }
+        }
+        verdicts.push(v);
+    }
+    if json {
+        println!("{}", serde_json::Value::Array(verdicts));
     }
     Ok(())
 }

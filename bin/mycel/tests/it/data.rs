@@ -259,6 +259,20 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
     let (cheat, _) = add_from(&fresh_home(), &v5, &["--no-network-check"]);
     assert_eq!(cheat["ingest"]["registration"]["novel_records"], 5);
     let root5 = cheat["registered"]["root"].as_str().unwrap().to_string();
+    // Any node can audit every open claim from what is published (no --from: nothing sent).
+    let audit = net.cli_json(&["data", "audit"]);
+    let verdict = |root: &str| {
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["dataset"] == root)
+            .map(|v| v["verdict"].as_str().unwrap().to_string())
+    };
+    assert_eq!(verdict(&root1).as_deref(), Some("holds"), "{audit}");
+    assert_eq!(verdict(&root2).as_deref(), Some("holds"), "{audit}");
+    assert_eq!(verdict(&root3), None, "already defeated: {audit}");
+    assert_eq!(verdict(&root5).as_deref(), Some("false"), "{audit}");
     // The honest copy claimed nothing, so there is nothing to challenge.
     let root4 = honest["registered"]["root"].as_str().unwrap().to_string();
     let err = net.cli_fails(&["data", "challenge", &root4, "--from", "dev2"]);

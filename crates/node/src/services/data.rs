@@ -367,12 +367,27 @@ async fn registered_dataset(home: &Home, c: &Client, which: &str) -> Result<Regi
     Ok(Registered { ds, manifest })
 }
 
-/// Builds a near-duplicate challenge of `dataset` and submits it from `key`: a record it claims
-/// novel whose normalised shingle similarity to a record of `earlier` (or, without it, of any
-/// dataset registered before it, itself included) reaches the profile's threshold. The
-/// challenged records' signatures are recomputed from their bytes, not taken from the
-/// contributor's table; the earlier datasets' published tables find the candidates, and every
-/// candidate is checked exactly (as the ledger will) before anything is sent.
+/// Evidence that a novelty claim is false: a record the dataset claims novel and a near
+/// duplicate registered before it (or claimed novel in the same dataset), with the challenge
+/// message that proves it on chain.
+#[derive(Debug, Clone)]
+pub struct NearDuplicate {
+    /// The dataset whose claim is false.
+    pub dataset: Hash,
+    /// Its record.
+    pub record: RecordId,
+    /// The dataset holding the near duplicate.
+    pub earlier: Hash,
+    /// The near duplicate.
+    pub earlier_record: RecordId,
+    /// Their normalised shingle similarity, as the ledger will recompute it.
+    pub similarity: mycel_text::Similarity,
+    /// The `ChallengeNearDuplicate` message.
+    pub msg: Message,
+}
+
+/// Builds a near-duplicate challenge of `dataset` and submits it from `key` (see
+/// [`find_near_duplicate`]).
 pub async fn challenge_near(
     home: &Home,
     c: &Client,
@@ -380,6 +395,40 @@ pub async fn challenge_near(
     dataset: &str,
     earlier: Option<&str>,
 ) -> Result<Challenged> {
+    let Some(found) = find_near_duplicate(home, c, dataset, earlier).await? else {
+        return Err(invalid(
+            "challenge",
+            format!(
+                "no record claimed novel in {dataset} is a near duplicate of an earlier record"
+            ),
+        ));
+    };
+    let sent = c.send(key, found.msg, &SendOptions::default()).await?;
+    let reward = sent
+        .receipt
+        .attr(data::events::NOVELTY_CHALLENGED, attr::REWARD)
+        .unwrap_or_default()
+        .to_string();
+    Ok(Challenged {
+        dataset: found.dataset,
+        record: found.record,
+        reward,
+        sent,
+    })
+}
+
+/// Checks the novelty claim of `dataset` against `earlier` (or, without it, every dataset
+/// registered before it, itself included): the first record it claims novel whose normalised
+/// shingle similarity to an earlier record reaches the profile's threshold. The challenged
+/// records' signatures are recomputed from their bytes, not taken from the contributor's table;
+/// the earlier datasets' published tables find the candidates, and every candidate is checked
+/// exactly, as the ledger will. `None`: the claim holds against everything checked.
+pub async fn find_near_duplicate(
+    home: &Home,
+    c: &Client,
+    dataset: &str,
+    earlier: Option<&str>,
+) -> Result<Option<NearDuplicate>> {
     let new = registered_dataset(home, c, dataset).await?;
     if new.ds.challenged {
         return Err(invalid(
@@ -475,34 +524,24 @@ pub async fn challenge_near(
                 if !sim.reaches(text_profile.near_dup_milli) {
                     continue;
                 }
-                return send_near_dup(
-                    c,
-                    key,
-                    &new.manifest,
-                    e,
-                    text,
-                    &old.manifest,
-                    oe,
-                    &otext,
-                    same,
-                )
-                .await;
+                return near_dup_message(&new.manifest, e, text, &old.manifest, oe, &otext, same)
+                    .map(|msg| {
+                        Some(NearDuplicate {
+                            dataset: new.manifest.root,
+                            record: e.id,
+                            earlier: old.manifest.root,
+                            earlier_record: oe.id,
+                            similarity: sim,
+                            msg,
+                        })
+                    });
             }
         }
     }
-    Err(invalid(
-        "challenge",
-        format!(
-            "no record claimed novel in {} is a near duplicate of an earlier record",
-            new.manifest.root
-        ),
-    ))
+    Ok(None)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn send_near_dup(
-    c: &Client,
-    key: &PrivateKey,
+fn near_dup_message(
     new: &Manifest,
     e: &Entry,
     text: &str,
@@ -510,7 +549,7 @@ async fn send_near_dup(
     oe: &Entry,
     otext: &str,
     same: bool,
-) -> Result<Challenged> {
+) -> Result<Message> {
     let inclusion = |p: Proof, id: &RecordId| match p {
         Proof::Inclusion(m) => Ok(m.proof),
         Proof::NonMembership { .. } => Err(invalid(format!("record {id}"), "not in its dataset")),
@@ -518,24 +557,12 @@ async fn send_near_dup(
     let novel_proof = inclusion(new.novel_tree().prove(&e.id), &e.id)?;
     let earlier_tree = if same { old.novel_tree() } else { old.tree() };
     let earlier_proof = inclusion(earlier_tree.prove(&oe.id), &oe.id)?;
-    let msg = Message::Data(data::Msg::ChallengeNearDuplicate {
+    Ok(Message::Data(data::Msg::ChallengeNearDuplicate {
         dataset: new.root,
         record: text.as_bytes().to_vec(),
         novel_proof,
         earlier: old.root,
         earlier_record: otext.as_bytes().to_vec(),
         earlier_proof,
-    });
-    let sent = c.send(key, msg, &SendOptions::default()).await?;
-    let reward = sent
-        .receipt
-        .attr(data::events::NOVELTY_CHALLENGED, attr::REWARD)
-        .unwrap_or_default()
-        .to_string();
-    Ok(Challenged {
-        dataset: new.root,
-        record: e.id,
-        reward,
-        sent,
-    })
+    }))
 }
