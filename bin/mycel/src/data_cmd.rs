@@ -6,11 +6,13 @@ use clap::{Args, Subcommand};
 use mycel_data::{
     blobs::BlobStore,
     dedup::Tier,
+    formats::{Inputs, ReadOptions},
     id::RecordId,
     ingest::{self, AddOptions, Format},
-    jsonl::{DEFAULT_MAX_RECORD, JsonlOptions, dedup_jsonl},
+    jsonl::{DEFAULT_MAX_RECORD, JsonlOptions},
     manifest::{Manifest, Registration},
     profile::Profile,
+    stages::{self, Shard},
     tree::Proof,
 };
 use mycel_node::{
@@ -23,9 +25,15 @@ use std::path::PathBuf;
 /// `mycel data` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum DataCmd {
-    /// Cluster a JSONL file's records by exact and near duplication; one `{"id","cluster"}` line
-    /// per input record.
+    /// Cluster records by exact and near duplication: JSONL files, Parquet files or folders,
+    /// Hugging Face `datasets` folders (`save_to_disk` or hub snapshot); `--clusters` gets one
+    /// `{"id","cluster"}` line per record, or Parquet rows (doc, id, cluster, cluster_doc) when it
+    /// ends in `.parquet`.
     Dedup(DedupArgs),
+    /// The dedup pipeline as separate stages over Parquet stage files, for a scheduler to run
+    /// (sign → candidates → verify → cluster); the result equals `data dedup`'s Parquet output.
+    #[command(subcommand)]
+    Stage(StageCmd),
     /// Ingest a JSONL/Parquet file, a folder of text files or binary files: chunks into
     /// `$MYCEL_HOME/blobs`, a signed manifest into `$MYCEL_HOME/datasets`, IDs and signatures into
     /// the node's dedup indexes; with `--from`, register it on chain (`RegisterDataset`).
@@ -198,24 +206,34 @@ pub struct BenchArgs {
 /// Options of `mycel data dedup`.
 #[derive(Args, Debug)]
 pub struct DedupArgs {
-    /// Input JSONL file.
-    input: PathBuf,
-    /// Output JSONL of `{"id": …, "cluster": <id of the representative>}`.
+    /// Inputs, in record order: JSONL or Parquet files, folders of Parquet files, Hugging Face
+    /// `datasets` folders.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output: JSONL of `{"id": …, "cluster": <id of the representative>}`, or Parquet when it
+    /// ends in `.parquet`.
     #[arg(long)]
     clusters: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// What a dedup run is computed with (recorded in every stage file).
+#[derive(Args, Debug)]
+pub struct RunArgs {
     /// Jaccard threshold (default: 0.8 for tier d, 0.4 for tier l).
     #[arg(long)]
     threshold: Option<f64>,
     /// Tier: `d` (removal) or `l` (lineage).
     #[arg(long, default_value = "d")]
     tier: Tier,
-    /// Field with the text.
+    /// Field (column) with the text.
     #[arg(long, default_value = "text")]
     text_field: String,
-    /// Field with the record ID.
+    /// Field (column) with the record ID; empty: the line number (JSONL) or doc number.
     #[arg(long, default_value = "id")]
     id_field: String,
-    /// Largest accepted record (one line), bytes.
+    /// Largest accepted record (a JSONL line, a text), bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_RECORD)]
     max_record_bytes: usize,
     /// Dedup profile.
@@ -223,11 +241,90 @@ pub struct DedupArgs {
     profile: String,
 }
 
+impl RunArgs {
+    fn resolve(self) -> Result<(Profile, f64, ReadOptions)> {
+        let profile = Profile::by_name(&self.profile)?;
+        let threshold = self.threshold.unwrap_or(match self.tier {
+            Tier::D => f64::from(profile.tier_d_threshold_milli) / 1000.0,
+            Tier::L => f64::from(profile.tier_l_threshold_milli) / 1000.0,
+        });
+        let opts = ReadOptions {
+            text_field: self.text_field,
+            id_field: self.id_field,
+            max_record: self.max_record_bytes,
+        };
+        Ok((profile, threshold, opts))
+    }
+}
+
+/// `mycel data stage` subcommands: each a pure function of its inputs.
+#[derive(Subcommand, Debug)]
+pub enum StageCmd {
+    /// Sign every n-th input unit (Parquet row group, or whole JSONL/Arrow file) from the i-th:
+    /// writes OUT/sigs-{i}-of-{n}.parquet.
+    Sign {
+        /// Inputs, exactly as `data dedup` takes them (the same list for every shard).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// This shard, `i/n`.
+        #[arg(long, default_value = "0/1")]
+        shard: Shard,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Candidate pairs of the g-th of G groups of bands, from all signature shards: writes
+    /// OUT/candidates-{g}-of-{G}.parquet.
+    Candidates {
+        /// Folder of the signature shards.
+        #[arg(long)]
+        sigs: PathBuf,
+        /// This band group, `g/G`.
+        #[arg(long, default_value = "0/1")]
+        bands: Shard,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Exact verification of the i-th of n shares of all candidate pairs, re-reading texts from
+    /// the inputs: writes OUT/verified-{i}-of-{n}.parquet.
+    Verify {
+        /// Folder of the candidate files.
+        #[arg(long)]
+        candidates: PathBuf,
+        /// The inputs given to `stage sign`.
+        #[arg(long, num_args = 1.., required = true)]
+        inputs: Vec<PathBuf>,
+        /// This shard, `i/n`.
+        #[arg(long, default_value = "0/1")]
+        shard: Shard,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Clusters from the signature shards and verified edges: writes OUT (`.parquet`), as
+    /// `data dedup --clusters OUT.parquet` does.
+    Cluster {
+        /// Folder of the signature shards.
+        #[arg(long)]
+        sigs: PathBuf,
+        /// Folder of the verified edges.
+        #[arg(long)]
+        verified: PathBuf,
+        /// Output file (`.parquet`).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 /// Runs a `mycel data` subcommand.
 pub fn run(node_home: &Home, api: Option<&str>, cmd: DataCmd, json: bool) -> Result<()> {
     let home = node_home.path();
     match cmd {
         DataCmd::Dedup(a) => dedup(a, json),
+        DataCmd::Stage(c) => stage(c, json),
         DataCmd::Add(a) => add(node_home, api, a, json),
         DataCmd::Challenge {
             dataset,
@@ -710,27 +807,13 @@ fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()
 }
 
 fn dedup(a: DedupArgs, json: bool) -> Result<()> {
-    let profile = Profile::by_name(&a.profile)?;
-    let threshold = a.threshold.unwrap_or(match a.tier {
-        Tier::D => f64::from(profile.tier_d_threshold_milli) / 1000.0,
-        Tier::L => f64::from(profile.tier_l_threshold_milli) / 1000.0,
+    let tier = a.run.tier;
+    let (profile, threshold, opts) = a.run.resolve()?;
+    let inputs = Inputs::resolve(&a.inputs, opts)?;
+    let pb = mycel_data::progress::bytes(inputs.total_bytes(), "dedup");
+    let res = stages::dedup_inputs(&inputs, &a.clusters, &profile, tier, threshold, &mut |b| {
+        pb.set_position(b)
     });
-    let opts = JsonlOptions {
-        text_field: a.text_field,
-        id_field: a.id_field,
-        max_record: a.max_record_bytes,
-    };
-    let total = std::fs::metadata(&a.input).map(|m| m.len()).unwrap_or(0);
-    let pb = mycel_data::progress::bytes(total, "dedup");
-    let res = dedup_jsonl(
-        &a.input,
-        &a.clusters,
-        &opts,
-        &profile,
-        a.tier,
-        threshold,
-        &mut |b| pb.set_position(b),
-    );
     pb.finish_and_clear();
     let s = res?;
     if json {
@@ -749,6 +832,47 @@ fn dedup(a: DedupArgs, json: bool) -> Result<()> {
             s.threshold,
             s.banding
         );
+    }
+    Ok(())
+}
+
+fn stage(cmd: StageCmd, json: bool) -> Result<()> {
+    let summary = match cmd {
+        StageCmd::Sign {
+            inputs,
+            shard,
+            out,
+            run,
+        } => {
+            let tier = run.tier;
+            let (profile, threshold, opts) = run.resolve()?;
+            let inputs = Inputs::resolve(&inputs, opts)?;
+            let pb = mycel_data::progress::bytes(inputs.total_bytes(), "sign");
+            let r = stages::sign(&inputs, &profile, tier, threshold, shard, &out, &mut |b| {
+                pb.inc(b)
+            });
+            pb.finish_and_clear();
+            serde_json::to_value(r?)?
+        }
+        StageCmd::Candidates { sigs, bands, out } => {
+            serde_json::to_value(stages::candidates(&sigs, bands, &out)?)?
+        }
+        StageCmd::Verify {
+            candidates,
+            inputs,
+            shard,
+            out,
+        } => serde_json::to_value(stages::verify(&candidates, &inputs, shard, &out)?)?,
+        StageCmd::Cluster {
+            sigs,
+            verified,
+            out,
+        } => serde_json::to_value(stages::cluster(&sigs, &verified, &out)?)?,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        eprintln!("{summary}");
     }
     Ok(())
 }

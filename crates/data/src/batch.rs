@@ -30,11 +30,12 @@ use crate::{
     Error, Result,
     dedup::{Tier, checked_banding},
     id::norm_id,
-    minhash::{self, K, Signer, band_keys, estimate_b8, jaccard_sorted},
+    minhash::{self, K, Signer, band_keys, estimate_b8},
     normalize::normalize_into,
     profile::{Banding, Profile},
 };
 use mycel_primitives::Hash;
+use mycel_text::Similarity;
 use std::collections::HashMap;
 
 /// Runs of equal band keys up to this length yield all their pairs; longer ones a star from their
@@ -259,7 +260,6 @@ pub struct BatchDeduper {
     signer: Signer,
     banding: Banding,
     threshold: f64,
-    prefilter_at: f64,
     cache_budget: usize,
     exact: HashMap<[u8; 16], u32>,
     links: Vec<u32>,
@@ -281,7 +281,6 @@ impl BatchDeduper {
             signer: Signer::new(profile),
             banding,
             threshold,
-            prefilter_at: threshold - PREFILTER_SLACK,
             cache_budget: DEFAULT_CACHE_BYTES,
             exact: HashMap::new(),
             links: Vec::new(),
@@ -405,30 +404,22 @@ impl BatchDeduper {
         for band in bands {
             let mut v = band.into_vec();
             v.sort_unstable();
-            let mut i = 0;
-            while i < v.len() {
-                let key = v[i] >> 32;
-                let mut j = i + 1;
-                while j < v.len() && v[j] >> 32 == key {
-                    j += 1;
-                }
-                let run = &v[i..j];
-                let centres = if run.len() <= SMALL_RUN { run.len() } else { 1 };
-                for (x, &ea) in run.iter().enumerate().take(centres) {
-                    for &eb in &run[x + 1..] {
-                        let (a, b) = (ea as u32, eb as u32);
-                        self.stats.band_pairs += 1;
-                        let sa = self.sigs.get(a as usize);
-                        let sb = self.sigs.get(b as usize);
-                        if estimate_b8(sa, sb) >= self.prefilter_at {
-                            pairs.push(later_first(a, b));
-                        } else {
-                            self.stats.prefiltered_out += 1;
-                        }
+            let stats = &mut self.stats;
+            let sigs = &self.sigs;
+            let threshold = self.threshold;
+            run_pairs(
+                &v,
+                |e| e >> 32,
+                |ea, eb| {
+                    let (a, b) = (ea as u32, eb as u32);
+                    stats.band_pairs += 1;
+                    if passes_prefilter(sigs.get(a as usize), sigs.get(b as usize), threshold) {
+                        pairs.push(later_first(a, b));
+                    } else {
+                        stats.prefiltered_out += 1;
                     }
-                }
-                i = j;
-            }
+                },
+            );
             drop(v);
             // A pair sharing many bands appears once per band: compact as the list doubles.
             if pairs.len() > 2 * compacted + (1 << 16) {
@@ -494,7 +485,7 @@ impl BatchDeduper {
             }
             let sb = &current.as_ref().expect("current set").1;
             let sa = &cache[&a];
-            if jaccard_sorted(sa, sb) >= self.threshold {
+            if reaches(&Similarity::of_sorted(sa, sb), self.threshold) {
                 self.stats.verified += 1;
                 rep[b as usize] = a;
             }
@@ -527,6 +518,46 @@ impl BatchDeduper {
         self.stats.texts_read += 1;
         Ok(())
     }
+}
+
+/// The candidate rule of one band, shared by the batch engine and the staged pipeline: `sorted`
+/// holds the band's entries in ascending order, records in record order within equal keys, and
+/// `key` gives an entry's band key. Each run of equal keys yields all its pairs when it has at most
+/// [`SMALL_RUN`] entries, else a star from its first (earliest) entry; `emit(earlier, later)` is
+/// called for each pair, in order.
+pub fn run_pairs<E: Copy, K: PartialEq>(
+    sorted: &[E],
+    key: impl Fn(E) -> K,
+    mut emit: impl FnMut(E, E),
+) {
+    let mut i = 0;
+    while i < sorted.len() {
+        let k = key(sorted[i]);
+        let mut j = i + 1;
+        while j < sorted.len() && key(sorted[j]) == k {
+            j += 1;
+        }
+        let run = &sorted[i..j];
+        let centres = if run.len() <= SMALL_RUN { run.len() } else { 1 };
+        for (x, &ea) in run.iter().enumerate().take(centres) {
+            for &eb in &run[x + 1..] {
+                emit(ea, eb);
+            }
+        }
+        i = j;
+    }
+}
+
+/// Whether a candidate pair with 8-bit signatures `a` and `b` passes the prefilter at `threshold`
+/// (its estimate is at least `threshold − PREFILTER_SLACK`).
+pub fn passes_prefilter(a: &[u8], b: &[u8], threshold: f64) -> bool {
+    estimate_b8(a, b) >= threshold - PREFILTER_SLACK
+}
+
+/// Whether an exact similarity reaches `threshold`: the one decision both the batch engine and
+/// the staged pipeline take (on the `f64` Jaccard `inter / union`).
+pub fn reaches(s: &Similarity, threshold: f64) -> bool {
+    s.jaccard() >= threshold
 }
 
 /// The sort key of candidate pair `{a, b}`, `a < b`: later record first, so each record's

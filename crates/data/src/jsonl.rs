@@ -2,31 +2,27 @@
 //! one `{"id", "cluster"}` line per input record.
 
 use crate::{
-    Error, RecordError, Result,
-    batch::{BatchDeduper, BatchStats, TextSource},
-    dedup::Tier,
-    error::io,
-    profile::Profile,
+    Error, RecordError, Result, batch::TextSource, dedup::Tier, error::io, profile::Profile,
 };
 use std::{
     collections::HashMap,
     fs::File,
-    io::{BufRead, BufReader, BufWriter, Read, Write},
+    io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
-    time::Instant,
 };
 
 /// Default largest record accepted (bytes of one JSONL line).
 pub const DEFAULT_MAX_RECORD: usize = 64 << 20;
 
-/// Options of a JSONL read.
+/// Options of a read (JSONL, and the tabular formats of [`crate::formats`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonlOptions {
-    /// Field holding the text.
+    /// Field (column) holding the text.
     pub text_field: String,
-    /// Field holding the record's ID (a string or an integer); empty: the line number is the ID.
+    /// Field (column) holding the record's ID (a string or an integer); empty: the line number is
+    /// the ID (for tabular inputs, the doc number).
     pub id_field: String,
-    /// Largest line accepted, in bytes.
+    /// Largest line (tabular: text) accepted, in bytes.
     pub max_record: usize,
 }
 
@@ -312,8 +308,10 @@ pub struct DedupSummary {
     pub signature_bytes_per_record: f64,
 }
 
-/// Deduplicates `input` and writes `{"id","cluster"}` lines to `output` (atomically: nothing is
-/// left at `output` on error). `progress` is called with the bytes read so far.
+/// Deduplicates the JSONL file `input` (whatever its name) and writes `{"id","cluster"}` lines to
+/// `output`, or the Parquet clusters file when `output` ends in `.parquet` (atomically: nothing
+/// is left at `output` on error). `progress` is called with the bytes read so far. Other input
+/// formats: [`crate::stages::dedup_inputs`].
 ///
 /// Uses the batch path ([`BatchDeduper`]): a first pass over the file indexes every record by the
 /// byte offset of its line, a second re-reads the records of candidate pairs (so `input` must not
@@ -327,67 +325,8 @@ pub fn dedup_jsonl(
     threshold: f64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<DedupSummary> {
-    let start = Instant::now();
-    let meta = std::fs::metadata(input).map_err(io(input))?;
-    let mut dedup = BatchDeduper::new(profile, tier, threshold)?;
-    let mut reader = JsonlReader::open(input, opts.clone())?;
-    let mut ids: Vec<Box<str>> = Vec::new();
-    let mut last = 0u64;
-    while let Some(r) = reader.next_record()? {
-        dedup.push(&r.text, reader.last_offset())?;
-        ids.push(r.id_json.into_boxed_str());
-        if reader.bytes_read() - last > (4 << 20) {
-            last = reader.bytes_read();
-            progress(last);
-        }
-    }
-    let bytes = reader.bytes_read();
-    progress(bytes);
-    // The reader's ID set is only needed for the uniqueness check of the first pass.
-    drop(reader);
-    let mut source = JsonlSource::open(input, opts.clone(), meta.len(), meta.modified().ok())?;
-    let res = dedup.finish(&mut source)?;
-    let reps = &res.reps;
-    let tmp = temp_path(output);
-    let write = || -> Result<()> {
-        let f = File::create(&tmp).map_err(io(&tmp))?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
-        for (i, id) in ids.iter().enumerate() {
-            let line = format!("{{\"id\":{},\"cluster\":{}}}\n", id, ids[reps[i] as usize]);
-            w.write_all(line.as_bytes()).map_err(io(&tmp))?;
-        }
-        let f = w.into_inner().map_err(|e| Error::Io {
-            path: tmp.clone(),
-            err: e.into_error(),
-        })?;
-        f.sync_all().map_err(io(&tmp))?;
-        std::fs::rename(&tmp, output).map_err(io(output))
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    let stats: BatchStats = res.stats;
-    let clusters = res.clusters();
-    let n = stats.records;
-    let secs = start.elapsed().as_secs_f64();
-    let b = res.banding;
-    Ok(DedupSummary {
-        records: n,
-        exact_dups: stats.exact_dups,
-        near_dups: n - clusters - stats.exact_dups.min(n - clusters),
-        clusters,
-        bytes,
-        seconds: secs,
-        mb_per_s: bytes as f64 / 1e6 / secs.max(1e-9),
-        tier,
-        threshold,
-        banding: format!("{}x{}", b.bands, b.rows),
-        candidates: stats.candidates,
-        verified: stats.verified,
-        index_bytes_per_record: res.memory.index_bytes_per_record(),
-        signature_bytes_per_record: res.memory.signature_bytes_per_record(),
-    })
+    let inputs = crate::formats::Inputs::jsonl(input, opts.clone())?;
+    crate::stages::dedup_inputs(&inputs, output, profile, tier, threshold, progress)
 }
 
 fn json_str(s: &str) -> String {

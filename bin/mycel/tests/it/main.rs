@@ -8,6 +8,7 @@ mod api;
 mod chain;
 mod common;
 mod data;
+mod data_stages;
 #[cfg(target_os = "linux")]
 mod edge;
 mod gateway;
