@@ -34,7 +34,8 @@ pub enum DataCmd {
     /// (sign → candidates → verify → cluster); the result equals `data dedup`'s Parquet output.
     #[command(subcommand)]
     Stage(StageCmd),
-    /// Ingest a JSONL/Parquet file, a folder of text files or binary files: chunks into
+    /// Ingest a JSONL/Parquet file, a Hugging Face `datasets` folder (or Parquet shards, or an
+    /// Arrow file), a folder of text files or binary files: chunks into
     /// `$MYCEL_HOME/blobs`, a signed manifest into `$MYCEL_HOME/datasets`, IDs and signatures into
     /// the node's dedup indexes; with `--from`, register it on chain (`RegisterDataset`).
     Add(AddArgs),
@@ -144,7 +145,8 @@ pub enum DataCmd {
 pub struct AddArgs {
     /// File or folder.
     path: PathBuf,
-    /// Format: jsonl, parquet, text, binary (default: from the extension).
+    /// Format: jsonl, parquet, dataset (a Hugging Face `datasets` folder, Parquet shards or an
+    /// Arrow file), text, binary (default: from the extension or the folder's contents).
     #[arg(long)]
     format: Option<String>,
     /// Text field (JSONL) or column (Parquet).
@@ -737,6 +739,11 @@ fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()
                 text: a.text_field.clone(),
                 id: a.id_field.clone(),
             },
+            Format::Dataset(_) => Format::Dataset(JsonlOptions {
+                text_field: a.text_field.clone(),
+                id_field: a.id_field.clone().unwrap_or_default(),
+                ..Default::default()
+            }),
             f => f,
         },
         Some("jsonl") => Format::Jsonl(JsonlOptions {
@@ -748,9 +755,16 @@ fn add(node_home: &Home, api: Option<&str>, a: AddArgs, json: bool) -> Result<()
             text: a.text_field.clone(),
             id: a.id_field.clone(),
         },
+        Some("dataset" | "hf") => Format::Dataset(JsonlOptions {
+            text_field: a.text_field.clone(),
+            id_field: a.id_field.clone().unwrap_or_default(),
+            ..Default::default()
+        }),
         Some("text") => Format::Text,
         Some("binary") => Format::Binary,
-        Some(other) => anyhow::bail!("unknown format {other:?} (jsonl, parquet, text, binary)"),
+        Some(other) => {
+            anyhow::bail!("unknown format {other:?} (jsonl, parquet, dataset, text, binary)")
+        }
     };
     let pb = mycel_data::progress::bytes(ingest::input_size(&a.path)?, "ingest");
     let r = ingest::add(

@@ -39,6 +39,9 @@ pub enum Format {
         /// ID column (row number when absent).
         id: Option<String>,
     },
+    /// A Hugging Face `datasets` folder (`save_to_disk` output or a `DatasetDict`), a folder of
+    /// Parquet shards, or an Arrow IPC file: one record per row (see [`crate::formats`]).
+    Dataset(JsonlOptions),
     /// A file or a folder of UTF-8 text files (one record per file).
     Text,
     /// A file or a folder of binary files (one record per file).
@@ -46,6 +49,14 @@ pub enum Format {
 }
 
 impl Format {
+    /// A dataset folder read by its `text` column, each record named by its row number.
+    pub fn dataset() -> Format {
+        Format::Dataset(JsonlOptions {
+            id_field: String::new(),
+            ..Default::default()
+        })
+    }
+
     /// Guesses a format from `path`: `.jsonl`/`.ndjson`, `.parquet`, `.txt`/`.md` or a folder of
     /// text, otherwise binary.
     pub fn guess(path: &Path) -> Format {
@@ -56,6 +67,8 @@ impl Format {
                 id: None,
             },
             Some("txt" | "md") => Format::Text,
+            Some("arrow") => Format::dataset(),
+            _ if path.is_dir() && is_dataset_folder(path) => Format::dataset(),
             _ if path.is_dir() => Format::Text,
             _ => Format::Binary,
         }
@@ -130,6 +143,25 @@ pub fn for_each_record(
         }
         Format::Parquet { text, id } => {
             read_parquet(path, text, id.as_deref(), max_record, &mut out)?
+        }
+        Format::Dataset(o) => {
+            let inputs = crate::formats::Inputs::resolve(
+                &[path.to_path_buf()],
+                JsonlOptions {
+                    max_record,
+                    ..o.clone()
+                },
+            )?;
+            inputs.for_each(
+                &mut |r| {
+                    out(Record {
+                        name: r.id.to_string(),
+                        bytes: r.text.as_bytes().to_vec(),
+                        is_text: true,
+                    })
+                },
+                &mut |_| {},
+            )?;
         }
         Format::Text | Format::Binary => {
             let text = *format == Format::Text;
@@ -271,6 +303,18 @@ pub struct AddOptions {
     /// signature tables, by raw ID): a record near one of them is not claimed novel, even in a
     /// home that never ingested it.
     pub known: Vec<(RecordId, [u32; K])>,
+}
+
+/// Whether folder `path` is a Hugging Face `datasets` folder or holds Parquet shards.
+fn is_dataset_folder(path: &Path) -> bool {
+    path.join("state.json").is_file()
+        || path.join("dataset_dict.json").is_file()
+        || files(path).is_ok_and(|fs| {
+            !fs.is_empty()
+                && fs
+                    .iter()
+                    .all(|f| f.extension().is_some_and(|e| e == "parquet" || e == "json"))
+        })
 }
 
 /// Bytes of the files under `path` (what a progress bar over an ingest counts up to).

@@ -372,3 +372,69 @@ fn a_fresh_home_checked_against_published_signatures_claims_nothing_of_a_reencod
     .unwrap();
     assert_eq!(checked.registration.novel_records, 2);
 }
+
+#[test]
+fn a_parquet_shard_folder_is_a_dataset_with_the_same_root_as_its_rows_in_jsonl() {
+    let p = Profile::text_v1();
+    let src = tempfile::tempdir().unwrap();
+    let rows: Vec<(String, String)> = (0..30)
+        .map(|i| {
+            (
+                format!("r{i}"),
+                format!("record number {i} of a dataset in shards"),
+            )
+        })
+        .collect();
+    let hub = src.path().join("hub");
+    std::fs::create_dir_all(hub.join("data")).unwrap();
+    crate::formats::write_text_parquet(&hub.join("data/train-00000.parquet"), &rows[..12], 5)
+        .unwrap();
+    crate::formats::write_text_parquet(&hub.join("data/train-00001.parquet"), &rows[12..], 5)
+        .unwrap();
+    assert!(matches!(Format::guess(&hub), Format::Dataset(_)));
+    let jsonl = src.path().join("rows.jsonl");
+    let body: String = rows
+        .iter()
+        .map(|(id, t)| serde_json::json!({ "id": id, "text": t }).to_string() + "\n")
+        .collect();
+    std::fs::write(&jsonl, body).unwrap();
+    let a = add(
+        tempfile::tempdir().unwrap().path(),
+        &hub,
+        &Format::guess(&hub),
+        &AddOptions::default(),
+        &p,
+    )
+    .unwrap();
+    let b = add(
+        tempfile::tempdir().unwrap().path(),
+        &jsonl,
+        &Format::guess(&jsonl),
+        &AddOptions::default(),
+        &p,
+    )
+    .unwrap();
+    assert_eq!(a.input_records, 30);
+    assert_eq!(a.registration.root, b.registration.root);
+    assert_eq!(a.registration.signature_root, b.registration.signature_root);
+    // A column that is not there is named in the error, and nothing is written.
+    let home = tempfile::tempdir().unwrap();
+    let err = add(
+        home.path(),
+        &hub,
+        &Format::Dataset(crate::jsonl::JsonlOptions {
+            text_field: "body".into(),
+            id_field: String::new(),
+            ..Default::default()
+        }),
+        &AddOptions::default(),
+        &p,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("body"), "{err}");
+    assert!(
+        state(home.path())
+            .iter()
+            .all(|f| !f.to_string_lossy().contains("datasets"))
+    );
+}
