@@ -263,7 +263,7 @@ impl RunArgs {
 #[derive(Subcommand, Debug)]
 pub enum StageCmd {
     /// Sign every n-th input unit (Parquet row group, or whole JSONL/Arrow file) from the i-th:
-    /// writes OUT/sigs-{i}-of-{n}.parquet.
+    /// writes OUT/sigs-I-of-N.parquet.
     Sign {
         /// Inputs, exactly as `data dedup` takes them (the same list for every shard).
         #[arg(required = true)]
@@ -278,7 +278,7 @@ pub enum StageCmd {
         run: RunArgs,
     },
     /// Candidate pairs of the g-th of G groups of bands, from all signature shards: writes
-    /// OUT/candidates-{g}-of-{G}.parquet.
+    /// OUT/candidates-G-of-N.parquet.
     Candidates {
         /// Folder of the signature shards.
         #[arg(long)]
@@ -291,7 +291,7 @@ pub enum StageCmd {
         out: PathBuf,
     },
     /// Exact verification of the i-th of n shares of all candidate pairs, re-reading texts from
-    /// the inputs: writes OUT/verified-{i}-of-{n}.parquet.
+    /// the inputs: writes OUT/verified-I-of-N.parquet.
     Verify {
         /// Folder of the candidate files.
         #[arg(long)]
