@@ -121,17 +121,21 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
 
     // A contributor whose node never saw version 1 (another home, same chain) re-registers one
     // of its records as novel; anyone holding version 1 defeats the claim with two proofs.
-    let other = dir.path().join("other-home");
-    std::fs::create_dir_all(&other).unwrap();
-    let copied = Command::new("cp")
-        .args([
-            "-r",
-            net.home.join("keys").to_str().unwrap(),
-            other.to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(copied.success());
+    // A home of its own, with the devnet's keys only.
+    let fresh_home = || {
+        let h = tempfile::tempdir_in(dir.path()).unwrap().keep();
+        let copied = Command::new("cp")
+            .args([
+                "-r",
+                net.home.join("keys").to_str().unwrap(),
+                h.to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        h
+    };
+    let other = fresh_home();
     let v3 = dir.path().join("v3.jsonl");
     write_jsonl(
         &v3,
@@ -215,19 +219,6 @@ async fn data_add_registers_and_near_duplicates_earn_no_credit() {
                 (format!("r{i}"), t.replace("W1", "\u{ff37}1") + "!")
             })
             .collect()
-    };
-    let fresh_home = || {
-        let h = tempfile::tempdir_in(dir.path()).unwrap().keep();
-        let copied = Command::new("cp")
-            .args([
-                "-r",
-                net.home.join("keys").to_str().unwrap(),
-                h.to_str().unwrap(),
-            ])
-            .status()
-            .unwrap();
-        assert!(copied.success());
-        h
     };
     let add_from = |home: &std::path::Path, path: &std::path::Path, extra: &[&str]| {
         let out = mycel_at(home, &net.api)
