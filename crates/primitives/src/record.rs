@@ -24,7 +24,10 @@ pub fn chunk_leaf(hash: &Hash, len: u64) -> Hash {
 
 /// A record's ID from its length and the root of its chunk tree.
 pub fn record_id(len: u64, chunk_root: &Hash) -> Hash {
-    hash_parts(Domain::DataRecord, &[&len.to_be_bytes(), chunk_root.as_bytes()])
+    hash_parts(
+        Domain::DataRecord,
+        &[&len.to_be_bytes(), chunk_root.as_bytes()],
+    )
 }
 
 /// The ID of a record of at most [`SINGLE_CHUNK_MAX`] bytes (one chunk); `None` above.
