@@ -339,6 +339,7 @@ impl Inputs {
         Texts {
             inputs: self,
             open: HashMap::new(),
+            groups: GroupCache::default(),
         }
     }
 
@@ -934,6 +935,50 @@ struct ParquetAt {
     text_root: usize,
 }
 
+/// Decoded text columns of recently read Parquet row groups, least recently used first, under a
+/// byte budget: reading one row of a row group decodes its pages from the start (and the whole
+/// dictionary), so verification, which reads the same groups again and again, keeps them.
+#[derive(Default)]
+struct GroupCache {
+    groups: std::collections::VecDeque<CachedGroup>,
+    bytes: usize,
+}
+
+struct CachedGroup {
+    file: usize,
+    group: usize,
+    /// The group's text column in batches, with the group row each batch starts at.
+    batches: Vec<(u64, RecordBatch)>,
+    bytes: usize,
+}
+
+/// Byte budget of [`GroupCache`].
+const GROUP_CACHE_BYTES: usize = 128 << 20;
+
+impl GroupCache {
+    fn get(&mut self, file: usize, group: usize) -> Option<&CachedGroup> {
+        let i = self
+            .groups
+            .iter()
+            .position(|c| c.file == file && c.group == group)?;
+        let c = self.groups.remove(i).expect("present");
+        self.groups.push_back(c);
+        self.groups.back()
+    }
+
+    fn insert(&mut self, c: CachedGroup) -> &CachedGroup {
+        while self.bytes + c.bytes > GROUP_CACHE_BYTES {
+            let Some(old) = self.groups.pop_front() else {
+                break;
+            };
+            self.bytes -= old.bytes;
+        }
+        self.bytes += c.bytes;
+        self.groups.push_back(c);
+        self.groups.back().expect("just pushed")
+    }
+}
+
 /// Random access into one Arrow stream: an index of its messages, one decoded batch cached.
 struct ArrowAt {
     file: File,
@@ -954,6 +999,7 @@ enum Opened {
 pub struct Texts<'a> {
     inputs: &'a Inputs,
     open: HashMap<usize, Opened>,
+    groups: GroupCache,
 }
 
 impl Texts<'_> {
@@ -1025,26 +1071,46 @@ impl Texts<'_> {
                 if low - p.starts[g] >= rg_rows {
                     return Err(missing());
                 }
-                let mut reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
-                    p.file.try_clone().map_err(io(&f.path))?,
-                    p.meta.clone(),
-                )
-                .with_row_groups(vec![g])
-                .with_projection(ProjectionMask::roots(
-                    p.meta.parquet_schema(),
-                    [p.text_root],
-                ))
-                .with_offset((low - p.starts[g]) as usize)
-                .with_limit(1)
-                .with_batch_size(1)
-                .build()
-                .map_err(|e| bad_input(&f.path, format!("row group {g}: {e}")))?;
-                let batch = reader
-                    .next()
-                    .ok_or_else(missing)?
-                    .map_err(|e| bad_input(&f.path, format!("row group {g}: {e}")))?;
-                let col = Columns::new(f, opts).text_col(&batch)?;
-                let t = checked_text(col.get(0), opts).map_err(bad_row)?;
+                let cached = match self.groups.get(fi, g) {
+                    Some(c) => c,
+                    None => {
+                        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                            p.file.try_clone().map_err(io(&f.path))?,
+                            p.meta.clone(),
+                        )
+                        .with_row_groups(vec![g])
+                        .with_projection(ProjectionMask::roots(
+                            p.meta.parquet_schema(),
+                            [p.text_root],
+                        ))
+                        .with_batch_size(8192)
+                        .build()
+                        .map_err(|e| bad_input(&f.path, format!("row group {g}: {e}")))?;
+                        let (mut batches, mut at, mut bytes) = (Vec::new(), 0u64, 0usize);
+                        for b in reader {
+                            let b =
+                                b.map_err(|e| bad_input(&f.path, format!("row group {g}: {e}")))?;
+                            bytes += b.get_array_memory_size();
+                            let rows = b.num_rows() as u64;
+                            batches.push((at, b));
+                            at += rows;
+                        }
+                        self.groups.insert(CachedGroup {
+                            file: fi,
+                            group: g,
+                            batches,
+                            bytes,
+                        })
+                    }
+                };
+                let row = low - p.starts[g];
+                let k = cached.batches.partition_point(|(first, _)| *first <= row);
+                let (first, batch) = &cached.batches[k.checked_sub(1).ok_or_else(missing)?];
+                if row - first >= batch.num_rows() as u64 {
+                    return Err(missing());
+                }
+                let col = Columns::new(f, opts).text_col(batch)?;
+                let t = checked_text(col.get((row - first) as usize), opts).map_err(bad_row)?;
                 out.clear();
                 out.push_str(t);
                 Ok(())
