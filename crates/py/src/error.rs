@@ -1,6 +1,10 @@
-//! Errors of the bindings; every one reaches Python as a `ValueError` with this message.
+//! Errors of the bindings; each reaches Python as a `ValueError` with this message, except a
+//! failed file operation of the data engine: `FileNotFoundError` or `OSError`.
 
-use pyo3::{PyErr, exceptions::PyValueError};
+use pyo3::{
+    PyErr,
+    exceptions::{PyFileNotFoundError, PyOSError, PyValueError},
+};
 
 /// An input or parameter the kernels refuse.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +51,14 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
-        PyValueError::new_err(e.to_string())
+        match &e {
+            Error::Data(mycel_data::Error::Io { err, .. })
+                if err.kind() == std::io::ErrorKind::NotFound =>
+            {
+                PyFileNotFoundError::new_err(e.to_string())
+            }
+            Error::Data(mycel_data::Error::Io { .. }) => PyOSError::new_err(e.to_string()),
+            _ => PyValueError::new_err(e.to_string()),
+        }
     }
 }

@@ -91,6 +91,15 @@ pub struct DedupOutput {
     pub threshold: f64,
 }
 
+/// The profile's default exact Jaccard threshold of `tier` (0.8 for Tier D, 0.4 for Tier L under
+/// `mycel-text/v1`): what the CLI uses without `--threshold`.
+pub fn default_threshold(p: &ProfileInfo, tier: Tier) -> f64 {
+    f64::from(match tier {
+        Tier::D => p.profile.tier_d_threshold_milli,
+        Tier::L => p.profile.tier_l_threshold_milli,
+    }) / 1000.0
+}
+
 /// Runs the two-pass [`BatchDeduper`] that `mycel data dedup` runs (record `i` = row `i`,
 /// re-read from the column), then computes each removed row's exact Jaccard against its
 /// representative. `threshold` `None` is the tier's default of the profile.
@@ -100,12 +109,7 @@ pub fn dedup(
     threshold: Option<f64>,
     texts: &TextColumn,
 ) -> Result<DedupOutput> {
-    let threshold = threshold.unwrap_or_else(|| {
-        f64::from(match tier {
-            Tier::D => p.profile.tier_d_threshold_milli,
-            Tier::L => p.profile.tier_l_threshold_milli,
-        }) / 1000.0
-    });
+    let threshold = threshold.unwrap_or_else(|| default_threshold(p, tier));
     if u32::try_from(texts.len()).is_err() {
         return Err(Error::Param(format!("{} rows is too many", texts.len())));
     }

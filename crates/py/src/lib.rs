@@ -8,7 +8,10 @@
 //! - [`minhash::MinHash`]: one signature, `update(text)` = the CLI's signature of that text;
 //! - [`arrow_api::signatures`]: signatures of a text column, Arrow in and out;
 //! - [`arrow_api::dedup`]: the CLI's two-pass [`mycel_data::batch::BatchDeduper`] over a text
-//!   column, with each removed row's exact Jaccard against its representative.
+//!   column, with each removed row's exact Jaccard against its representative;
+//! - [`stages`]: the CLI's staged dedup over Parquet stage files (`mycel data stage
+//!   sign|candidates|verify|cluster`) and its single-process run over input files (`mycel data
+//!   dedup`), which the Ray and datatrove adapters (`python/mycel_data/{ray,datatrove}.py`) call.
 //!
 //! Tables arrive through the Arrow C stream interface (zero-copy) and the kernels run with the
 //! GIL released. The Rust side ([`kernels`], [`text`]) has no Python objects, so it is tested
@@ -19,6 +22,7 @@ pub mod error;
 pub mod kernels;
 pub mod minhash;
 pub mod profiles;
+pub mod stages;
 pub mod text;
 
 use pyo3::prelude::*;
@@ -63,6 +67,16 @@ fn banding_for(threshold: f64, tier: &str, profile: &str) -> PyResult<(usize, us
     Ok((b.bands, b.rows))
 }
 
+/// The profile's default threshold of `tier` (`"d"`: 0.8, `"l"`: 0.4 under `mycel-text/v1`): what
+/// the CLI and every function here use when no threshold is given.
+#[pyfunction(name = "default_threshold")]
+#[pyo3(signature = (tier = "d", profile = DEFAULT_PROFILE))]
+fn default_threshold_py(tier: &str, profile: &str) -> PyResult<f64> {
+    let p = profiles::lookup(profile)?;
+    let tier: mycel_data::dedup::Tier = tier.parse().map_err(error::Error::from)?;
+    Ok(kernels::default_threshold(p, tier))
+}
+
 /// The extension module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -73,11 +87,21 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NUM_PERM", mycel_data::minhash::K)?;
     m.add("META_PROFILE", kernels::META_PROFILE)?;
     m.add("META_ALGORITHM", kernels::META_ALGORITHM)?;
+    m.add(
+        "DEFAULT_MAX_RECORD_BYTES",
+        mycel_data::jsonl::DEFAULT_MAX_RECORD,
+    )?;
     m.add_class::<minhash::MinHash>()?;
     m.add_function(wrap_pyfunction!(arrow_api::signatures, m)?)?;
     m.add_function(wrap_pyfunction!(arrow_api::dedup, m)?)?;
     m.add_function(wrap_pyfunction!(normalize, m)?)?;
     m.add_function(wrap_pyfunction!(exact_jaccard, m)?)?;
     m.add_function(wrap_pyfunction!(banding_for, m)?)?;
+    m.add_function(wrap_pyfunction!(default_threshold_py, m)?)?;
+    m.add_function(wrap_pyfunction!(stages::stage_sign, m)?)?;
+    m.add_function(wrap_pyfunction!(stages::stage_candidates, m)?)?;
+    m.add_function(wrap_pyfunction!(stages::stage_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(stages::stage_cluster, m)?)?;
+    m.add_function(wrap_pyfunction!(stages::dedup_files, m)?)?;
     Ok(())
 }

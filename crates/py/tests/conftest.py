@@ -72,3 +72,72 @@ def mycel_bin() -> Path:
             pytest.fail(msg + " (MYCEL_REQUIRE_BIN=1)")
         pytest.skip(msg)
     return path
+
+
+def near_dup_records(sources: int = 1200, seed: int = 11) -> list[dict]:
+    """A corpus with known clusters, `id` and `text` per record: `sources` texts of 120 words
+    (`s{n}`), each followed by a near duplicate (one word edited: J ~ 0.92, `s{n}-near`); every 4th
+    source also an exact duplicate after normalisation (upper case, punctuation: `s{n}-exact`) and
+    a far variant (every 4th word replaced, J < 0.5: its own cluster, `s{n}-far`); every 5th an
+    unrelated text (`u{n}`); every 10th a second near duplicate at the end of the corpus
+    (`s{n}-late`, so in the last file). See `expected_cluster`."""
+    recs: list[dict] = []
+    late: list[dict] = []
+    for s in range(sources):
+        w = words(seed * 100_003 + s, 120)
+        recs.append({"id": f"s{s}", "text": " ".join(w)})
+        near = list(w)
+        near[60] = "edited"
+        recs.append({"id": f"s{s}-near", "text": " ".join(near)})
+        if s % 4 == 0:
+            recs.append({"id": f"s{s}-exact", "text": ", ".join(x.upper() for x in w) + "!"})
+            recs.append({"id": f"s{s}-far", "text": " ".join(x if i % 4 else f"far{i}" for i, x in enumerate(w))})
+        if s % 5 == 0:
+            recs.append({"id": f"u{s}", "text": " ".join(words(seed * 7_919 + s + 10**6, 80))})
+        if s % 10 == 3:
+            again = list(w)
+            again[20] = "later"
+            late.append({"id": f"s{s}-late", "text": " ".join(again)})
+    return recs + late
+
+
+def expected_cluster(record_id: str) -> str:
+    """The cluster (representative's ID) of a record of `near_dup_records()`."""
+    base, _, kind = record_id.partition("-")
+    return record_id if kind == "far" else base
+
+
+def write_parquet_corpus(folder: Path, files: int = 3, row_group: int = 200) -> list[Path]:
+    """`near_dup_records()` written as `files` Parquet files of several row groups each."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    recs = near_dup_records()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(files):
+        part = recs[i * len(recs) // files : (i + 1) * len(recs) // files]
+        p = folder / f"part-{i:02d}.parquet"
+        pq.write_table(pa.Table.from_pylist(part), p, row_group_size=row_group)
+        paths.append(p)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def parquet_corpus(tmp_path_factory) -> list[Path]:
+    """Three Parquet files (several row groups each) of `near_dup_records()`."""
+    return write_parquet_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def optional_mycel_bin() -> Path | None:
+    """The `mycel` binary of MYCEL_BIN, or None; with MYCEL_REQUIRE_BIN=1 a missing one fails."""
+    value = os.environ.get("MYCEL_BIN", "")
+    path = Path(value) if value else None
+    if path is not None and not path.is_file():
+        found = shutil.which(value)
+        path = Path(found) if found else None
+    if path is None or not os.access(path, os.X_OK):
+        if os.environ.get("MYCEL_REQUIRE_BIN") == "1":
+            pytest.fail(f"MYCEL_BIN={value!r} is not an executable `mycel` (MYCEL_REQUIRE_BIN=1)")
+        return None
+    return path

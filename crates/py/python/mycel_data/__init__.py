@@ -13,6 +13,11 @@ They take a ``pyarrow.Table`` or ``RecordBatch``, a Hugging Face ``datasets.Data
 table, read in place), or anything that exports an Arrow stream (``__arrow_c_stream__``: Polars,
 DuckDB, ...).
 
+Files API (the CLI's file formats): :mod:`mycel_data.stages` -- the staged dedup of ``mycel data
+stage sign|candidates|verify|cluster`` over Parquet stage files, and ``dedup_files``, the
+single-process ``mycel data dedup``; run on a cluster by :mod:`mycel_data.ray` (Ray Data) and
+:mod:`mycel_data.datatrove` (datatrove pipeline steps), each imported on demand.
+
 :class:`Client` reads a node's HTTP API. ``PROFILE`` names the dedup profile and
 ``ALGORITHM_VERSION`` is its ID: signatures are comparable only under the same one.
 """
@@ -25,7 +30,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import _native
+from . import _native, stages
 from ._native import (
     ALGORITHM_VERSION,
     NUM_PERM,
@@ -33,6 +38,7 @@ from ._native import (
     MinHash,
     __version__,
     banding_for,
+    default_threshold,
     exact_jaccard,
     normalize,
 )
@@ -51,9 +57,11 @@ __all__ = [
     "__version__",
     "banding_for",
     "dedup",
+    "default_threshold",
     "exact_jaccard",
     "normalize",
     "signatures",
+    "stages",
 ]
 
 #: Schema metadata keys of a signature table (profile name, algorithm version).

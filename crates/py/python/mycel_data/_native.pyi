@@ -10,6 +10,7 @@ ALGORITHM_VERSION: str
 NUM_PERM: int
 META_PROFILE: str
 META_ALGORITHM: str
+DEFAULT_MAX_RECORD_BYTES: int
 
 _Text = str | bytes | Iterable[str | bytes]
 
@@ -50,3 +51,31 @@ def dedup(
 def normalize(text: str) -> str: ...
 def exact_jaccard(a: str, b: str, profile: str = "mycel-text/v1") -> float: ...
 def banding_for(threshold: float, tier: str = "d", profile: str = "mycel-text/v1") -> tuple[int, int]: ...
+def default_threshold(tier: str = "d", profile: str = "mycel-text/v1") -> float: ...
+
+# The staged dedup (mycel_data.stages wraps these): each returns the CLI's JSON summary.
+def stage_sign(
+    inputs: list[str],
+    shard: int,
+    of: int,
+    out_dir: str,
+    text_column: str = "text",
+    id_column: str | None = None,
+    threshold: float | None = None,
+    tier: str = "d",
+    profile: str = "mycel-text/v1",
+    max_record_bytes: int = ...,
+) -> str: ...
+def stage_candidates(sigs_dir: str, group: int, of: int, out_dir: str) -> str: ...
+def stage_verify(candidates_dir: str, inputs: list[str], shard: int, of: int, out_dir: str) -> str: ...
+def stage_cluster(sigs_dir: str, verified_dir: str, out: str) -> str: ...
+def dedup_files(
+    inputs: list[str],
+    out: str,
+    text_column: str = "text",
+    id_column: str | None = None,
+    threshold: float | None = None,
+    tier: str = "d",
+    profile: str = "mycel-text/v1",
+    max_record_bytes: int = ...,
+) -> str: ...
