@@ -136,6 +136,9 @@ enum BenchCmd {
     /// Edge devices: a real job over lossy links with devices killed, cold start, memory,
     /// cheaters caught (real processes, the pinned MiniLM).
     Edge(mycel_bench::EdgeBenchArgs),
+    /// Dedup beside rensa, datasketch and the Python wheel on the same input, quality against a
+    /// computed ground truth (also on a corpus we did not make: `--real DIR|apt`), two-core scaling.
+    Data(mycel_bench::DataBenchArgs),
 }
 
 /// Runs a parsed command line.
@@ -217,6 +220,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(BenchCmd::Model(a)) => mycel_bench::model(&a).map_err(Into::into),
         Command::Bench(BenchCmd::Edge(a)) => {
             let report = mycel_bench::edge(&a)?;
+            if cli.global.json {
+                print_json(&report);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
+        Command::Bench(BenchCmd::Data(a)) => {
+            let report = mycel_bench::data::scale::run(&a)?;
             if cli.global.json {
                 print_json(&report);
             } else {

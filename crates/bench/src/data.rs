@@ -1,6 +1,13 @@
 //! `mycel data bench`: chunk-ID pipeline against the raw FastCDC + BLAKE3 ceiling, near-dup
 //! signature throughput, dedup quality per Jaccard band on a labelled synthetic corpus, and index
-//! memory, all measured in the same run.
+//! memory, all measured in the same run. [`scale`] is `mycel bench data`: the engine beside rensa,
+//! datasketch and the Python wheel on the same input, quality on corpora we did not make, and the
+//! two-core scaling.
+
+pub mod corpus;
+pub mod peers;
+pub mod scale;
+pub mod truth;
 
 use mycel_data::{
     Result,
@@ -165,7 +172,7 @@ fn row(name: &str, value: String) {
 pub fn run(opts: &BenchOptions) -> Result<()> {
     let profile = Profile::text_v1();
     println!(
-        "mycel bench data: one thread; chunk pipeline over {} MiB, corpus of {} sources + {} variants + {} negatives of ~{} words",
+        "mycel data bench: one thread; chunk pipeline over {} MiB, corpus of {} sources + {} variants + {} negatives of ~{} words",
         opts.chunk_mib, opts.sources, opts.sources, opts.negatives, opts.words
     );
     println!();

@@ -20,7 +20,9 @@
 //! - [`model`]: lineage query latency (JSON graph and ASCII tree) on a chain with thousands of
 //!   model versions in realistic trees, beside the HTTP floor and the in-process walk.
 //! - [`data`]: chunk IDs against the FastCDC + BLAKE3 ceiling, signature throughput, dedup
-//!   quality per Jaccard band, index memory.
+//!   quality per Jaccard band, index memory; and ([`data::scale`]) the dedup engine beside rensa,
+//!   datasketch and its Python wheel on the same input, quality against a computed ground truth on
+//!   corpora we did not make, connected components beside it, two-core scaling.
 //! - [`edge`]: light edge devices (real processes) doing a real embedding job over lossy links
 //!   while devices are killed; cold start, peak memory, fees paid once, output identical to one
 //!   process's, and cheaters (cached answers, a slow device claiming a fast class) caught.
@@ -41,6 +43,7 @@ pub mod replay;
 pub mod tools;
 pub mod verify;
 
+pub use data::scale::{DataBenchArgs, DataReport};
 pub use edge::{EdgeBenchArgs, EdgeReport, edge};
 pub use gateway::{GatewayBenchArgs, gateway};
 pub use ledger::{LedgerBenchArgs, ledger};
