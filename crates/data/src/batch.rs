@@ -229,11 +229,23 @@ impl BatchMemory {
     }
 }
 
+/// Why a record joined its representative's cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// Its normalised text is the representative's.
+    Exact,
+    /// Its shingle set's exact similarity with the representative's, as verified (an exact
+    /// duplicate of a member carries the member's).
+    Near(Similarity),
+}
+
 /// The outcome of a batch run.
 #[derive(Debug, Clone)]
 pub struct BatchResult {
     /// Representative (earliest record index of its cluster) of every record, by record index.
     pub reps: Vec<u32>,
+    /// `(record, why)` of every record that is not its own representative, in record order.
+    pub evidence: Vec<(u32, Evidence)>,
     /// Counters.
     pub stats: BatchStats,
     /// Memory.
@@ -269,6 +281,8 @@ pub struct BatchDeduper {
     stats: BatchStats,
     norm: String,
     keys: Vec<u32>,
+    /// `(slot, similarity)` of every slot verified against its representative.
+    verified: Vec<(u32, Similarity)>,
 }
 
 impl BatchDeduper {
@@ -290,6 +304,7 @@ impl BatchDeduper {
             stats: BatchStats::default(),
             norm: String::new(),
             keys: Vec::new(),
+            verified: Vec::new(),
         })
     }
 
@@ -375,7 +390,7 @@ impl BatchDeduper {
                 slot_doc.push(doc as u32);
             }
         }
-        let reps = self
+        let reps: Vec<u32> = self
             .links
             .iter()
             .map(|&l| {
@@ -386,8 +401,26 @@ impl BatchDeduper {
                 }
             })
             .collect();
+        // Verified slots are in increasing order (each is assigned once, visited in order).
+        let mut evidence = Vec::new();
+        for (doc, &l) in self.links.iter().enumerate() {
+            if reps[doc] == doc as u32 {
+                continue;
+            }
+            let why = if l & NOT_INDEXED != 0 || rep[l as usize] == l {
+                Evidence::Exact
+            } else {
+                let i = self
+                    .verified
+                    .binary_search_by_key(&l, |v| v.0)
+                    .expect("a member was verified");
+                Evidence::Near(self.verified[i].1)
+            };
+            evidence.push((doc as u32, why));
+        }
         Ok(BatchResult {
             reps,
+            evidence,
             stats: self.stats,
             memory,
             banding: self.banding,
@@ -485,9 +518,11 @@ impl BatchDeduper {
             }
             let sb = &current.as_ref().expect("current set").1;
             let sa = &cache[&a];
-            if reaches(&Similarity::of_sorted(sa, sb), self.threshold) {
+            let sim = Similarity::of_sorted(sa, sb);
+            if reaches(&sim, self.threshold) {
                 self.stats.verified += 1;
                 rep[b as usize] = a;
+                self.verified.push((b, sim));
             }
         }
         Ok(())

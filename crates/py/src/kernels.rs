@@ -12,14 +12,14 @@ use arrow_array::{
 use arrow_buffer::Buffer;
 use arrow_schema::{DataType, Field};
 use mycel_data::{
-    batch::{BatchDeduper, BatchStats},
+    batch::{self, BatchDeduper, BatchStats},
     dedup::Tier,
     id::norm_id,
-    minhash::{K, jaccard_sorted, shingle_vec},
+    minhash::K,
     normalize::normalize_into,
     profile::Banding,
 };
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 /// Schema metadata key naming the profile of a signature table.
 pub const META_PROFILE: &str = "mycel.profile";
@@ -118,7 +118,20 @@ pub fn dedup(
         d.push(t, i as u64)?;
     }
     let res = d.finish(&mut { texts })?;
-    let evidence = evidence(p, texts, &res.reps);
+    // The engine's own verification is the evidence: no text is shingled twice.
+    let evidence = res
+        .evidence
+        .iter()
+        .map(|&(row, why)| Evidence {
+            row,
+            rep: res.reps[row as usize],
+            jaccard: match why {
+                batch::Evidence::Exact => 1.0,
+                batch::Evidence::Near(s) => s.jaccard(),
+            },
+            exact: why == batch::Evidence::Exact,
+        })
+        .collect();
     Ok(DedupOutput {
         reps: res.reps,
         evidence,
@@ -126,41 +139,6 @@ pub fn dedup(
         banding: res.banding,
         threshold,
     })
-}
-
-/// Exact Jaccard of every row against its representative (`reps[row] != row`).
-fn evidence(p: &'static ProfileInfo, texts: &TextColumn, reps: &[u32]) -> Vec<Evidence> {
-    let mut cache: HashMap<u32, (String, Vec<u64>)> = HashMap::new();
-    let mut norm = String::new();
-    let mut shingles = Vec::new();
-    let mut out = Vec::new();
-    for (row, &rep) in reps.iter().enumerate() {
-        if rep as usize == row {
-            continue;
-        }
-        let (rep_norm, rep_shingles) = cache.entry(rep).or_insert_with(|| {
-            let mut n = String::new();
-            normalize_into(texts.get(rep as usize), &mut n);
-            let mut s = Vec::new();
-            shingle_vec(&p.profile, &n, &mut s);
-            (n, s)
-        });
-        normalize_into(texts.get(row), &mut norm);
-        let exact = norm == *rep_norm;
-        let jaccard = if exact {
-            1.0
-        } else {
-            shingle_vec(&p.profile, &norm, &mut shingles);
-            jaccard_sorted(&shingles, rep_shingles)
-        };
-        out.push(Evidence {
-            row: row as u32,
-            rep,
-            jaccard,
-            exact,
-        });
-    }
-    out
 }
 
 #[cfg(test)]

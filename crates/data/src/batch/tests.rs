@@ -41,6 +41,16 @@ fn clusters_and_earliest_representative() {
     ];
     let r = dedup_texts(&p, Tier::D, 0.8, &docs).unwrap();
     assert_eq!(r.reps, vec![0, 1, 2, 1, 1, 5, 2, 0, 1, 9]);
+    // 3, 6 and 8 verified near their representative; 4 and 7 exact copies of one.
+    let kinds: Vec<(u32, bool)> = r
+        .evidence
+        .iter()
+        .map(|(i, e)| (*i, matches!(e, Evidence::Exact)))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![(3, false), (4, true), (6, false), (7, true), (8, false)]
+    );
     assert_eq!(r.stats.exact_dups, 2);
     assert_eq!(r.stats.indexed, 7);
     assert_eq!(r.clusters(), 5);
@@ -107,6 +117,19 @@ fn chains_do_not_pull_in_records_below_the_threshold() {
         assert!(j >= 0.8, "record {i} joined {rep} at J = {j}");
     }
     assert!(r.clusters() >= 10, "{:?}", r.reps);
+    // The evidence is the verified similarity with the representative, for every member.
+    let members: Vec<u32> = (0..docs.len() as u32)
+        .filter(|&i| r.reps[i as usize] != i)
+        .collect();
+    assert_eq!(r.evidence.iter().map(|e| e.0).collect::<Vec<_>>(), members);
+    for &(i, why) in &r.evidence {
+        let Evidence::Near(sim) = why else {
+            panic!("record {i}: no exact duplicates here");
+        };
+        let rep = r.reps[i as usize] as usize;
+        let j = crate::minhash::exact_jaccard(&p, &norm[i as usize], &norm[rep]);
+        assert_eq!(sim.jaccard(), j);
+    }
     // The rule over all verified pairs gives the same representatives.
     let mut edges = Vec::new();
     for b in 0..docs.len() {
