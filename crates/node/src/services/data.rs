@@ -448,7 +448,12 @@ pub async fn find_near_duplicate(
         if e.len as usize > data::MAX_CHALLENGE_RECORD {
             continue;
         }
-        let Ok(text) = String::from_utf8(record_bytes(&store, c, e).await?) else {
+        // A record whose bytes are withheld (or not text) cannot be revealed: the others can.
+        let Some(text) = record_bytes(&store, c, e)
+            .await
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+        else {
             continue;
         };
         let mut sig = [0u32; K];
@@ -464,7 +469,11 @@ pub async fn find_near_duplicate(
                     continue;
                 }
                 let root = ds.registration.root.to_hex();
-                v.push(registered_dataset(home, c, &root).await?);
+                // An earlier dataset whose manifest is not published is skipped, not fatal: a
+                // registrant who withholds one must not block the checks of later claims.
+                if let Ok(r) = registered_dataset(home, c, &root).await {
+                    v.push(r);
+                }
             }
             v
         }
@@ -486,7 +495,12 @@ pub async fn find_near_duplicate(
         let rows: Vec<(RecordId, [u32; K])> = if same {
             claimed.iter().map(|(e, _, s)| (e.id, *s)).collect()
         } else {
-            signature_table(c, &old.ds, &profile).await?.rows
+            match signature_table(c, &old.ds, &profile).await {
+                Ok(t) => t.rows,
+                // Missing or failing its root: that dataset cannot be searched.
+                Err(_) if earlier.is_none() => continue,
+                Err(e) => return Err(e),
+            }
         };
         let mut bands: HashMap<(usize, u32), Vec<usize>> = HashMap::new();
         for (i, (_, sig)) in rows.iter().enumerate() {
@@ -517,7 +531,11 @@ pub async fn find_near_duplicate(
                 if oe.len as usize > data::MAX_CHALLENGE_RECORD || (same && !oe.novel) {
                     continue;
                 }
-                let Ok(otext) = String::from_utf8(record_bytes(&store, c, oe).await?) else {
+                let Some(otext) = record_bytes(&store, c, oe)
+                    .await
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                else {
                     continue;
                 };
                 let sim = mycel_text::similarity(&text_profile.shingling, text, &otext);
