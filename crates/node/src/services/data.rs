@@ -285,18 +285,12 @@ pub async fn challenge(
                 )
             })?,
     };
-    let inclusion = |p: Proof, what: &str| match p {
-        Proof::Inclusion(m) => Ok(m.proof),
-        Proof::NonMembership { .. } => Err(invalid(
-            format!("record {id}"),
-            format!("it is not in {what}"),
-        )),
-    };
     let novel_proof = inclusion(
         new.novel_tree().prove(&id),
+        &id,
         "the challenged dataset's novel set",
     )?;
-    let earlier_proof = inclusion(held.prove(&id), "the earlier dataset")?;
+    let earlier_proof = inclusion(held.prove(&id), &id, "the earlier dataset")?;
     let msg = Message::Data(data::Msg::ChallengeNovelty {
         dataset: new.root,
         leaf: id.0.0.to_vec(),
@@ -305,6 +299,33 @@ pub async fn challenge(
         earlier_leaf: id.0.0.to_vec(),
         earlier_proof,
     });
+    send_challenge(c, key, msg, new.root, id).await
+}
+
+/// The inclusion proof of `id` in `p`, or why there is none (`what`: the set it is not in).
+fn inclusion(
+    p: Proof,
+    id: &RecordId,
+    what: &str,
+) -> Result<mycel_primitives::merkle::InclusionProof> {
+    match p {
+        Proof::Inclusion(m) => Ok(m.proof),
+        Proof::NonMembership { .. } => Err(invalid(
+            format!("record {id}"),
+            format!("it is not in {what}"),
+        )),
+    }
+}
+
+/// Submits a novelty challenge of `dataset` (over `record`) and reads the challenger's reward
+/// from its receipt.
+async fn send_challenge(
+    c: &Client,
+    key: &PrivateKey,
+    msg: Message,
+    dataset: Hash,
+    record: RecordId,
+) -> Result<Challenged> {
     let sent = c.send(key, msg, &SendOptions::default()).await?;
     let reward = sent
         .receipt
@@ -312,8 +333,8 @@ pub async fn challenge(
         .unwrap_or_default()
         .to_string();
     Ok(Challenged {
-        dataset: new.root,
-        record: id,
+        dataset,
+        record,
         reward,
         sent,
     })
@@ -342,6 +363,12 @@ async fn record_bytes(store: &BlobStore, c: &Client, e: &Entry) -> Result<Vec<u8
         ));
     }
     Ok(out)
+}
+
+/// The text of record `e`, or `None` when its bytes are withheld or are not UTF-8 (such a
+/// record cannot be revealed in a near-duplicate challenge).
+async fn record_text(store: &BlobStore, c: &Client, e: &Entry) -> Option<String> {
+    String::from_utf8(record_bytes(store, c, e).await.ok()?).ok()
 }
 
 /// A registered dataset with its manifest.
@@ -403,18 +430,7 @@ pub async fn challenge_near(
             ),
         ));
     };
-    let sent = c.send(key, found.msg, &SendOptions::default()).await?;
-    let reward = sent
-        .receipt
-        .attr(data::events::NOVELTY_CHALLENGED, attr::REWARD)
-        .unwrap_or_default()
-        .to_string();
-    Ok(Challenged {
-        dataset: found.dataset,
-        record: found.record,
-        reward,
-        sent,
-    })
+    send_challenge(c, key, found.msg, found.dataset, found.record).await
 }
 
 /// Checks the novelty claim of `dataset` against `earlier` (or, without it, every dataset
@@ -449,11 +465,7 @@ pub async fn find_near_duplicate(
             continue;
         }
         // A record whose bytes are withheld (or not text) cannot be revealed: the others can.
-        let Some(text) = record_bytes(&store, c, e)
-            .await
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-        else {
+        let Some(text) = record_text(&store, c, e).await else {
             continue;
         };
         let mut sig = [0u32; K];
@@ -531,11 +543,7 @@ pub async fn find_near_duplicate(
                 if oe.len as usize > data::MAX_CHALLENGE_RECORD || (same && !oe.novel) {
                     continue;
                 }
-                let Some(otext) = record_bytes(&store, c, oe)
-                    .await
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                else {
+                let Some(otext) = record_text(&store, c, oe).await else {
                     continue;
                 };
                 let sim = mycel_text::similarity(&text_profile.shingling, text, &otext);
@@ -568,13 +576,9 @@ fn near_dup_message(
     otext: &str,
     same: bool,
 ) -> Result<Message> {
-    let inclusion = |p: Proof, id: &RecordId| match p {
-        Proof::Inclusion(m) => Ok(m.proof),
-        Proof::NonMembership { .. } => Err(invalid(format!("record {id}"), "not in its dataset")),
-    };
-    let novel_proof = inclusion(new.novel_tree().prove(&e.id), &e.id)?;
+    let novel_proof = inclusion(new.novel_tree().prove(&e.id), &e.id, "its dataset")?;
     let earlier_tree = if same { old.novel_tree() } else { old.tree() };
-    let earlier_proof = inclusion(earlier_tree.prove(&oe.id), &oe.id)?;
+    let earlier_proof = inclusion(earlier_tree.prove(&oe.id), &oe.id, "its dataset")?;
     Ok(Message::Data(data::Msg::ChallengeNearDuplicate {
         dataset: new.root,
         record: text.as_bytes().to_vec(),
