@@ -12,7 +12,12 @@ use std::time::Duration;
 async fn api_rejects_bad_input_without_state_change() {
     let net = Devnet::init();
     let (node, c) = net.start_and_wait().await;
-    let http = reqwest::Client::new();
+    // A fresh connection per request: the server may close one after refusing an oversized
+    // body unread, and a pooled connection reused after that fails with IncompleteMessage.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let url = format!("http://{}/api/v1/txs", net.api);
     let key = net.key("dev0");
     let to = Address([7; 20]);
