@@ -37,6 +37,32 @@ pub const CHANNEL_TXS: u64 = 5;
 pub const MAX_MESSAGE_BYTES: u32 = (mycel_primitives::codec::MAX_BLOCK_BYTES + 64 * 1024) as u32;
 /// Consensus signature namespace.
 pub const NAMESPACE: &[u8] = b"_MYCEL_CONSENSUS";
+/// Most transactions in one gossip message (admitted transactions are batched per send).
+pub const MAX_GOSSIP_TXS: usize = 512;
+
+/// The per-peer rate limit of a p2p channel: messages per second and the burst allowed above it.
+///
+/// The burst sizes the memory: commonware preallocates every channel's inbound mailbox (and the
+/// router's outbound one) as `peers x burst` slots, and Simplex sizes its resolver's handler
+/// queue from the resolver channel. A burst of 100,000 (the default of a plain
+/// `per_second(100_000)`) preallocated 1.3 GB in a one-validator devnet and 5.3 GB in each of
+/// four testnet validators; these bursts cover a view's votes and a catch-up's requests with a
+/// few MB.
+pub fn channel_quota(channel: u64) -> commonware_runtime::Quota {
+    let (per_second, burst) = match channel {
+        // Each peer sends a few votes and certificates per view (views last tens of ms).
+        CHANNEL_VOTES | CHANNEL_CERTIFICATES => (1_000, 256),
+        // Certificate and block requests, and their answers, during a catch-up.
+        CHANNEL_RESOLVER | CHANNEL_BACKFILL => (1_000, 256),
+        // One block per view.
+        CHANNEL_BLOCKS => (200, 32),
+        // Batched transaction gossip (up to [`MAX_GOSSIP_TXS`] a message).
+        CHANNEL_TXS => (500, 64),
+        _ => (100, 16),
+    };
+    commonware_runtime::Quota::per_second(std::num::NonZeroU32::new(per_second).expect("nonzero"))
+        .allow_burst(std::num::NonZeroU32::new(burst).expect("nonzero"))
+}
 
 /// Timing of one validator.
 #[derive(Clone, Debug)]

@@ -33,6 +33,7 @@ pub mod chain;
 pub mod engine;
 pub mod error;
 pub mod finalizer;
+pub mod gossip;
 pub mod light;
 pub mod mempool;
 

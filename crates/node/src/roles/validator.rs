@@ -9,23 +9,22 @@ use crate::{
 };
 use commonware_cryptography::{ChaCha20Poly1305, Signer, ed25519::PublicKey};
 use commonware_p2p::{Address as P2pAddress, AddressableManager as _, authenticated::lookup};
-use commonware_runtime::{
-    Metrics, Quota, Runner as _, Spawner as _, Supervisor as _, tokio as cw_tokio,
-};
+use commonware_runtime::{Metrics, Runner as _, Spawner as _, Supervisor as _, tokio as cw_tokio};
 use commonware_stream::{
     cups::{self, Cups},
     sake::{self, Sake},
 };
-use commonware_utils::{NZU32, NZUsize, ordered::Map};
+use commonware_utils::{NZUsize, ordered::Map};
 use mycel_consensus::{
     Chain, Finalizer,
     engine::{self, Timing},
+    gossip,
 };
 use mycel_primitives::{Address, keys::public_key_from_bytes};
 use mycel_store::Store;
 use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
 use std::{sync::Arc, time::Duration};
-use tracing::info;
+use tracing::{info, warn};
 
 /// Options that override `config.toml`.
 #[derive(Clone, Default)]
@@ -126,33 +125,53 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
                 why: "duplicate peer".into(),
             })?;
         let _ = oracle.track(0, peer_map);
-        let quota = Quota::per_second(NZU32!(100_000));
+        let mut register = |channel| network.register(channel, engine::channel_quota(channel));
         let channels = [
-            network.register(engine::CHANNEL_VOTES, quota),
-            network.register(engine::CHANNEL_CERTIFICATES, quota),
-            network.register(engine::CHANNEL_RESOLVER, quota),
-            network.register(engine::CHANNEL_BLOCKS, quota),
-            network.register(engine::CHANNEL_BACKFILL, quota),
+            register(engine::CHANNEL_VOTES),
+            register(engine::CHANNEL_CERTIFICATES),
+            register(engine::CHANNEL_RESOLVER),
+            register(engine::CHANNEL_BLOCKS),
+            register(engine::CHANNEL_BACKFILL),
         ];
         // Transactions admitted here are pushed to the other validators, so whichever leads
         // next can include them (one hop: validators form a full mesh).
-        let (mut gossip_out, mut gossip_in) = network.register(engine::CHANNEL_TXS, quota);
+        let (mut gossip_out, mut gossip_in) = register(engine::CHANNEL_TXS);
         network.start();
         let (gossip_tx, mut gossip_rx) = futures::channel::mpsc::unbounded::<Vec<u8>>();
         ctx.child("gossip_out").spawn(move |_| async move {
             use commonware_p2p::Sender as _;
             use futures::StreamExt as _;
-            while let Some(bytes) = gossip_rx.next().await {
-                let _ = gossip_out.send(commonware_p2p::Recipients::All, bytes, false);
+            // Whatever was admitted meanwhile goes out in one message.
+            while let Some(first) = gossip_rx.next().await {
+                let mut txs = vec![first];
+                while txs.len() < 4 * engine::MAX_GOSSIP_TXS {
+                    match gossip_rx.try_recv() {
+                        Ok(t) => txs.push(t),
+                        Err(_) => break,
+                    }
+                }
+                for batch in gossip::encode_batches(&txs, max_msg as usize) {
+                    let _ = gossip_out.send(commonware_p2p::Recipients::All, batch, false);
+                }
             }
         });
         let gossip_chain = chain.clone();
+        let mut gossip_blocker = oracle.clone();
         ctx.child("gossip_in").spawn(move |_| async move {
-            use commonware_p2p::Receiver as _;
-            while let Ok((_, buf)) = gossip_in.recv().await {
-                if let Ok(tx) = mycel_ledger::Tx::decode_bytes(buf.as_ref()) {
-                    // Duplicates and stale transactions are expected here; the mempool rejects them.
-                    let _ = gossip_chain.submit(tx);
+            use commonware_p2p::{Blocker as _, Receiver as _};
+            while let Ok((peer, buf)) = gossip_in.recv().await {
+                match gossip::decode_batch(buf.as_ref()) {
+                    Ok(txs) => {
+                        for tx in txs {
+                            // Duplicates and stale transactions are expected; the mempool
+                            // rejects them.
+                            let _ = gossip_chain.submit(tx);
+                        }
+                    }
+                    Err(e) => {
+                        warn!(target: "mycel::p2p", peer = %peer, error = %e, "blocking a peer for bad gossip");
+                        let _ = gossip_blocker.block(peer);
+                    }
                 }
             }
         });
