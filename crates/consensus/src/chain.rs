@@ -5,15 +5,15 @@ use crate::{
     Error, Result,
     block::{self, Block, Certificate, Digest, to_hash},
     engine::{NAMESPACE, participants},
-    mempool::Mempool,
+    mempool::{Limits, Mempool},
 };
 use commonware_consensus::{Epochable, simplex::scheme::ed25519::Scheme, types::Epoch};
 use commonware_cryptography::Digestible;
 use commonware_parallel::Sequential;
 use mycel_ledger::{
-    Error as LedgerError, Receipt, Tx, TxError,
+    Receipt, Tx, TxError,
     events::encode_events,
-    execute::{BlockEnv, Certified, execute_block, execute_genesis},
+    execute::{BlockEnv, Certified, build_block, execute_block, execute_genesis},
     genesis::{Genesis, Params},
     modules::staking,
 };
@@ -61,12 +61,13 @@ pub struct Chain {
 
 impl Chain {
     /// Opens the chain in `store`, writing genesis if the store is empty. Fails if the store
-    /// holds another chain.
+    /// holds another chain. `mempool` bounds the pool (a plain number: that many transactions,
+    /// with [`Limits::new`]'s per-sender share).
     pub fn open(
         store: Arc<Store>,
         genesis: &Genesis,
         max_block_txs: usize,
-        mempool_size: usize,
+        mempool: impl Into<Limits>,
     ) -> Result<Chain> {
         let genesis_parent = Digest(genesis.digest().0);
         let genesis_block = match store.head()? {
@@ -109,7 +110,7 @@ impl Chain {
             params: genesis.params.clone(),
             genesis: genesis_block,
             pending: Mutex::new(BTreeMap::new()),
-            mempool: Mutex::new(Mempool::new(mempool_size)),
+            mempool: Mutex::new(Mempool::new(mempool.into())),
             max_block_txs,
             verifier: Scheme::verifier(NAMESPACE, participants),
             signers,
@@ -135,7 +136,10 @@ impl Chain {
         for tx in txs {
             let h = tx.hash();
             match mempool.admit(tx, &state, &self.params, &self.chain_id) {
-                Ok(_) => restored += 1,
+                Ok(a) => {
+                    restored += 1;
+                    dead.extend(a.evicted);
+                }
                 Err(_) => dead.push(h),
             }
         }
@@ -190,15 +194,22 @@ impl Chain {
     }
 
     /// Admits a transaction into the mempool and records it durably before acknowledging it,
-    /// so an acknowledged transaction survives a crash.
+    /// so an acknowledged transaction survives a crash. (An acknowledged transaction can still
+    /// be evicted by better-paying ones or dropped as invalid; it is then no longer pending,
+    /// and `GET /api/v1/txs/{hash}` says so.)
     pub fn submit(&self, tx: Tx) -> std::result::Result<Hash, TxError> {
         let state = self
             .finalized_state()
             .map_err(|e| TxError::Unavailable(e.to_string()))?;
         let bytes = tx.encode().to_vec();
         let mut mempool = self.mempool.lock();
-        let hash = mempool.admit(tx, &state, &self.params, &self.chain_id)?;
-        if let Err(e) = self.store.put_pending_tx(&hash, &bytes) {
+        let admitted = mempool.admit(tx, &state, &self.params, &self.chain_id)?;
+        let hash = admitted.hash;
+        let stored = self
+            .store
+            .put_pending_tx(&hash, &bytes)
+            .and_then(|()| self.store.remove_pending_txs(&admitted.evicted));
+        if let Err(e) = stored {
             mempool.remove(&hash);
             return Err(TxError::Unavailable(e.to_string()));
         }
@@ -352,7 +363,7 @@ impl Chain {
                 _ => return false,
             }
         };
-        !self.mempool.lock().candidates(1, &exclude).is_empty()
+        self.mempool.lock().has_candidates(&exclude)
     }
 
     /// Builds, executes and records a block on `parent` with waiting transactions and, if it
@@ -387,19 +398,10 @@ impl Chain {
             None => (None, None),
         };
         // Fill the block up to the transaction count and the byte limit (which keeps every
-        // block below the p2p message limit).
-        let mut budget = MAX_BLOCK_BYTES
+        // block below the p2p message limit), in one pass over the candidates.
+        let budget = MAX_BLOCK_BYTES
             - BLOCK_HEADER_BYTES
             - certificate.as_ref().map_or(0, EncodeSize::encode_size);
-        let mut txs: Vec<Tx> = Vec::new();
-        for t in self.mempool.lock().candidates(self.max_block_txs, &exclude) {
-            let size = t.encode_size();
-            if size > budget {
-                break;
-            }
-            budget -= size;
-            txs.push((*t).clone());
-        }
         let env = BlockEnv {
             height: parent.height + 1,
             proposer,
@@ -407,18 +409,19 @@ impl Chain {
             time_ms: timestamp_ms.max(parent.timestamp_ms),
             certified,
         };
-        let out = loop {
-            match execute_block(&snapshot, &env, &txs) {
-                Ok(out) => break out,
-                Err(LedgerError::InvalidTx { index, error }) => {
-                    let bad = txs.remove(index);
-                    debug!(target: "mycel::mempool", tx = %bad.hash(), %error, "dropping invalid transaction");
-                    self.mempool.lock().remove(&bad.hash());
-                    self.store.remove_pending_txs(&[bad.hash()])?;
-                }
-                Err(e) => return Err(e.into()),
+        let candidates = self.mempool.lock().candidates(self.max_block_txs, &exclude);
+        let built = build_block(&snapshot, &env, candidates, self.max_block_txs, budget)?;
+        if !built.rejected.is_empty() {
+            let mut dropped = Vec::new();
+            let mut mempool = self.mempool.lock();
+            for (hash, error) in &built.rejected {
+                debug!(target: "mycel::mempool", tx = %hash, %error, "dropping invalid transaction");
+                dropped.extend(mempool.reject(hash));
             }
-        };
+            drop(mempool);
+            self.store.remove_pending_txs(&dropped)?;
+        }
+        let (txs, out) = (built.txs, built.output);
         let layer = snapshot.apply(out.writes)?;
         let b = Block::with_certificate(
             parent.digest(),
@@ -550,7 +553,9 @@ impl Chain {
             for h in &done {
                 mempool.remove(h);
             }
-            done.extend(mempool.prune(&self.store.snapshot(&[])?));
+            done.extend(
+                mempool.prune(&self.store.snapshot(&[])?, block.txs.iter().map(Tx::sender)),
+            );
         }
         self.store.remove_pending_txs(&done)?;
         self.pending

@@ -113,9 +113,15 @@ pub enum TxError {
     /// A transaction with this hash is already known.
     #[error("duplicate transaction {0}")]
     Duplicate(Hash),
-    /// The mempool is full.
+    /// The mempool is full of transactions paying at least this one's fee rate.
     #[error("mempool full")]
     MempoolFull,
+    /// The sender already has the most pending transactions one account may have.
+    #[error("sender has {max} pending transactions, the most one account may have")]
+    SenderLimit {
+        /// The per-sender limit.
+        max: usize,
+    },
     /// A `data` message fails (unknown dataset, bad proof, bad claim, not the contributor…).
     /// The text reads `invalid data message: …` or `unauthorized: …`, as the code says.
     #[error("{}: {}", .0.category(), .0)]
@@ -167,6 +173,7 @@ impl TxError {
             TxError::StakeLocked { .. } => "stake_locked",
             TxError::Duplicate(_) => "duplicate_tx",
             TxError::MempoolFull => "mempool_full",
+            TxError::SenderLimit { .. } => "sender_limit",
             TxError::Unavailable(_) => "unavailable",
             TxError::Data(e) => e.code(),
             TxError::Market(e) => e.code(),

@@ -184,6 +184,74 @@ pub fn execute_block(
     env: &BlockEnv,
     txs: &[Tx],
 ) -> Result<BlockOutput> {
+    let (params, chain) = block_context(state, env)?;
+    verify_signatures(txs).map_err(|(index, error)| Error::InvalidTx { index, error })?;
+
+    let mut cache = StateCache::new(state);
+    let mut receipts = Vec::with_capacity(txs.len());
+    for (index, tx) in txs.iter().enumerate() {
+        match apply_tx(&mut cache, env, &params, &chain, tx)? {
+            Ok(receipt) => receipts.push(receipt),
+            Err(error) => return Err(Error::InvalidTx { index, error }),
+        }
+    }
+    finish_block(cache, env, &params, receipts)
+}
+
+/// A block assembled by [`build_block`].
+#[derive(Debug, Default)]
+pub struct Built {
+    /// The included transactions, in block order.
+    pub txs: Vec<Tx>,
+    /// Their execution (receipts in the same order).
+    pub output: BlockOutput,
+    /// Candidates that failed their admission checks against the state before them, with why:
+    /// they are not in the block, and the mempool should drop them.
+    pub rejected: Vec<(Hash, TxError)>,
+}
+
+/// Assembles a block from `candidates` (in priority order) in one pass: each candidate is
+/// executed against the state left by the ones before it and either included or rejected, so
+/// the cost is linear in the number of candidates however many of them are invalid. Stops
+/// before the first candidate that would take the block past `max_txs` or `max_bytes` of
+/// encoded transactions.
+///
+/// Signatures are not checked here: candidates come from a mempool that verified each one at
+/// admission. Every other validator checks them with [`execute_block`], which gives the same
+/// output for [`Built::txs`].
+pub fn build_block<T: AsRef<Tx>>(
+    state: &(impl StateRead + ?Sized),
+    env: &BlockEnv,
+    candidates: impl IntoIterator<Item = T>,
+    max_txs: usize,
+    max_bytes: usize,
+) -> Result<Built> {
+    let (params, chain) = block_context(state, env)?;
+    let mut cache = StateCache::new(state);
+    let mut built = Built::default();
+    let mut receipts = Vec::new();
+    let mut bytes = 0usize;
+    for candidate in candidates {
+        let tx = candidate.as_ref();
+        let size = tx.encode_size();
+        if built.txs.len() == max_txs || bytes + size > max_bytes {
+            break;
+        }
+        match apply_tx(&mut cache, env, &params, &chain, tx)? {
+            Ok(receipt) => {
+                bytes += size;
+                receipts.push(receipt);
+                built.txs.push(tx.clone());
+            }
+            Err(e) => built.rejected.push((tx.hash(), e)),
+        }
+    }
+    built.output = finish_block(cache, env, &params, receipts)?;
+    Ok(built)
+}
+
+/// The parameters and chain id of the block `env` on `state`, after checking its height.
+fn block_context(state: &(impl StateRead + ?Sized), env: &BlockEnv) -> Result<(Params, String)> {
     let params = params(state)?;
     let chain = chain_id(state)?;
     let parent_height = height(state)?;
@@ -193,66 +261,86 @@ pub fn execute_block(
             got: env.height,
         });
     }
-    verify_signatures(txs).map_err(|(index, error)| Error::InvalidTx { index, error })?;
+    Ok((params, chain))
+}
 
-    let mut cache = StateCache::new(state);
-    let mut receipts = Vec::with_capacity(txs.len());
-    for (index, tx) in txs.iter().enumerate() {
-        let invalid = |e: ExecError| match e {
-            ExecError::Tx(error) => Error::InvalidTx { index, error },
-            ExecError::Fatal(e) => e,
-        };
-        admit(&cache, &params, &chain, tx, None).map_err(invalid)?;
-        let sender = tx.sender();
-        let hash = tx.hash();
-        let mut ctx = Ctx {
-            state: &mut cache,
-            env,
-            params: &params,
-            events: Vec::new(),
-        };
-        bank::charge_fee(&mut ctx, &sender, tx.body.fee, &params.bank).map_err(invalid)?;
-        ctx.state.put(nonce_key(&sender), &(tx.body.nonce + 1));
-        ctx.state.commit_tx();
-
-        let outcome = tx
-            .body
-            .messages
-            .iter()
-            .try_for_each(|m| registry::execute(&mut ctx, sender, m));
-        let receipt = match outcome {
-            Ok(()) => {
-                let events = std::mem::take(&mut ctx.events);
-                ctx.state.commit_tx();
-                Receipt {
-                    tx_hash: hash,
-                    success: true,
-                    code: String::new(),
-                    error: String::new(),
-                    fee: tx.body.fee,
-                    events,
-                }
-            }
-            Err(ExecError::Fatal(e)) => return Err(e),
-            Err(ExecError::Tx(e)) => {
-                ctx.state.rollback_tx();
-                Receipt {
-                    tx_hash: hash,
-                    success: false,
-                    code: e.code().into(),
-                    error: e.to_string(),
-                    fee: tx.body.fee,
-                    events: Vec::new(),
-                }
-            }
-        };
-        receipts.push(receipt);
+/// Executes one transaction whose signature was checked. `Ok(Err(_))`: it fails its admission
+/// checks against `cache` and left no trace; `Err(_)`: this node failed.
+fn apply_tx<S: StateRead + ?Sized>(
+    cache: &mut StateCache<'_, S>,
+    env: &BlockEnv,
+    params: &Params,
+    chain: &str,
+    tx: &Tx,
+) -> Result<std::result::Result<Receipt, TxError>> {
+    match admit(cache, params, chain, tx, None) {
+        Ok(()) => {}
+        Err(ExecError::Tx(e)) => return Ok(Err(e)),
+        Err(ExecError::Fatal(e)) => return Err(e),
     }
+    let sender = tx.sender();
+    let hash = tx.hash();
+    let mut ctx = Ctx {
+        state: cache,
+        env,
+        params,
+        events: Vec::new(),
+    };
+    match bank::charge_fee(&mut ctx, &sender, tx.body.fee, &params.bank) {
+        Ok(()) => {}
+        Err(ExecError::Tx(e)) => {
+            ctx.state.rollback_tx();
+            return Ok(Err(e));
+        }
+        Err(ExecError::Fatal(e)) => return Err(e),
+    }
+    ctx.state.put(nonce_key(&sender), &(tx.body.nonce + 1));
+    ctx.state.commit_tx();
 
+    let outcome = tx
+        .body
+        .messages
+        .iter()
+        .try_for_each(|m| registry::execute(&mut ctx, sender, m));
+    Ok(Ok(match outcome {
+        Ok(()) => {
+            let events = std::mem::take(&mut ctx.events);
+            ctx.state.commit_tx();
+            Receipt {
+                tx_hash: hash,
+                success: true,
+                code: String::new(),
+                error: String::new(),
+                fee: tx.body.fee,
+                events,
+            }
+        }
+        Err(ExecError::Fatal(e)) => return Err(e),
+        Err(ExecError::Tx(e)) => {
+            ctx.state.rollback_tx();
+            Receipt {
+                tx_hash: hash,
+                success: false,
+                code: e.code().into(),
+                error: e.to_string(),
+                fee: tx.body.fee,
+                events: Vec::new(),
+            }
+        }
+    }))
+}
+
+/// Runs the block hooks (end of block, end of epoch) and seals the block's output.
+fn finish_block<S: StateRead + ?Sized>(
+    mut cache: StateCache<'_, S>,
+    env: &BlockEnv,
+    params: &Params,
+    receipts: Vec<Receipt>,
+) -> Result<BlockOutput> {
     let mut ctx = Ctx {
         state: &mut cache,
         env,
-        params: &params,
+        params,
         events: Vec::new(),
     };
     registry::end_block(&mut ctx)?;

@@ -5,6 +5,7 @@
 
 mod golden;
 mod liveness;
+mod mempool;
 mod roundtrip;
 #[path = "../../../ledger/tests/it/strategies.rs"]
 mod strategies;

@@ -499,3 +499,50 @@ fn receipts_and_events_survive_the_codec() {
         out.events
     );
 }
+
+#[test]
+fn build_block_skips_invalid_candidates_in_one_pass() {
+    let c = Chain::dev();
+    let (a, b) = (account(0), account(1));
+    let have = c.balance(&addr(&a));
+    // a empties its balance on fees, so its next transaction cannot pay; a pauper cannot pay
+    // at all; b's two transactions and a replayed nonce of b's surround them.
+    let probe = c.tx_with(&a, 0, vec![transfer(addr(&b), Amount(5))], 0);
+    let all = c.tx_with(
+        &a,
+        0,
+        vec![transfer(addr(&b), Amount(5))],
+        have.0 - min_fee_of(&c.params(), &probe).0,
+    );
+    let unpayable = c.tx_with(&a, 1, vec![transfer(addr(&b), Amount(5))], 0);
+    let pauper_tx = c.tx(&pauper(), vec![transfer(addr(&b), Amount(5))]);
+    let b0 = c.tx_with(&b, 0, vec![transfer(addr(&a), Amount(7))], 0);
+    let replay = c.tx_with(&b, 0, vec![transfer(addr(&a), Amount(8))], 0);
+    let b1 = c.tx_with(&b, 1, vec![burn(Amount(1))], 0);
+    let candidates: Vec<std::sync::Arc<Tx>> = [&all, &unpayable, &pauper_tx, &b0, &replay, &b1]
+        .into_iter()
+        .map(|t| std::sync::Arc::new(t.clone()))
+        .collect();
+    let env = c.next_env();
+    let built = execute::build_block(&c.state, &env, candidates.clone(), 100, usize::MAX).unwrap();
+    assert_eq!(built.txs, vec![all.clone(), b0.clone(), b1.clone()]);
+    let rejected: Vec<(Hash, &str)> = built.rejected.iter().map(|(h, e)| (*h, e.code())).collect();
+    assert_eq!(
+        rejected,
+        vec![
+            (unpayable.hash(), "insufficient_balance"),
+            (pauper_tx.hash(), "insufficient_balance"),
+            (replay.hash(), "nonce_too_low"),
+        ]
+    );
+    // Every validator re-executes the included transactions to the same writes and receipts.
+    let again = c.exec(&built.txs).unwrap();
+    assert_eq!(again.writes, built.output.writes);
+    assert_eq!(again.receipts, built.output.receipts);
+    // The limits stop the block before the candidate that would exceed them.
+    let two = execute::build_block(&c.state, &env, candidates.clone(), 2, usize::MAX).unwrap();
+    assert_eq!(two.txs, vec![all.clone(), b0.clone()]);
+    let bytes = all.encode_size() + b0.encode_size();
+    let small = execute::build_block(&c.state, &env, candidates, 100, bytes).unwrap();
+    assert_eq!(small.txs, vec![all, b0]);
+}

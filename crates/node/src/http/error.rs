@@ -108,6 +108,7 @@ impl From<TxError> for ApiError {
         let status = match e {
             TxError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             TxError::MempoolFull => StatusCode::SERVICE_UNAVAILABLE,
+            TxError::SenderLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
             TxError::Duplicate(_) => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         };
