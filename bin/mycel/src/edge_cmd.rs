@@ -319,7 +319,7 @@ pub(crate) async fn run(home: &Home, api: Option<&str>, cmd: EdgeCmd, json: bool
                 None => model_id(tiny).await?,
             };
             let key = accounts::key(home, &opts.from)?;
-            let input_hash = c.put_blob(bytes).await?;
+            let input_hash = c.put_blob(&key, bytes).await?;
             let sent = c
                 .send(
                     &key,

@@ -90,7 +90,7 @@ pub(crate) async fn job(home: &Home, api: Option<&str>, cmd: JobCmd, json: bool)
                     let bytes = std::fs::read(&input).with_context(|| {
                         format!("--input {input:?} is neither a hash nor a readable file")
                     })?;
-                    c.put_blob(bytes).await?
+                    c.put_blob(&key, bytes).await?
                 }
             };
             let msg = Message::Market(market::Msg::PostJob {

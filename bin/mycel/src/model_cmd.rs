@@ -460,8 +460,8 @@ fn print_version(v: &ModelView) {
 }
 
 async fn submit(home: &Home, c: &Client, opts: &TxOpts, draft: Draft, json: bool) -> Result<()> {
-    let r = registration(c, draft).await?;
     let key = accounts::key(home, &opts.from)?;
+    let r = registration(c, &key, draft).await?;
     let (id, kind) = (r.id, r.kind);
     let sent = c
         .send(

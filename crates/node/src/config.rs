@@ -29,8 +29,14 @@ pub struct NodeConfig {
     pub max_block_txs: usize,
     /// Largest number of pending transactions.
     pub mempool_size: usize,
+    /// Largest number of pending transactions of one sender (0: a 50th of `mempool_size`, at
+    /// least 16).
+    pub mempool_per_sender: usize,
     /// Largest HTTP request body, bytes.
     pub max_request_bytes: usize,
+    /// Bytes of blobs one account may upload to this node (uploads are signed by a funded
+    /// account; a blob someone uploaded before costs nothing again).
+    pub blob_quota_bytes: u64,
 }
 
 impl Default for NodeConfig {
@@ -43,7 +49,9 @@ impl Default for NodeConfig {
             leader_timeout_ms: 2_000,
             max_block_txs: 5_000,
             mempool_size: 50_000,
+            mempool_per_sender: 0,
             max_request_bytes: 256 * 1024,
+            blob_quota_bytes: 4 << 30,
         }
     }
 }

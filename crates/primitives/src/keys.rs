@@ -36,6 +36,11 @@ pub fn public_key_from_bytes(bytes: &[u8]) -> Result<PublicKey> {
     decode::<PublicKey>(bytes).map_err(|e| Error::InvalidKey(e.to_string()))
 }
 
+/// Decodes a 64-byte signature.
+pub fn signature_from_bytes(bytes: &[u8]) -> Result<Signature> {
+    decode::<Signature>(bytes).map_err(|e| Error::InvalidKey(e.to_string()))
+}
+
 /// The public key of a signing key.
 pub fn public_key(key: &PrivateKey) -> PublicKey {
     key.public_key()

@@ -68,7 +68,11 @@ impl BlobStore {
         }
         let parent = path.parent().expect("blob paths have a parent");
         std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-        let tmp = parent.join(format!(".{}.{}.tmp", h.to_hex(), std::process::id()));
+        // One temporary file per write: concurrent writers of the same blob (eight uploads of
+        // one body at once) each write their own and the renames replace whole files.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = parent.join(format!(".{}.{}.{n}.tmp", h.to_hex(), std::process::id()));
         let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
         f.write_all(bytes).map_err(|e| io(&tmp, e))?;
         f.sync_all().map_err(|e| io(&tmp, e))?;
@@ -115,6 +119,25 @@ mod tests {
         ));
         std::fs::write(s.path(&h), b"tampered").unwrap();
         assert!(matches!(s.get(&h), Err(Error::CorruptBlob { .. })));
+    }
+
+    #[test]
+    fn concurrent_writes_of_one_blob_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = BlobStore::open(dir.path()).unwrap();
+        let body: Vec<u8> = (0..2_000_000u32).map(|i| (i % 251) as u8).collect();
+        let h = blob_hash(&body);
+        std::thread::scope(|t| {
+            let handles: Vec<_> = (0..8).map(|_| t.spawn(|| s.put(&body))).collect();
+            for handle in handles {
+                assert_eq!(handle.join().unwrap().unwrap(), h);
+            }
+        });
+        assert_eq!(s.get(&h).unwrap(), body);
+        let leftovers = std::fs::read_dir(s.path(&h).parent().unwrap())
+            .unwrap()
+            .count();
+        assert_eq!(leftovers, 1, "temporary files left behind");
     }
 
     #[test]

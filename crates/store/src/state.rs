@@ -10,7 +10,7 @@ use jmt::{
     JellyfishMerkleTree, KeyHash, OwnedValue, Version,
     storage::{LeafNode, Node, NodeKey, TreeReader},
 };
-use mycel_primitives::Hash;
+use mycel_primitives::{Address, Hash};
 use parking_lot::Mutex;
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
 use sha2::Sha256;
@@ -358,6 +358,77 @@ impl Store {
             }
         }
         w.commit().map_err(db)
+    }
+
+    /// Charges an upload of blob `hash` (`size` bytes) to `uploader` within `quota` bytes.
+    /// A blob uploaded before (by anyone) costs nothing again. Returns whether it was charged,
+    /// or the uploader's usage if the upload would exceed the quota (nothing is recorded).
+    pub fn charge_upload(
+        &self,
+        uploader: &Address,
+        hash: &Hash,
+        size: u64,
+        quota: u64,
+    ) -> Result<std::result::Result<bool, u64>> {
+        let w = self.db.begin_write().map_err(db)?;
+        {
+            let mut uploads = w.open_table(BLOB_UPLOADS).map_err(db)?;
+            if uploads.get(hash.0.as_slice()).map_err(db)?.is_some() {
+                return Ok(Ok(false));
+            }
+            let mut usage = w.open_table(BLOB_USAGE).map_err(db)?;
+            let used = usage
+                .get(uploader.0.as_slice())
+                .map_err(db)?
+                .map_or(0, |v| v.value());
+            if used.saturating_add(size) > quota {
+                return Ok(Err(used));
+            }
+            usage
+                .insert(uploader.0.as_slice(), used + size)
+                .map_err(db)?;
+            let mut rec = uploader.0.to_vec();
+            rec.extend_from_slice(&size.to_be_bytes());
+            uploads
+                .insert(hash.0.as_slice(), rec.as_slice())
+                .map_err(db)?;
+        }
+        w.commit().map_err(db)?;
+        Ok(Ok(true))
+    }
+
+    /// Undoes [`Store::charge_upload`] of `hash` (its write failed).
+    pub fn refund_upload(&self, hash: &Hash) -> Result<()> {
+        let w = self.db.begin_write().map_err(db)?;
+        {
+            let mut uploads = w.open_table(BLOB_UPLOADS).map_err(db)?;
+            let rec = uploads
+                .remove(hash.0.as_slice())
+                .map_err(db)?
+                .map(|v| v.value().to_vec());
+            if let Some(rec) = rec.filter(|r| r.len() == 28) {
+                let size = u64::from_be_bytes(rec[20..].try_into().expect("8"));
+                let mut usage = w.open_table(BLOB_USAGE).map_err(db)?;
+                let used = usage.get(&rec[..20]).map_err(db)?.map_or(0, |v| v.value());
+                usage
+                    .insert(&rec[..20], used.saturating_sub(size))
+                    .map_err(db)?;
+            }
+        }
+        w.commit().map_err(db)
+    }
+
+    /// Bytes of blobs `uploader` has uploaded.
+    pub fn upload_usage(&self, uploader: &Address) -> Result<u64> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = match r.open_table(BLOB_USAGE) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+            Err(e) => return Err(db(e)),
+        };
+        Ok(t.get(uploader.0.as_slice())
+            .map_err(db)?
+            .map_or(0, |v| v.value()))
     }
 
     /// Every recorded admitted transaction (encoded).

@@ -117,7 +117,7 @@ async fn api_rejects_bad_input_without_state_change() {
     let r = get("/api/v1/nothing").await.unwrap();
     assert_eq!(r.status(), 404);
     // Blobs: stored by content, verified on the way out, unknown ones are typed errors.
-    let h = c.put_blob(b"some job input".to_vec()).await.unwrap();
+    let h = c.put_blob(&key, b"some job input".to_vec()).await.unwrap();
     assert_eq!(h, mycel_store::blob_hash(b"some job input"));
     assert_eq!(c.get_blob(&h).await.unwrap(), b"some job input");
     assert!(

@@ -59,7 +59,11 @@ impl Client {
     pub fn new(base: &str) -> Client {
         install_crypto();
         Client {
-            base: base.trim_end_matches('/').to_string(),
+            // `127.0.0.1:7700` means the node's plain-HTTP API.
+            base: match base.contains("://") {
+                true => base.trim_end_matches('/').to_string(),
+                false => format!("http://{}", base.trim_end_matches('/')),
+            },
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -187,16 +191,18 @@ impl Client {
         self.get(&format!("/api/v1/txs/{h}")).await
     }
 
-    /// Uploads a blob; returns its address.
-    pub async fn put_blob(&self, bytes: Vec<u8>) -> Result<Hash> {
+    /// Uploads a blob signed by `uploader` (a funded account; the node counts the bytes against
+    /// its quota); returns its address.
+    pub async fn put_blob(&self, uploader: &PrivateKey, bytes: Vec<u8>) -> Result<Hash> {
         let url = format!("{}/api/v1/blobs", self.base);
-        let r = self
+        let mut req = self
             .http
             .post(&url)
-            .header("content-type", "application/octet-stream")
-            .body(bytes)
-            .send()
-            .await;
+            .header("content-type", "application/octet-stream");
+        for (name, value) in crate::http::blobs::upload_headers(uploader, &bytes) {
+            req = req.header(name, value);
+        }
+        let r = req.body(bytes).send().await;
         let s: Submitted = self.parse(&url, r).await?;
         Ok(s.hash)
     }

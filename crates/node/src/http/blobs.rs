@@ -10,24 +10,104 @@ use axum::{
     Json,
     body::Bytes,
     extract::{Path, State},
-    http::header,
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use mycel_primitives::Hash;
+use mycel_primitives::{Address, Hash, PrivateKey, keys};
+use mycel_store::blobs::blob_hash;
 
 /// Largest blob accepted over HTTP.
 pub const MAX_BLOB_BYTES: usize = 64 * 1024 * 1024;
+/// Header naming the uploading account's public key (hex).
+pub const UPLOADER_HEADER: &str = "x-mycel-uploader";
+/// Header carrying the uploader's signature (hex) of the blob's BLAKE3 hash.
+pub const SIGNATURE_HEADER: &str = "x-mycel-signature";
+/// Signature namespace of uploads.
+pub const UPLOAD_NAMESPACE: &[u8] = b"_MYCEL_BLOB_UPLOAD";
 
+/// The headers that sign an upload of `bytes` by `key`.
+pub fn upload_headers(key: &PrivateKey, bytes: &[u8]) -> [(&'static str, String); 2] {
+    let sig = keys::sign(key, UPLOAD_NAMESPACE, &blob_hash(bytes).0);
+    [
+        (UPLOADER_HEADER, hex::encode(keys::public_key(key).as_ref())),
+        (SIGNATURE_HEADER, hex::encode(sig.as_ref())),
+    ]
+}
+
+/// The account that signed an upload of a blob hashing to `hash`.
+fn uploader(headers: &HeaderMap, hash: &Hash) -> Result<Address, ApiError> {
+    let unauthorized = |code: &str, why: String| ApiError::new(StatusCode::UNAUTHORIZED, code, why);
+    let header = |name: &str| -> Result<Vec<u8>, ApiError> {
+        let v = headers.get(name).ok_or_else(|| {
+            unauthorized(
+                "unsigned_upload",
+                format!("uploads are signed: send {UPLOADER_HEADER} and {SIGNATURE_HEADER}"),
+            )
+        })?;
+        hex::decode(v.as_bytes())
+            .map_err(|e| unauthorized("bad_signature", format!("{name} is not hex: {e}")))
+    };
+    let key = keys::public_key_from_bytes(&header(UPLOADER_HEADER)?)
+        .map_err(|e| unauthorized("bad_signature", format!("uploader key: {e}")))?;
+    let sig = keys::signature_from_bytes(&header(SIGNATURE_HEADER)?)
+        .map_err(|e| unauthorized("bad_signature", format!("signature: {e}")))?;
+    if !keys::verify(&key, UPLOAD_NAMESPACE, &hash.0, &sig) {
+        return Err(unauthorized(
+            "bad_signature",
+            format!("the signature is not the uploader's over blob {hash}"),
+        ));
+    }
+    Ok(Address::from_public_key(&key))
+}
+
+/// `POST /api/v1/blobs`: stores a blob uploaded by a funded account within its quota.
 pub(crate) async fn put_blob(
     State(s): State<ApiState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Submitted> {
     let body = body.map_err(body_error)?;
-    let blobs = s.blobs.clone();
-    let hash = tokio::task::spawn_blocking(move || blobs.put(&body))
-        .await
-        .map_err(ApiError::internal)?
+    let hash = blob_hash(&body);
+    let who = uploader(&headers, &hash)?;
+    // A key made for the occasion holds nothing: uploads need an account with a balance.
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    let balance = mycel_ledger::modules::bank::balance(&state, &who).map_err(ApiError::internal)?;
+    if balance.0 == 0 {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "unfunded_uploader",
+            format!("{who} holds no balance; uploads need a funded account"),
+        ));
+    }
+    let size = body.len() as u64;
+    let charged = s
+        .chain
+        .store()
+        .charge_upload(&who, &hash, size, s.blob_quota)
         .map_err(ApiError::internal)?;
+    let charged = match charged {
+        Ok(c) => c,
+        Err(used) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "upload_quota_exceeded",
+                format!(
+                    "{who} has uploaded {used} bytes; {size} more exceed the quota of {}",
+                    s.blob_quota
+                ),
+            ));
+        }
+    };
+    let blobs = s.blobs.clone();
+    let written = tokio::task::spawn_blocking(move || blobs.put_hashed(&hash, &body))
+        .await
+        .map_err(ApiError::internal)?;
+    if let Err(e) = written {
+        if charged {
+            let _ = s.chain.store().refund_upload(&hash);
+        }
+        return Err(ApiError::internal(e));
+    }
     Ok(Json(Submitted { hash }))
 }
 

@@ -52,6 +52,8 @@ pub struct ApiState {
     pub finalized: tokio::sync::watch::Receiver<u64>,
     /// The node's blob store.
     pub blobs: mycel_store::BlobStore,
+    /// Bytes of blobs one account may upload to this node.
+    pub blob_quota: u64,
     /// Where admitted transactions go to be pushed to the other validators.
     pub gossip: Option<futures::channel::mpsc::UnboundedSender<Vec<u8>>>,
 }

@@ -146,7 +146,7 @@ impl Prober {
             let a = self.answer(p).await?;
             if p.job != 0 {
                 // The poster reads the unit's output by the hash the chain records.
-                self.client.put_blob(a.clone()).await?;
+                self.client.put_blob(&self.key, a.clone()).await?;
             }
             devices::reveal(&self.client, &self.key, p.round, &p.device, a).await?;
             self.revealed += 1;

@@ -19,6 +19,7 @@ use mycel_consensus::{
     Chain, Finalizer,
     engine::{self, Timing},
     gossip,
+    mempool::Limits,
 };
 use mycel_primitives::{Address, keys::public_key_from_bytes};
 use mycel_store::Store;
@@ -37,6 +38,15 @@ pub struct RunOptions {
     pub on_ready: Option<Arc<dyn Fn(std::net::SocketAddr) + Send + Sync>>,
     /// Serve the OpenAI-compatible gateway on the API port.
     pub gateway: bool,
+}
+
+/// The mempool's bounds from `config.toml`.
+fn mempool_limits(cfg: &crate::config::NodeConfig) -> Limits {
+    let mut limits = Limits::new(cfg.mempool_size);
+    if cfg.mempool_per_sender > 0 {
+        limits.max_per_sender = cfg.mempool_per_sender;
+    }
+    limits
 }
 
 /// Runs the node in `home` until the process is stopped.
@@ -69,7 +79,7 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         store,
         &genesis,
         cfg.max_block_txs,
-        cfg.mempool_size,
+        mempool_limits(&cfg),
     )?);
     let head = chain.head()?;
     info!(target: "mycel::node", height = head.height, root = %head.root, "store opened");
@@ -245,6 +255,7 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             }),
             finalized: finalized_rx,
             blobs,
+            blob_quota: cfg.blob_quota_bytes,
             gossip: Some(gossip_tx),
         };
         let app = http::router(state, cfg.max_request_bytes, gateway.map(|g| g.router()));

@@ -122,11 +122,11 @@ pub async fn register(
             let bytes = store
                 .get(&chunk.hash)
                 .map_err(|err| invalid(format!("record {} of {}", e.id, m.root), err))?;
-            c.put_blob(bytes).await?;
+            c.put_blob(key, bytes).await?;
         }
     }
-    let signatures_blob = c.put_blob(table.to_bytes()).await?;
-    let manifest_blob = c.put_blob(m.to_bytes()).await?;
+    let signatures_blob = c.put_blob(key, table.to_bytes()).await?;
+    let manifest_blob = c.put_blob(key, m.to_bytes()).await?;
     let msg = Message::Data(data::Msg::RegisterDataset(Box::new(ledger_registration(
         m,
         manifest_blob,

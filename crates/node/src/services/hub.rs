@@ -16,7 +16,7 @@ use mycel_ml::{
     hf::{self, BaseModelRelation, License, ModelCard},
     registry::{ModelId, ModelStore},
 };
-use mycel_primitives::Hash;
+use mycel_primitives::{Hash, PrivateKey};
 use std::path::Path;
 
 fn invalid(what: impl Into<String>, why: impl std::fmt::Display) -> Error {
@@ -65,8 +65,13 @@ pub fn read_card(p: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Uploads the card, a custom licence's text and an adapter file, and builds the registration.
-pub async fn registration(c: &Client, d: Draft) -> Result<model::Registration> {
+/// Uploads the card, a custom licence's text and an adapter file (signed by `uploader`), and
+/// builds the registration.
+pub async fn registration(
+    c: &Client,
+    uploader: &PrivateKey,
+    d: Draft,
+) -> Result<model::Registration> {
     if !model::valid_license(&d.license) {
         return Err(invalid(
             format!("licence {:?}", d.license),
@@ -74,7 +79,7 @@ pub async fn registration(c: &Client, d: Draft) -> Result<model::Registration> {
         ));
     }
     let license_text = match d.license_text {
-        Some(text) => c.put_blob(text).await?,
+        Some(text) => c.put_blob(uploader, text).await?,
         None if d.license.contains("LicenseRef-") => {
             return Err(invalid(
                 format!("licence {}", d.license),
@@ -86,12 +91,12 @@ pub async fn registration(c: &Client, d: Draft) -> Result<model::Registration> {
     let (card, card_bytes) = match d.card {
         Some(bytes) => {
             let n = bytes.len() as u32;
-            (c.put_blob(bytes).await?, n)
+            (c.put_blob(uploader, bytes).await?, n)
         }
         None => (Hash::ZERO, 0),
     };
     if let Identified::Adapter { bytes, .. } = &d.found {
-        c.put_blob(bytes.clone()).await?;
+        c.put_blob(uploader, bytes.clone()).await?;
     }
     Ok(model::Registration {
         id: d.found.id(),

@@ -47,10 +47,20 @@ pub async fn start_node(dir: &std::path::Path) -> (Home, Client) {
 
 /// [`start_node`], with the OpenAI-compatible gateway on its port when `gateway`.
 pub async fn start_node_with(dir: &std::path::Path, gateway: bool) -> (Home, Client) {
+    start_node_configured(dir, gateway, |_| {}).await
+}
+
+/// [`start_node_with`], with `config.toml` changed by `configure`.
+pub async fn start_node_configured(
+    dir: &std::path::Path,
+    gateway: bool,
+    configure: impl FnOnce(&mut mycel_node::config::NodeConfig),
+) -> (Home, Client) {
     let home = Home(dir.join("home"));
     let mut opts = InitOptions::default();
     opts.config.api_addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     opts.config.p2p_addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    configure(&mut opts.config);
     init(&home, &opts).unwrap();
     let (tx, rx) = mpsc::channel();
     let node_home = home.clone();

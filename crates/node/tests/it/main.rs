@@ -1,6 +1,7 @@
 //! The worker role against a real in-process node: batch jobs and chat sessions.
 
 mod agent;
+mod blobs;
 mod common;
 mod gateway;
 mod http;

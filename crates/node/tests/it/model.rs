@@ -115,7 +115,10 @@ async fn a_settled_finetune_becomes_a_served_adapter_with_a_verifiable_lineage()
 
     // A fine-tune on the base: when it settles, the chain registers its adapter as a child.
     let data = c
-        .put_blob(b"{\"text\": \"zq zq zq zq zq zq zq zq zq zq\"}\n".to_vec())
+        .put_blob(
+            &owner,
+            b"{\"text\": \"zq zq zq zq zq zq zq zq zq zq\"}\n".to_vec(),
+        )
         .await
         .unwrap();
     let r = send_tx(
@@ -177,7 +180,7 @@ async fn a_settled_finetune_becomes_a_served_adapter_with_a_verifiable_lineage()
         .unwrap();
     assert!(offer.models.contains(&adapter));
     let prompts = c
-        .put_blob(b"{\"prompt\": \"zq\"}\n".to_vec())
+        .put_blob(&owner, b"{\"prompt\": \"zq\"}\n".to_vec())
         .await
         .unwrap();
     let params = r#"{"max_tokens":8}"#;

@@ -57,7 +57,10 @@ async fn worker_runs_an_assigned_job_once_and_is_paid() {
     // Nothing assigned yet.
     assert_eq!(worker.step().await.unwrap(), 0);
 
-    let input = client.put_blob(b"hello\nworld".to_vec()).await.unwrap();
+    let input = client
+        .put_blob(&poster, b"hello\nworld".to_vec())
+        .await
+        .unwrap();
     let post = Message::Market(market::Msg::PostJob {
         kind: JobKind::Dedup,
         model: MODEL,

@@ -310,7 +310,10 @@ impl<R: JobRunner> Worker<R> {
         let input = self.client.job_input(job).await?;
         info!(target: "mycel::worker", job = job.id, kind = ?job.kind, input = %job.input, "running job");
         let runner_out = tokio::task::block_in_place(|| self.runner.run(job, &input))?;
-        let output = self.client.put_blob(runner_out.bytes.clone()).await?;
+        let output = self
+            .client
+            .put_blob(&self.key, runner_out.bytes.clone())
+            .await?;
         let leaves = trace::leaves(&runner_out);
         self.send(Message::Market(market::Msg::CommitResult {
             job: job.id,
