@@ -45,6 +45,17 @@ pub(crate) struct AddrArgs {
 pub(crate) struct NodeArgs {
     #[command(flatten)]
     pub(crate) addrs: AddrArgs,
+    /// Override the home's role: `validator` (votes) or `full` (follows the chain, serves the API).
+    #[arg(long, value_parser = parse_role)]
+    pub(crate) role: Option<mycel_node::config::Role>,
+}
+
+fn parse_role(s: &str) -> Result<mycel_node::config::Role, String> {
+    match s {
+        "validator" => Ok(mycel_node::config::Role::Validator),
+        "full" => Ok(mycel_node::config::Role::Full),
+        _ => Err(format!("{s:?}: `validator` or `full`")),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -70,6 +81,9 @@ pub(crate) struct TestnetArgs {
     /// Number of validators.
     #[arg(long, default_value_t = 4)]
     pub(crate) validators: usize,
+    /// Number of full nodes (after the validators: node<validators>, …).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) full_nodes: usize,
     /// Node i listens on base-port + 2i (API) and base-port + 2i + 1 (p2p).
     #[arg(long, default_value_t = 7710)]
     pub(crate) base_port: u16,

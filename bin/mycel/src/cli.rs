@@ -180,6 +180,7 @@ pub fn run(cli: Cli) -> Result<()> {
             RunOptions {
                 api_addr: a.addrs.api_addr,
                 p2p_addr: a.addrs.p2p_addr,
+                role: a.role,
                 on_ready: None,
                 gateway: true,
             },
@@ -193,7 +194,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 force: a.force,
                 ..Default::default()
             };
-            let t = mycel_node::init::init_testnet(&a.dir, a.validators, a.base_port, &opts)?;
+            let t = mycel_node::init::init_testnet(
+                &a.dir,
+                a.validators,
+                a.full_nodes,
+                a.base_port,
+                &opts,
+            )?;
             if cli.global.json {
                 print_json(&t);
             } else {

@@ -266,6 +266,11 @@ pub fn participants(keys: &[PublicKey]) -> commonware_utils::ordered::Set<Public
     commonware_utils::ordered::Set::from_iter_dedup(keys.iter().cloned())
 }
 
+/// The scheme of a node that follows `participants` without signing (a full node).
+pub fn verifier_scheme(participants: commonware_utils::ordered::Set<PublicKey>) -> Scheme {
+    Scheme::verifier(NAMESPACE, participants)
+}
+
 /// The signing scheme of validator `signer` among `participants`; `None` if it is not one.
 pub fn signer_scheme(
     participants: commonware_utils::ordered::Set<PublicKey>,

@@ -11,15 +11,28 @@ pub struct Peer {
     pub address: SocketAddr,
 }
 
+/// What a node does in consensus.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Votes and proposes (its key must be in the validator set).
+    #[default]
+    Validator,
+    /// Follows the chain without voting: verifies every finalized block, serves the API.
+    Full,
+}
+
 /// `config.toml`. Every field has a default; flags override the file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct NodeConfig {
+    /// What this node does in consensus.
+    pub role: Role,
     /// HTTP API listen address.
     pub api_addr: SocketAddr,
     /// p2p listen address.
     pub p2p_addr: SocketAddr,
-    /// Other validators.
+    /// Other nodes (validators and full nodes).
     pub peers: Vec<Peer>,
     /// Idle chains get a block this often, milliseconds.
     pub heartbeat_ms: u64,
@@ -42,6 +55,7 @@ pub struct NodeConfig {
 impl Default for NodeConfig {
     fn default() -> Self {
         NodeConfig {
+            role: Role::Validator,
             api_addr: "127.0.0.1:7700".parse().expect("valid"),
             p2p_addr: "127.0.0.1:7701".parse().expect("valid"),
             peers: Vec::new(),

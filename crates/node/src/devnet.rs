@@ -220,6 +220,7 @@ pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'sta
             api_addr: o.api_addr,
             p2p_addr: o.p2p_addr,
             on_ready: Some(ready),
+            role: None,
             gateway: true,
         },
     )

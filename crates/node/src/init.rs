@@ -115,12 +115,14 @@ pub struct Testnet {
     pub genesis: Genesis,
 }
 
-/// Creates `validators` homes under `dir` that share one genesis and know each other as peers.
-/// Node `i` listens on `127.0.0.1:base_port + 2i` (API) and `base_port + 2i + 1` (p2p). Every
-/// home holds the same funded `dev*` keys.
+/// Creates `validators` validator homes and then `full_nodes` full-node homes under `dir` that
+/// share one genesis and know each other as peers. Node `i` listens on
+/// `127.0.0.1:base_port + 2i` (API) and `base_port + 2i + 1` (p2p). Every home holds the same
+/// funded `dev*` keys; a full node's own key is its p2p identity, not a genesis validator.
 pub fn init_testnet(
     dir: &std::path::Path,
     validators: usize,
+    full_nodes: usize,
     base_port: u16,
     opts: &InitOptions,
 ) -> Result<Testnet> {
@@ -130,7 +132,8 @@ pub fn init_testnet(
             why: "at least one".into(),
         });
     }
-    let homes: Vec<Home> = (0..validators)
+    let nodes = validators + full_nodes;
+    let homes: Vec<Home> = (0..nodes)
         .map(|i| Home(dir.join(format!("node{i}"))))
         .collect();
     for h in &homes {
@@ -177,6 +180,7 @@ pub fn init_testnet(
             .collect(),
         validators: vkeys
             .iter()
+            .take(validators)
             .map(|k| GenesisValidator {
                 public_key: k.public_key.clone(),
                 stake: Amount::from_myc(10_000),
@@ -194,7 +198,12 @@ pub fn init_testnet(
         let mut cfg = opts.config.clone();
         cfg.api_addr = addr(port(i, 0)?);
         cfg.p2p_addr = addr(port(i, 1)?);
-        cfg.peers = (0..validators)
+        cfg.role = if i < validators {
+            crate::config::Role::Validator
+        } else {
+            crate::config::Role::Full
+        };
+        cfg.peers = (0..nodes)
             .filter(|j| *j != i)
             .map(|j| {
                 Ok(crate::config::Peer {

@@ -4,6 +4,7 @@ use crate::{
     Error, Home, Result,
     error::io,
     http::{self, ApiState},
+    config::Role,
     keystore::Keystore,
     roles::gateway::{Gateway, GatewayConfig},
 };
@@ -34,6 +35,8 @@ pub struct RunOptions {
     pub api_addr: Option<std::net::SocketAddr>,
     /// p2p address.
     pub p2p_addr: Option<std::net::SocketAddr>,
+    /// Role, overriding `config.toml`'s.
+    pub role: Option<Role>,
     /// Called once the API is listening, with its address.
     pub on_ready: Option<Arc<dyn Fn(std::net::SocketAddr) + Send + Sync>>,
     /// Serve the OpenAI-compatible gateway on the API port.
@@ -64,10 +67,11 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         .private_key()?;
     let me = key.public_key();
     let validators = genesis.validator_keys()?;
-    if !validators.contains(&me) {
+    let role = opts.role.unwrap_or(cfg.role);
+    if role == Role::Validator && !validators.contains(&me) {
         return Err(Error::Invalid {
             what: "validator key".into(),
-            why: "this node's key is not a genesis validator (full nodes are not supported yet)"
+            why: "this node's key is not a genesis validator; run it as a full node (`--role full`, or `role = \"full\"` in config.toml)"
                 .into(),
         });
     }
@@ -208,10 +212,17 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         }));
 
         let participants = engine::participants(&validators);
-        let scheme = engine::signer_scheme(participants, key).ok_or_else(|| Error::Invalid {
-            what: "validator key".into(),
-            why: "not a participant".into(),
-        })?;
+        // A full node runs the same engine with a scheme that verifies but never signs: it
+        // checks every certificate and re-executes every block, and never votes.
+        let scheme = match role {
+            Role::Validator => {
+                engine::signer_scheme(participants, key).ok_or_else(|| Error::Invalid {
+                    what: "validator key".into(),
+                    why: "not a participant".into(),
+                })?
+            }
+            Role::Full => engine::verifier_scheme(participants),
+        };
         let handles = engine::start(
             ctx.child("engine"),
             "mycel",
@@ -264,7 +275,7 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
                 tracing::error!(target: "mycel::api", error = %e, "api server stopped");
             }
         });
-        info!(target: "mycel::node", api = %bound, p2p = %cfg.p2p_addr, "node running");
+        info!(target: "mycel::node", api = %bound, p2p = %cfg.p2p_addr, ?role, "node running");
         if let Some(f) = &opts.on_ready {
             f(bound);
         }
