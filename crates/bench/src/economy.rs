@@ -375,6 +375,7 @@ impl Sim {
             time_ms: self.height * 100,
             // No consensus here: validator liveness is not what this simulation measures.
             certified: None,
+            equivocations: Vec::new(),
         };
         let out = execute_block(&self.state, &env, txs)?;
         self.state.apply(&out.writes);

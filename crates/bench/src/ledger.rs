@@ -124,6 +124,7 @@ pub fn ledger(args: &LedgerBenchArgs) -> Result<()> {
             parent: parent.hash(),
             time_ms: (parent.height + 1) * 100,
             certified: None,
+            equivocations: Vec::new(),
         };
         let t = Instant::now();
         let out = execute_block(&snapshot, &env, chunk)?;

@@ -83,6 +83,7 @@ pub fn market(args: &MarketBenchArgs) -> Result<()> {
             parent: mycel_primitives::Hash([height as u8; 32]),
             time_ms: height * 100,
             certified: None,
+            equivocations: Vec::new(),
         };
         let t = Instant::now();
         let out = execute_block(state, &env, txs)?;

@@ -186,6 +186,11 @@ impl<E: Clock + Metrics + Spawner + rand::CryptoRng> Application<E> for App {
             warn!(target: "mycel::consensus", height = b.height, certified = c.height, "certificate signatures do not verify");
             return false;
         }
+        // Forged evidence would slash an honest validator.
+        if !self.chain.verify_evidence(&mut rt, b) {
+            warn!(target: "mycel::consensus", height = b.height, "evidence signatures do not verify");
+            return false;
+        }
         match self.chain.verify(b) {
             Ok(()) => true,
             Err(Error::UnknownParent(_)) => false,

@@ -4,8 +4,13 @@
 
 use commonware_codec::{Buf, EncodeSize, Error as CodecError, RangeCfg, Read, Write};
 use commonware_consensus::{
-    Heightable,
-    simplex::{scheme::ed25519::Scheme, types::Finalization},
+    Epochable, Heightable, Viewable,
+    simplex::{
+        scheme::ed25519::Scheme,
+        types::{
+            Attributable, ConflictingFinalize, ConflictingNotarize, Finalization, NullifyFinalize,
+        },
+    },
     types::Height,
 };
 use commonware_cryptography::Digestible;
@@ -67,6 +72,103 @@ impl Read for Certificate {
     }
 }
 
+/// Most equivocation proofs one block carries.
+pub const MAX_EVIDENCE: usize = 16;
+
+/// Proof that a validator signed two conflicting votes in one view, as Simplex reports it: two
+/// notarizes or two finalizes of different proposals, or a nullify and a finalize. Anyone can
+/// check it against the participants' keys; the ledger slashes and tombstones the signer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    /// Two notarizes of different proposals in one round.
+    Notarize(ConflictingNotarize<Scheme, Digest>),
+    /// Two finalizes of different proposals in one round.
+    Finalize(ConflictingFinalize<Scheme, Digest>),
+    /// A nullify and a finalize in one round.
+    NullifyFinalize(NullifyFinalize<Scheme, Digest>),
+}
+
+impl Evidence {
+    /// Index of the offender among the epoch's participants.
+    pub fn signer(&self) -> u32 {
+        match self {
+            Evidence::Notarize(e) => e.signer().get(),
+            Evidence::Finalize(e) => e.signer().get(),
+            Evidence::NullifyFinalize(e) => e.signer().get(),
+        }
+    }
+
+    /// The epoch of the votes.
+    pub fn epoch(&self) -> u64 {
+        match self {
+            Evidence::Notarize(e) => e.epoch().get(),
+            Evidence::Finalize(e) => e.epoch().get(),
+            Evidence::NullifyFinalize(e) => e.epoch().get(),
+        }
+    }
+
+    /// The view of the votes.
+    pub fn view(&self) -> u64 {
+        match self {
+            Evidence::Notarize(e) => e.view().get(),
+            Evidence::Finalize(e) => e.view().get(),
+            Evidence::NullifyFinalize(e) => e.view().get(),
+        }
+    }
+
+    /// True when both votes carry valid signatures of the offender under `verifier`.
+    pub fn verify<R: rand::CryptoRng>(&self, rng: &mut R, verifier: &Scheme) -> bool {
+        let s = &commonware_parallel::Sequential;
+        match self {
+            Evidence::Notarize(e) => e.verify(rng, verifier, s),
+            Evidence::Finalize(e) => e.verify(rng, verifier, s),
+            Evidence::NullifyFinalize(e) => e.verify(rng, verifier, s),
+        }
+    }
+}
+
+impl Write for Evidence {
+    fn write(&self, buf: &mut impl bytes::BufMut) {
+        match self {
+            Evidence::Notarize(e) => {
+                0u8.write(buf);
+                e.write(buf);
+            }
+            Evidence::Finalize(e) => {
+                1u8.write(buf);
+                e.write(buf);
+            }
+            Evidence::NullifyFinalize(e) => {
+                2u8.write(buf);
+                e.write(buf);
+            }
+        }
+    }
+}
+
+impl EncodeSize for Evidence {
+    fn encode_size(&self) -> usize {
+        1 + match self {
+            Evidence::Notarize(e) => e.encode_size(),
+            Evidence::Finalize(e) => e.encode_size(),
+            Evidence::NullifyFinalize(e) => e.encode_size(),
+        }
+    }
+}
+
+impl Read for Evidence {
+    type Cfg = ();
+    fn read_cfg(buf: &mut impl Buf, _: &()) -> Result<Self, CodecError> {
+        // Decoding checks the structure: same signer and round, different proposals.
+        Ok(match u8::read_cfg(buf, &())? {
+            0 => Evidence::Notarize(ConflictingNotarize::read_cfg(buf, &())?),
+            1 => Evidence::Finalize(ConflictingFinalize::read_cfg(buf, &())?),
+            2 => Evidence::NullifyFinalize(NullifyFinalize::read_cfg(buf, &())?),
+            t => return Err(CodecError::InvalidEnum(t)),
+        })
+    }
+}
+
 /// A block header, as a light client holds it: its digest is the block's.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Header {
@@ -85,6 +187,9 @@ pub struct Header {
     /// The encoded certificate the block carries, if any.
     #[serde(with = "hex_opt", default)]
     pub certificate: Option<Vec<u8>>,
+    /// The encoded equivocation evidence the block carries, if any.
+    #[serde(with = "hex_opt", default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Vec<u8>>,
 }
 
 impl Header {
@@ -99,6 +204,12 @@ impl Header {
         h.extend_from_slice(&self.tx_root.0);
         if let Some(c) = &self.certificate {
             h.extend_from_slice(c);
+        }
+        // After the self-delimiting certificate, a marker and the evidence's hash (blocks
+        // without evidence keep their digests).
+        if let Some(e) = &self.evidence {
+            h.extend_from_slice(b"/evidence/");
+            h.extend_from_slice(&hash(Domain::Block, e).0);
         }
         hash(Domain::Block, &h)
     }
@@ -140,6 +251,8 @@ pub struct Block {
     pub certificate: Option<Certificate>,
     /// Transactions, in execution order.
     pub txs: Vec<Tx>,
+    /// Proofs of equivocation by validators (at most [`MAX_EVIDENCE`]).
+    pub evidence: Vec<Evidence>,
     digest: Digest,
 }
 
@@ -184,10 +297,18 @@ impl Block {
             tx_root,
             certificate,
             txs,
+            evidence: Vec::new(),
             digest: Digest([0; 32]),
         };
         b.digest = Digest(b.header_hash().0);
         b
+    }
+
+    /// This block carrying `evidence` (its digest recomputed).
+    pub fn with_evidence(mut self, evidence: Vec<Evidence>) -> Block {
+        self.evidence = evidence;
+        self.digest = Digest(self.header_hash().0);
+        self
     }
 
     /// The header preimage: fixed fields, then the encoded certificate if there is one (so a
@@ -209,6 +330,11 @@ impl Block {
             certificate: self.certificate.as_ref().map(|c| {
                 let mut v = Vec::new();
                 c.write(&mut v);
+                v
+            }),
+            evidence: (!self.evidence.is_empty()).then(|| {
+                let mut v = Vec::new();
+                self.evidence.write(&mut v);
                 v
             }),
         }
@@ -235,12 +361,25 @@ impl Write for Block {
         self.state_root.write(buf);
         self.certificate.write(buf);
         self.txs.write(buf);
+        // Blocks without evidence encode as they did before blocks could carry it.
+        if !self.evidence.is_empty() {
+            self.evidence.write(buf);
+        }
     }
 }
 
 impl EncodeSize for Block {
     fn encode_size(&self) -> usize {
-        32 + 8 + 8 + 20 + 32 + self.certificate.encode_size() + self.txs.encode_size()
+        32 + 8
+            + 8
+            + 20
+            + 32
+            + self.certificate.encode_size()
+            + self.txs.encode_size()
+            + match self.evidence.is_empty() {
+                true => 0,
+                false => self.evidence.encode_size(),
+            }
     }
 }
 
@@ -255,6 +394,10 @@ impl Read for Block {
         let state_root = Hash::read_cfg(buf, &())?;
         let certificate = Option::<Certificate>::read_cfg(buf, &())?;
         let txs = Vec::<Tx>::read_cfg(buf, &(RangeCfg::new(0..=*max_txs), ()))?;
+        let evidence = match buf.has_remaining() {
+            true => Vec::<Evidence>::read_cfg(buf, &(RangeCfg::new(1..=MAX_EVIDENCE), ()))?,
+            false => Vec::new(),
+        };
         // The digest is recomputed, never taken from the wire.
         Ok(Block::with_certificate(
             parent,
@@ -264,7 +407,8 @@ impl Read for Block {
             state_root,
             certificate,
             txs,
-        ))
+        )
+        .with_evidence(evidence))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::{
     Error, Result,
-    block::{self, Block, Certificate, Digest, to_hash},
+    block::{self, Block, Certificate, Digest, Evidence, MAX_EVIDENCE, to_hash},
     engine::{NAMESPACE, participants},
     mempool::{Limits, Mempool},
 };
@@ -13,7 +13,7 @@ use commonware_parallel::Sequential;
 use mycel_ledger::{
     Receipt, Tx, TxError,
     events::encode_events,
-    execute::{BlockEnv, Certified, build_block, execute_block, execute_genesis},
+    execute::{BlockEnv, Certified, Equivocation, build_block, execute_block, execute_genesis},
     genesis::{Genesis, Params},
     modules::staking,
 };
@@ -57,6 +57,9 @@ pub struct Chain {
     verifier: Scheme,
     /// Address of each participant, by its index in certificate signer bitmaps.
     signers: Vec<Address>,
+    /// Equivocation evidence reported by this node's consensus engine and not yet finalized,
+    /// by offender.
+    evidence: Mutex<BTreeMap<Address, Evidence>>,
 }
 
 impl Chain {
@@ -114,6 +117,7 @@ impl Chain {
             max_block_txs,
             verifier: Scheme::verifier(NAMESPACE, participants),
             signers,
+            evidence: Mutex::new(BTreeMap::new()),
         };
         chain.restore_mempool()?;
         Ok(chain)
@@ -354,6 +358,62 @@ impl Chain {
             .verify(rng, &self.verifier, &Sequential)
     }
 
+    /// Records equivocation evidence the consensus engine found (it verified both votes);
+    /// the next block this node proposes carries it. Evidence against an unknown signer or of
+    /// another epoch is ignored.
+    pub fn report_evidence(&self, evidence: Evidence) {
+        let Some(&offender) = self.signers.get(evidence.signer() as usize) else {
+            return;
+        };
+        if evidence.epoch() != 0 {
+            return;
+        }
+        info!(target: "mycel::consensus", %offender, view = evidence.view(), "equivocation detected");
+        self.evidence.lock().entry(offender).or_insert(evidence);
+    }
+
+    /// Number of equivocation proofs waiting to be included.
+    pub fn pending_evidence(&self) -> usize {
+        self.evidence.lock().len()
+    }
+
+    /// The ledger's view of a block's evidence: each proof's offender (a participant of this
+    /// chain's epoch), at most [`MAX_EVIDENCE`] and no offender twice. Signatures are checked
+    /// separately ([`Chain::verify_evidence`]).
+    pub fn equivocations(&self, evidence: &[Evidence]) -> Result<Vec<Equivocation>> {
+        let bad = |why: String| Error::InvalidBlock(format!("evidence: {why}"));
+        if evidence.len() > MAX_EVIDENCE {
+            return Err(bad(format!(
+                "{} proofs, above {MAX_EVIDENCE}",
+                evidence.len()
+            )));
+        }
+        let mut out: Vec<Equivocation> = Vec::with_capacity(evidence.len());
+        for e in evidence {
+            if e.epoch() != 0 {
+                return Err(bad(format!("epoch {}", e.epoch())));
+            }
+            let validator = *self
+                .signers
+                .get(e.signer() as usize)
+                .ok_or_else(|| bad(format!("unknown signer {}", e.signer())))?;
+            if out.iter().any(|o| o.validator == validator) {
+                return Err(bad(format!("{validator} named twice")));
+            }
+            out.push(Equivocation {
+                validator,
+                epoch: e.epoch(),
+                view: e.view(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Checks the signatures of every proof `block` carries against the participants.
+    pub fn verify_evidence<R: rand::CryptoRng>(&self, rng: &mut R, block: &Block) -> bool {
+        block.evidence.iter().all(|e| e.verify(rng, &self.verifier))
+    }
+
     /// True when transactions wait that a block on `parent` could include.
     pub fn has_candidates(&self, parent: &Digest) -> bool {
         let exclude = {
@@ -402,12 +462,29 @@ impl Chain {
         let budget = MAX_BLOCK_BYTES
             - BLOCK_HEADER_BYTES
             - certificate.as_ref().map_or(0, EncodeSize::encode_size);
+        // Evidence against validators not yet tombstoned on this chain.
+        let evidence: Vec<Evidence> = {
+            let pool = self.evidence.lock();
+            let mut v = Vec::new();
+            for (offender, e) in pool.iter() {
+                if v.len() == MAX_EVIDENCE {
+                    break;
+                }
+                if !staking::tombstoned(&snapshot, offender)? {
+                    v.push(e.clone());
+                }
+            }
+            v
+        };
+        let equivocations = self.equivocations(&evidence)?;
+        let budget = budget.saturating_sub(evidence.iter().map(EncodeSize::encode_size).sum());
         let env = BlockEnv {
             height: parent.height + 1,
             proposer,
             parent: to_hash(&parent.digest()),
             time_ms: timestamp_ms.max(parent.timestamp_ms),
             certified,
+            equivocations,
         };
         let candidates = self.mempool.lock().candidates(self.max_block_txs, &exclude);
         let built = build_block(&snapshot, &env, candidates, self.max_block_txs, budget)?;
@@ -431,7 +508,8 @@ impl Chain {
             layer.root,
             certificate,
             txs,
-        );
+        )
+        .with_evidence(evidence);
         self.pending.lock().insert(
             b.digest(),
             Pending {
@@ -487,6 +565,7 @@ impl Chain {
             parent: to_hash(&block.parent),
             time_ms: block.timestamp_ms,
             certified,
+            equivocations: self.equivocations(&block.evidence)?,
         };
         let out = execute_block(&snapshot, &env, &block.txs)?;
         let layer = snapshot.apply(out.writes)?;
@@ -558,6 +637,19 @@ impl Chain {
             );
         }
         self.store.remove_pending_txs(&done)?;
+        if !block.evidence.is_empty() {
+            let state = self.store.snapshot(&[])?;
+            let mut pool = self.evidence.lock();
+            let mut punished = Vec::new();
+            for offender in pool.keys() {
+                if staking::tombstoned(&state, offender)? {
+                    punished.push(*offender);
+                }
+            }
+            for o in punished {
+                pool.remove(&o);
+            }
+        }
         self.pending
             .lock()
             .retain(|_, p| p.block.height > block.height);

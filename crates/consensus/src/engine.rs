@@ -64,6 +64,30 @@ pub fn channel_quota(channel: u64) -> commonware_runtime::Quota {
         .allow_burst(std::num::NonZeroU32::new(burst).expect("nonzero"))
 }
 
+/// Takes the equivocation evidence Simplex reports (it verified both votes) into the chain's
+/// evidence pool; every other activity goes to marshal alone.
+#[derive(Clone)]
+pub struct EvidenceReporter {
+    chain: Arc<Chain>,
+}
+
+impl commonware_consensus::Reporter for EvidenceReporter {
+    type Activity = simplex::types::Activity<Scheme, crate::block::Digest>;
+
+    fn report(&mut self, activity: Self::Activity) -> commonware_actor::Feedback {
+        use crate::block::Evidence;
+        use simplex::types::Activity;
+        let evidence = match activity {
+            Activity::ConflictingNotarize(e) => Evidence::Notarize(e),
+            Activity::ConflictingFinalize(e) => Evidence::Finalize(e),
+            Activity::NullifyFinalize(e) => Evidence::NullifyFinalize(e),
+            _ => return commonware_actor::Feedback::Ok,
+        };
+        self.chain.report_evidence(evidence);
+        commonware_actor::Feedback::Ok
+    }
+}
+
 /// Timing of one validator.
 #[derive(Clone, Debug)]
 pub struct Timing {
@@ -194,6 +218,9 @@ where
     )
     .await;
 
+    let evidence = EvidenceReporter {
+        chain: chain.clone(),
+    };
     let app = App::new(chain, mailbox.clone(), &me, timing.heartbeat);
     let wrapper = Inline::new(context.child("inline"), app, mailbox, epocher);
     let engine = simplex::Engine::new(
@@ -204,7 +231,7 @@ where
             blocker,
             automaton: wrapper.clone(),
             relay: wrapper.clone(),
-            reporter: wrapper,
+            reporter: commonware_consensus::Reporters::from((wrapper, evidence)),
             strategy: Sequential,
             partition: format!("{partition}-simplex"),
             mailbox_size: NZUsize!(1_024),

@@ -264,6 +264,10 @@ pub enum Error {
     /// chain: the block is invalid.
     #[error("invalid certificate: {0}")]
     InvalidCertificate(String),
+    /// The block names equivocation evidence the ledger refuses (a validator already
+    /// tombstoned): the block is invalid.
+    #[error("invalid evidence: {0}")]
+    InvalidEvidence(String),
     /// Reading state failed.
     #[error(transparent)]
     Store(#[from] mycel_store::Error),

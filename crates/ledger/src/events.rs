@@ -35,6 +35,8 @@ pub mod attr {
     pub const EMISSION: &str = "emission";
     /// `epoch`.
     pub const EPOCH: &str = "epoch";
+    /// A consensus view.
+    pub const VIEW: &str = "view";
     /// `fee`.
     pub const FEE: &str = "fee";
     /// `fees`.

@@ -32,6 +32,21 @@ pub struct BlockEnv {
     /// if the proposer included one: the evidence of liveness that validator rewards and
     /// downtime jailing are based on.
     pub certified: Option<Certified>,
+    /// Validators proven (by the consensus layer, from two conflicting signed votes) to have
+    /// equivocated, as the proposer put the evidence into the block: each is slashed and
+    /// tombstoned. Naming one already tombstoned makes the block invalid.
+    pub equivocations: Vec<Equivocation>,
+}
+
+/// A validator caught signing two conflicting votes in one view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Equivocation {
+    /// The offender.
+    pub validator: Address,
+    /// The consensus epoch of the conflicting votes.
+    pub epoch: u64,
+    /// Their view.
+    pub view: u64,
 }
 
 /// The signers of the finalization certificate of the block at `height`, as carried by a later
@@ -369,6 +384,7 @@ pub fn execute_genesis(genesis: &Genesis) -> Result<BlockOutput> {
         parent: Hash::ZERO,
         time_ms: 0,
         certified: None,
+        equivocations: Vec::new(),
     };
     let params = genesis.params.clone();
     let mut ctx = Ctx {

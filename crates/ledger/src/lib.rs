@@ -41,6 +41,8 @@ pub mod tx;
 
 pub use error::{Error, ExecError, ExecResult, Result, TxError};
 pub use events::{Event, Receipt};
-pub use execute::{BlockEnv, BlockOutput, Built, build_block, check_tx, execute_block};
+pub use execute::{
+    BlockEnv, BlockOutput, Built, Equivocation, build_block, check_tx, execute_block,
+};
 pub use modules::Message;
 pub use tx::{TX_NAMESPACE, Tx, TxBody};

@@ -255,3 +255,71 @@ fn forged_or_mismatched_certificates_make_a_block_invalid() {
     assert_eq!(b3.certificate, None);
     chain.verify(&b3).unwrap();
 }
+
+/// Two notarizes by validator `i` in view `view` of different payloads, signed under
+/// `namespace`.
+fn conflicting(namespace: &[u8], i: usize, view: u64) -> mycel_consensus::block::Evidence {
+    use commonware_consensus::simplex::types::{ConflictingNotarize, Notarize};
+    let scheme = Scheme::signer(namespace, participants(), dev_key("validator", i)).unwrap();
+    let round = Round::new(Epoch::zero(), View::new(view));
+    let a = Proposal::new(round, View::new(view - 1), Digest([1; 32]));
+    let b = Proposal::new(round, View::new(view - 1), Digest([2; 32]));
+    mycel_consensus::block::Evidence::Notarize(ConflictingNotarize::new(
+        Notarize::sign(&scheme, a).unwrap(),
+        Notarize::sign(&scheme, b).unwrap(),
+    ))
+}
+
+#[test]
+fn evidence_slashes_once_and_forgeries_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open(&dir);
+    let proposer = validator(0);
+    // A proof reported by the engine goes into the next block; the ledger slashes validator 2.
+    chain.report_evidence(conflicting(engine::NAMESPACE, 2, 5));
+    assert_eq!(chain.pending_evidence(), 1);
+    let b1 = chain
+        .build(chain.genesis_block(), proposer, 1, None)
+        .unwrap();
+    assert_eq!(b1.evidence.len(), 1);
+    assert!(chain.verify_evidence(&mut rng(), &b1));
+    // The evidence is part of the encoding and the digest.
+    let back = mycel_consensus::block::decode(&mycel_consensus::block::encode(&b1)).unwrap();
+    assert_eq!(back, b1);
+    assert_ne!(b1.clone().with_evidence(vec![]).digest(), b1.digest());
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = open(&other_dir);
+    other.verify(&b1).unwrap();
+    chain.finalize(&b1).unwrap();
+    assert_eq!(
+        chain.pending_evidence(),
+        0,
+        "finalized evidence leaves the pool"
+    );
+    assert!(staking::tombstoned(&chain.finalized_state().unwrap(), &validator(2)).unwrap());
+    // Reported again, it is not included again (the offender is tombstoned).
+    chain.report_evidence(conflicting(engine::NAMESPACE, 2, 9));
+    let b2 = chain.build(&b1, proposer, 2, None).unwrap();
+    assert!(b2.evidence.is_empty());
+    // A block naming it again is invalid.
+    let replay = b2
+        .clone()
+        .with_evidence(vec![conflicting(engine::NAMESPACE, 2, 9)]);
+    assert!(matches!(chain.verify(&replay), Err(Error::Ledger(_))));
+
+    // Forgeries: signatures under another namespace do not verify; the same offender twice,
+    // or more proofs than a block may carry, are refused before execution.
+    let forged = b2
+        .clone()
+        .with_evidence(vec![conflicting(b"_OTHER_CHAIN", 1, 4)]);
+    assert!(!chain.verify_evidence(&mut rng(), &forged));
+    let twice = vec![
+        conflicting(engine::NAMESPACE, 1, 4),
+        conflicting(engine::NAMESPACE, 1, 6),
+    ];
+    assert!(chain.equivocations(&twice).is_err());
+    let many: Vec<_> = (0..=mycel_consensus::block::MAX_EVIDENCE as u64)
+        .map(|v| conflicting(engine::NAMESPACE, 1, v + 2))
+        .collect();
+    assert!(chain.equivocations(&many).is_err());
+}

@@ -3,6 +3,7 @@
 //! partition that heals and a restart that catches up; and golden vectors and property tests of
 //! the block codec.
 
+mod byzantine;
 mod golden;
 mod liveness;
 mod mempool;
@@ -47,14 +48,36 @@ fn spawn_validator(
     dir: PathBuf,
     seen: Seen,
 ) -> Validator {
+    spawn_node(
+        ctx,
+        oracle,
+        dev_key("validator", i),
+        true,
+        genesis,
+        dir,
+        seen,
+    )
+}
+
+/// Starts a node with key `sk`: a validator (`signer`, `sk` must be a participant) or a full
+/// node that follows without signing.
+fn spawn_node(
+    ctx: &deterministic::Context,
+    oracle: &Oracle<PublicKey, deterministic::Context>,
+    sk: commonware_cryptography::ed25519::PrivateKey,
+    signer: bool,
+    genesis: Genesis,
+    dir: PathBuf,
+    seen: Seen,
+) -> Validator {
     let oracle = oracle.clone();
     let slot: Arc<Mutex<Option<Arc<Chain>>>> = Arc::new(Mutex::new(None));
     let slot_task = slot.clone();
+    let name = hex::encode(&sk.public_key().as_ref()[..4]);
     let handle = ctx
-        .child("validator")
-        .with_attribute("index", i)
+        .child("node")
+        .with_attribute("key", &name)
         .spawn(move |ctx| async move {
-            let sk = dev_key("validator", i);
             let pk = sk.public_key();
             let control = oracle.control(pk.clone());
             let quota = Quota::per_second(NZU32!(100_000));
@@ -73,14 +96,17 @@ fn spawn_validator(
             let chain = Arc::new(Chain::open(store, &genesis, 1_000, 10_000).expect("open chain"));
             *slot_task.lock() = Some(chain.clone());
             let participants = engine::participants(&genesis.validator_keys().unwrap());
-            let scheme = engine::signer_scheme(participants, sk).expect("participant");
+            let scheme = match signer {
+                true => engine::signer_scheme(participants, sk).expect("participant"),
+                false => engine::verifier_scheme(participants),
+            };
             let record = seen.clone();
             let finalizer = Finalizer::new(chain.clone()).with_hook(Arc::new(move |b| {
                 record.lock().insert(b.height, (b.hash(), b.state_root));
             }));
             let handles = engine::start(
                 ctx.child("node"),
-                &format!("v{i}"),
+                &format!("n{name}"),
                 chain,
                 scheme,
                 pk,

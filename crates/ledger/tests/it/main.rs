@@ -114,6 +114,7 @@ impl Chain {
                 height: h - 1,
                 signers: self.signers.clone(),
             }),
+            equivocations: Vec::new(),
         }
     }
 

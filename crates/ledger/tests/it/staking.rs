@@ -549,3 +549,56 @@ fn jail_blocks_bonding_and_validator_set_until_unjailed() {
             .contains(&(who, Amount::from_myc(1_000)))
     );
 }
+
+#[test]
+fn equivocation_slashes_tombstones_and_is_paid_for_once() {
+    let mut c = Chain::new(genesis_with(2, |p| p.rewards.epoch_length = 5));
+    let offender = c.validator(1);
+    let bonded = stake(&c, &offender, Role::Validator);
+    let supply = c.supply();
+    let evidence = mycel_ledger::Equivocation {
+        validator: offender,
+        epoch: 0,
+        view: 3,
+    };
+    let mut env = c.next_env();
+    env.equivocations = vec![evidence.clone()];
+    let out = execute_block(&c.state, &env, &[]).unwrap();
+    let cut = Amount(bonded.0 * staking_mod::EQUIVOCATION_SLASH_BPS as u128 / 10_000);
+    let e = out
+        .events
+        .iter()
+        .find(|e| e.kind == "staking.equivocation")
+        .expect("an equivocation event");
+    assert_eq!(attr(e, "address"), offender.to_string());
+    assert_eq!(attr(e, "amount"), cut.0.to_string());
+    c.state.apply(&out.writes);
+    c.height += 1;
+    c.time_ms += c.step_ms;
+    // The cut is burned (supply conserved: what left the stake left the supply), the
+    // validator is jailed for good and out of the next set.
+    assert_eq!(
+        stake(&c, &offender, Role::Validator),
+        Amount(bonded.0 - cut.0)
+    );
+    assert_eq!(c.supply(), Amount(supply.0 - cut.0));
+    assert!(staking_mod::tombstoned(&c.state, &offender).unwrap());
+    assert_eq!(
+        account_view(&c.state, &offender).unwrap().jailed_until,
+        Some(u64::MAX)
+    );
+    c.run_to(4);
+    let next: Vec<Address> = staking_mod::validator_set(&c.state, 1)
+        .unwrap()
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(next, vec![c.validator(0)]);
+    // The same evidence again (or any for a tombstoned validator) makes the block invalid.
+    let mut env = c.next_env();
+    env.equivocations = vec![evidence];
+    assert!(matches!(
+        execute_block(&c.state, &env, &[]),
+        Err(Error::InvalidEvidence(_))
+    ));
+}

@@ -6,6 +6,8 @@ pub const BOND: &str = "staking.bond";
 /// `staking.downtime`: a validator signed too few of its epoch's certified blocks (followed by
 /// `staking.jail`).
 pub const DOWNTIME: &str = "staking.downtime";
+/// A validator was slashed and tombstoned for signing conflicting votes.
+pub const EQUIVOCATION: &str = "staking.equivocation";
 /// `staking.jail`.
 pub const JAIL: &str = "staking.jail";
 /// `staking.slash`.

@@ -110,6 +110,7 @@ impl Module for Staking {
     /// height.
     fn end_block<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
         record_signatures(ctx)?;
+        punish_equivocations(ctx)?;
         let prefix = key(UNBOND, &[&ctx.env.height.to_be_bytes()]);
         let epoch = ctx.epoch();
         for (k, v) in ctx.state.scan_prefix(&prefix)? {
@@ -202,6 +203,50 @@ fn record_signatures<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<
     let n = ctx.state.get::<u64>(&k)?.unwrap_or(0);
     ctx.state.put(k, &(n + 1));
     ctx.state.put(LAST_CERTIFIED.to_vec(), &c.height);
+    Ok(())
+}
+
+/// Share of its validator stake, in basis points, that a validator proven to have equivocated
+/// loses (burned); it is also jailed for good (tombstoned), like a double-signer in Cosmos.
+pub const EQUIVOCATION_SLASH_BPS: u16 = 500;
+
+/// True when `addr` was slashed for equivocation.
+pub fn tombstoned(state: &(impl StateRead + ?Sized), addr: &Address) -> Result<bool> {
+    Ok(crate::state::read::<u64>(state, &key(TOMBSTONE, &[&addr.0]))?.is_some())
+}
+
+/// Slashes and tombstones the equivocating validators the block names. The consensus layer
+/// checked the evidence (two conflicting votes, both signed by the validator); the ledger
+/// refuses a block that names a validator twice or one already tombstoned, so the same
+/// evidence is never paid for twice.
+fn punish_equivocations<S: StateRead + ?Sized>(ctx: &mut Ctx<'_, '_, S>) -> Result<()> {
+    let equivocations = ctx.env.equivocations.clone();
+    for e in &equivocations {
+        if tombstoned(ctx.state, &e.validator)? {
+            return Err(crate::Error::InvalidEvidence(format!(
+                "{} is already tombstoned",
+                e.validator
+            )));
+        }
+        ctx.state.put(key(TOMBSTONE, &[&e.validator.0]), &e.view);
+        let cut = slash(
+            ctx,
+            &e.validator,
+            Role::Validator,
+            EQUIVOCATION_SLASH_BPS,
+            "equivocation",
+        )?;
+        jail(ctx, &e.validator, u64::MAX);
+        ctx.emit(
+            events::EQUIVOCATION,
+            &[
+                (attr::ADDRESS, e.validator.to_string()),
+                (attr::EPOCH, e.epoch.to_string()),
+                (attr::VIEW, e.view.to_string()),
+                (attr::AMOUNT, cut.0.to_string()),
+            ],
+        );
+    }
     Ok(())
 }
 

@@ -11,6 +11,8 @@ pub(super) const TOTAL: &[u8] = b"staking/total/";
 pub(super) const UNBOND: &[u8] = b"staking/unbond/";
 
 pub(super) const JAIL: &[u8] = b"staking/jail/";
+/// Validators slashed for equivocation, never to validate again: address → view of the votes.
+pub(super) const TOMBSTONE: &[u8] = b"staking/tombstone/";
 
 pub(super) const VALSET: &[u8] = b"staking/valset/";
 
