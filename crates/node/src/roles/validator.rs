@@ -2,9 +2,9 @@
 
 use crate::{
     Error, Home, Result,
+    config::Role,
     error::io,
     http::{self, ApiState},
-    config::Role,
     keystore::Keystore,
     roles::gateway::{Gateway, GatewayConfig},
 };
