@@ -300,6 +300,7 @@ fn apply_tx<S: StateRead + ?Sized>(
         env,
         params,
         events: Vec::new(),
+        signer: Some(tx.body.sender.clone()),
     };
     match bank::charge_fee(&mut ctx, &sender, tx.body.fee, &params.bank) {
         Ok(()) => {}
@@ -357,6 +358,7 @@ fn finish_block<S: StateRead + ?Sized>(
         env,
         params,
         events: Vec::new(),
+        signer: None,
     };
     registry::end_block(&mut ctx)?;
     let len = params.rewards.epoch_length.max(1);
@@ -392,6 +394,7 @@ pub fn execute_genesis(genesis: &Genesis) -> Result<BlockOutput> {
         env: &env,
         params: &params,
         events: Vec::new(),
+        signer: None,
     };
     let fail = |what: &str, e: ExecError| match e {
         ExecError::Tx(e) => Error::Genesis(format!("{what}: {e}")),
@@ -401,10 +404,13 @@ pub fn execute_genesis(genesis: &Genesis) -> Result<BlockOutput> {
         bank::mint(&mut ctx, &a.address, a.balance).map_err(|e| fail("account", e))?;
     }
     for v in &genesis.validators {
-        let addr = Address::from_public_key(&v.key()?);
+        let key = v.key()?;
+        let addr = Address::from_public_key(&key);
         bank::mint(&mut ctx, &addr, v.stake).map_err(|e| fail("validator", e))?;
+        ctx.signer = Some(key);
         staking::genesis_bond(&mut ctx, &addr, staking::Role::Validator, v.stake)
             .map_err(|e| fail("validator", e))?;
+        ctx.signer = None;
     }
     ctx.state.put_raw(
         PARAMS.to_vec(),

@@ -34,6 +34,8 @@ pub struct Ctx<'c, 'a, S: StateRead + ?Sized> {
     pub params: &'c Params,
     /// Events emitted so far by the current transaction or hook.
     pub events: Vec<Event>,
+    /// The public key that signed the transaction being executed (`None` in block hooks).
+    pub signer: Option<mycel_primitives::PublicKey>,
 }
 
 impl<S: StateRead + ?Sized> Ctx<'_, '_, S> {

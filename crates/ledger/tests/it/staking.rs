@@ -393,6 +393,36 @@ fn bonded_validator_joins_next_epochs_set() {
         staking_mod::validator_set(&c.state, 0).unwrap(),
         vec![(v0, Amount::from_myc(10_000))]
     );
+    // Consensus reads each member's key from state: the genesis validator's, and the key that
+    // signed the bond; a worker's bond records none.
+    assert_eq!(
+        staking_mod::consensus_key(&c.state, &who).unwrap(),
+        Some(a.public_key())
+    );
+    assert_eq!(
+        staking_mod::consensus_key(&c.state, &v0).unwrap(),
+        Some(c.genesis.validators[0].key().unwrap())
+    );
+    assert_eq!(
+        staking_mod::consensus_key(&c.state, &addr(&account(1))).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_set_that_would_be_empty_carries_over() {
+    let mut c = Chain::new(genesis_with(1, |p| {
+        p.rewards.epoch_length = 5;
+        p.staking.unbonding_delay = 1;
+    }));
+    let v0 = c.validator(0);
+    hook(&mut c, |ctx| staking_mod::jail(ctx, &v0, 1_000));
+    c.run_to(4);
+    assert_eq!(
+        staking_mod::validator_set(&c.state, 1).unwrap(),
+        vec![(v0, Amount::from_myc(10_000))],
+        "no one would validate epoch 1"
+    );
 }
 
 #[test]
@@ -452,6 +482,7 @@ fn hook<T>(
         env: &env,
         params: &params,
         events: Vec::new(),
+        signer: None,
     };
     let t = f(&mut ctx);
     let events = std::mem::take(&mut ctx.events);

@@ -43,6 +43,16 @@ impl Module for Staking {
                 bank::transfer(ctx, &sender, &pool(), *amount)?;
                 ctx.state.set_amount(k, new);
                 add_total(ctx, *role, *amount, true)?;
+                // A validator votes with the key that signs its transactions: consensus reads
+                // the epoch's participant keys from here.
+                if *role == Role::Validator
+                    && let Some(signer) = &ctx.signer
+                {
+                    ctx.state.put_raw(
+                        key(CONSENSUS_KEY, &[&sender.0]),
+                        signer.as_ref().to_vec(),
+                    );
+                }
                 ctx.emit(
                     events::BOND,
                     &[
@@ -158,6 +168,14 @@ impl Module for Staking {
         }
         candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         candidates.truncate(ctx.params.staking.max_validators as usize);
+        // A chain without validators could never finalize again: if everyone left or was
+        // jailed, the current set carries over.
+        if candidates.is_empty() {
+            candidates = validator_set(ctx.state, epoch)?
+                .into_iter()
+                .map(|(a, s)| (s, a))
+                .collect();
+        }
         let next = epoch + 1;
         for (stake, addr) in &candidates {
             ctx.state
@@ -303,13 +321,20 @@ fn add_total<S: StateRead + ?Sized>(
     Ok(())
 }
 
-/// Bonds stake directly (genesis), moving it from the account's balance.
+/// Bonds stake directly (genesis), moving it from the account's balance; a validator's
+/// consensus key is recorded.
 pub fn genesis_bond<S: StateRead + ?Sized>(
     ctx: &mut Ctx<'_, '_, S>,
     addr: &Address,
     role: Role,
     amount: Amount,
 ) -> ExecResult {
+    if role == Role::Validator
+        && let Some(signer) = &ctx.signer
+    {
+        ctx.state
+            .put_raw(key(CONSENSUS_KEY, &[&addr.0]), signer.as_ref().to_vec());
+    }
     bank::transfer(ctx, addr, &pool(), amount)?;
     let k = stake_key(addr, role);
     let new = ctx.state.amount(&k)?.checked_add(amount)?;

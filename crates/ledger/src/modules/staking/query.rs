@@ -63,6 +63,20 @@ pub fn jailed_until(state: &(impl StateRead + ?Sized), addr: &Address) -> Result
     crate::state::read::<u64>(state, &key(JAIL, &[&addr.0]))
 }
 
+/// The consensus key `addr` bonded as a validator with, if it did.
+pub fn consensus_key(
+    state: &(impl StateRead + ?Sized),
+    addr: &Address,
+) -> Result<Option<mycel_primitives::PublicKey>> {
+    let k = key(CONSENSUS_KEY, &[&addr.0]);
+    match state.get(&k)? {
+        None => Ok(None),
+        Some(b) => mycel_primitives::keys::public_key_from_bytes(&b)
+            .map(Some)
+            .map_err(|e| crate::state::corrupt(&k, e)),
+    }
+}
+
 /// The validator set of `epoch`: (address, stake), in address order.
 pub fn validator_set(
     state: &(impl StateRead + ?Sized),

@@ -15,6 +15,8 @@ pub(super) const JAIL: &[u8] = b"staking/jail/";
 pub(super) const TOMBSTONE: &[u8] = b"staking/tombstone/";
 
 pub(super) const VALSET: &[u8] = b"staking/valset/";
+/// Consensus public key of each account that bonded as a validator: address → 32 bytes.
+pub(super) const CONSENSUS_KEY: &[u8] = b"staking/key/";
 
 /// `staking/signed/<epoch BE><addr>` → finalization certificates of the epoch's blocks the
 /// validator signed (u64).
