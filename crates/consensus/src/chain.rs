@@ -8,7 +8,7 @@ use crate::{
     mempool::{Limits, Mempool},
 };
 use commonware_consensus::{Epochable, simplex::scheme::ed25519::Scheme, types::Epoch};
-use commonware_cryptography::Digestible;
+use commonware_cryptography::{Digestible, ed25519::PublicKey};
 use commonware_parallel::Sequential;
 use mycel_ledger::{
     Receipt, Tx, TxError,
@@ -44,6 +44,19 @@ struct Pending {
     events: Vec<mycel_ledger::Event>,
 }
 
+/// The validators of one consensus epoch, as the ledger fixed them at the end of the epoch
+/// before (the genesis set for epoch 0).
+pub struct EpochSet {
+    /// The epoch.
+    pub epoch: u64,
+    /// Their consensus keys, in the engine's participant order.
+    pub participants: commonware_utils::ordered::Set<PublicKey>,
+    /// Address of each participant, by its index in signer bitmaps.
+    pub addresses: Vec<Address>,
+    /// Verifies the epoch's votes and certificates.
+    pub verifier: Scheme,
+}
+
 /// The node's view of the chain.
 pub struct Chain {
     store: Arc<Store>,
@@ -53,10 +66,13 @@ pub struct Chain {
     pending: Mutex<BTreeMap<Digest, Pending>>,
     mempool: Mutex<Mempool>,
     max_block_txs: usize,
-    /// Verifies the finalization certificates blocks carry (the genesis participants).
-    verifier: Scheme,
-    /// Address of each participant, by its index in certificate signer bitmaps.
-    signers: Vec<Address>,
+    /// Blocks per consensus epoch (the ledger's epoch length).
+    epoch_length: u64,
+    /// Genesis validators' keys, for chains whose state predates recorded consensus keys.
+    genesis_keys: BTreeMap<Address, PublicKey>,
+    /// The participant sets of the epochs looked up so far (a set never changes once its
+    /// epoch's previous one is finalized).
+    epochs: Mutex<BTreeMap<u64, Arc<EpochSet>>>,
     /// Equivocation evidence reported by this node's consensus engine and not yet finalized,
     /// by offender.
     evidence: Mutex<BTreeMap<Address, Evidence>>,
@@ -105,8 +121,17 @@ impl Chain {
                 b
             }
         };
-        let participants = participants(&genesis.validator_keys()?);
-        let signers = participants.iter().map(Address::from_public_key).collect();
+        if genesis.params.rewards.epoch_length < 2 {
+            return Err(Error::InvalidBlock(
+                "epoch_length must be at least 2 (an epoch holds at least one block after its boundary)"
+                    .into(),
+            ));
+        }
+        let genesis_keys = genesis
+            .validator_keys()?
+            .into_iter()
+            .map(|k| (Address::from_public_key(&k), k))
+            .collect();
         let chain = Chain {
             store,
             chain_id: genesis.chain_id.clone(),
@@ -115,8 +140,9 @@ impl Chain {
             pending: Mutex::new(BTreeMap::new()),
             mempool: Mutex::new(Mempool::new(mempool.into())),
             max_block_txs,
-            verifier: Scheme::verifier(NAMESPACE, participants),
-            signers,
+            epoch_length: genesis.params.rewards.epoch_length,
+            genesis_keys,
+            epochs: Mutex::new(BTreeMap::new()),
             evidence: Mutex::new(BTreeMap::new()),
         };
         chain.restore_mempool()?;
@@ -153,6 +179,61 @@ impl Chain {
             info!(target: "mycel::mempool", restored, "re-admitted acknowledged transactions");
         }
         Ok(())
+    }
+
+    /// Blocks per consensus epoch.
+    pub fn epoch_length(&self) -> u64 {
+        self.epoch_length
+    }
+
+    /// The epoch of the block at `height` (genesis is in epoch 0).
+    pub fn epoch_of(&self, height: u64) -> u64 {
+        height / self.epoch_length
+    }
+
+    /// Height of the last block of `epoch`: once it is finalized, the next epoch's set votes.
+    pub fn last_of(&self, epoch: u64) -> u64 {
+        (epoch + 1) * self.epoch_length - 1
+    }
+
+    /// The validators of `epoch`, from the finalized state; `None` while the block that fixes
+    /// them (the last of the epoch before) is not finalized here.
+    pub fn epoch_set(&self, epoch: u64) -> Result<Option<Arc<EpochSet>>> {
+        if let Some(s) = self.epochs.lock().get(&epoch) {
+            return Ok(Some(s.clone()));
+        }
+        if epoch > 0 && self.head()?.height < self.last_of(epoch - 1) {
+            return Ok(None);
+        }
+        let state = self.finalized_state()?;
+        let members = staking::validator_set(&state, epoch)?;
+        if members.is_empty() {
+            return Ok(None);
+        }
+        let mut keys = Vec::with_capacity(members.len());
+        for (addr, _) in members {
+            let key = match staking::consensus_key(&state, &addr)? {
+                Some(k) => k,
+                None => self.genesis_keys.get(&addr).cloned().ok_or_else(|| {
+                    Error::InvalidBlock(format!("validator {addr} of epoch {epoch} has no key"))
+                })?,
+            };
+            keys.push(key);
+        }
+        let participants = participants(&keys);
+        let set = Arc::new(EpochSet {
+            epoch,
+            addresses: participants.iter().map(Address::from_public_key).collect(),
+            verifier: Scheme::verifier(NAMESPACE, participants.clone()),
+            participants,
+        });
+        let mut epochs = self.epochs.lock();
+        epochs.insert(epoch, set.clone());
+        // Old sets are only needed for certificates near a boundary.
+        while epochs.len() > 8 {
+            epochs.pop_first();
+        }
+        Ok(Some(set))
     }
 
     /// The store.
@@ -315,9 +396,17 @@ impl Chain {
                 c.height
             )));
         }
-        if c.finalization.epoch() != Epoch::zero() {
-            return Err(bad(format!("epoch {}", c.finalization.epoch())));
+        let epoch = self.epoch_of(c.height);
+        if c.finalization.epoch() != Epoch::new(epoch) {
+            return Err(bad(format!(
+                "epoch {} for height {} of epoch {epoch}",
+                c.finalization.epoch(),
+                c.height
+            )));
         }
+        let set = self
+            .epoch_set(epoch)?
+            .ok_or_else(|| bad(format!("epoch {epoch}'s validators are not known yet")))?;
         let ancestor = self
             .ancestor_at(*parent, c.height)?
             .ok_or(Error::UnknownParent(*parent))?;
@@ -328,16 +417,16 @@ impl Chain {
             )));
         }
         let bitmap = &c.finalization.certificate.signers;
-        if bitmap.len() != self.signers.len() {
+        if bitmap.len() != set.addresses.len() {
             return Err(bad(format!(
                 "{} signer slots for {} participants",
                 bitmap.len(),
-                self.signers.len()
+                set.addresses.len()
             )));
         }
         let signers = bitmap
             .iter()
-            .map(|p| self.signers.get(p.get() as usize).copied())
+            .map(|p| set.addresses.get(p.get() as usize).copied())
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| bad("unknown signer".into()))?;
         Ok(Certified {
@@ -346,26 +435,37 @@ impl Chain {
         })
     }
 
-    /// Checks the signatures of `certificate` against the participants (a quorum of valid
-    /// finalize signatures over its proposal).
+    /// Checks the signatures of `certificate` against the participants of its epoch (a quorum
+    /// of valid finalize signatures over its proposal).
     pub fn verify_certificate<R: rand::CryptoRng>(
         &self,
         rng: &mut R,
         certificate: &Certificate,
     ) -> bool {
-        certificate
-            .finalization
-            .verify(rng, &self.verifier, &Sequential)
+        match self.epoch_set(certificate.finalization.epoch().get()) {
+            Ok(Some(set)) => certificate
+                .finalization
+                .verify(rng, &set.verifier, &Sequential),
+            _ => false,
+        }
     }
 
     /// Records equivocation evidence the consensus engine found (it verified both votes);
     /// the next block this node proposes carries it. Evidence against an unknown signer or of
     /// another epoch is ignored.
     pub fn report_evidence(&self, evidence: Evidence) {
-        let Some(&offender) = self.signers.get(evidence.signer() as usize) else {
+        let Ok(Some(set)) = self.epoch_set(evidence.epoch()) else {
             return;
         };
-        if evidence.epoch() != 0 {
+        let Some(&offender) = set.addresses.get(evidence.signer() as usize) else {
+            return;
+        };
+        // A late report of an offender already punished would sit in the pool forever.
+        if self
+            .finalized_state()
+            .and_then(|s| Ok(staking::tombstoned(&s, &offender)?))
+            .unwrap_or(false)
+        {
             return;
         }
         info!(target: "mycel::consensus", %offender, view = evidence.view(), "equivocation detected");
@@ -390,11 +490,11 @@ impl Chain {
         }
         let mut out: Vec<Equivocation> = Vec::with_capacity(evidence.len());
         for e in evidence {
-            if e.epoch() != 0 {
-                return Err(bad(format!("epoch {}", e.epoch())));
-            }
-            let validator = *self
-                .signers
+            let set = self
+                .epoch_set(e.epoch())?
+                .ok_or_else(|| bad(format!("epoch {} is not known here", e.epoch())))?;
+            let validator = *set
+                .addresses
                 .get(e.signer() as usize)
                 .ok_or_else(|| bad(format!("unknown signer {}", e.signer())))?;
             if out.iter().any(|o| o.validator == validator) {
@@ -411,7 +511,13 @@ impl Chain {
 
     /// Checks the signatures of every proof `block` carries against the participants.
     pub fn verify_evidence<R: rand::CryptoRng>(&self, rng: &mut R, block: &Block) -> bool {
-        block.evidence.iter().all(|e| e.verify(rng, &self.verifier))
+        block
+            .evidence
+            .iter()
+            .all(|e| match self.epoch_set(e.epoch()) {
+                Ok(Some(set)) => e.verify(rng, &set.verifier),
+                _ => false,
+            })
     }
 
     /// True when transactions wait that a block on `parent` could include.

@@ -11,10 +11,12 @@ use commonware_consensus::{
     types::{Epoch, FixedEpocher, ViewDelta},
 };
 use commonware_cryptography::{
-    Digested, Digestible, Sha256, certificate::ConstantProvider, certificate::Verifier as _,
-    ed25519::PublicKey,
+    Digested, Digestible, Sha256, certificate::Verifier as _, ed25519::PublicKey,
 };
-use commonware_p2p::{Blocker, Provider, Receiver, Sender};
+use commonware_p2p::{
+    Blocker, Provider, Receiver, Sender,
+    utils::mux::{MuxHandle, Muxer},
+};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
 use commonware_storage::archive::immutable;
@@ -118,16 +120,67 @@ impl Default for Timing {
 /// A (sender, receiver) pair of one p2p channel.
 pub type ChannelPair<S, R> = (S, R);
 
-/// Starts one validator's consensus stack and returns the task handles.
+/// The signing scheme of each epoch, for marshal (which verifies certificates of any epoch)
+/// and the per-epoch Simplex engines: a signer where this node's key is among the epoch's
+/// participants, a verifier otherwise (and for a full node, which has no signing key).
+#[derive(Clone)]
+pub struct EpochSchemes {
+    chain: Arc<Chain>,
+    signer: Option<commonware_cryptography::ed25519::PrivateKey>,
+}
+
+impl EpochSchemes {
+    /// The schemes `chain`'s epochs give the holder of `signer`.
+    pub fn new(
+        chain: Arc<Chain>,
+        signer: Option<commonware_cryptography::ed25519::PrivateKey>,
+    ) -> Self {
+        EpochSchemes { chain, signer }
+    }
+
+    /// The scheme of `epoch`, and whether it signs; `None` while its set is not known.
+    pub fn scheme(&self, epoch: u64) -> Option<(Scheme, bool)> {
+        let set = self.chain.epoch_set(epoch).ok()??;
+        if let Some(key) = &self.signer
+            && let Some(s) = Scheme::signer(NAMESPACE, set.participants.clone(), key.clone())
+        {
+            return Some((s, true));
+        }
+        Some((set.verifier.clone(), false))
+    }
+}
+
+impl commonware_cryptography::certificate::Provider for EpochSchemes {
+    type Scope = Epoch;
+    type Scheme = Scheme;
+
+    fn scoped(&self, epoch: Epoch) -> Option<commonware_cryptography::certificate::Scoped<Scheme>> {
+        use commonware_cryptography::certificate::Scoped;
+        let (scheme, signs) = self.scheme(epoch.get())?;
+        Some(match signs {
+            true => Scoped::scheme(Arc::new(scheme)),
+            false => Scoped::verifier(Arc::new(scheme)),
+        })
+    }
+}
+
+/// Starts one node's consensus stack and returns the task handles.
 ///
-/// `partition` prefixes every storage partition of marshal and Simplex (unique per validator on
-/// a shared storage backend). `signer` must be one of the participants.
+/// `partition` prefixes every storage partition of marshal and Simplex (unique per node on a
+/// shared storage backend). `signer` is the node's consensus key (`None` for a full node): in
+/// each epoch whose validator set includes it the node votes, otherwise it follows.
+///
+/// One Simplex instance runs per epoch, on its own subchannel of the vote, certificate and
+/// resolver channels. When the last block of epoch `e` is finalized here, the instance of `e`
+/// stops and one for `e + 1` starts with the set the ledger fixed in that block, from that
+/// block (the next epoch's genesis). Marshal spans epochs and verifies each epoch's
+/// certificates with that epoch's set.
 #[allow(clippy::too_many_arguments)]
 pub async fn start<E, S, R, B, P>(
     context: E,
     partition: &str,
     chain: Arc<Chain>,
-    scheme: Scheme,
+    signer: Option<commonware_cryptography::ed25519::PrivateKey>,
     me: PublicKey,
     timing: Timing,
     finalizer: Finalizer,
@@ -193,13 +246,16 @@ where
         backfill_channel,
     );
 
-    let epocher = FixedEpocher::new(NZU64!(u64::MAX));
+    let schemes = EpochSchemes::new(chain.clone(), signer);
+    let epocher = FixedEpocher::new(
+        std::num::NonZeroU64::new(chain.epoch_length()).expect("epoch length checked at open"),
+    );
     let (marshal, mailbox, _floor) = Marshal::init(
         context.child("marshal"),
         finalizations,
         finalized_blocks,
         marshal::Config {
-            provider: ConstantProvider::<Scheme, Epoch>::new(scheme.clone()),
+            provider: schemes.clone(),
             epocher: epocher.clone(),
             start: Start::Genesis(genesis),
             partition_prefix: format!("{partition}-marshal"),
@@ -221,45 +277,217 @@ where
     let evidence = EvidenceReporter {
         chain: chain.clone(),
     };
-    let app = App::new(chain, mailbox.clone(), &me, timing.heartbeat);
-    let wrapper = Inline::new(context.child("inline"), app, mailbox, epocher);
-    let engine = simplex::Engine::new(
-        context.child("simplex"),
-        simplex::config::Config {
-            scheme,
-            elector: RoundRobin::<Sha256>::default(),
-            blocker,
-            automaton: wrapper.clone(),
-            relay: wrapper.clone(),
-            reporter: commonware_consensus::Reporters::from((wrapper, evidence)),
-            strategy: Sequential,
-            partition: format!("{partition}-simplex"),
-            mailbox_size: NZUsize!(1_024),
-            epoch: Epoch::zero(),
-            floor: Floor::Genesis(genesis_digest),
-            replay_buffer: NZUsize!(1024 * 1024),
-            write_buffer: NZUsize!(1024 * 1024),
-            page_cache,
-            leader_timeout: timing.leader_timeout,
-            certification_timeout: timing.certification_timeout,
-            timeout_retry: timing.timeout_retry,
-            view_retention: ViewDelta::new(10),
-            skip: SkipPolicy::Enabled {
-                timeout: timing.skip_timeout,
-                budget: SkipBudget::Participants,
-            },
-            fetch_timeout: NZDuration!(Duration::from_secs(1)),
-            fetch_retry_delay: Duration::from_millis(100),
-            forward: ForwardPolicy::Disabled,
-            track_historical_votes: false,
-        },
+    let app = App::new(chain.clone(), mailbox.clone(), &me, timing.heartbeat);
+    let wrapper = Inline::new(context.child("inline"), app, mailbox.clone(), epocher);
+
+    // Each epoch's engine gets its own subchannel (the epoch number) of the consensus channels.
+    let (votes_mux, votes) = Muxer::new(context.child("votes_mux"), votes.0, votes.1);
+    let (certs_mux, certificates) = Muxer::new(
+        context.child("certificates_mux"),
+        certificates.0,
+        certificates.1,
     );
+    let (resolver_mux, resolver) =
+        Muxer::new(context.child("resolver_mux"), resolver.0, resolver.1);
+    let epochs = Epochs {
+        chain,
+        marshal: mailbox,
+        me,
+        schemes,
+        wrapper,
+        evidence,
+        blocker,
+        timing,
+        partition: partition.to_string(),
+        page_cache,
+        genesis_digest,
+        channels: (votes, certificates, resolver),
+    };
+    let orchestrator = context.child("epochs").spawn(move |ctx| epochs.run(ctx));
 
     vec![
         broadcast.start(blocks),
         marshal.start(finalizer, buffer, resolver_engine),
-        engine.start(votes, certificates, resolver),
+        context.child("votes_mux_run").spawn(|_| async move {
+            let _ = votes_mux.run().await;
+        }),
+        context.child("certificates_mux_run").spawn(|_| async move {
+            let _ = certs_mux.run().await;
+        }),
+        context.child("resolver_mux_run").spawn(|_| async move {
+            let _ = resolver_mux.run().await;
+        }),
+        orchestrator,
     ]
+}
+
+/// Runs one Simplex instance per epoch (see [`start`]).
+struct Epochs<B, W, S: Sender> {
+    chain: Arc<Chain>,
+    marshal: crate::app::Marshal,
+    me: PublicKey,
+    schemes: EpochSchemes,
+    wrapper: W,
+    evidence: EvidenceReporter,
+    blocker: B,
+    timing: Timing,
+    partition: String,
+    page_cache: CacheRef,
+    genesis_digest: crate::block::Digest,
+    channels: (MuxHandle<S>, MuxHandle<S>, MuxHandle<S>),
+}
+
+/// How often the orchestrator looks for the end of the running epoch.
+const EPOCH_POLL: Duration = Duration::from_millis(20);
+/// How long the finalized height may stand still before the orchestrator asks peers for the
+/// end of the running epoch.
+const CATCH_UP_AFTER: Duration = Duration::from_secs(2);
+
+impl<B, W, S> Epochs<B, W, S>
+where
+    B: Blocker<PublicKey = PublicKey>,
+    S: Sender<PublicKey = PublicKey>,
+    W: commonware_consensus::CertifiableAutomaton<
+            Context = simplex::types::Context<crate::block::Digest, PublicKey>,
+            Digest = crate::block::Digest,
+        > + commonware_consensus::Relay<
+            Digest = crate::block::Digest,
+            PublicKey = PublicKey,
+            Plan = simplex::Plan<PublicKey>,
+        > + commonware_consensus::Reporter<
+            Activity = simplex::types::Activity<Scheme, crate::block::Digest>,
+        > + Clone,
+{
+    async fn run<E>(mut self, context: E)
+    where
+        E: Clock + rand::CryptoRng + Spawner + Storage + Metrics,
+    {
+        // Set while the node catches up: the next epoch asks for its end at once.
+        let mut catching_up = false;
+        loop {
+            let Ok(head) = self.chain.head() else {
+                context.sleep(EPOCH_POLL).await;
+                continue;
+            };
+            // The epoch of the next block to finalize.
+            let epoch = self.chain.epoch_of(head.height + 1);
+            let Some((scheme, signs)) = self.schemes.scheme(epoch) else {
+                context.sleep(EPOCH_POLL).await;
+                continue;
+            };
+            // An epoch starts from the last block of the one before (genesis for epoch 0).
+            let floor = if epoch == 0 {
+                self.genesis_digest
+            } else {
+                match self.chain.store().block_meta(self.chain.last_of(epoch - 1)) {
+                    Ok(Some((d, _))) => crate::block::Digest(d.0),
+                    _ => {
+                        context.sleep(EPOCH_POLL).await;
+                        continue;
+                    }
+                }
+            };
+            let subchannel = |mux: &mut MuxHandle<S>| {
+                let mut mux = mux.clone();
+                async move { mux.register(epoch).await }
+            };
+            let (Ok(votes), Ok(certificates), Ok(resolver)) = (
+                subchannel(&mut self.channels.0).await,
+                subchannel(&mut self.channels.1).await,
+                subchannel(&mut self.channels.2).await,
+            ) else {
+                tracing::error!(target: "mycel::consensus", epoch, "cannot open the epoch's channels");
+                return;
+            };
+            tracing::info!(target: "mycel::consensus", epoch, signs, participants = commonware_cryptography::certificate::Scheme::participants(&scheme).len(), "starting epoch");
+            let engine = simplex::Engine::new(
+                context.child("simplex").with_attribute("epoch", epoch),
+                simplex::config::Config {
+                    scheme,
+                    elector: RoundRobin::<Sha256>::default(),
+                    blocker: self.blocker.clone(),
+                    automaton: self.wrapper.clone(),
+                    relay: self.wrapper.clone(),
+                    reporter: commonware_consensus::Reporters::from((
+                        self.wrapper.clone(),
+                        self.evidence.clone(),
+                    )),
+                    strategy: Sequential,
+                    partition: format!("{}-simplex-{epoch}", self.partition),
+                    mailbox_size: NZUsize!(1_024),
+                    epoch: Epoch::new(epoch),
+                    floor: Floor::Genesis(floor),
+                    replay_buffer: NZUsize!(1024 * 1024),
+                    write_buffer: NZUsize!(1024 * 1024),
+                    page_cache: self.page_cache.clone(),
+                    leader_timeout: self.timing.leader_timeout,
+                    certification_timeout: self.timing.certification_timeout,
+                    timeout_retry: self.timing.timeout_retry,
+                    view_retention: ViewDelta::new(10),
+                    skip: SkipPolicy::Enabled {
+                        timeout: self.timing.skip_timeout,
+                        budget: SkipBudget::Participants,
+                    },
+                    fetch_timeout: NZDuration!(Duration::from_secs(1)),
+                    fetch_retry_delay: Duration::from_millis(100),
+                    forward: ForwardPolicy::Disabled,
+                    track_historical_votes: false,
+                },
+            );
+            let handle = engine.start(votes, certificates, resolver);
+            // Run until the epoch's last block is finalized here. A node that stalls (it was
+            // down while the others moved on to later epochs, whose messages it cannot follow
+            // yet) asks the epoch's validators for the finalization of the epoch's last block:
+            // marshal fetches it and its ancestors, verified with this epoch's set.
+            let last = self.chain.last_of(epoch);
+            let peers: Vec<PublicKey> = self
+                .chain
+                .epoch_set(epoch)
+                .ok()
+                .flatten()
+                .map(|s| {
+                    s.participants
+                        .iter()
+                        .filter(|p| **p != self.me)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut seen = head.height;
+            let mut since = context.current();
+            let mut hinted = false;
+            loop {
+                let height = self.chain.head().map(|h| h.height).unwrap_or(0);
+                if height >= last {
+                    break;
+                }
+                if height != seen {
+                    seen = height;
+                    since = context.current();
+                } else if catching_up
+                    || context
+                        .current()
+                        .duration_since(since)
+                        .is_ok_and(|d| d >= CATCH_UP_AFTER)
+                {
+                    catching_up = false;
+                    hinted = true;
+                    if let Ok(targets) = commonware_utils::vec::NonEmptyVec::try_from(peers.clone())
+                    {
+                        self.marshal.hint_finalized(
+                            commonware_consensus::types::Height::new(last),
+                            targets,
+                        );
+                    }
+                    since = context.current();
+                }
+                context.sleep(EPOCH_POLL).await;
+            }
+            handle.abort();
+            catching_up = hinted;
+            tracing::info!(target: "mycel::consensus", epoch, last, "epoch finalized");
+        }
+    }
 }
 
 fn archive_config<C: Clone>(

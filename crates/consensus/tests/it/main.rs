@@ -4,6 +4,7 @@
 //! the block codec.
 
 mod byzantine;
+mod epochs;
 mod golden;
 mod liveness;
 mod mempool;
@@ -95,11 +96,7 @@ fn spawn_node(
             };
             let chain = Arc::new(Chain::open(store, &genesis, 1_000, 10_000).expect("open chain"));
             *slot_task.lock() = Some(chain.clone());
-            let participants = engine::participants(&genesis.validator_keys().unwrap());
-            let scheme = match signer {
-                true => engine::signer_scheme(participants, sk).expect("participant"),
-                false => engine::verifier_scheme(participants),
-            };
+            let signer = signer.then_some(sk);
             let record = seen.clone();
             let finalizer = Finalizer::new(chain.clone()).with_hook(Arc::new(move |b| {
                 record.lock().insert(b.height, (b.hash(), b.state_root));
@@ -108,7 +105,7 @@ fn spawn_node(
                 ctx.child("node"),
                 &format!("n{name}"),
                 chain,
-                scheme,
+                signer,
                 pk,
                 Timing::default(),
                 finalizer,

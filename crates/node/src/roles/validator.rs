@@ -69,11 +69,8 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
     let validators = genesis.validator_keys()?;
     let role = opts.role.unwrap_or(cfg.role);
     if role == Role::Validator && !validators.contains(&me) {
-        return Err(Error::Invalid {
-            what: "validator key".into(),
-            why: "this node's key is not a genesis validator; run it as a full node (`--role full`, or `role = \"full\"` in config.toml)"
-                .into(),
-        });
+        // It votes from the first epoch whose set includes it (after it bonds).
+        info!(target: "mycel::node", "this node's key is not a genesis validator: it follows the chain until an epoch's validator set includes it");
     }
     let data = home.data_dir();
     std::fs::create_dir_all(&data).map_err(io(&data))?;
@@ -211,23 +208,17 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             finalized_txs.inc_by(b.txs.len() as u64);
         }));
 
-        let participants = engine::participants(&validators);
-        // A full node runs the same engine with a scheme that verifies but never signs: it
-        // checks every certificate and re-executes every block, and never votes.
-        let scheme = match role {
-            Role::Validator => {
-                engine::signer_scheme(participants, key).ok_or_else(|| Error::Invalid {
-                    what: "validator key".into(),
-                    why: "not a participant".into(),
-                })?
-            }
-            Role::Full => engine::verifier_scheme(participants),
+        // A full node has no signing key: it verifies every certificate and re-executes every
+        // block, and never votes.
+        let signer = match role {
+            Role::Validator => Some(key),
+            Role::Full => None,
         };
         let handles = engine::start(
             ctx.child("engine"),
             "mycel",
             chain.clone(),
-            scheme,
+            signer,
             me,
             timing,
             finalizer,

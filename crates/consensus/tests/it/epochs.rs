@@ -1,0 +1,199 @@
+//! Validator-set changes across epochs: a fifth validator bonds and votes from the next epoch
+//! on, one of the genesis validators unbonds and stops; every node (those out of the set keep
+//! following) finalizes the same blocks. Same seed, same trace.
+
+use super::*;
+use mycel_ledger::{
+    genesis::GenesisAccount,
+    modules::staking::{self, Role},
+};
+
+const EPOCH: u64 = 10;
+
+fn staking_tx(
+    key: &commonware_cryptography::ed25519::PrivateKey,
+    msg: staking::Msg,
+) -> mycel_ledger::Tx {
+    TxBody {
+        chain_id: "sim".into(),
+        sender: key.public_key(),
+        nonce: 0,
+        fee: Amount::from_myc(1),
+        messages: vec![Message::Staking(msg)],
+        memo: String::new(),
+    }
+    .sign(key)
+}
+
+fn run_epochs(seed: u64) -> Vec<(u64, Hash, Hash)> {
+    let dirs: Vec<tempfile::TempDir> = (0..N + 1).map(|_| tempfile::tempdir().unwrap()).collect();
+    let paths: Vec<PathBuf> = dirs.iter().map(|d| d.path().to_path_buf()).collect();
+    let cfg = deterministic::Config::new()
+        .with_seed(seed)
+        .with_timeout(Some(Duration::from_secs(3_600)));
+    deterministic::Runner::new(cfg).start(|ctx| async move {
+        let mut genesis = Genesis::dev("sim", N);
+        genesis.params.rewards.epoch_length = EPOCH;
+        genesis.params.staking.unbonding_delay = EPOCH;
+        let newcomer = dev_key("validator", N);
+        // The newcomer needs a balance to bond; validator 0 one to pay the unbond's fee.
+        for key in [&newcomer, &dev_key("validator", 0)] {
+            genesis.accounts.push(GenesisAccount {
+                address: Address::from_public_key(&key.public_key()),
+                balance: Amount::from_myc(100_000),
+            });
+        }
+        let mut keys: Vec<PublicKey> = genesis.validator_keys().unwrap();
+        keys.push(newcomer.public_key());
+        let (network, oracle) = Network::new_with_peers(
+            ctx.child("network"),
+            simulated::Config {
+                max_size: engine::MAX_MESSAGE_BYTES,
+                max_peers_per_set: NZUsize!(N + 1),
+                disconnect_on_block: true,
+                tracked_peer_sets: NZUsize!(1),
+            },
+            keys.clone(),
+        )
+        .await;
+        network.start();
+        let link = Link {
+            latency: Duration::from_millis(20),
+            jitter: Duration::from_millis(5),
+            success_rate: probability!(1.0),
+        };
+        for a in &keys {
+            for b in &keys {
+                if a != b {
+                    oracle
+                        .add_link(a.clone(), b.clone(), link.clone())
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        let seen: Vec<Seen> = (0..N + 1)
+            .map(|_| Arc::new(Mutex::new(BTreeMap::new())))
+            .collect();
+        // Node 4 runs with its key from the start: it follows until a set includes it.
+        let mut nodes: Vec<Validator> = (0..N + 1)
+            .map(|i| {
+                spawn_node(
+                    &ctx,
+                    &oracle,
+                    dev_key("validator", i),
+                    true,
+                    genesis.clone(),
+                    paths[i].clone(),
+                    seen[i].clone(),
+                )
+            })
+            .collect();
+        ctx.sleep(Duration::from_millis(500)).await;
+        // Node 4 bonds; validator 0 unbonds all its stake.
+        let bond = staking_tx(
+            &newcomer,
+            staking::Msg::Bond {
+                role: Role::Validator,
+                amount: Amount::from_myc(10_000),
+            },
+        );
+        let unbond = staking_tx(
+            &dev_key("validator", 0),
+            staking::Msg::Unbond {
+                role: Role::Validator,
+                amount: Amount::from_myc(10_000),
+            },
+        );
+        for v in &nodes[..N] {
+            submit(v, bond.clone());
+            submit(v, unbond.clone());
+        }
+        // Validator 3 crashes early in epoch 0; three epochs later the set has changed and the
+        // chain is still finalizing.
+        wait_for(&ctx, &seen, &[3], 3).await;
+        nodes[3].handle.abort();
+        *nodes[3].chain.lock() = None;
+        wait_for(&ctx, &seen, &[0, 1, 2, 4], 3 * EPOCH + 5).await;
+
+        // Restarted, it catches up across the epoch boundaries (each epoch's certificates
+        // checked against that epoch's set) and votes again.
+        let target = (0..N + 1).map(|i| max_height(&seen[i])).max().unwrap();
+        nodes[3] = spawn_node(
+            &ctx,
+            &oracle,
+            dev_key("validator", 3),
+            true,
+            genesis.clone(),
+            paths[3].clone(),
+            seen[3].clone(),
+        );
+        wait_for(&ctx, &seen, &[0, 1, 2, 3, 4], target + 3).await;
+        let chain = nodes[1].chain.lock().clone().unwrap();
+        let state = chain.finalized_state().unwrap();
+        let addr = |i: usize| Address::from_public_key(&dev_key("validator", i).public_key());
+        let changed = (1..=3)
+            .find(|e| {
+                let set: Vec<Address> = staking::validator_set(&state, *e)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(a, _)| a)
+                    .collect();
+                set.contains(&addr(4)) && !set.contains(&addr(0))
+            })
+            .expect("no epoch took the bond and the unbond");
+        let set: Vec<Address> = staking::validator_set(&state, changed)
+            .unwrap()
+            .into_iter()
+            .map(|(a, _)| a)
+            .collect();
+        for i in [1, 2, 4] {
+            assert!(set.contains(&addr(i)), "validator {i} missing from {set:?}");
+        }
+        // Validator 3 was down for most of an epoch: the ledger jailed it for downtime, so it
+        // may be out of the set.
+        if !set.contains(&addr(3)) {
+            assert!(
+                staking::jailed_until(&state, &addr(3)).unwrap().is_some(),
+                "validator 3 left the set without being jailed"
+            );
+        }
+        // The newcomer signed finalizations of that epoch (carried in its blocks and counted
+        // by the ledger). The validator that left signed none in the epoch after (a block
+        // early in an epoch may carry the certificate of the previous epoch's last block).
+        let (certified, signed) = staking::liveness(&state, changed).unwrap();
+        assert!(certified > 0);
+        let signed: BTreeMap<Address, u64> = signed.into_iter().collect();
+        assert!(signed.get(&addr(4)).copied().unwrap_or(0) > 0, "{signed:?}");
+        let (certified, signed) = staking::liveness(&state, changed + 1).unwrap();
+        assert!(certified > 0);
+        let signed: BTreeMap<Address, u64> = signed.into_iter().collect();
+        assert_eq!(signed.get(&addr(0)), None, "{signed:?}");
+        assert!(signed.get(&addr(4)).copied().unwrap_or(0) > 0, "{signed:?}");
+        assert!(
+            oracle.blocked().await.unwrap().is_empty(),
+            "an honest peer was blocked"
+        );
+        // Every node, in the set or not, finalized the same blocks and states.
+        let reference = seen[0].lock().clone();
+        for s in &seen[1..] {
+            for (h, v) in s.lock().iter() {
+                if let Some(r) = reference.get(h) {
+                    assert_eq!(r, v, "nodes disagree at height {h}");
+                }
+            }
+        }
+        let _ = ctx.encode();
+        reference.into_iter().map(|(h, (d, r))| (h, d, r)).collect()
+    })
+}
+
+#[test]
+fn a_bonded_validator_joins_and_an_unbonded_one_leaves_across_epochs() {
+    assert!(run_epochs(17).len() as u64 > 3 * EPOCH);
+}
+
+#[test]
+fn epochs_same_seed_same_trace() {
+    assert_eq!(run_epochs(19), run_epochs(19));
+}
