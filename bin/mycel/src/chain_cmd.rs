@@ -48,6 +48,10 @@ pub(crate) struct NodeArgs {
     /// Override the home's role: `validator` (votes) or `full` (follows the chain, serves the API).
     #[arg(long, value_parser = parse_role)]
     pub(crate) role: Option<mycel_node::config::Role>,
+    /// When the store is empty, start from this peer's state snapshot (its API,
+    /// `http://host:port`), checked against a finality proof, instead of executing every block.
+    #[arg(long = "state-sync")]
+    pub(crate) state_sync: Option<String>,
 }
 
 fn parse_role(s: &str) -> Result<mycel_node::config::Role, String> {

@@ -139,6 +139,9 @@ enum BenchCmd {
     /// Dedup beside rensa, datasketch and the Python wheel on the same input, quality against a
     /// computed ground truth (also on a corpus we did not make: `--real DIR|apt`), two-core scaling.
     Data(mycel_bench::DataBenchArgs),
+    /// Submit → finality latency, throughput and memory of a 4-validator network of real
+    /// processes at a fixed offered load, beside one validator; mempool abuse; consistency.
+    Network(mycel_bench::NetworkBenchArgs),
 }
 
 /// Runs a parsed command line.
@@ -181,6 +184,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 api_addr: a.addrs.api_addr,
                 p2p_addr: a.addrs.p2p_addr,
                 role: a.role,
+                state_sync: a.state_sync,
                 on_ready: None,
                 gateway: true,
             },
@@ -236,6 +240,15 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench(BenchCmd::Data(a)) => {
             let report = mycel_bench::data::scale::run(&a)?;
+            if cli.global.json {
+                print_json(&report);
+            } else {
+                print!("{report}");
+            }
+            Ok(())
+        }
+        Command::Bench(BenchCmd::Network(a)) => {
+            let report = mycel_bench::network(&a)?;
             if cli.global.json {
                 print_json(&report);
             } else {

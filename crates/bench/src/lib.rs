@@ -5,6 +5,8 @@
 //! - [`ledger`]: signed transfers per second against single ed25519 verifies, and HTTP submit →
 //!   finality latency on a devnet.
 //! - [`market`]: ledger cost and throughput of batch jobs; interactive session latency.
+//! - [`network`]: submit → finality latency, throughput and memory of a 4-validator network of
+//!   real processes under a fixed offered load, beside one validator; mempool abuse; consistency.
 //! - [`gateway`]: what the OpenAI-compatible gateway adds over calling a worker directly, at
 //!   hundreds of concurrent streams.
 //! - [`tools`]: what a paid MCP tool call through the node's `/mcp` adds over calling the tool
@@ -39,6 +41,7 @@ pub mod market;
 pub mod ml;
 pub mod model;
 pub mod netfault;
+pub mod network;
 pub mod replay;
 pub mod tools;
 pub mod verify;
@@ -49,6 +52,7 @@ pub use gateway::{GatewayBenchArgs, gateway};
 pub use ledger::{LedgerBenchArgs, ledger};
 pub use market::{MarketBenchArgs, market};
 pub use model::{ModelBenchArgs, model};
+pub use network::{NetworkBenchArgs, network};
 pub use tools::{ToolsBenchArgs, ToolsReport, tools};
 pub use verify::{VerifyBenchArgs, verify};
 

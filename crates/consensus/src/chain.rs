@@ -273,6 +273,11 @@ impl Chain {
         self.mempool.lock().len()
     }
 
+    /// Up to `max` pending transactions, in proposal order (what a node gossips again).
+    pub fn pending_sample(&self, max: usize) -> Vec<Arc<Tx>> {
+        self.mempool.lock().candidates(max, &BTreeSet::new())
+    }
+
     /// True when `hash` waits in the mempool.
     pub fn in_mempool(&self, hash: &Hash) -> bool {
         self.mempool.lock().contains(hash)

@@ -181,6 +181,7 @@ pub async fn start<E, S, R, B, P>(
     partition: &str,
     chain: Arc<Chain>,
     signer: Option<commonware_cryptography::ed25519::PrivateKey>,
+    anchor: Option<crate::block::Certificate>,
     me: PublicKey,
     timing: Timing,
     finalizer: Finalizer,
@@ -257,7 +258,11 @@ where
         marshal::Config {
             provider: schemes.clone(),
             epocher: epocher.clone(),
-            start: Start::Genesis(genesis),
+            // A state-synced node starts from the certificate it synced to.
+            start: match &anchor {
+                Some(c) => Start::Floor(c.finalization.clone()),
+                None => Start::Genesis(genesis),
+            },
             partition_prefix: format!("{partition}-marshal"),
             mailbox_size: NZUsize!(1_024),
             view_retention: ViewDelta::new(100),
@@ -301,6 +306,7 @@ where
         partition: partition.to_string(),
         page_cache,
         genesis_digest,
+        anchor,
         channels: (votes, certificates, resolver),
     };
     let orchestrator = context.child("epochs").spawn(move |ctx| epochs.run(ctx));
@@ -334,6 +340,7 @@ struct Epochs<B, W, S: Sender> {
     partition: String,
     page_cache: CacheRef,
     genesis_digest: crate::block::Digest,
+    anchor: Option<crate::block::Certificate>,
     channels: (MuxHandle<S>, MuxHandle<S>, MuxHandle<S>),
 }
 
@@ -375,16 +382,25 @@ where
                 context.sleep(EPOCH_POLL).await;
                 continue;
             };
-            // An epoch starts from the last block of the one before (genesis for epoch 0).
+            // An epoch starts from the last block of the one before (genesis for epoch 0); a
+            // node state-synced into the epoch, which lacks that block, from its sync anchor.
             let floor = if epoch == 0 {
-                self.genesis_digest
+                Floor::Genesis(self.genesis_digest)
             } else {
                 match self.chain.store().block_meta(self.chain.last_of(epoch - 1)) {
-                    Ok(Some((d, _))) => crate::block::Digest(d.0),
-                    _ => {
-                        context.sleep(EPOCH_POLL).await;
-                        continue;
-                    }
+                    Ok(Some((d, _))) => Floor::Genesis(crate::block::Digest(d.0)),
+                    _ => match &self.anchor {
+                        Some(c)
+                            if commonware_consensus::Epochable::epoch(&c.finalization).get()
+                                == epoch =>
+                        {
+                            Floor::Finalized(c.finalization.clone())
+                        }
+                        _ => {
+                            context.sleep(EPOCH_POLL).await;
+                            continue;
+                        }
+                    },
                 }
             };
             let subchannel = |mux: &mut MuxHandle<S>| {
@@ -416,7 +432,7 @@ where
                     partition: format!("{}-simplex-{epoch}", self.partition),
                     mailbox_size: NZUsize!(1_024),
                     epoch: Epoch::new(epoch),
-                    floor: Floor::Genesis(floor),
+                    floor,
                     replay_buffer: NZUsize!(1024 * 1024),
                     write_buffer: NZUsize!(1024 * 1024),
                     page_cache: self.page_cache.clone(),

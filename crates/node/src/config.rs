@@ -47,6 +47,12 @@ pub struct NodeConfig {
     pub mempool_per_sender: usize,
     /// Largest HTTP request body, bytes.
     pub max_request_bytes: usize,
+    /// State sync: a peer's API (`http://host:port`) to take a snapshot from when this node's
+    /// store is empty, instead of executing every block since genesis.
+    pub state_sync: Option<String>,
+    /// The digest (hex) of a block the operator trusts, at the height the snapshot is taken
+    /// (needed only once the validator set has changed since genesis).
+    pub trust_hash: Option<String>,
     /// Bytes of blobs one account may upload to this node (uploads are signed by a funded
     /// account; a blob someone uploaded before costs nothing again).
     pub blob_quota_bytes: u64,
@@ -66,6 +72,8 @@ impl Default for NodeConfig {
             mempool_per_sender: 0,
             max_request_bytes: 256 * 1024,
             blob_quota_bytes: 4 << 30,
+            state_sync: None,
+            trust_hash: None,
         }
     }
 }

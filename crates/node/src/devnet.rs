@@ -221,6 +221,7 @@ pub fn run(o: DevnetOptions, on_ready: impl Fn(&DevnetInfo) + Send + Sync + 'sta
             p2p_addr: o.p2p_addr,
             on_ready: Some(ready),
             role: None,
+            state_sync: None,
             gateway: true,
         },
     )

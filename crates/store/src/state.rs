@@ -287,6 +287,138 @@ impl Store {
         Ok(())
     }
 
+    /// Imports a state snapshot into an empty store (state sync): `entries` (every key and
+    /// value of the state after the block `anchor`) must rebuild to `anchor.root` in a fresh
+    /// Jellyfish Merkle tree at version `anchor.height`, or nothing is written. Also records the
+    /// genesis block and the anchor block (their encodings), and `anchor` as the head; the
+    /// blocks below the anchor stay absent.
+    pub fn import(
+        &self,
+        anchor: CommitInfo,
+        genesis: &BlockRecord,
+        block: &BlockRecord,
+        entries: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<()> {
+        if self.head()?.is_some() {
+            return Err(Error::Db("state sync needs an empty store".into()));
+        }
+        if block.height != anchor.height || block.digest != anchor.digest || genesis.height != 0 {
+            return Err(Error::Db(
+                "the anchor block does not match the anchor".into(),
+            ));
+        }
+        // A tree that is empty at the version before the anchor.
+        struct Empty(Version);
+        impl TreeReader for Empty {
+            fn get_node_option(&self, k: &NodeKey) -> anyhow::Result<Option<Node>> {
+                Ok(
+                    (k.version() == self.0 && k.nibble_path().num_nibbles() == 0)
+                        .then_some(Node::Null),
+                )
+            }
+            fn get_value_option(
+                &self,
+                _: Version,
+                _: KeyHash,
+            ) -> anyhow::Result<Option<OwnedValue>> {
+                Ok(None)
+            }
+            fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+                Ok(None)
+            }
+        }
+        let version = anchor.height;
+        let empty = Empty(version.wrapping_sub(1));
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(&empty);
+        let set = entries
+            .iter()
+            .map(|(k, v)| (KeyHash::with::<Sha256>(k), Some(v.clone())));
+        let (root, batch) = tree
+            .put_value_set(set, version)
+            .map_err(|e| Error::Tree(e.to_string()))?;
+        if Hash(root.0) != anchor.root {
+            return Err(Error::Tree(format!(
+                "the snapshot hashes to {} but the finalized root is {}",
+                Hash(root.0),
+                anchor.root
+            )));
+        }
+        let _g = self.commit_lock.lock();
+        let w = self.db.begin_write().map_err(db)?;
+        {
+            let mut state = w.open_table(STATE).map_err(db)?;
+            for (k, v) in entries {
+                state.insert(k.as_slice(), v.as_slice()).map_err(db)?;
+            }
+            let mut nodes = w.open_table(NODES).map_err(db)?;
+            for (nk, node) in batch.node_batch.nodes() {
+                nodes
+                    .insert(
+                        borsh::to_vec(nk).map_err(db)?.as_slice(),
+                        borsh::to_vec(node).map_err(db)?.as_slice(),
+                    )
+                    .map_err(db)?;
+            }
+            let mut values = w.open_table(VALUES).map_err(db)?;
+            for ((version, key_hash), value) in batch.node_batch.values() {
+                values
+                    .insert(
+                        value_key(key_hash, *version).as_slice(),
+                        encode_opt(value.as_deref()).as_slice(),
+                    )
+                    .map_err(db)?;
+            }
+            let mut blocks = w.open_table(BLOCKS).map_err(db)?;
+            let mut digests = w.open_table(BLOCK_DIGESTS).map_err(db)?;
+            let mut bmeta = w.open_table(BLOCK_META).map_err(db)?;
+            for (b, root) in [(genesis, None), (block, Some(anchor.root))] {
+                blocks.insert(b.height, b.bytes.as_slice()).map_err(db)?;
+                digests
+                    .insert(b.digest.0.as_slice(), b.height)
+                    .map_err(db)?;
+                if let Some(root) = root {
+                    let mut m = b.digest.0.to_vec();
+                    m.extend_from_slice(&root.0);
+                    bmeta.insert(b.height, m.as_slice()).map_err(db)?;
+                }
+            }
+            let mut meta = w.open_table(META).map_err(db)?;
+            meta.insert(META_HEAD, anchor.encode().as_slice())
+                .map_err(db)?;
+            meta.insert(META_SYNCED_FROM, anchor.height.to_be_bytes().as_slice())
+                .map_err(db)?;
+        }
+        w.commit().map_err(db)
+    }
+
+    /// The height a state-synced store started from (`None`: it executed every block since
+    /// genesis).
+    pub fn synced_from(&self) -> Result<Option<u64>> {
+        let r = self.db.begin_read().map_err(db)?;
+        let meta = r.open_table(META).map_err(db)?;
+        Ok(meta
+            .get(META_SYNCED_FROM)
+            .map_err(db)?
+            .and_then(|v| v.value().try_into().ok().map(u64::from_be_bytes)))
+    }
+
+    /// Stores a named record in the node's metadata (outside the state).
+    pub fn put_meta(&self, name: &str, value: &[u8]) -> Result<()> {
+        let w = self.db.begin_write().map_err(db)?;
+        w.open_table(META)
+            .map_err(db)?
+            .insert(name, value)
+            .map_err(db)?;
+        w.commit().map_err(db)
+    }
+
+    /// A named record of the node's metadata.
+    pub fn meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let r = self.db.begin_read().map_err(db)?;
+        let meta = r.open_table(META).map_err(db)?;
+        Ok(meta.get(name).map_err(db)?.map(|v| v.value().to_vec()))
+    }
+
     /// The encoded block at `height`.
     pub fn block(&self, height: u64) -> Result<Option<Vec<u8>>> {
         let r = self.db.begin_read().map_err(db)?;

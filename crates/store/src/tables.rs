@@ -29,5 +29,7 @@ pub const BLOB_USAGE: TableDefinition<&[u8], u64> = TableDefinition::new("blob_u
 /// Singletons: name → bytes.
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
+/// `META` key of the height a state-synced store started from.
+pub const META_SYNCED_FROM: &str = "synced_from";
 /// `META` key of the last committed height, digest and root.
 pub const META_HEAD: &str = "head";

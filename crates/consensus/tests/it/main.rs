@@ -106,6 +106,7 @@ fn spawn_node(
                 &format!("n{name}"),
                 chain,
                 signer,
+                None,
                 pk,
                 Timing::default(),
                 finalizer,

@@ -283,6 +283,29 @@ pub(crate) async fn prove_states(s: &ApiState, keys: &[Vec<u8>]) -> Result<State
         entries.push((hex::encode(key), value.map(hex::encode), hex::encode(proof)));
     }
     drop(snapshot);
+    let c = certificate_after(s, height).await?;
+    let headers = (height..=c.height)
+        .map(|h| load_block(s, h).map(|b| b.header()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut certificate = Vec::new();
+    commonware_codec::Write::write(&c, &mut certificate);
+    Ok(StateProofs {
+        height,
+        state_root: root,
+        entries,
+        finality: mycel_consensus::light::FinalityProof {
+            headers,
+            certificate,
+        },
+    })
+}
+
+/// The first certificate a block above `height` carries for a height at or above it (the proof
+/// that `height` is final): waits up to 20 s for one.
+pub(crate) async fn certificate_after(
+    s: &ApiState,
+    height: u64,
+) -> Result<block::Certificate, ApiError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut next = height + 1;
     loop {
@@ -290,23 +313,9 @@ pub(crate) async fn prove_states(s: &ApiState, keys: &[Vec<u8>]) -> Result<State
         while next <= head {
             let b = load_block(s, next)?;
             next += 1;
-            let Some(c) = b.certificate.filter(|c| c.height >= height) else {
-                continue;
-            };
-            let headers = (height..=c.height)
-                .map(|h| load_block(s, h).map(|b| b.header()))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut certificate = Vec::new();
-            commonware_codec::Write::write(&c, &mut certificate);
-            return Ok(StateProofs {
-                height,
-                state_root: root,
-                entries,
-                finality: mycel_consensus::light::FinalityProof {
-                    headers,
-                    certificate,
-                },
-            });
+            if let Some(c) = b.certificate.filter(|c| c.height >= height) {
+                return Ok(c);
+            }
         }
         if std::time::Instant::now() > deadline {
             return Err(ApiError::from_status(

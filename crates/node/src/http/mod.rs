@@ -22,6 +22,7 @@ pub mod error;
 pub mod market;
 pub mod model;
 pub mod openai;
+pub mod sync;
 pub mod verify;
 
 pub use chain::{
@@ -68,6 +69,7 @@ pub fn router(state: ApiState, max_body: usize, extra: Option<Router>) -> Router
         .merge(blobs)
         .route("/api/v1/blobs/{hash}", get(blobs::get_blob))
         .route("/api/v1/status", get(chain::status))
+        .route("/api/v1/sync/snapshot", get(sync::snapshot))
         .route("/api/v1/txs", post(chain::submit_tx))
         .route("/api/v1/txs/{hash}", get(chain::tx_status))
         .route("/api/v1/accounts/{address}", get(chain::get_account))

@@ -22,7 +22,7 @@ use mycel_consensus::{
     gossip,
     mempool::Limits,
 };
-use mycel_primitives::{Address, keys::public_key_from_bytes};
+use mycel_primitives::{Address, Hash, codec::Encode, keys::public_key_from_bytes};
 use mycel_store::Store;
 use prometheus_client::metrics::{counter::Counter, gauge::Gauge};
 use std::{sync::Arc, time::Duration};
@@ -37,11 +37,16 @@ pub struct RunOptions {
     pub p2p_addr: Option<std::net::SocketAddr>,
     /// Role, overriding `config.toml`'s.
     pub role: Option<Role>,
+    /// State sync from this peer API when the store is empty, overriding `config.toml`'s.
+    pub state_sync: Option<String>,
     /// Called once the API is listening, with its address.
     pub on_ready: Option<Arc<dyn Fn(std::net::SocketAddr) + Send + Sync>>,
     /// Serve the OpenAI-compatible gateway on the API port.
     pub gateway: bool,
 }
+
+/// How often a node pushes its oldest pending transactions to its peers again.
+const REGOSSIP_EVERY: Duration = Duration::from_secs(2);
 
 /// The mempool's bounds from `config.toml`.
 fn mempool_limits(cfg: &crate::config::NodeConfig) -> Limits {
@@ -75,6 +80,31 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
     let data = home.data_dir();
     std::fs::create_dir_all(&data).map_err(io(&data))?;
     let store = Arc::new(Store::open(home.state_db())?);
+    let sync_from = opts.state_sync.clone().or(cfg.state_sync.clone());
+    let synced = match sync_from {
+        Some(peer) if store.head()?.is_none() => {
+            let trust = cfg
+                .trust_hash
+                .as_deref()
+                .map(Hash::from_hex)
+                .transpose()
+                .map_err(|e| Error::Invalid {
+                    what: "trust_hash".into(),
+                    why: e.to_string(),
+                })?;
+            let started = std::time::Instant::now();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(io(std::path::Path::new("state sync runtime")))?;
+            let synced = rt.block_on(crate::services::sync::from_peer(
+                &peer, &store, &genesis, trust,
+            ))?;
+            info!(target: "mycel::node", peer, height = synced.height, ms = started.elapsed().as_millis() as u64, "state synced");
+            Some(synced)
+        }
+        _ => None,
+    };
     let blobs = mycel_store::BlobStore::open(home.blobs_dir())?;
     let chain = Arc::new(Chain::open(
         store,
@@ -82,6 +112,14 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         cfg.max_block_txs,
         mempool_limits(&cfg),
     )?);
+    // A synced store executes the few blocks between the snapshot and its certificate.
+    if let Some(s) = &synced {
+        for b in &s.blocks {
+            chain.verify(b)?;
+            chain.finalize(b)?;
+        }
+    }
+    let anchor = crate::services::sync::anchor(chain.store())?;
     let head = chain.head()?;
     info!(target: "mycel::node", height = head.height, root = %head.root, "store opened");
 
@@ -174,15 +212,37 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
                 match gossip::decode_batch(buf.as_ref()) {
                     Ok(txs) => {
                         for tx in txs {
-                            // Duplicates and stale transactions are expected; the mempool
-                            // rejects them.
-                            let _ = gossip_chain.submit(tx);
+                            // Duplicates (re-gossip) and stale transactions are expected; the
+                            // mempool rejects them before checking signatures. A forged one
+                            // comes from a faulty peer.
+                            if let Err(mycel_ledger::TxError::BadSignature) =
+                                gossip_chain.submit(tx)
+                            {
+                                warn!(target: "mycel::p2p", peer = %peer, "blocking a peer that gossiped a forged transaction");
+                                let _ = gossip_blocker.block(peer.clone());
+                                break;
+                            }
                         }
                     }
                     Err(e) => {
                         warn!(target: "mycel::p2p", peer = %peer, error = %e, "blocking a peer for bad gossip");
                         let _ = gossip_blocker.block(peer);
                     }
+                }
+            }
+        });
+
+        // Gossip is best effort (a send over a peer's quota, or to a peer that is down, is
+        // dropped), and a node that does not propose (a full node, a validator outside the
+        // epoch's set) holds transactions only others can include: every few seconds each node
+        // pushes its oldest pending transactions again, so none it acknowledged is stranded.
+        let regossip_chain = chain.clone();
+        let regossip_tx = gossip_tx.clone();
+        ctx.child("regossip").spawn(move |ctx| async move {
+            loop {
+                commonware_runtime::Clock::sleep(&ctx, REGOSSIP_EVERY).await;
+                for tx in regossip_chain.pending_sample(engine::MAX_GOSSIP_TXS) {
+                    let _ = regossip_tx.unbounded_send(tx.encode().to_vec());
                 }
             }
         });
@@ -219,6 +279,7 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             "mycel",
             chain.clone(),
             signer,
+            anchor,
             me,
             timing,
             finalizer,

@@ -6,6 +6,7 @@
 //! - [`models`]: lineage graphs and lineage proofs of model versions, and their offline check.
 //! - [`agents`]: A2A Agent Cards served with their owner's signature, and their offline check.
 //! - [`accounts`]: naming an account by key or address.
+//! - [`sync`]: state sync: a peer's snapshot checked against a finality proof and imported.
 //! - [`receipts`]: receipt bundles (a receipt with its session's state and finality proofs and
 //!   its inclusion in the settled root) and their offline verification.
 
@@ -17,3 +18,4 @@ pub mod hub;
 pub mod models;
 pub mod receipts;
 pub mod sessions;
+pub mod sync;

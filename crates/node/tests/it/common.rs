@@ -32,7 +32,8 @@ impl mycel_node::roles::worker::JobRunner for GenRunner {
     }
 }
 
-fn free_port() -> u16 {
+/// A free port on the loopback interface.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -7,5 +7,6 @@ mod gateway;
 mod http;
 mod model;
 mod session;
+mod sync;
 mod tools;
 mod worker;

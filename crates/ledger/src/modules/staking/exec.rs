@@ -48,10 +48,8 @@ impl Module for Staking {
                 if *role == Role::Validator
                     && let Some(signer) = &ctx.signer
                 {
-                    ctx.state.put_raw(
-                        key(CONSENSUS_KEY, &[&sender.0]),
-                        signer.as_ref().to_vec(),
-                    );
+                    ctx.state
+                        .put_raw(key(CONSENSUS_KEY, &[&sender.0]), signer.as_ref().to_vec());
                 }
                 ctx.emit(
                     events::BOND,

@@ -1,0 +1,79 @@
+//! State sync: a node serves its finalized state with what proves it, so a new node starts
+//! from a recent height instead of executing every block since genesis.
+
+use super::{
+    ApiState,
+    chain::{certificate_after, load_block},
+    error::{ApiError, ApiResult},
+};
+use axum::{Json, extract::State, http::StatusCode};
+use mycel_primitives::Hash;
+use mycel_store::StateRead as _;
+use serde::{Deserialize, Serialize};
+
+/// Answer of `GET /api/v1/sync/snapshot`: the finalized state at `height`, the blocks from
+/// `height` up to one a certificate finalizes, and that certificate. A client checks the
+/// certificate against the validators, the blocks' digests against each other, the snapshot
+/// against the first block's state root (by rebuilding the Jellyfish Merkle tree), and then
+/// executes the remaining blocks.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Snapshot {
+    /// Height of the state.
+    pub height: u64,
+    /// Its root.
+    pub state_root: Hash,
+    /// Every state entry: key and value, hex.
+    pub entries: Vec<(String, String)>,
+    /// The genesis block, encoded, hex.
+    pub genesis: String,
+    /// The blocks `height..=certified`, encoded, hex.
+    pub blocks: Vec<String>,
+    /// The certificate of the last of them, encoded, hex.
+    pub certificate: String,
+}
+
+/// Most state entries a snapshot is served with (one response; larger states need chunked
+/// snapshots, not built yet).
+pub const MAX_SNAPSHOT_ENTRIES: usize = 2_000_000;
+
+pub(crate) async fn snapshot(State(s): State<ApiState>) -> ApiResult<Snapshot> {
+    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+    let (height, state_root) = match (state.version(), state.root()) {
+        (Some(h), Some(r)) => (h, r),
+        _ => {
+            return Err(ApiError::from_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no state yet",
+            ));
+        }
+    };
+    let entries = state.scan_prefix(&[]).map_err(ApiError::internal)?;
+    drop(state);
+    if entries.len() > MAX_SNAPSHOT_ENTRIES {
+        return Err(ApiError::from_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} state entries, above the {MAX_SNAPSHOT_ENTRIES} one snapshot holds",
+                entries.len()
+            ),
+        ));
+    }
+    let c = certificate_after(&s, height).await?;
+    let blocks = (height..=c.height)
+        .map(|h| load_block(&s, h).map(|b| hex::encode(mycel_consensus::block::encode(&b))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let genesis = hex::encode(mycel_consensus::block::encode(&load_block(&s, 0)?));
+    let mut certificate = Vec::new();
+    commonware_codec::Write::write(&c, &mut certificate);
+    Ok(Json(Snapshot {
+        height,
+        state_root,
+        entries: entries
+            .into_iter()
+            .map(|(k, v)| (hex::encode(k), hex::encode(v)))
+            .collect(),
+        genesis,
+        blocks,
+        certificate: hex::encode(certificate),
+    }))
+}

@@ -1,0 +1,156 @@
+//! State sync: a full node started long after genesis takes a validator's snapshot, checked
+//! against a finality proof, and follows the chain from there; a tampered snapshot is refused
+//! and leaves the store empty.
+
+use crate::common::{free_port, start_node_configured};
+use mycel_node::{
+    Home,
+    client::Client,
+    config::{NodeConfig, Peer, Role},
+    http::sync::Snapshot,
+    keystore::Keystore,
+    roles::validator::{RunOptions, run},
+    services::sync,
+};
+use mycel_store::Store;
+use std::time::Duration;
+
+async fn wait_height(c: &Client, h: u64) -> u64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(s) = c.status().await
+            && s.height >= h
+        {
+            return s.height;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "height {h} not reached"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_node_joins_by_state_sync_and_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    // The full node's identity, known to the validator as a peer from the start.
+    let full = Home(dir.path().join("full"));
+    std::fs::create_dir_all(full.keys_dir()).unwrap();
+    let key = Keystore::new(full.keys_dir())
+        .generate("validator")
+        .unwrap();
+    let full_p2p: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (home, client) = start_node_configured(dir.path(), false, |c| {
+        c.peers.push(Peer {
+            public_key: key.public_key.clone(),
+            address: full_p2p,
+        })
+    })
+    .await;
+    let validator = home.config().unwrap();
+    wait_height(&client, 12).await;
+
+    // A tampered snapshot is refused before anything is written.
+    let snap: Snapshot = client.get("/api/v1/sync/snapshot").await.unwrap();
+    let genesis = home.genesis().unwrap();
+    let probe = tempfile::tempdir().unwrap();
+    let store = Store::open(probe.path().join("s.redb")).unwrap();
+    let mut bad = snap.clone();
+    let last = bad.entries.len() - 1;
+    bad.entries[last].1.push_str("00");
+    let e = sync::import(&store, &genesis, None, &bad)
+        .err()
+        .expect("tampered state");
+    assert!(e.to_string().contains("hashes to"), "{e}");
+    let mut bad = snap.clone();
+    bad.entries.pop();
+    assert!(
+        sync::import(&store, &genesis, None, &bad).is_err(),
+        "a missing entry"
+    );
+    let mut bad = snap.clone();
+    // Flip one hex digit inside the signatures (after the height, round and proposal).
+    let mut cert = snap.certificate.clone().into_bytes();
+    let i = cert.len() - 40;
+    cert[i] = if cert[i] == b'0' { b'1' } else { b'0' };
+    bad.certificate = String::from_utf8(cert).unwrap();
+    assert!(
+        sync::import(&store, &genesis, None, &bad).is_err(),
+        "a forged certificate"
+    );
+    let mut other = genesis.clone();
+    other.chain_id = "another-chain".into();
+    assert!(
+        sync::import(&store, &other, None, &snap).is_err(),
+        "another chain"
+    );
+    assert!(
+        store.head().unwrap().is_none(),
+        "a refused snapshot wrote something"
+    );
+    // The real one imports.
+    let synced = sync::import(&store, &genesis, None, &snap).unwrap();
+    assert_eq!(store.head().unwrap().unwrap().root, snap.state_root);
+    assert_eq!(synced.height, snap.height);
+    drop(store);
+
+    // The full node: same genesis, its own key, state sync from the validator.
+    std::fs::copy(home.genesis_path(), full.genesis_path()).unwrap();
+    let api: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    full.write_config(&NodeConfig {
+        role: Role::Full,
+        api_addr: api,
+        p2p_addr: full_p2p,
+        peers: vec![Peer {
+            public_key: Keystore::new(home.keys_dir())
+                .load("validator")
+                .unwrap()
+                .public_key,
+            address: validator.p2p_addr,
+        }],
+        state_sync: Some(client.base().to_string()),
+        ..NodeConfig::default()
+    })
+    .unwrap();
+    let height = wait_height(&client, 20).await;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let node = full.clone();
+    std::thread::spawn(move || {
+        let on_ready = std::sync::Arc::new(move |a| {
+            let _ = tx.send(a);
+        });
+        run(
+            &node,
+            RunOptions {
+                on_ready: Some(on_ready),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    });
+    let addr =
+        tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)).unwrap())
+            .await
+            .unwrap();
+    let follower = Client::new(&format!("http://{addr}"));
+    // It started from a recent height, not genesis: block 1 is not in its store.
+    let r = follower.get::<serde_json::Value>("/api/v1/blocks/1").await;
+    assert!(r.is_err(), "a synced node holds block 1: {r:?}");
+    // It follows: the same blocks and state roots as the validator from there on.
+    let target = wait_height(&follower, height + 5).await;
+    let theirs = client
+        .get::<serde_json::Value>(&format!("/api/v1/blocks/{target}"))
+        .await
+        .unwrap();
+    let ours = follower
+        .get::<serde_json::Value>(&format!("/api/v1/blocks/{target}"))
+        .await
+        .unwrap();
+    assert_eq!(theirs, ours);
+    assert!(
+        Store::open(full.state_db())
+            .map(|s| s.synced_from().unwrap().is_some())
+            .unwrap_or(true)
+    );
+}
