@@ -2,9 +2,10 @@
 //! blocks, events, rewards, supply), [`blobs`], [`market`] (jobs, workers, sessions), [`data`]
 //! (datasets, contributors), [`model`] (model versions, lineage, lineage proofs), [`agent`]
 //! (MCP tools and A2A agents, their manifest versions, signed Agent Cards), [`verify`] (audits
-//! and disputes), [`earnings`] (the earnings debugger) and [`dashboard`] (the page and
-//! `/metrics`). [`openai`] holds the OpenAI wire format (parsing and checking requests) that the
-//! worker's session server and the gateway (`roles::gateway`, merged in as extra routes) share.
+//! and disputes), [`validators`] (validator sets per epoch and how they signed), [`earnings`]
+//! (the earnings debugger) and [`dashboard`] (the page and `/metrics`). [`openai`] holds the
+//! OpenAI wire format (parsing and checking requests) that the worker's session server and the
+//! gateway (`roles::gateway`, merged in as extra routes) share.
 //!
 //! Every surface answers errors in one shape ([`error`]): `{"error": {"code", "message"}}` with
 //! stable codes (the ledger's transaction error codes, plus `not_found`, `bad_request`,
@@ -23,6 +24,7 @@ pub mod market;
 pub mod model;
 pub mod openai;
 pub mod sync;
+pub mod validators;
 pub mod verify;
 
 pub use chain::{
@@ -78,6 +80,8 @@ pub fn router(state: ApiState, max_body: usize, extra: Option<Router>) -> Router
         .route("/api/v1/events", get(chain::events))
         .route("/api/v1/rewards/{epoch}", get(chain::get_rewards))
         .route("/api/v1/supply", get(chain::supply))
+        .route("/api/v1/validators", get(validators::get_validators))
+        .route("/api/v1/validators/epochs", get(validators::list_epochs))
         .route("/api/v1/datasets", get(data::list_datasets))
         .route("/api/v1/datasets/{root}", get(data::get_dataset))
         .route(

@@ -9,4 +9,5 @@ mod model;
 mod session;
 mod sync;
 mod tools;
+mod validators;
 mod worker;
