@@ -212,24 +212,8 @@ impl Store {
                     None => state.remove(k.as_slice()).map_err(db)?,
                 };
             }
+            write_tree(&w, &layer.tree.node_batch)?;
             let mut nodes = w.open_table(NODES).map_err(db)?;
-            for (nk, node) in layer.tree.node_batch.nodes() {
-                nodes
-                    .insert(
-                        borsh::to_vec(nk).map_err(db)?.as_slice(),
-                        borsh::to_vec(node).map_err(db)?.as_slice(),
-                    )
-                    .map_err(db)?;
-            }
-            let mut values = w.open_table(VALUES).map_err(db)?;
-            for ((version, key_hash), value) in layer.tree.node_batch.values() {
-                values
-                    .insert(
-                        value_key(key_hash, *version).as_slice(),
-                        encode_opt(value.as_deref()).as_slice(),
-                    )
-                    .map_err(db)?;
-            }
             let mut stale = w.open_table(STALE).map_err(db)?;
             for s in &layer.tree.stale_node_index_batch {
                 let mut k = s.stale_since_version.to_be_bytes().to_vec();
@@ -350,24 +334,7 @@ impl Store {
             for (k, v) in entries {
                 state.insert(k.as_slice(), v.as_slice()).map_err(db)?;
             }
-            let mut nodes = w.open_table(NODES).map_err(db)?;
-            for (nk, node) in batch.node_batch.nodes() {
-                nodes
-                    .insert(
-                        borsh::to_vec(nk).map_err(db)?.as_slice(),
-                        borsh::to_vec(node).map_err(db)?.as_slice(),
-                    )
-                    .map_err(db)?;
-            }
-            let mut values = w.open_table(VALUES).map_err(db)?;
-            for ((version, key_hash), value) in batch.node_batch.values() {
-                values
-                    .insert(
-                        value_key(key_hash, *version).as_slice(),
-                        encode_opt(value.as_deref()).as_slice(),
-                    )
-                    .map_err(db)?;
-            }
+            write_tree(&w, &batch.node_batch)?;
             let mut blocks = w.open_table(BLOCKS).map_err(db)?;
             let mut digests = w.open_table(BLOCK_DIGESTS).map_err(db)?;
             let mut bmeta = w.open_table(BLOCK_META).map_err(db)?;
@@ -589,6 +556,29 @@ fn read_head(r: &ReadTransaction) -> Result<Option<CommitInfo>> {
         Some(v) => Ok(Some(CommitInfo::decode(v.value())?)),
         None => Ok(None),
     }
+}
+
+/// Writes a tree batch's nodes and versioned values.
+fn write_tree(w: &redb::WriteTransaction, batch: &jmt::storage::NodeBatch) -> Result<()> {
+    let mut nodes = w.open_table(NODES).map_err(db)?;
+    for (nk, node) in batch.nodes() {
+        nodes
+            .insert(
+                borsh::to_vec(nk).map_err(db)?.as_slice(),
+                borsh::to_vec(node).map_err(db)?.as_slice(),
+            )
+            .map_err(db)?;
+    }
+    let mut values = w.open_table(VALUES).map_err(db)?;
+    for ((version, key_hash), value) in batch.values() {
+        values
+            .insert(
+                value_key(key_hash, *version).as_slice(),
+                encode_opt(value.as_deref()).as_slice(),
+            )
+            .map_err(db)?;
+    }
+    Ok(())
 }
 
 fn value_key(key_hash: &KeyHash, version: Version) -> Vec<u8> {

@@ -6,33 +6,6 @@ use super::*;
 use commonware_consensus::simplex::mocks::conflicter::{Config as ConflicterConfig, Conflicter};
 use commonware_cryptography::Blake3;
 
-/// Links of `keys` in a full mesh.
-async fn mesh(oracle: &Oracle<PublicKey, deterministic::Context>, keys: &[PublicKey], link: Link) {
-    for a in keys {
-        for b in keys {
-            if a != b {
-                oracle
-                    .add_link(a.clone(), b.clone(), link.clone())
-                    .await
-                    .unwrap();
-            }
-        }
-    }
-}
-
-/// Finalized (height, digest, state root) of every node agree where they overlap.
-fn agree(seen: &[Seen]) -> Vec<(u64, Hash, Hash)> {
-    let reference = seen[0].lock().clone();
-    for s in &seen[1..] {
-        for (h, v) in s.lock().iter() {
-            if let Some(r) = reference.get(h) {
-                assert_eq!(r, v, "nodes disagree at height {h}");
-            }
-        }
-    }
-    reference.into_iter().map(|(h, (d, r))| (h, d, r)).collect()
-}
-
 /// Four honest validators and a full node over links that deliver 70 % of messages with 50 ms
 /// (± 30 ms) latency; transactions finalize and the full node follows every block.
 fn lossy(seed: u64) -> Vec<(u64, Hash, Hash)> {
@@ -46,24 +19,12 @@ fn lossy(seed: u64) -> Vec<(u64, Hash, Hash)> {
         let full = dev_key("full", 0);
         let mut keys: Vec<PublicKey> = genesis.validator_keys().unwrap();
         keys.push(full.public_key());
-        let (network, oracle) = Network::new_with_peers(
-            ctx.child("network"),
-            simulated::Config {
-                max_size: engine::MAX_MESSAGE_BYTES,
-                max_peers_per_set: NZUsize!(N + 1),
-                disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
-            },
-            keys.clone(),
-        )
-        .await;
-        network.start();
         let link = Link {
             latency: Duration::from_millis(50),
             jitter: Duration::from_millis(30),
             success_rate: probability!(0.7),
         };
-        mesh(&oracle, &keys, link).await;
+        let oracle = network(&ctx, &keys, link).await;
         let seen: Vec<Seen> = (0..N + 1)
             .map(|_| Arc::new(Mutex::new(BTreeMap::new())))
             .collect();
@@ -133,24 +94,12 @@ fn byzantine(seed: u64) -> (Vec<(u64, Hash, Hash)>, bool) {
     deterministic::Runner::new(cfg).start(|ctx| async move {
         let genesis = Genesis::dev("sim", N);
         let keys: Vec<PublicKey> = genesis.validator_keys().unwrap();
-        let (network, oracle) = Network::new_with_peers(
-            ctx.child("network"),
-            simulated::Config {
-                max_size: engine::MAX_MESSAGE_BYTES,
-                max_peers_per_set: NZUsize!(N),
-                disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
-            },
-            keys.clone(),
-        )
-        .await;
-        network.start();
         let link = Link {
             latency: Duration::from_millis(20),
             jitter: Duration::from_millis(5),
             success_rate: probability!(1.0),
         };
-        mesh(&oracle, &keys, link).await;
+        let oracle = network(&ctx, &keys, link).await;
         let seen: Vec<Seen> = (0..N)
             .map(|_| Arc::new(Mutex::new(BTreeMap::new())))
             .collect();

@@ -45,33 +45,12 @@ fn run_epochs(seed: u64) -> Vec<(u64, Hash, Hash)> {
         }
         let mut keys: Vec<PublicKey> = genesis.validator_keys().unwrap();
         keys.push(newcomer.public_key());
-        let (network, oracle) = Network::new_with_peers(
-            ctx.child("network"),
-            simulated::Config {
-                max_size: engine::MAX_MESSAGE_BYTES,
-                max_peers_per_set: NZUsize!(N + 1),
-                disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
-            },
-            keys.clone(),
-        )
-        .await;
-        network.start();
         let link = Link {
             latency: Duration::from_millis(20),
             jitter: Duration::from_millis(5),
             success_rate: probability!(1.0),
         };
-        for a in &keys {
-            for b in &keys {
-                if a != b {
-                    oracle
-                        .add_link(a.clone(), b.clone(), link.clone())
-                        .await
-                        .unwrap();
-                }
-            }
-        }
+        let oracle = network(&ctx, &keys, link).await;
         let seen: Vec<Seen> = (0..N + 1)
             .map(|_| Arc::new(Mutex::new(BTreeMap::new())))
             .collect();
@@ -175,16 +154,9 @@ fn run_epochs(seed: u64) -> Vec<(u64, Hash, Hash)> {
             "an honest peer was blocked"
         );
         // Every node, in the set or not, finalized the same blocks and states.
-        let reference = seen[0].lock().clone();
-        for s in &seen[1..] {
-            for (h, v) in s.lock().iter() {
-                if let Some(r) = reference.get(h) {
-                    assert_eq!(r, v, "nodes disagree at height {h}");
-                }
-            }
-        }
+        let trace = agree(&seen);
         let _ = ctx.encode();
-        reference.into_iter().map(|(h, (d, r))| (h, d, r)).collect()
+        trace
     })
 }
 

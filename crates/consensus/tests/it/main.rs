@@ -123,6 +123,50 @@ fn spawn_node(
     }
 }
 
+/// A started simulated network of `keys` (one peer set), fully meshed with `link`.
+async fn network(
+    ctx: &deterministic::Context,
+    keys: &[PublicKey],
+    link: Link,
+) -> Oracle<PublicKey, deterministic::Context> {
+    let (network, oracle) = Network::new_with_peers(
+        ctx.child("network"),
+        simulated::Config {
+            max_size: engine::MAX_MESSAGE_BYTES,
+            max_peers_per_set: NZUsize!(keys.len()),
+            disconnect_on_block: true,
+            tracked_peer_sets: NZUsize!(1),
+        },
+        keys.to_vec(),
+    )
+    .await;
+    network.start();
+    for a in keys {
+        for b in keys {
+            if a != b {
+                oracle
+                    .add_link(a.clone(), b.clone(), link.clone())
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    oracle
+}
+
+/// Finalized (height, digest, state root) of every node agree where they overlap; node 0's.
+fn agree(seen: &[Seen]) -> Vec<(u64, Hash, Hash)> {
+    let reference = seen[0].lock().clone();
+    for s in &seen[1..] {
+        for (h, v) in s.lock().iter() {
+            if let Some(r) = reference.get(h) {
+                assert_eq!(r, v, "nodes disagree at height {h}");
+            }
+        }
+    }
+    reference.into_iter().map(|(h, (d, r))| (h, d, r)).collect()
+}
+
 fn max_height(seen: &Seen) -> u64 {
     seen.lock().keys().next_back().copied().unwrap_or(0)
 }
@@ -167,33 +211,12 @@ fn run(seed: u64) -> Vec<(u64, Hash, Hash)> {
     deterministic::Runner::new(cfg).start(|ctx| async move {
         let genesis = Genesis::dev("sim", N);
         let keys: Vec<PublicKey> = genesis.validator_keys().unwrap();
-        let (network, oracle) = Network::new_with_peers(
-            ctx.child("network"),
-            simulated::Config {
-                max_size: engine::MAX_MESSAGE_BYTES,
-                max_peers_per_set: NZUsize!(N),
-                disconnect_on_block: true,
-                tracked_peer_sets: NZUsize!(1),
-            },
-            keys.clone(),
-        )
-        .await;
-        network.start();
         let link = Link {
             latency: Duration::from_millis(20),
             jitter: Duration::from_millis(5),
             success_rate: probability!(1.0),
         };
-        for a in &keys {
-            for b in &keys {
-                if a != b {
-                    oracle
-                        .add_link(a.clone(), b.clone(), link.clone())
-                        .await
-                        .unwrap();
-                }
-            }
-        }
+        let oracle = network(&ctx, &keys, link.clone()).await;
         // dev_key("validator", i) are the genesis validators, in genesis order.
         let index_of = |i: usize| {
             keys.iter()
@@ -285,14 +308,7 @@ fn run(seed: u64) -> Vec<(u64, Hash, Hash)> {
             "an honest peer was blocked"
         );
         // Every validator finalized the same block and state root at every height it saw.
-        let reference = seen[0].lock().clone();
-        for s in &seen[1..] {
-            for (h, v) in s.lock().iter() {
-                if let Some(r) = reference.get(h) {
-                    assert_eq!(r, v, "validators disagree at height {h}");
-                }
-            }
-        }
+        let trace = agree(&seen);
         // The transfers were finalized: account 0 used 5 nonces, account 1 used 5.
         let chain = vals[0].chain.lock().clone().unwrap();
         let state = chain.finalized_state().unwrap();
@@ -340,7 +356,7 @@ fn run(seed: u64) -> Vec<(u64, Hash, Hash)> {
                 .all(|(a, n)| addrs.contains(a) && *n > 0 && *n <= certified)
         );
         let _ = ctx.encode();
-        reference.into_iter().map(|(h, (d, r))| (h, d, r)).collect()
+        trace
     })
 }
 
