@@ -47,6 +47,11 @@ pub struct NodeConfig {
     pub mempool_per_sender: usize,
     /// Largest HTTP request body, bytes.
     pub max_request_bytes: usize,
+    /// Other nodes' APIs (`http://host:port`): a blob this node lacks is fetched from them, and
+    /// an upload it accepts is pushed to `blob_replicas` of them.
+    pub blob_peers: Vec<String>,
+    /// How many blob peers an accepted upload is pushed to.
+    pub blob_replicas: usize,
     /// State sync: a peer's API (`http://host:port`) to take a snapshot from when this node's
     /// store is empty, instead of executing every block since genesis.
     pub state_sync: Option<String>,
@@ -74,6 +79,8 @@ impl Default for NodeConfig {
             blob_quota_bytes: 4 << 30,
             state_sync: None,
             trust_hash: None,
+            blob_peers: Vec::new(),
+            blob_replicas: 2,
         }
     }
 }

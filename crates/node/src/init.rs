@@ -212,6 +212,10 @@ pub fn init_testnet(
                 })
             })
             .collect::<Result<_>>()?;
+        cfg.blob_peers = (0..nodes)
+            .filter(|j| *j != i)
+            .map(|j| Ok(format!("http://{}", addr(port(j, 0)?))))
+            .collect::<Result<_>>()?;
         h.write_config(&cfg)?;
         apis.push(cfg.api_addr);
     }

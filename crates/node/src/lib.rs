@@ -12,6 +12,8 @@
 //! - [`models`]: the one mapping from a model name to its on-chain ID, for posters and workers.
 //! - [`services`]: the bridges between the engines (data, ML) and the ledger that a CLI command
 //!   calls: dataset registration and challenges, sessions, accounts.
+//! - [`net`]: blobs between nodes: fetched by hash from peers (checked, resumed), uploads
+//!   pushed to peers.
 //! - [`devnet`]: a single-validator network with a worker, in one process.
 //!
 //! Receipts, request signatures and result commitments are in `mycel-verify`.
@@ -25,6 +27,7 @@ pub mod http;
 pub mod init;
 pub mod keystore;
 pub mod models;
+pub mod net;
 pub mod roles;
 pub mod services;
 pub mod types;

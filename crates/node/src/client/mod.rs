@@ -22,7 +22,7 @@ use serde::de::DeserializeOwned;
 use std::time::{Duration, Instant};
 
 /// Installs the process-wide TLS crypto provider (ring) once, as reqwest is built without one.
-fn install_crypto() {
+pub(crate) fn install_crypto() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();

@@ -99,7 +99,8 @@ pub(crate) async fn put_blob(
         }
     };
     let blobs = s.blobs.clone();
-    let written = tokio::task::spawn_blocking(move || blobs.put_hashed(&hash, &body))
+    let stored = body.clone();
+    let written = tokio::task::spawn_blocking(move || blobs.put_hashed(&hash, &stored))
         .await
         .map_err(ApiError::internal)?;
     if let Err(e) = written {
@@ -108,21 +109,87 @@ pub(crate) async fn put_blob(
         }
         return Err(ApiError::internal(e));
     }
+    // A new upload from a user (not a peer's push) goes to a few peers, signed by the same
+    // uploader: each checks and charges it like its own upload.
+    if charged && headers.get(crate::net::REPLICA_HEADER).is_none() && s.blob_replicas > 0 {
+        let signed: Vec<(String, String)> = [UPLOADER_HEADER, SIGNATURE_HEADER]
+            .iter()
+            .filter_map(|h| Some((h.to_string(), headers.get(*h)?.to_str().ok()?.to_string())))
+            .collect();
+        let peers = s.blob_peers.clone();
+        let copies = s.blob_replicas;
+        tokio::spawn(async move {
+            let took = peers.replicate(&body, &signed, copies).await;
+            tracing::debug!(target: "mycel::net", %hash, took, "upload replicated");
+        });
+    }
     Ok(Json(Submitted { hash }))
 }
 
+/// Query of `GET /api/v1/blobs/{hash}`.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct BlobQuery {
+    /// `1`: this node's copy only (what a peer fetching asks, so fetches never chain).
+    local: Option<u8>,
+}
+
+/// `GET /api/v1/blobs/{hash}`: the blob, from this node or (if it lacks it) from its blob peers,
+/// checked against the hash and kept. `Range: bytes=N-` answers the rest from byte `N` (206),
+/// so a peer resumes a cut transfer.
 pub(crate) async fn get_blob(
     State(s): State<ApiState>,
     Path(hash): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<BlobQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    use crate::net::BlobSource as _;
     let hash = Hash::from_hex(&hash).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let blobs = s.blobs.clone();
-    let bytes = tokio::task::spawn_blocking(move || blobs.get(&hash))
+    let local = tokio::task::spawn_blocking(move || blobs.get(&hash))
         .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| match e {
-            mycel_store::Error::MissingBlob(h) => ApiError::not_found(format!("no blob {h}")),
-            e => ApiError::internal(e),
-        })?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+        .map_err(ApiError::internal)?;
+    let bytes = match local {
+        Ok(b) => b,
+        Err(mycel_store::Error::MissingBlob(h)) if q.local != Some(1) => {
+            let fetched = s.blob_peers.fetch(&h).await.map_err(|e| {
+                ApiError::not_found(format!("no blob {h} here or at the blob peers ({e})"))
+            })?;
+            let blobs = s.blobs.clone();
+            let keep = fetched.clone();
+            tokio::task::spawn_blocking(move || blobs.put_hashed(&h, &keep))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            fetched
+        }
+        Err(mycel_store::Error::MissingBlob(h)) => {
+            return Err(ApiError::not_found(format!("no blob {h}")));
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    let from = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("bytes="))
+        .and_then(|v| v.strip_suffix('-'))
+        .and_then(|v| v.parse::<usize>().ok());
+    match from {
+        Some(n) if n < bytes.len() => Ok((
+            StatusCode::PARTIAL_CONTENT,
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                (
+                    header::CONTENT_RANGE,
+                    format!("bytes {n}-{}/{}", bytes.len() - 1, bytes.len()),
+                ),
+            ],
+            bytes[n..].to_vec(),
+        )
+            .into_response()),
+        Some(_) => Err(ApiError::from_status(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            format!("the blob has {} bytes", bytes.len()),
+        )),
+        None => Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()),
+    }
 }

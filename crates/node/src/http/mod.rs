@@ -57,6 +57,10 @@ pub struct ApiState {
     pub blobs: mycel_store::BlobStore,
     /// Bytes of blobs one account may upload to this node.
     pub blob_quota: u64,
+    /// Other nodes' APIs: where a missing blob is fetched from, and where uploads are pushed.
+    pub blob_peers: crate::net::Peers,
+    /// How many peers an accepted upload is pushed to.
+    pub blob_replicas: usize,
     /// Where admitted transactions go to be pushed to the other validators.
     pub gossip: Option<futures::channel::mpsc::UnboundedSender<Vec<u8>>>,
 }

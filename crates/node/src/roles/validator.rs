@@ -319,6 +319,8 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             finalized: finalized_rx,
             blobs,
             blob_quota: cfg.blob_quota_bytes,
+            blob_peers: crate::net::Peers::new(cfg.blob_peers.clone()),
+            blob_replicas: cfg.blob_replicas,
             gossip: Some(gossip_tx),
         };
         let app = http::router(state, cfg.max_request_bytes, gateway.map(|g| g.router()));

@@ -80,3 +80,73 @@ async fn uploads_are_signed_funded_and_within_quota() {
         .unwrap();
     client.put_blob(&dev1, b"x".to_vec()).await.unwrap();
 }
+
+/// Two nodes of one chain, each the other's blob peer: an upload to one is pushed to the other;
+/// a blob only one holds is fetched through the other (checked, kept) and served in ranges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_move_between_nodes() {
+    use crate::common::FullNode;
+    let dir = tempfile::tempdir().unwrap();
+    let full = FullNode::prepare(dir.path());
+    let full_api = format!("http://{}", full.api);
+    let (home, a) = start_node_configured(dir.path(), false, |c| {
+        c.peers.push(full.peer());
+        c.blob_peers = vec![full_api];
+        c.blob_replicas = 1;
+    })
+    .await;
+    let a_api = a.base().to_string();
+    let b = full
+        .start(&home, |c| {
+            c.blob_peers = vec![a_api];
+            c.blob_replicas = 0;
+        })
+        .await;
+    let dev0 = Keystore::new(home.keys_dir())
+        .load("dev0")
+        .unwrap()
+        .private_key()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let local = |base: &str, h: &mycel_primitives::Hash| {
+        http.get(format!("{base}/api/v1/blobs/{h}?local=1")).send()
+    };
+
+    // An upload to A is pushed to B, signed by the same uploader.
+    let x = b"a manifest every node should hold".to_vec();
+    let hx = a.put_blob(&dev0, x.clone()).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !local(b.base(), &hx).await.unwrap().status().is_success() {
+        assert!(std::time::Instant::now() < deadline, "never replicated");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // An upload to B (which pushes nowhere) is fetched through A from B, and kept by A.
+    let y: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let hy = b.put_blob(&dev0, y.clone()).await.unwrap();
+    assert_eq!(local(a.base(), &hy).await.unwrap().status(), 404);
+    assert_eq!(a.get_blob(&hy).await.unwrap(), y);
+    assert!(local(a.base(), &hy).await.unwrap().status().is_success());
+    // Ranges, for resumption.
+    let r = http
+        .get(format!("{}/api/v1/blobs/{hy}", a.base()))
+        .header("range", "bytes=99990-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &y[99_990..]);
+    let r = http
+        .get(format!("{}/api/v1/blobs/{hy}", a.base()))
+        .header("range", "bytes=100000-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 416);
+    // A blob nobody holds: a typed 404 naming the peers' answer.
+    let missing = mycel_store::blob_hash(b"nobody has this");
+    let r = a.get_blob(&missing).await;
+    assert!(
+        matches!(&r, Err(Error::Api { code, .. }) if code == "not_found"),
+        "{r:?}"
+    );
+}

@@ -103,3 +103,86 @@ pub async fn assert_supply_consistent(client: &Client) {
     let audit: serde_json::Value = client.get("/api/v1/supply").await.unwrap();
     assert_eq!(audit["consistent"], true, "{audit}");
 }
+
+/// A full node of a validator's chain, prepared before the validator starts (the validator
+/// must list it as a peer), started later.
+pub struct FullNode {
+    /// Its home.
+    pub home: Home,
+    /// Its p2p address.
+    pub p2p: std::net::SocketAddr,
+    /// Its API address.
+    pub api: std::net::SocketAddr,
+    public_key: String,
+}
+
+impl FullNode {
+    /// A home under `dir` with its own key and ports.
+    pub fn prepare(dir: &std::path::Path) -> FullNode {
+        let home = Home(dir.join("full"));
+        std::fs::create_dir_all(home.keys_dir()).unwrap();
+        let key = mycel_node::keystore::Keystore::new(home.keys_dir())
+            .generate("validator")
+            .unwrap();
+        FullNode {
+            home,
+            p2p: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            api: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+            public_key: key.public_key,
+        }
+    }
+
+    /// The validator's config entry for it.
+    pub fn peer(&self) -> mycel_node::config::Peer {
+        mycel_node::config::Peer {
+            public_key: self.public_key.clone(),
+            address: self.p2p,
+        }
+    }
+
+    /// Starts it on `validator`'s chain (same genesis, peered with it), `configure` applied to
+    /// its config; its client once its API is up.
+    pub async fn start(
+        &self,
+        validator: &Home,
+        configure: impl FnOnce(&mut mycel_node::config::NodeConfig),
+    ) -> Client {
+        std::fs::copy(validator.genesis_path(), self.home.genesis_path()).unwrap();
+        let v = validator.config().unwrap();
+        let mut cfg = mycel_node::config::NodeConfig {
+            role: mycel_node::config::Role::Full,
+            api_addr: self.api,
+            p2p_addr: self.p2p,
+            peers: vec![mycel_node::config::Peer {
+                public_key: mycel_node::keystore::Keystore::new(validator.keys_dir())
+                    .load("validator")
+                    .unwrap()
+                    .public_key,
+                address: v.p2p_addr,
+            }],
+            ..Default::default()
+        };
+        configure(&mut cfg);
+        self.home.write_config(&cfg).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let node = self.home.clone();
+        std::thread::spawn(move || {
+            let on_ready = std::sync::Arc::new(move |a| {
+                let _ = tx.send(a);
+            });
+            run(
+                &node,
+                RunOptions {
+                    on_ready: Some(on_ready),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        });
+        let api =
+            tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)).unwrap())
+                .await
+                .unwrap();
+        Client::new(&format!("http://{api}"))
+    }
+}

@@ -2,16 +2,8 @@
 //! against a finality proof, and follows the chain from there; a tampered snapshot is refused
 //! and leaves the store empty.
 
-use crate::common::{free_port, start_node_configured};
-use mycel_node::{
-    Home,
-    client::Client,
-    config::{NodeConfig, Peer, Role},
-    http::sync::Snapshot,
-    keystore::Keystore,
-    roles::validator::{RunOptions, run},
-    services::sync,
-};
+use crate::common::{FullNode, start_node_configured};
+use mycel_node::{client::Client, http::sync::Snapshot, services::sync};
 use mycel_store::Store;
 use std::time::Duration;
 
@@ -35,20 +27,9 @@ async fn wait_height(c: &Client, h: u64) -> u64 {
 async fn a_full_node_joins_by_state_sync_and_follows() {
     let dir = tempfile::tempdir().unwrap();
     // The full node's identity, known to the validator as a peer from the start.
-    let full = Home(dir.path().join("full"));
-    std::fs::create_dir_all(full.keys_dir()).unwrap();
-    let key = Keystore::new(full.keys_dir())
-        .generate("validator")
-        .unwrap();
-    let full_p2p: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let (home, client) = start_node_configured(dir.path(), false, |c| {
-        c.peers.push(Peer {
-            public_key: key.public_key.clone(),
-            address: full_p2p,
-        })
-    })
-    .await;
-    let validator = home.config().unwrap();
+    let full = FullNode::prepare(dir.path());
+    let (home, client) =
+        start_node_configured(dir.path(), false, |c| c.peers.push(full.peer())).await;
     wait_height(&client, 12).await;
 
     // A tampered snapshot is refused before anything is written.
@@ -96,44 +77,9 @@ async fn a_full_node_joins_by_state_sync_and_follows() {
     drop(store);
 
     // The full node: same genesis, its own key, state sync from the validator.
-    std::fs::copy(home.genesis_path(), full.genesis_path()).unwrap();
-    let api: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    full.write_config(&NodeConfig {
-        role: Role::Full,
-        api_addr: api,
-        p2p_addr: full_p2p,
-        peers: vec![Peer {
-            public_key: Keystore::new(home.keys_dir())
-                .load("validator")
-                .unwrap()
-                .public_key,
-            address: validator.p2p_addr,
-        }],
-        state_sync: Some(client.base().to_string()),
-        ..NodeConfig::default()
-    })
-    .unwrap();
     let height = wait_height(&client, 20).await;
-    let (tx, rx) = std::sync::mpsc::channel();
-    let node = full.clone();
-    std::thread::spawn(move || {
-        let on_ready = std::sync::Arc::new(move |a| {
-            let _ = tx.send(a);
-        });
-        run(
-            &node,
-            RunOptions {
-                on_ready: Some(on_ready),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    });
-    let addr =
-        tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)).unwrap())
-            .await
-            .unwrap();
-    let follower = Client::new(&format!("http://{addr}"));
+    let base = client.base().to_string();
+    let follower = full.start(&home, |c| c.state_sync = Some(base)).await;
     // It started from a recent height, not genesis: block 1 is not in its store.
     let r = follower.get::<serde_json::Value>("/api/v1/blocks/1").await;
     assert!(r.is_err(), "a synced node holds block 1: {r:?}");
@@ -148,9 +94,4 @@ async fn a_full_node_joins_by_state_sync_and_follows() {
         .await
         .unwrap();
     assert_eq!(theirs, ours);
-    assert!(
-        Store::open(full.state_db())
-            .map(|s| s.synced_from().unwrap().is_some())
-            .unwrap_or(true)
-    );
 }
