@@ -18,6 +18,11 @@
 //! 5. checks that every node has the same block and state root at a height all have passed, and
 //!    that every accepted transaction was finalized; it fails (after printing the report on
 //!    stderr) if not.
+//!
+//! With `--faults` a third network runs the fault phase (`network_faults`): 4 genesis
+//! validators and a fifth node that bonds and joins, every p2p link through a fault proxy, under
+//! `--fault-rate` tx/s while validators are killed and restarted, one is partitioned and one
+//! unbonds; then every height is compared on every node.
 
 use crate::{free_port, percentile, tempdir};
 use commonware_cryptography::Signer;
@@ -41,6 +46,9 @@ use std::{
     },
     time::{Duration, Instant},
 };
+
+#[path = "network_faults.rs"]
+mod network_faults;
 
 /// The issue-15 latency targets at 1,000 tx/s: p50 and p99, milliseconds.
 const TARGET_P50_MS: f64 = 100.0;
@@ -83,6 +91,29 @@ pub struct NetworkBenchArgs {
     /// Seconds to wait after the load for accepted transactions to finalize.
     #[arg(long, default_value_t = 30)]
     pub drain: u64,
+    /// Also run the fault phase: 4 genesis validators and a fifth that bonds and joins, every
+    /// p2p link through a proxy; validators killed and restarted, one partitioned, one unbonded,
+    /// under load (see `network_faults`).
+    #[arg(long)]
+    pub faults: bool,
+    /// Offered load of the fault phase, transactions per second.
+    #[arg(long, default_value_t = 300)]
+    pub fault_rate: u64,
+    /// Seconds of the fault phase (its load and its faults).
+    #[arg(long, default_value_t = 150)]
+    pub fault_seconds: u64,
+    /// Blocks per epoch on the fault phase's chain.
+    #[arg(long, default_value_t = 20)]
+    pub fault_epoch_length: u64,
+    /// In the fault phase, a validator is killed (SIGKILL) this often, seconds.
+    #[arg(long, default_value_t = 30)]
+    pub kill_every: u64,
+    /// Seconds a killed validator stays down before it is restarted.
+    #[arg(long, default_value_t = 5)]
+    pub down_seconds: u64,
+    /// Seconds one validator is partitioned from every other node.
+    #[arg(long, default_value_t = 60)]
+    pub partition_seconds: u64,
 }
 
 /// Submit → finality latency, milliseconds.
@@ -135,6 +166,8 @@ pub struct LoadRun {
     pub sustained_tps: f64,
     /// Submit → first seen finalized on any node.
     pub latency: Latency,
+    /// The same, of the transactions submitted to each node.
+    pub latency_by_node: Vec<Latency>,
     /// Blocks finalized from the start of the load until the last accepted transaction.
     pub blocks: usize,
     /// Largest number of transactions in one of them.
@@ -193,6 +226,8 @@ pub struct NetworkReport {
     pub single: Option<LoadRun>,
     /// The abuse phase on the multi-validator network.
     pub abuse: Option<AbuseRun>,
+    /// The fault phase (`--faults`).
+    pub faults: Option<network_faults::FaultRun>,
 }
 
 /// Runs the network benchmark; its report (an error if a network disagreed or lost a
@@ -216,6 +251,10 @@ pub fn network(args: &NetworkBenchArgs) -> Result<NetworkReport> {
             true => Some(run_network(args, 1, false).await?.0),
             false => None,
         };
+        let faults = match args.faults {
+            true => Some(network_faults::run(args).await?),
+            false => None,
+        };
         let report = NetworkReport {
             rate: args.rate,
             seconds: args.seconds,
@@ -223,8 +262,9 @@ pub fn network(args: &NetworkBenchArgs) -> Result<NetworkReport> {
             network,
             single,
             abuse,
+            faults,
         };
-        let bad: Vec<String> = std::iter::once(&report.network)
+        let mut bad: Vec<String> = std::iter::once(&report.network)
             .chain(report.single.as_ref())
             .filter(|r| !r.consistent || r.lost > 0)
             .map(|r| {
@@ -242,6 +282,9 @@ pub fn network(args: &NetworkBenchArgs) -> Result<NetworkReport> {
                 )
             })
             .collect();
+        if let Some(f) = &report.faults {
+            bad.extend(f.problems.iter().map(|p| format!("fault phase: {p}")));
+        }
         if !bad.is_empty() {
             eprint!("{report}");
             return Err(Error::Invalid {
@@ -275,7 +318,12 @@ async fn run_network(
         "network bench: {validators} validator(s) up; {} tx/s for {} s from {} accounts",
         args.rate, args.seconds, args.accounts
     );
-    let (mut run, mut unseen) = load(&net, &keys, &chain_id, args).await?;
+    let plan = Plan {
+        rate: args.rate,
+        seconds: args.seconds,
+        drain: args.drain,
+    };
+    let (mut run, mut unseen) = load(&net.clients, net.pids(), &keys, &chain_id, &plan).await?;
     run.idle_rss_mb = idle_rss_mb;
     let abuse_run = match abuse {
         true => {
@@ -331,53 +379,57 @@ struct TxHash {
     hash: Hash,
 }
 
-/// Runs the offered load on `net`; the run's figures and the accepted transactions the tracker
-/// did not see finalized, each with the node it went to.
+/// The offered load: `rate` tx/s for `seconds`, then up to `drain` seconds for finality.
+struct Plan {
+    rate: u64,
+    seconds: u64,
+    drain: u64,
+}
+
+/// Runs the offered load on the nodes behind `clients` (whose processes are `pids`); the run's
+/// figures and the accepted transactions the tracker did not see finalized, each with the node
+/// it went to.
 async fn load(
-    net: &Net,
+    clients: &[Client],
+    pids: Vec<u32>,
     keys: &[PrivateKey],
     chain_id: &str,
-    args: &NetworkBenchArgs,
+    plan: &Plan,
 ) -> Result<(LoadRun, Vec<(Hash, usize)>)> {
     let mut nonces = Vec::with_capacity(keys.len());
     for (k, key) in keys.iter().enumerate() {
         let a = Address::from_public_key(&key.public_key());
-        nonces.push(
-            request(net.clients[k % net.clients.len()].account(&a))
-                .await?
-                .nonce,
-        );
+        nonces.push(request(clients[k % clients.len()].account(&a)).await?.nonce);
     }
-    let head = net.head().await;
+    let head = head(clients).await;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let tracker = tokio::spawn(track(
-        net.clients.clone(),
+        clients.to_vec(),
         head + 1,
         seen.clone(),
         stop.clone(),
     ));
-    let pids = net.pids();
     let sampler = tokio::spawn(sample_rss(pids.clone(), stop.clone()));
 
-    let total = (args.rate * args.seconds) as usize;
+    let total = (plan.rate * plan.seconds) as usize;
     let start = Instant::now() + Duration::from_millis(100);
-    let window_end = start + Duration::from_secs(args.seconds);
+    let window_end = start + Duration::from_secs(plan.seconds);
     let give_up = window_end + Duration::from_secs(15);
     let tasks: Vec<_> = keys
         .iter()
         .enumerate()
         .map(|(k, key)| {
-            let node = k % net.clients.len();
+            let node = k % clients.len();
             tokio::spawn(send_account(Sender {
-                client: net.clients[node].clone(),
+                client: clients[node].clone(),
                 key: key.clone(),
                 chain_id: chain_id.to_string(),
                 nonce: nonces[k],
                 first: k,
                 step: keys.len(),
                 total,
-                rate: args.rate as f64,
+                rate: plan.rate as f64,
                 start,
                 give_up,
             }))
@@ -397,7 +449,7 @@ async fn load(
         accepted.extend(
             out.accepted
                 .into_iter()
-                .map(|(h, t)| (h, t, k % net.clients.len())),
+                .map(|(h, t)| (h, t, k % clients.len())),
         );
         for c in out.errors {
             *submit_errors.entry(c).or_default() += 1;
@@ -407,7 +459,7 @@ async fn load(
         "network bench: sent {sent}, accepted {}; waiting for finality",
         accepted.len()
     );
-    let drain_end = Instant::now() + Duration::from_secs(args.drain);
+    let drain_end = Instant::now() + Duration::from_secs(plan.drain);
     loop {
         let missing = {
             let s = seen.lock().unwrap_or_else(PoisonError::into_inner);
@@ -427,11 +479,14 @@ async fn load(
 
     let s = seen.lock().unwrap_or_else(PoisonError::into_inner);
     let mut lat = Vec::with_capacity(accepted.len());
+    let mut by_node = vec![Vec::new(); clients.len()];
     let mut in_window = 0;
     let mut last_final = start;
-    for (h, t0, _) in &accepted {
+    for (h, t0, node) in &accepted {
         if let Some(t) = s.txs.get(h) {
-            lat.push(t.saturating_duration_since(*t0).as_secs_f64() * 1e3);
+            let ms = t.saturating_duration_since(*t0).as_secs_f64() * 1e3;
+            lat.push(ms);
+            by_node[*node].push(ms);
             if *t <= window_end {
                 in_window += 1;
             }
@@ -445,15 +500,16 @@ async fn load(
         .map(|(_, n)| *n)
         .collect();
     let run = LoadRun {
-        validators: net.clients.len(),
+        validators: clients.len(),
         offered: total,
         sent,
         sent_per_s: sent as f64 / last_send.duration_since(start).as_secs_f64().max(1e-3),
         accepted: accepted.len(),
         submit_errors,
         finalized: lat.len(),
-        sustained_tps: in_window as f64 / args.seconds as f64,
+        sustained_tps: in_window as f64 / plan.seconds as f64,
         latency: Latency::of(lat),
+        latency_by_node: by_node.into_iter().map(Latency::of).collect(),
         blocks: blocks.len(),
         max_block_txs: blocks.iter().copied().max().unwrap_or(0),
         idle_rss_mb: Vec::new(),
@@ -521,8 +577,11 @@ async fn send_account(s: Sender) -> Sent {
             }
             Err(e) => {
                 let code = error_code(&e);
-                // A request that timed out may still have been admitted.
-                let unsure = !matches!(&e, Error::Api { code, .. } if code != "timeout");
+                // A request that timed out, or whose node died before answering, may still have
+                // been admitted; a resubmission of it then comes back as a duplicate or, once
+                // it is finalized, as a stale nonce.
+                let unsure = !matches!(&e, Error::Api { code, .. }
+                    if !matches!(code.as_str(), "timeout" | "duplicate_tx" | "nonce_too_low"));
                 let admitted = unsure && request(s.client.tx(&tx.hash())).await.is_ok();
                 if admitted {
                     out.accepted.push((tx.hash(), t0));
@@ -792,6 +851,16 @@ fn rss_mb(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The highest finalized height over the nodes behind `clients` (0 if none answers).
+async fn head(clients: &[Client]) -> u64 {
+    futures::future::join_all(clients.iter().map(|c| request(c.status())))
+        .await
+        .into_iter()
+        .filter_map(|s| s.ok().map(|s| s.height))
+        .max()
+        .unwrap_or(0)
+}
+
 /// A base port with `n` free ports from it on 127.0.0.1.
 fn free_port_range(n: u16) -> Result<u16> {
     for _ in 0..64 {
@@ -816,14 +885,30 @@ struct Net {
     homes: Vec<PathBuf>,
     children: Vec<Child>,
     clients: Vec<Client>,
+    /// Extra arguments of each node's `node` command (kept for restarts).
+    node_args: Vec<Vec<String>>,
+    exe: PathBuf,
     keep: bool,
 }
 
 impl Net {
     /// Creates the homes of `validators` sharing `accounts` funded keys and starts each node.
     fn start(validators: usize, accounts: usize) -> Result<Net> {
+        let mut net = Net::init(validators, 0, accounts, InitOptions::default().epoch_length)?;
+        net.start_all()?;
+        Ok(net)
+    }
+
+    /// Creates the homes of `validators` genesis validators and `full_nodes` other nodes sharing
+    /// `accounts` funded keys, without starting them.
+    fn init(
+        validators: usize,
+        full_nodes: usize,
+        accounts: usize,
+        epoch_length: u64,
+    ) -> Result<Net> {
         let dir = tempdir()?;
-        let ports = u16::try_from(2 * validators).map_err(|_| Error::Invalid {
+        let ports = u16::try_from(2 * (validators + full_nodes)).map_err(|_| Error::Invalid {
             what: "validators".into(),
             why: "too many".into(),
         })?;
@@ -831,12 +916,13 @@ impl Net {
         let opts = InitOptions {
             chain_id: "mycel-bench-network-1".into(),
             accounts,
+            epoch_length,
             force: true,
             ..Default::default()
         };
-        let t = init_testnet(&dir, validators, 0, base, &opts)?;
+        let t = init_testnet(&dir, validators, full_nodes, base, &opts)?;
         let exe = std::env::current_exe().map_err(io(Path::new("current exe")))?;
-        let mut net = Net {
+        Ok(Net {
             dir,
             homes: t.homes.clone(),
             children: Vec::new(),
@@ -845,24 +931,62 @@ impl Net {
                 .iter()
                 .map(|a| Client::new(&format!("http://{a}")))
                 .collect(),
+            node_args: vec![Vec::new(); t.homes.len()],
+            exe,
             keep: true,
-        };
-        for h in &t.homes {
-            let log = h.join("node.log");
-            let out = std::fs::File::create(&log).map_err(io(&log))?;
-            let err = out.try_clone().map_err(io(&log))?;
-            let child = Command::new(&exe)
-                .arg("--home")
-                .arg(h)
-                .arg("node")
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .spawn()
-                .map_err(io(&exe))?;
-            net.children.push(child);
+        })
+    }
+
+    /// Starts every node.
+    fn start_all(&mut self) -> Result<()> {
+        for i in 0..self.homes.len() {
+            let child = self.spawn(i)?;
+            self.children.push(child);
         }
-        Ok(net)
+        Ok(())
+    }
+
+    /// Starts node `i`'s process, its output appended to `node.log` in its home.
+    fn spawn(&self, i: usize) -> Result<Child> {
+        use std::io::Write as _;
+        let h = &self.homes[i];
+        let log = h.join("node.log");
+        let mut out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(io(&log))?;
+        if i < self.children.len() {
+            writeln!(out, "=== mycel bench network: node {i} restarted ===").map_err(io(&log))?;
+        }
+        let err = out.try_clone().map_err(io(&log))?;
+        Command::new(&self.exe)
+            .arg("--home")
+            .arg(h)
+            .arg("node")
+            .args(&self.node_args[i])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(io(&self.exe))
+    }
+
+    /// Kills node `i` with SIGKILL and reaps it.
+    fn kill(&mut self, i: usize) {
+        let _ = self.children[i].kill();
+        let _ = self.children[i].wait();
+    }
+
+    /// Starts node `i` again (after [`Net::kill`]).
+    fn restart(&mut self, i: usize) -> Result<()> {
+        self.children[i] = self.spawn(i)?;
+        Ok(())
+    }
+
+    /// Whether node `i`'s process has exited (and how), without waiting.
+    fn exited(&mut self, i: usize) -> Option<std::process::ExitStatus> {
+        self.children[i].try_wait().ok().flatten()
     }
 
     fn pids(&self) -> Vec<u32> {
@@ -908,12 +1032,7 @@ impl Net {
 
     /// The highest finalized height over the nodes.
     async fn head(&self) -> u64 {
-        futures::future::join_all(self.clients.iter().map(|c| request(c.status())))
-            .await
-            .into_iter()
-            .filter_map(|s| s.ok().map(|s| s.height))
-            .max()
-            .unwrap_or(0)
+        head(&self.clients).await
     }
 
     /// The height every node has passed, and whether all nodes have the same block hash and
@@ -1140,6 +1259,9 @@ impl fmt::Display for NetworkReport {
             for (name, v, t) in rows {
                 writeln!(f, "{name:<50} {v:>14} {t:>33}")?;
             }
+        }
+        if let Some(faults) = &self.faults {
+            write!(f, "{faults}")?;
         }
         Ok(())
     }
