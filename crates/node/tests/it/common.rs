@@ -63,6 +63,12 @@ pub async fn start_node_configured(
     opts.config.p2p_addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     configure(&mut opts.config);
     init(&home, &opts).unwrap();
+    let client = run_in_thread(&home, gateway).await;
+    (home, client)
+}
+
+/// Runs the node in `home` on a thread of its own; its client once its API is up.
+async fn run_in_thread(home: &Home, gateway: bool) -> Client {
     let (tx, rx) = mpsc::channel();
     let node_home = home.clone();
     std::thread::spawn(move || {
@@ -83,7 +89,7 @@ pub async fn start_node_configured(
         tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)).unwrap())
             .await
             .unwrap();
-    (home, Client::new(&format!("http://{api}")))
+    Client::new(&format!("http://{api}"))
 }
 
 /// Signs, submits and waits for one message; its receipt.
@@ -164,25 +170,6 @@ impl FullNode {
         };
         configure(&mut cfg);
         self.home.write_config(&cfg).unwrap();
-        let (tx, rx) = mpsc::channel();
-        let node = self.home.clone();
-        std::thread::spawn(move || {
-            let on_ready = std::sync::Arc::new(move |a| {
-                let _ = tx.send(a);
-            });
-            run(
-                &node,
-                RunOptions {
-                    on_ready: Some(on_ready),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        });
-        let api =
-            tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)).unwrap())
-                .await
-                .unwrap();
-        Client::new(&format!("http://{api}"))
+        run_in_thread(&self.home, false).await
     }
 }
