@@ -29,6 +29,7 @@
 //! assert_eq!(bank::balance(&state, &addr).unwrap(), amount);
 //! ```
 
+pub mod blobs;
 pub mod earnings;
 pub mod error;
 pub mod events;

@@ -61,6 +61,9 @@ pub struct NodeConfig {
     /// Bytes of blobs one account may upload to this node (uploads are signed by a funded
     /// account; a blob someone uploaded before costs nothing again).
     pub blob_quota_bytes: u64,
+    /// Seconds an upload is kept while nothing on chain references it; then it is deleted and
+    /// its bytes go back to the uploader's quota.
+    pub blob_grace_secs: u64,
 }
 
 impl Default for NodeConfig {
@@ -77,6 +80,7 @@ impl Default for NodeConfig {
             mempool_per_sender: 0,
             max_request_bytes: 256 * 1024,
             blob_quota_bytes: 4 << 30,
+            blob_grace_secs: 3_600,
             state_sync: None,
             trust_hash: None,
             blob_peers: Vec::new(),

@@ -6,11 +6,51 @@
 //! place (a crash leaves either the whole blob or nothing), and are verified on every read.
 
 use crate::{Error, Result};
-use mycel_primitives::Hash;
+use mycel_primitives::{Address, Hash};
 use std::{
     io::Write,
     path::{Path, PathBuf},
 };
+
+/// An upload recorded against its uploader's quota until the chain references the blob or the
+/// collector deletes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Upload {
+    /// The blob.
+    pub hash: Hash,
+    /// Who signed the upload.
+    pub uploader: Address,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last uploaded (this node's clock, ms since the Unix epoch; 0 for records
+    /// written before uploads were timed).
+    pub at_ms: u64,
+}
+
+impl Upload {
+    /// The record's bytes: uploader (20) ‖ size (u64 BE) ‖ at_ms (u64 BE).
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(36);
+        v.extend_from_slice(&self.uploader.0);
+        v.extend_from_slice(&self.size.to_be_bytes());
+        v.extend_from_slice(&self.at_ms.to_be_bytes());
+        v
+    }
+
+    /// Reads a record (28 bytes without the time, from older nodes; 36 with it).
+    pub(crate) fn decode(hash: &Hash, v: &[u8]) -> Option<Upload> {
+        if v.len() != 28 && v.len() != 36 {
+            return None;
+        }
+        let u64_at = |i: usize| u64::from_be_bytes(v[i..i + 8].try_into().expect("8 bytes"));
+        Some(Upload {
+            hash: *hash,
+            uploader: Address(v[..20].try_into().expect("20 bytes")),
+            size: u64_at(20),
+            at_ms: if v.len() == 36 { u64_at(28) } else { 0 },
+        })
+    }
+}
 
 /// A directory of content-addressed blobs.
 #[derive(Clone, Debug)]
@@ -78,6 +118,17 @@ impl BlobStore {
         f.sync_all().map_err(|e| io(&tmp, e))?;
         drop(f);
         std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
+    }
+
+    /// Deletes the blob `h` (absent already: nothing to do). Only the upload collector calls
+    /// this, holding the node's upload lock.
+    pub fn remove(&self, h: &Hash) -> Result<()> {
+        let path = self.path(h);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&path, e)),
+        }
     }
 
     /// Reads a blob and checks that it still hashes to its address.

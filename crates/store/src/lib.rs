@@ -21,7 +21,7 @@ mod layer;
 mod state;
 mod tables;
 
-pub use blobs::{BlobStore, blob_hash};
+pub use blobs::{BlobStore, Upload, blob_hash};
 pub use error::{Error, Result};
 pub use layer::{Layer, WriteSet};
 pub use state::{

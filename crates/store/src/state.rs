@@ -2,6 +2,7 @@
 
 use crate::{
     Error, Result,
+    blobs::Upload,
     error::db,
     layer::{Layer, WriteSet},
     tables::*,
@@ -459,44 +460,66 @@ impl Store {
         w.commit().map_err(db)
     }
 
-    /// Charges an upload of blob `hash` (`size` bytes) to `uploader` within `quota` bytes.
-    /// A blob uploaded before (by anyone) costs nothing again. Returns whether it was charged,
-    /// or the uploader's usage if the upload would exceed the quota (nothing is recorded).
+    /// Charges an upload of blob `hash` (`size` bytes, at `now_ms`) to `uploader` within
+    /// `quota` bytes. A blob whose upload is still recorded costs nothing again, but its clock
+    /// restarts (whoever sent it again expects it kept for the grace period). Returns whether it
+    /// was charged, or the uploader's usage if the upload would exceed the quota (nothing is
+    /// recorded).
     pub fn charge_upload(
         &self,
         uploader: &Address,
         hash: &Hash,
         size: u64,
         quota: u64,
+        now_ms: u64,
     ) -> Result<std::result::Result<bool, u64>> {
         let w = self.db.begin_write().map_err(db)?;
-        {
+        let charged = {
             let mut uploads = w.open_table(BLOB_UPLOADS).map_err(db)?;
-            if uploads.get(hash.0.as_slice()).map_err(db)?.is_some() {
-                return Ok(Ok(false));
-            }
-            let mut usage = w.open_table(BLOB_USAGE).map_err(db)?;
-            let used = usage
-                .get(uploader.0.as_slice())
+            let known = uploads
+                .get(hash.0.as_slice())
                 .map_err(db)?
-                .map_or(0, |v| v.value());
-            if used.saturating_add(size) > quota {
-                return Ok(Err(used));
+                .and_then(|v| Upload::decode(hash, v.value()));
+            match known {
+                Some(mut u) => {
+                    u.at_ms = u.at_ms.max(now_ms);
+                    uploads
+                        .insert(hash.0.as_slice(), u.encode().as_slice())
+                        .map_err(db)?;
+                    false
+                }
+                None => {
+                    let mut usage = w.open_table(BLOB_USAGE).map_err(db)?;
+                    let used = usage
+                        .get(uploader.0.as_slice())
+                        .map_err(db)?
+                        .map_or(0, |v| v.value());
+                    if used.saturating_add(size) > quota {
+                        return Ok(Err(used));
+                    }
+                    usage
+                        .insert(uploader.0.as_slice(), used + size)
+                        .map_err(db)?;
+                    let u = Upload {
+                        hash: *hash,
+                        uploader: *uploader,
+                        size,
+                        at_ms: now_ms,
+                    };
+                    uploads
+                        .insert(hash.0.as_slice(), u.encode().as_slice())
+                        .map_err(db)?;
+                    true
+                }
             }
-            usage
-                .insert(uploader.0.as_slice(), used + size)
-                .map_err(db)?;
-            let mut rec = uploader.0.to_vec();
-            rec.extend_from_slice(&size.to_be_bytes());
-            uploads
-                .insert(hash.0.as_slice(), rec.as_slice())
-                .map_err(db)?;
-        }
+        };
         w.commit().map_err(db)?;
-        Ok(Ok(true))
+        Ok(Ok(charged))
     }
 
-    /// Undoes [`Store::charge_upload`] of `hash` (its write failed).
+    /// Forgets the upload of `hash` and gives its bytes back to the uploader's quota: its
+    /// write failed, it was collected, or the chain now references it (the network keeps it;
+    /// the uploader's quota bounds only what nothing references yet).
     pub fn refund_upload(&self, hash: &Hash) -> Result<()> {
         let w = self.db.begin_write().map_err(db)?;
         {
@@ -504,17 +527,53 @@ impl Store {
             let rec = uploads
                 .remove(hash.0.as_slice())
                 .map_err(db)?
-                .map(|v| v.value().to_vec());
-            if let Some(rec) = rec.filter(|r| r.len() == 28) {
-                let size = u64::from_be_bytes(rec[20..].try_into().expect("8"));
+                .and_then(|v| Upload::decode(hash, v.value()));
+            if let Some(u) = rec {
                 let mut usage = w.open_table(BLOB_USAGE).map_err(db)?;
-                let used = usage.get(&rec[..20]).map_err(db)?.map_or(0, |v| v.value());
+                let used = usage
+                    .get(u.uploader.0.as_slice())
+                    .map_err(db)?
+                    .map_or(0, |v| v.value());
                 usage
-                    .insert(&rec[..20], used.saturating_sub(size))
+                    .insert(u.uploader.0.as_slice(), used.saturating_sub(u.size))
                     .map_err(db)?;
             }
         }
         w.commit().map_err(db)
+    }
+
+    /// The recorded upload of `hash`, if any.
+    pub fn upload(&self, hash: &Hash) -> Result<Option<Upload>> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = match r.open_table(BLOB_UPLOADS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db(e)),
+        };
+        Ok(t.get(hash.0.as_slice())
+            .map_err(db)?
+            .and_then(|v| Upload::decode(hash, v.value())))
+    }
+
+    /// Every recorded upload (the blobs the collector may delete), in hash order.
+    pub fn uploads(&self) -> Result<Vec<Upload>> {
+        let r = self.db.begin_read().map_err(db)?;
+        let t = match r.open_table(BLOB_UPLOADS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db(e)),
+        };
+        let mut out = Vec::new();
+        for e in t.iter().map_err(db)? {
+            let (k, v) = e.map_err(db)?;
+            let Ok(h) = <[u8; 32]>::try_from(k.value()) else {
+                continue;
+            };
+            if let Some(u) = Upload::decode(&Hash(h), v.value()) {
+                out.push(u);
+            }
+        }
+        Ok(out)
     }
 
     /// Bytes of blobs `uploader` has uploaded.

@@ -22,7 +22,8 @@ pub const TXS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("txs");
 pub const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 /// Admitted but not yet finalized transactions: tx hash (32) → encoded tx.
 pub const MEMPOOL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mempool");
-/// Blobs uploaded over the API: blob hash (32) → uploader address (20) ‖ size (u64 BE).
+/// Blobs uploaded over the API and not yet referenced by the chain: blob hash (32) → uploader
+/// address (20) ‖ size (u64 BE) ‖ upload time (ms, u64 BE).
 pub const BLOB_UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blob_uploads");
 /// Bytes of blobs each account uploaded: address (20) → bytes.
 pub const BLOB_USAGE: TableDefinition<&[u8], u64> = TableDefinition::new("blob_usage");

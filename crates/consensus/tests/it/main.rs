@@ -1,9 +1,11 @@
 //! Deterministic simulation of a 4-validator mycel chain: real ledger, real redb stores, real
 //! Simplex + marshal, simulated network with latency and jitter, a crashed validator, a
-//! partition that heals and a restart that catches up; and golden vectors and property tests of
+//! partition that heals and a restart that catches up, a whole-network crash that tears unsynced
+//! writes (crash.rs); and golden vectors and property tests of
 //! the block codec.
 
 mod byzantine;
+mod crash;
 mod epochs;
 mod golden;
 mod liveness;

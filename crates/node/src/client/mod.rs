@@ -249,9 +249,22 @@ impl Client {
         Ok(out)
     }
 
-    /// Downloads a blob and checks its hash.
+    /// Downloads a blob and checks its hash (the node fetches it from its peers if it lacks it).
     pub async fn get_blob(&self, h: &Hash) -> Result<Vec<u8>> {
-        let url = format!("{}/api/v1/blobs/{h}", self.base);
+        self.blob_at(h, format!("{}/api/v1/blobs/{h}", self.base))
+            .await
+    }
+
+    /// The node's own copy of a blob, checked against its hash (never fetched from its peers).
+    pub async fn get_blob_local(&self, h: &Hash) -> Result<Vec<u8>> {
+        self.blob_at(
+            h,
+            format!("{}/api/v1/blobs/{h}?{}", self.base, crate::net::LOCAL_ONLY),
+        )
+        .await
+    }
+
+    async fn blob_at(&self, h: &Hash, url: String) -> Result<Vec<u8>> {
         let r = self
             .http
             .get(&url)

@@ -80,10 +80,12 @@ pub(crate) async fn put_blob(
         ));
     }
     let size = body.len() as u64;
+    // The collector does not delete while an upload is charged and written.
+    let held = s.upload_lock.clone().read_owned().await;
     let charged = s
         .chain
         .store()
-        .charge_upload(&who, &hash, size, s.blob_quota)
+        .charge_upload(&who, &hash, size, s.blob_quota, crate::net::gc::now_ms())
         .map_err(ApiError::internal)?;
     let charged = match charged {
         Ok(c) => c,
@@ -109,6 +111,7 @@ pub(crate) async fn put_blob(
         }
         return Err(ApiError::internal(e));
     }
+    drop(held);
     // A new upload from a user (not a peer's push) goes to a few peers, signed by the same
     // uploader: each checks and charges it like its own upload.
     if charged && headers.get(crate::net::REPLICA_HEADER).is_none() && s.blob_replicas > 0 {
@@ -133,8 +136,9 @@ pub(crate) struct BlobQuery {
     local: Option<u8>,
 }
 
-/// `GET /api/v1/blobs/{hash}`: the blob, from this node or (if it lacks it) from its blob peers,
-/// checked against the hash and kept. `Range: bytes=N-` answers the rest from byte `N` (206),
+/// `GET /api/v1/blobs/{hash}`: the blob, from this node or (if it lacks it) from its blob peers
+/// and then the holders the chain names ([`crate::net::holders`]), checked against the hash and
+/// kept. `Range: bytes=N-` answers the rest from byte `N` (206),
 /// so a peer resumes a cut transfer.
 pub(crate) async fn get_blob(
     State(s): State<ApiState>,
@@ -151,7 +155,10 @@ pub(crate) async fn get_blob(
     let bytes = match local {
         Ok(b) => b,
         Err(mycel_store::Error::MissingBlob(h)) if q.local != Some(1) => {
-            let fetched = s.blob_peers.fetch(&h).await.map_err(|e| {
+            // The configured peers first, then the holders the chain names.
+            let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+            let holders = crate::net::holders(&state, &h).map_err(ApiError::internal)?;
+            let fetched = s.blob_peers.and(holders).fetch(&h).await.map_err(|e| {
                 ApiError::not_found(format!("no blob {h} here or at the blob peers ({e})"))
             })?;
             let blobs = s.blobs.clone();

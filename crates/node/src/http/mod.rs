@@ -61,6 +61,8 @@ pub struct ApiState {
     pub blob_peers: crate::net::Peers,
     /// How many peers an accepted upload is pushed to.
     pub blob_replicas: usize,
+    /// Held by an upload while it is charged and written (the collector deletes exclusively).
+    pub upload_lock: crate::net::gc::UploadLock,
     /// Where admitted transactions go to be pushed to the other validators.
     pub gossip: Option<futures::channel::mpsc::UnboundedSender<Vec<u8>>>,
 }

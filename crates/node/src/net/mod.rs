@@ -1,7 +1,8 @@
 //! Node-to-node transport of blobs, by hash, over the nodes' HTTP APIs.
 //!
-//! A node that lacks a blob someone asks it for fetches it from its blob peers
-//! ([`BlobSource`]), checks it against its BLAKE3 hash and keeps it; a transfer cut half-way is
+//! A node that lacks a blob someone asks it for fetches it from its blob peers, then from the
+//! holders the chain names ([`holders`]: workers' offers publish endpoints that serve their
+//! node's blobs) ([`BlobSource`]), checks it against its BLAKE3 hash and keeps it; a transfer cut half-way is
 //! resumed (an HTTP `Range` request for the rest) from the next peer. An upload a node accepts
 //! is pushed to some of its peers with the uploader's own signature, so a registered manifest or
 //! a job input survives the node that took it.
@@ -12,8 +13,12 @@
 //! `Range`) cover what iroh-blobs' verified streaming would give here, without its build
 //! (≈3.5 min on 2 cores) or a second identity. Blobs are at most 64 MiB each.
 
+pub mod gc;
+
 use crate::{Error, Result};
-use mycel_primitives::Hash;
+use mycel_ledger::modules::market;
+use mycel_primitives::{Address, Hash};
+use mycel_store::StateRead;
 use mycel_store::blob_hash;
 use std::time::Duration;
 
@@ -21,6 +26,45 @@ use std::time::Duration;
 pub const REPLICA_HEADER: &str = "x-mycel-replica";
 /// Query that asks a node for its own copy only (a peer fetching must not trigger a fetch).
 pub const LOCAL_ONLY: &str = "local=1";
+
+/// At most this many holders of one blob are taken from the chain.
+pub const MAX_CHAIN_HOLDERS: usize = 8;
+/// How many of the newest jobs are searched for the worker that holds a blob.
+const JOBS_SEARCHED: u64 = 4_096;
+
+/// Where the chain says blob `hash` may be: the endpoints of the workers of recent jobs whose
+/// input or output it is, then those of the other published offers (a worker's endpoint serves
+/// its node's copy of a blob), at most [`MAX_CHAIN_HOLDERS`]. Offers are staked, so filling this
+/// list with dead endpoints costs a worker's stake each, and only slows a fetch that the
+/// configured peers could not answer.
+pub fn holders(state: &(impl StateRead + ?Sized), hash: &Hash) -> Result<Vec<String>> {
+    let offers = market::offers(state)?;
+    let endpoint = |worker: &Address| {
+        offers
+            .iter()
+            .find(|(a, o)| a == worker && !o.endpoint.is_empty())
+            .map(|(_, o)| crate::roles::gateway::route::url(&o.endpoint))
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |u: String| {
+        if out.len() < MAX_CHAIN_HOLDERS && !out.contains(&u) {
+            out.push(u);
+        }
+    };
+    for j in market::recent_jobs(state, JOBS_SEARCHED)? {
+        if (j.input == *hash || j.output == *hash)
+            && let Some(u) = endpoint(&j.worker)
+        {
+            push(u);
+        }
+    }
+    for (w, _) in &offers {
+        if let Some(u) = endpoint(w) {
+            push(u);
+        }
+    }
+    Ok(out)
+}
 
 /// Where a node gets blobs it does not hold.
 pub trait BlobSource: Send + Sync {
@@ -54,6 +98,21 @@ impl Peers {
     /// The peers' APIs.
     pub fn urls(&self) -> &[String] {
         &self.urls
+    }
+
+    /// These peers, then those of `more` not among them.
+    pub fn and(&self, more: Vec<String>) -> Peers {
+        let mut urls = self.urls.clone();
+        for u in more {
+            let u = u.trim_end_matches('/').to_string();
+            if !urls.contains(&u) {
+                urls.push(u);
+            }
+        }
+        Peers {
+            urls,
+            http: self.http.clone(),
+        }
     }
 
     /// Pushes an accepted upload (its bytes and the uploader's signature headers) to up to

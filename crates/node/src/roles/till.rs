@@ -408,3 +408,22 @@ pub async fn receipt_route<T: AsRef<Till> + Send + Sync + 'static>(
 ) -> Response {
     receipt_response(s.as_ref().as_ref().receipt(id, seq), id, seq)
 }
+
+/// `GET /api/v1/blobs/{hash}` on a worker's endpoint: the blob as the worker's node holds it
+/// (its own copy, checked against the hash). A worker's offer publishes this endpoint, so a node
+/// missing a job's input or output finds a holder from the chain.
+pub async fn blob_route<T: AsRef<Till> + Send + Sync + 'static>(
+    State(s): State<Arc<T>>,
+    axum::extract::Path(hash): axum::extract::Path<String>,
+) -> Response {
+    let h = match Hash::from_hex(&hash) {
+        Ok(h) => h,
+        Err(e) => return crate::http::ApiError::bad_request(e.to_string()).into_response(),
+    };
+    match s.as_ref().as_ref().chain.get_blob_local(&h).await {
+        Ok(bytes) => ([("content-type", "application/octet-stream")], bytes).into_response(),
+        Err(e) => {
+            crate::http::ApiError::not_found(format!("no blob {h} here ({e})")).into_response()
+        }
+    }
+}

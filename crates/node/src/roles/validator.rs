@@ -304,6 +304,16 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
         } else {
             None
         };
+        let upload_lock = crate::net::gc::UploadLock::default();
+        let collector = crate::net::gc::Collector::new(
+            chain.clone(),
+            blobs.clone(),
+            crate::net::Peers::new(cfg.blob_peers.clone()),
+            upload_lock.clone(),
+            home.datasets_dir(),
+            std::time::Duration::from_secs(cfg.blob_grace_secs),
+        );
+        ctx.child("blob_gc").spawn(move |_| collector.run());
         let metrics_ctx = ctx.child("api_metrics");
         let metrics_gateway = gateway.clone();
         let state = ApiState {
@@ -321,6 +331,7 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             blob_quota: cfg.blob_quota_bytes,
             blob_peers: crate::net::Peers::new(cfg.blob_peers.clone()),
             blob_replicas: cfg.blob_replicas,
+            upload_lock: upload_lock.clone(),
             gossip: Some(gossip_tx),
         };
         let app = http::router(state, cfg.max_request_bytes, gateway.map(|g| g.router()));

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// Test double: replies with the last user message reversed, one character at a time; bills
 /// one token per character of prompt and reply.
-struct ReverseEngine;
+pub(crate) struct ReverseEngine;
 
 impl ChatEngine for ReverseEngine {
     fn models(&self) -> Vec<Hash> {
@@ -64,7 +64,7 @@ fn last(p: &Prompt) -> String {
 }
 
 /// Test double: offers generation and is never given a batch job.
-struct GenRunner;
+pub(crate) struct GenRunner;
 
 impl JobRunner for GenRunner {
     fn kinds(&self) -> Vec<JobKind> {

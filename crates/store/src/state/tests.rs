@@ -86,3 +86,44 @@ fn same_writes_same_root_regardless_of_layering() {
         Err(Error::OutOfOrder { .. })
     ));
 }
+
+#[test]
+fn uploads_are_charged_once_timed_and_refunded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("db")).unwrap();
+    let (alice, bob) = (Address([1; 20]), Address([2; 20]));
+    let (h1, h2) = (Hash([7; 32]), Hash([8; 32]));
+    assert_eq!(store.uploads().unwrap(), vec![]);
+    assert_eq!(
+        store.charge_upload(&alice, &h1, 600, 1_000, 10).unwrap(),
+        Ok(true)
+    );
+    // Over the quota: refused, nothing recorded.
+    assert_eq!(
+        store.charge_upload(&alice, &h2, 500, 1_000, 11).unwrap(),
+        Err(600)
+    );
+    assert_eq!(store.upload(&h2).unwrap(), None);
+    // The same blob again (from anyone): free, and its clock restarts.
+    assert_eq!(
+        store.charge_upload(&bob, &h1, 600, 1_000, 50).unwrap(),
+        Ok(false)
+    );
+    let u = store.upload(&h1).unwrap().unwrap();
+    assert_eq!((u.uploader, u.size, u.at_ms), (alice, 600, 50));
+    assert_eq!(store.upload_usage(&alice).unwrap(), 600);
+    assert_eq!(store.upload_usage(&bob).unwrap(), 0);
+    // Refunded: gone from the list, the bytes back in the quota.
+    store.refund_upload(&h1).unwrap();
+    assert_eq!(store.uploads().unwrap(), vec![]);
+    assert_eq!(store.upload_usage(&alice).unwrap(), 0);
+    assert_eq!(
+        store.charge_upload(&alice, &h2, 1_000, 1_000, 60).unwrap(),
+        Ok(true)
+    );
+    // Records written before uploads were timed still read (as time 0).
+    let legacy = [&bob.0[..], &9u64.to_be_bytes()[..]].concat();
+    let old = crate::blobs::Upload::decode(&h1, &legacy).unwrap();
+    assert_eq!((old.uploader, old.size, old.at_ms), (bob, 9, 0));
+    assert_eq!(crate::blobs::Upload::decode(&h1, &legacy[..27]), None);
+}

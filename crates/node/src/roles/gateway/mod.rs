@@ -16,7 +16,7 @@
 
 pub mod keys;
 mod mcp;
-mod route;
+pub(crate) mod route;
 
 pub use keys::{ApiKey, ApiKeys, KeyRefusal, KeyUsage};
 pub use route::WorkerView;

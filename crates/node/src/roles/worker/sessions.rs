@@ -19,7 +19,7 @@
 
 pub use crate::roles::till::{Authorised, EXPIRY_MARGIN, Served, Till};
 use crate::roles::{
-    till::{receipt_response, receipt_route},
+    till::{blob_route, receipt_response, receipt_route},
     tools::ToolServer,
 };
 use crate::{
@@ -177,7 +177,8 @@ impl<E: ChatEngine> SessionServer<E> {
             .route("/v1/chat/completions", post(chat::<E>))
             .route("/v1/completions", post(completion::<E>))
             .route("/v1/embeddings", post(embeddings::<E>))
-            .route("/v1/models", get(models::<E>));
+            .route("/v1/models", get(models::<E>))
+            .route("/api/v1/blobs/{hash}", get(blob_route::<Self>));
         let router = match tools {
             None => router
                 .route(
