@@ -352,7 +352,8 @@ async fn run_network(
     let (height, consistent) = net.consistency().await?;
     run.common_height = height;
     run.consistent = consistent;
-    if consistent && lost == 0 {
+    // MYCEL_BENCH_KEEP keeps the homes (and the nodes' logs) of a passing run too.
+    if consistent && lost == 0 && std::env::var_os("MYCEL_BENCH_KEEP").is_none() {
         net.keep = false;
     }
     Ok((run, abuse_run))

@@ -287,23 +287,92 @@ impl Chain {
     /// so an acknowledged transaction survives a crash. (An acknowledged transaction can still
     /// be evicted by better-paying ones or dropped as invalid; it is then no longer pending,
     /// and `GET /api/v1/txs/{hash}` says so.)
+    ///
+    /// The disk write happens outside the mempool's lock, grouped with concurrent submissions
+    /// (one commit for all of them), so proposers and other submitters never wait on it.
     pub fn submit(&self, tx: Tx) -> std::result::Result<Hash, TxError> {
-        let state = self
-            .finalized_state()
-            .map_err(|e| TxError::Unavailable(e.to_string()))?;
         let bytes = tx.encode().to_vec();
-        let mut mempool = self.mempool.lock();
-        let admitted = mempool.admit(tx, &state, &self.params, &self.chain_id)?;
+        let admitted = self.admit(tx)?;
         let hash = admitted.hash;
-        let stored = self
-            .store
-            .put_pending_tx(&hash, &bytes)
-            .and_then(|()| self.store.remove_pending_txs(&admitted.evicted));
-        if let Err(e) = stored {
-            mempool.remove(&hash);
+        if let Err(e) = self.store.put_pending_tx(&hash, &bytes, &admitted.evicted) {
+            self.mempool.lock().remove(&hash);
             return Err(TxError::Unavailable(e.to_string()));
         }
         Ok(hash)
+    }
+
+    /// Admits a batch of transactions another node gossiped, into the mempool only: the node
+    /// that acknowledged each to its sender holds it durably (and gossips it again after a
+    /// restart), so a write here would cost a disk sync per transaction on every node for
+    /// nothing. Those already pending (re-gossip) are skipped before any signature is checked;
+    /// the others' signatures are checked in one batch. One result per transaction, in order.
+    pub fn admit_gossiped(&self, txs: Vec<Tx>) -> Vec<std::result::Result<Hash, TxError>> {
+        let mut out: Vec<std::result::Result<Hash, TxError>> = Vec::with_capacity(txs.len());
+        let mut fresh = Vec::with_capacity(txs.len());
+        {
+            let mempool = self.mempool.lock();
+            for (i, tx) in txs.into_iter().enumerate() {
+                out.push(mempool.precheck(&tx));
+                if out[i].is_ok() {
+                    fresh.push((i, tx));
+                }
+            }
+        }
+        // A batch that fails names its first forgery; the ones after it are checked again.
+        let mut rest = &fresh[..];
+        let mut verified = Vec::with_capacity(fresh.len());
+        while !rest.is_empty() {
+            let txs: Vec<Tx> = rest.iter().map(|(_, t)| t.clone()).collect();
+            match mycel_ledger::tx::verify_signatures(&txs) {
+                Ok(()) => {
+                    verified.extend_from_slice(rest);
+                    rest = &[];
+                }
+                Err((bad, e)) => {
+                    verified.extend_from_slice(&rest[..bad]);
+                    out[rest[bad].0] = Err(e);
+                    rest = &rest[bad + 1..];
+                }
+            }
+        }
+        let state = match self.finalized_state() {
+            Ok(s) => s,
+            Err(e) => {
+                for (i, _) in &verified {
+                    out[*i] = Err(TxError::Unavailable(e.to_string()));
+                }
+                return out;
+            }
+        };
+        let mut evicted = Vec::new();
+        {
+            let mut mempool = self.mempool.lock();
+            for (i, tx) in verified {
+                out[i] = mempool
+                    .admit_verified(tx, &state, &self.params, &self.chain_id)
+                    .map(|a| {
+                        evicted.extend(a.evicted);
+                        a.hash
+                    });
+            }
+        }
+        if !evicted.is_empty() {
+            // Evicted by better payers: no longer pending here, so not restored either.
+            let _ = self.store.remove_pending_txs(&evicted);
+        }
+        out
+    }
+
+    /// Admission with the signature checked outside the mempool's lock.
+    fn admit(&self, tx: Tx) -> std::result::Result<crate::mempool::Admitted, TxError> {
+        self.mempool.lock().precheck(&tx)?;
+        tx.verify_signature()?;
+        let state = self
+            .finalized_state()
+            .map_err(|e| TxError::Unavailable(e.to_string()))?;
+        self.mempool
+            .lock()
+            .admit_verified(tx, &state, &self.params, &self.chain_id)
     }
 
     /// The layers from the last finalized block up to `digest`, oldest first; `None` if some

@@ -195,6 +195,14 @@ impl Mempool {
         params: &Params,
         chain_id: &str,
     ) -> Result<Admitted, TxError> {
+        self.precheck(&tx)?;
+        tx.verify_signature()?;
+        self.admit_verified(tx, state, params, chain_id)
+    }
+
+    /// The checks that come before a signature's: not pending already, not oversized. Returns
+    /// the transaction's hash.
+    pub fn precheck(&self, tx: &Tx) -> Result<Hash, TxError> {
         let hash = tx.hash();
         if self.index.contains_key(&hash) {
             return Err(TxError::Duplicate(hash));
@@ -206,7 +214,19 @@ impl Mempool {
                 max: mycel_primitives::codec::MAX_TX_BYTES,
             });
         }
-        tx.verify_signature()?;
+        Ok(hash)
+    }
+
+    /// [`Mempool::admit`] for a transaction whose signature the caller has verified (outside
+    /// the pool's lock, or in a batch with others).
+    pub fn admit_verified(
+        &mut self,
+        tx: Tx,
+        state: &(impl StateRead + ?Sized),
+        params: &Params,
+        chain_id: &str,
+    ) -> Result<Admitted, TxError> {
+        let hash = self.precheck(&tx)?;
         let sender = tx.sender();
         // A failed read is this node's fault, not the transaction's: the client may retry.
         let unavailable = |e: mycel_ledger::Error| TxError::Unavailable(e.to_string());

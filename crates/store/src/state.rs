@@ -124,7 +124,37 @@ pub struct Store {
     // Serialises commits with the creation of snapshots, so a snapshot's layers always sit
     // exactly on top of the height its read transaction sees.
     commit_lock: Mutex<()>,
+    pending_writes: GroupCommit,
 }
+
+/// Durable mempool writes grouped across concurrent submitters: whoever takes `written` first
+/// commits everything queued so far in one transaction (one fsync), and the others find their
+/// write already done. Under load this turns a commit per transaction into a commit per group.
+#[derive(Default)]
+struct GroupCommit {
+    queue: Mutex<Queue>,
+    /// Held while a group is committed.
+    written: Mutex<Written>,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Sequence number of the last queued write.
+    last: u64,
+    /// Writes (`Some`) and removals (`None`), applied in the order they were queued.
+    ops: Vec<(Hash, Option<Vec<u8>>)>,
+}
+
+#[derive(Default)]
+struct Written {
+    /// Every write up to this sequence number has been committed, or has failed.
+    upto: u64,
+    /// Recent groups whose commit failed: (first, last) sequence numbers and the error.
+    failed: std::collections::VecDeque<(u64, u64, String)>,
+}
+
+/// Failed groups remembered for their waiting submitters.
+const FAILED_GROUPS: usize = 1_024;
 
 impl Store {
     /// Opens or creates the store at `path`.
@@ -149,6 +179,7 @@ impl Store {
         Ok(Store {
             db: database,
             commit_lock: Mutex::new(()),
+            pending_writes: GroupCommit::default(),
         })
     }
 
@@ -435,13 +466,57 @@ impl Store {
         }))
     }
 
-    /// Durably records an admitted transaction, so that it survives a crash before finality.
-    pub fn put_pending_tx(&self, hash: &Hash, bytes: &[u8]) -> Result<()> {
+    /// Durably records an admitted transaction, so that it survives a crash before finality,
+    /// and forgets `evicted` ones; returns once the write is on disk. Concurrent calls share
+    /// one commit ([`GroupCommit`]).
+    pub fn put_pending_tx(&self, hash: &Hash, bytes: &[u8], evicted: &[Hash]) -> Result<()> {
+        let g = &self.pending_writes;
+        let me = {
+            let mut q = g.queue.lock();
+            q.last += 1;
+            q.ops.extend(evicted.iter().map(|h| (*h, None)));
+            q.ops.push((*hash, Some(bytes.to_vec())));
+            q.last
+        };
+        let mut written = g.written.lock();
+        if written.upto < me {
+            // Everything queued after the last group, this write included.
+            let first = written.upto + 1;
+            let (last, ops) = {
+                let mut q = g.queue.lock();
+                (q.last, std::mem::take(&mut q.ops))
+            };
+            let r = self.write_pending(&ops);
+            written.upto = last;
+            if let Err(e) = r {
+                if written.failed.len() == FAILED_GROUPS {
+                    written.failed.pop_front();
+                }
+                written.failed.push_back((first, last, e.to_string()));
+            }
+        }
+        match written
+            .failed
+            .iter()
+            .find(|(a, b, _)| (*a..=*b).contains(&me))
+        {
+            Some((_, _, e)) => Err(Error::Db(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn write_pending(&self, ops: &[(Hash, Option<Vec<u8>>)]) -> Result<()> {
         let w = self.db.begin_write().map_err(db)?;
-        w.open_table(MEMPOOL)
-            .map_err(db)?
-            .insert(hash.0.as_slice(), bytes)
-            .map_err(db)?;
+        {
+            let mut t = w.open_table(MEMPOOL).map_err(db)?;
+            for (h, op) in ops {
+                match op {
+                    Some(b) => t.insert(h.0.as_slice(), b.as_slice()).map(|_| ()),
+                    None => t.remove(h.0.as_slice()).map(|_| ()),
+                }
+                .map_err(db)?;
+            }
+        }
         w.commit().map_err(db)
     }
 

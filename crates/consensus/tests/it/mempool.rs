@@ -129,3 +129,50 @@ fn a_better_payer_evicts_and_the_eviction_survives_a_restart() {
         "the better payer goes first"
     );
 }
+
+/// A gossiped batch: re-gossiped transactions are skipped, a forgery in the middle is named
+/// (so its peer can be blocked) while the valid ones around it are admitted, and nothing
+/// gossiped is written to disk (its acknowledging node holds it), so a restart forgets it
+/// while a transaction acknowledged here survives.
+#[test]
+fn a_gossiped_batch_names_its_forgery_and_admits_the_rest_without_a_disk_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dev_key("account", 0),
+        dev_key("account", 1),
+        dev_key("account", 2),
+    );
+    {
+        let chain = open(&dir, 1_000);
+        let mine = chain.submit(tx(&c, 0, FEE)).unwrap();
+        let mut forged = tx(&b, 0, FEE);
+        forged.body.memo = "changed after signing".into();
+        let batch = vec![
+            tx(&a, 0, FEE),
+            tx(&c, 0, FEE), // already pending here
+            forged,
+            tx(&a, 1, FEE),
+        ];
+        let out = chain.admit_gossiped(batch.clone());
+        assert_eq!(out[0], Ok(batch[0].hash()));
+        assert_eq!(out[1], Err(TxError::Duplicate(mine)));
+        assert_eq!(out[2], Err(TxError::BadSignature));
+        assert_eq!(out[3], Ok(batch[3].hash()));
+        assert_eq!(chain.mempool_len(), 3);
+        // The same batch again: all skipped before any signature is checked.
+        assert!(
+            chain
+                .admit_gossiped(batch)
+                .iter()
+                .enumerate()
+                .all(|(i, r)| i == 2 || matches!(r, Err(TxError::Duplicate(_))))
+        );
+    }
+    let chain = open(&dir, 1_000);
+    assert_eq!(
+        chain.mempool_len(),
+        1,
+        "only the acknowledged one is restored"
+    );
+    assert!(chain.in_mempool(&tx(&c, 0, FEE).hash()));
+}

@@ -103,7 +103,11 @@ pub(crate) async fn submit_tx(
         })?
     };
     let tx = Tx::decode_bytes(&bytes)?;
-    let hash = s.chain.submit(tx)?;
+    // The durable write blocks until its group is on disk: off the async workers.
+    let chain = s.chain.clone();
+    let hash = tokio::task::spawn_blocking(move || chain.submit(tx))
+        .await
+        .map_err(ApiError::internal)??;
     if let Some(g) = &s.gossip {
         let _ = g.unbounded_send(bytes);
     }

@@ -211,17 +211,16 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             while let Ok((peer, buf)) = gossip_in.recv().await {
                 match gossip::decode_batch(buf.as_ref()) {
                     Ok(txs) => {
-                        for tx in txs {
-                            // Duplicates (re-gossip) and stale transactions are expected; the
-                            // mempool rejects them before checking signatures. A forged one
-                            // comes from a faulty peer.
-                            if let Err(mycel_ledger::TxError::BadSignature) =
-                                gossip_chain.submit(tx)
-                            {
-                                warn!(target: "mycel::p2p", peer = %peer, "blocking a peer that gossiped a forged transaction");
-                                let _ = gossip_blocker.block(peer.clone());
-                                break;
-                            }
+                        // Duplicates (re-gossip) and stale transactions are expected; the
+                        // mempool rejects them before checking signatures. A forged one
+                        // comes from a faulty peer.
+                        let forged = gossip_chain
+                            .admit_gossiped(txs)
+                            .iter()
+                            .any(|r| matches!(r, Err(mycel_ledger::TxError::BadSignature)));
+                        if forged {
+                            warn!(target: "mycel::p2p", peer = %peer, "blocking a peer that gossiped a forged transaction");
+                            let _ = gossip_blocker.block(peer.clone());
                         }
                     }
                     Err(e) => {
