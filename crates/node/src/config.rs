@@ -64,6 +64,9 @@ pub struct NodeConfig {
     /// Seconds an upload is kept while nothing on chain references it; then it is deleted and
     /// its bytes go back to the uploader's quota.
     pub blob_grace_secs: u64,
+    /// MiB of the state database's pages kept in memory (the bound on the store's share of
+    /// the node's resident memory).
+    pub state_cache_mb: usize,
 }
 
 impl Default for NodeConfig {
@@ -81,6 +84,7 @@ impl Default for NodeConfig {
             max_request_bytes: 256 * 1024,
             blob_quota_bytes: 4 << 30,
             blob_grace_secs: 3_600,
+            state_cache_mb: 64,
             state_sync: None,
             trust_hash: None,
             blob_peers: Vec::new(),

@@ -25,5 +25,6 @@ pub use blobs::{BlobStore, Upload, blob_hash};
 pub use error::{Error, Result};
 pub use layer::{Layer, WriteSet};
 pub use state::{
-    BlockRecord, CommitInfo, MemState, Snapshot, StateRead, Store, TxLocation, verify_state_proof,
+    BlockRecord, CommitInfo, DEFAULT_CACHE_BYTES, MemState, Snapshot, StateRead, Store, TxLocation,
+    verify_state_proof,
 };

@@ -79,7 +79,10 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
     }
     let data = home.data_dir();
     std::fs::create_dir_all(&data).map_err(io(&data))?;
-    let store = Arc::new(Store::open(home.state_db())?);
+    let store = Arc::new(Store::open_with_cache(
+        home.state_db(),
+        cfg.state_cache_mb.max(1) << 20,
+    )?);
     let sync_from = opts.state_sync.clone().or(cfg.state_sync.clone());
     let synced = match sync_from {
         Some(peer) if store.head()?.is_none() => {
