@@ -308,38 +308,42 @@ impl Chain {
     /// the others' signatures are checked in one batch. One result per transaction, in order.
     pub fn admit_gossiped(&self, txs: Vec<Tx>) -> Vec<std::result::Result<Hash, TxError>> {
         let mut out: Vec<std::result::Result<Hash, TxError>> = Vec::with_capacity(txs.len());
-        let mut fresh = Vec::with_capacity(txs.len());
+        // The transactions that pass the pre-checks, and where each sits in `txs`.
+        let (mut at, mut fresh) = (Vec::new(), Vec::new());
         {
             let mempool = self.mempool.lock();
             for (i, tx) in txs.into_iter().enumerate() {
                 out.push(mempool.precheck(&tx));
                 if out[i].is_ok() {
-                    fresh.push((i, tx));
+                    at.push(i);
+                    fresh.push(tx);
                 }
             }
         }
         // A batch that fails names its first forgery; the ones after it are checked again.
-        let mut rest = &fresh[..];
-        let mut verified = Vec::with_capacity(fresh.len());
-        while !rest.is_empty() {
-            let txs: Vec<Tx> = rest.iter().map(|(_, t)| t.clone()).collect();
-            match mycel_ledger::tx::verify_signatures(&txs) {
-                Ok(()) => {
-                    verified.extend_from_slice(rest);
-                    rest = &[];
-                }
+        let mut forged = vec![false; fresh.len()];
+        let mut from = 0;
+        while from < fresh.len() {
+            match mycel_ledger::tx::verify_signatures(&fresh[from..]) {
+                Ok(()) => break,
                 Err((bad, e)) => {
-                    verified.extend_from_slice(&rest[..bad]);
-                    out[rest[bad].0] = Err(e);
-                    rest = &rest[bad + 1..];
+                    forged[from + bad] = true;
+                    out[at[from + bad]] = Err(e);
+                    from += bad + 1;
                 }
             }
         }
+        let verified = at
+            .into_iter()
+            .zip(fresh)
+            .zip(forged)
+            .filter(|(_, forged)| !forged)
+            .map(|(v, _)| v);
         let state = match self.finalized_state() {
             Ok(s) => s,
             Err(e) => {
-                for (i, _) in &verified {
-                    out[*i] = Err(TxError::Unavailable(e.to_string()));
+                for (i, _) in verified {
+                    out[i] = Err(TxError::Unavailable(e.to_string()));
                 }
                 return out;
             }

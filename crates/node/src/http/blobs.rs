@@ -155,12 +155,21 @@ pub(crate) async fn get_blob(
     let bytes = match local {
         Ok(b) => b,
         Err(mycel_store::Error::MissingBlob(h)) if q.local != Some(1) => {
-            // The configured peers first, then the holders the chain names.
-            let state = s.chain.finalized_state().map_err(ApiError::internal)?;
-            let holders = crate::net::holders(&state, &h).map_err(ApiError::internal)?;
-            let fetched = s.blob_peers.and(holders).fetch(&h).await.map_err(|e| {
-                ApiError::not_found(format!("no blob {h} here or at the blob peers ({e})"))
-            })?;
+            // The configured peers first; the chain is searched for holders only if none of
+            // them has it.
+            let fetched = match s.blob_peers.fetch(&h).await {
+                Ok(b) => b,
+                Err(at_peers) => {
+                    let state = s.chain.finalized_state().map_err(ApiError::internal)?;
+                    let holders = crate::net::holders(&state, &h).map_err(ApiError::internal)?;
+                    s.blob_peers.others(holders).fetch(&h).await.map_err(|e| {
+                        ApiError::not_found(format!(
+                            "no blob {h} here, at the blob peers ({at_peers}) or at the holders \
+                             the chain names ({e})"
+                        ))
+                    })?
+                }
+            };
             let blobs = s.blobs.clone();
             let keep = fetched.clone();
             tokio::task::spawn_blocking(move || blobs.put_hashed(&h, &keep))

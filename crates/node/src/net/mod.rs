@@ -100,12 +100,12 @@ impl Peers {
         &self.urls
     }
 
-    /// These peers, then those of `more` not among them.
-    pub fn and(&self, more: Vec<String>) -> Peers {
-        let mut urls = self.urls.clone();
+    /// Those of `more` that are not among these peers (sharing their HTTP client).
+    pub fn others(&self, more: Vec<String>) -> Peers {
+        let mut urls: Vec<String> = Vec::new();
         for u in more {
             let u = u.trim_end_matches('/').to_string();
-            if !urls.contains(&u) {
+            if !self.urls.contains(&u) && !urls.contains(&u) {
                 urls.push(u);
             }
         }

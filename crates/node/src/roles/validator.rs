@@ -307,10 +307,11 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             None
         };
         let upload_lock = crate::net::gc::UploadLock::default();
+        let blob_peers = crate::net::Peers::new(cfg.blob_peers.clone());
         let collector = crate::net::gc::Collector::new(
             chain.clone(),
             blobs.clone(),
-            crate::net::Peers::new(cfg.blob_peers.clone()),
+            blob_peers.clone(),
             upload_lock.clone(),
             home.datasets_dir(),
             std::time::Duration::from_secs(cfg.blob_grace_secs),
@@ -331,7 +332,7 @@ pub fn run(home: &Home, opts: RunOptions) -> Result<()> {
             finalized: finalized_rx,
             blobs,
             blob_quota: cfg.blob_quota_bytes,
-            blob_peers: crate::net::Peers::new(cfg.blob_peers.clone()),
+            blob_peers,
             blob_replicas: cfg.blob_replicas,
             upload_lock: upload_lock.clone(),
             gossip: Some(gossip_tx),
