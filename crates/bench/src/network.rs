@@ -49,6 +49,8 @@ use std::{
 
 #[path = "network_faults.rs"]
 mod network_faults;
+#[path = "network_sync.rs"]
+mod network_sync;
 
 /// The issue-15 latency targets at 1,000 tx/s: p50 and p99, milliseconds.
 const TARGET_P50_MS: f64 = 100.0;
@@ -82,6 +84,9 @@ pub struct NetworkBenchArgs {
     /// Also run the same load against a single validator.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub single: bool,
+    /// Run the load phase (the multi-validator network, and the single validator beside it).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub load: bool,
     /// Run the mempool-abuse phase on the multi-validator network.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub abuse: bool,
@@ -114,6 +119,22 @@ pub struct NetworkBenchArgs {
     /// Seconds one validator is partitioned from every other node.
     #[arg(long, default_value_t = 60)]
     pub partition_seconds: u64,
+    /// Also run the state-sync phase: a full node joins a chain of `--sync-blocks` blocks by
+    /// state sync, beside one replaying from genesis (see `network_sync`).
+    #[arg(long)]
+    pub sync: bool,
+    /// Length of the chain the sync phase's full node joins.
+    #[arg(long, default_value_t = 100_000)]
+    pub sync_blocks: u64,
+    /// Accounts the sync phase's chain creates (its state size).
+    #[arg(long, default_value_t = 100_000)]
+    pub sync_accounts: usize,
+    /// Blocks per epoch on the sync phase's chain.
+    #[arg(long, default_value_t = 100)]
+    pub sync_epoch_length: u64,
+    /// Least seconds the replaying full node runs.
+    #[arg(long, default_value_t = 30)]
+    pub sync_replay_seconds: u64,
 }
 
 /// Submit → finality latency, milliseconds.
@@ -220,14 +241,16 @@ pub struct NetworkReport {
     pub seconds: u64,
     /// Sending accounts.
     pub accounts: usize,
-    /// The multi-validator network.
-    pub network: LoadRun,
+    /// The multi-validator network (`--load`).
+    pub network: Option<LoadRun>,
     /// The single validator under the same load.
     pub single: Option<LoadRun>,
     /// The abuse phase on the multi-validator network.
     pub abuse: Option<AbuseRun>,
     /// The fault phase (`--faults`).
     pub faults: Option<network_faults::FaultRun>,
+    /// The state-sync phase (`--sync`).
+    pub sync: Option<network_sync::SyncRun>,
 }
 
 /// Runs the network benchmark; its report (an error if a network disagreed or lost a
@@ -246,13 +269,23 @@ pub fn network(args: &NetworkBenchArgs) -> Result<NetworkReport> {
         .build()
         .map_err(io(Path::new("tokio")))?;
     rt.block_on(async {
-        let (network, abuse) = run_network(args, args.validators, args.abuse).await?;
-        let single = match args.single {
+        let (network, abuse) = match args.load {
+            true => {
+                let (n, a) = run_network(args, args.validators, args.abuse).await?;
+                (Some(n), a)
+            }
+            false => (None, None),
+        };
+        let single = match args.single && args.load {
             true => Some(run_network(args, 1, false).await?.0),
             false => None,
         };
         let faults = match args.faults {
             true => Some(network_faults::run(args).await?),
+            false => None,
+        };
+        let sync = match args.sync {
+            true => Some(network_sync::run(args).await?),
             false => None,
         };
         let report = NetworkReport {
@@ -263,8 +296,11 @@ pub fn network(args: &NetworkBenchArgs) -> Result<NetworkReport> {
             single,
             abuse,
             faults,
+            sync,
         };
-        let mut bad: Vec<String> = std::iter::once(&report.network)
+        let mut bad: Vec<String> = report
+            .network
+            .iter()
             .chain(report.single.as_ref())
             .filter(|r| !r.consistent || r.lost > 0)
             .map(|r| {
@@ -284,6 +320,17 @@ pub fn network(args: &NetworkBenchArgs) -> Result<NetworkReport> {
             .collect();
         if let Some(f) = &report.faults {
             bad.extend(f.problems.iter().map(|p| format!("fault phase: {p}")));
+        }
+        if let Some(s) = &report.sync {
+            if !s.consistent {
+                bad.push(format!(
+                    "sync phase: the synced node disagrees with the validator at height {}",
+                    s.checked_height
+                ));
+            }
+            if s.holds_block_1 {
+                bad.push("sync phase: the synced node holds block 1 (it replayed)".into());
+            }
         }
         if !bad.is_empty() {
             eprint!("{report}");
@@ -1085,8 +1132,23 @@ impl Drop for Net {
 
 impl fmt::Display for NetworkReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(n) = &self.network {
+            self.fmt_load(n, f)?;
+        }
+        if let Some(faults) = &self.faults {
+            write!(f, "{faults}")?;
+        }
+        if let Some(sync) = &self.sync {
+            write!(f, "{sync}")?;
+        }
+        Ok(())
+    }
+}
+
+impl NetworkReport {
+    /// The load and abuse phases' table.
+    fn fmt_load(&self, n: &LoadRun, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ok = |b: bool| if b { "met" } else { "NOT met" };
-        let n = &self.network;
         let s = self.single.as_ref();
         writeln!(
             f,
@@ -1260,9 +1322,6 @@ impl fmt::Display for NetworkReport {
             for (name, v, t) in rows {
                 writeln!(f, "{name:<50} {v:>14} {t:>33}")?;
             }
-        }
-        if let Some(faults) = &self.faults {
-            write!(f, "{faults}")?;
         }
         Ok(())
     }
