@@ -8,19 +8,19 @@ use commonware_consensus::{
         self, ForwardPolicy, SkipBudget, SkipPolicy, config::Floor, elector::RoundRobin,
         scheme::ed25519::Scheme,
     },
-    types::{Epoch, FixedEpocher, ViewDelta},
+    types::{Epoch, FixedEpocher, TermLength, ViewDelta},
 };
 use commonware_cryptography::{
     Digested, Digestible, Sha256, certificate::Verifier as _, ed25519::PublicKey,
 };
 use commonware_p2p::{
     Blocker, Provider, Receiver, Sender,
-    utils::mux::{MuxHandle, Muxer},
+    utils::mux::{MuxHandle, Muxer, SubReceiver, SubSender},
 };
 use commonware_parallel::Sequential;
 use commonware_runtime::{Clock, Handle, Metrics, Spawner, Storage, buffer::paged::CacheRef};
 use commonware_storage::archive::immutable;
-use commonware_utils::{NZDuration, NZU16, NZU64, NZUsize};
+use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize};
 use std::{sync::Arc, time::Duration};
 
 /// p2p channel of consensus votes.
@@ -308,6 +308,7 @@ where
         genesis_digest,
         anchor,
         channels: (votes, certificates, resolver),
+        early: None,
     };
     let orchestrator = context.child("epochs").spawn(move |ctx| epochs.run(ctx));
 
@@ -342,7 +343,23 @@ struct Epochs<B, W, S: Sender> {
     genesis_digest: crate::block::Digest,
     anchor: Option<crate::block::Certificate>,
     channels: (MuxHandle<S>, MuxHandle<S>, MuxHandle<S>),
+    /// The next epoch's subchannels, opened while the one before runs (see [`Epochs::open`]).
+    early: Option<(u64, EpochChannels<S>)>,
 }
+
+/// One epoch's (votes, certificates, resolver) subchannels.
+type EpochChannels<S> = (SubChannel<S>, SubChannel<S>, SubChannel<S>);
+type SubChannel<S> = (SubSender<S>, SubReceiver<PublicKey>);
+
+/// Views a leader serves in a row (Simplex's stable-leader terms; the same on every node).
+///
+/// With one-view terms the second view of each epoch went to a validator the others had not
+/// yet heard from in the fresh epoch's instance whenever it was still verifying the first
+/// view's block: Simplex's skip policy then had some validators nullify that view at once and
+/// others notarize it, and the split waited out the leader timeout (a ~3 s stall, the run's
+/// p99). With terms, a leader starts its term after voting through the views before it, and a
+/// silent one loses its whole term to one nullification.
+pub const TERM_LENGTH: u32 = 4;
 
 /// How often the orchestrator looks for the end of the running epoch.
 const EPOCH_POLL: Duration = Duration::from_millis(20);
@@ -365,6 +382,14 @@ where
             Activity = simplex::types::Activity<Scheme, crate::block::Digest>,
         > + Clone,
 {
+    /// Registers `epoch`'s subchannels; `None` if one is already registered or the mux is gone.
+    async fn open(&mut self, epoch: u64) -> Option<EpochChannels<S>> {
+        let votes = self.channels.0.register(epoch).await.ok()?;
+        let certificates = self.channels.1.register(epoch).await.ok()?;
+        let resolver = self.channels.2.register(epoch).await.ok()?;
+        Some((votes, certificates, resolver))
+    }
+
     async fn run<E>(mut self, context: E)
     where
         E: Clock + rand::CryptoRng + Spawner + Storage + Metrics,
@@ -403,24 +428,30 @@ where
                     },
                 }
             };
-            let subchannel = |mux: &mut MuxHandle<S>| {
-                let mut mux = mux.clone();
-                async move { mux.register(epoch).await }
+            let channels = match self.early.take() {
+                Some((e, c)) if e == epoch => Some(c),
+                _ => self.open(epoch).await,
             };
-            let (Ok(votes), Ok(certificates), Ok(resolver)) = (
-                subchannel(&mut self.channels.0).await,
-                subchannel(&mut self.channels.1).await,
-                subchannel(&mut self.channels.2).await,
-            ) else {
+            let Some((votes, certificates, resolver)) = channels else {
                 tracing::error!(target: "mycel::consensus", epoch, "cannot open the epoch's channels");
                 return;
             };
+            // A peer that finalizes this epoch's last block first enters the next epoch first:
+            // its proposal and votes there wait in these channels until this node enters too.
+            // (The mux drops messages of a subchannel nobody registered; a node that entered
+            // late then missed the first leader's proposal, found that leader silent, voted to
+            // skip it, and split the first view's votes until the leader timeout.)
+            self.early = self.open(epoch + 1).await.map(|c| (epoch + 1, c));
             tracing::info!(target: "mycel::consensus", epoch, signs, participants = commonware_cryptography::certificate::Scheme::participants(&scheme).len(), "starting epoch");
             let engine = simplex::Engine::new(
                 context.child("simplex").with_attribute("epoch", epoch),
                 simplex::config::Config {
                     scheme,
-                    elector: RoundRobin::<Sha256>::default(),
+                    elector: RoundRobin::<Sha256>::default().with_term(
+                        TermLength::new(NZU32!(TERM_LENGTH)),
+                        self.timing.leader_timeout + self.timing.certification_timeout,
+                        ViewDelta::zero(),
+                    ),
                     blocker: self.blocker.clone(),
                     automaton: self.wrapper.clone(),
                     relay: self.wrapper.clone(),
