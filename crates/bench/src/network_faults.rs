@@ -581,7 +581,8 @@ pub(super) async fn run(args: &NetworkBenchArgs) -> Result<FaultRun> {
         p.links_reset = links_reset;
         p.connections_refused = refused;
     }
-    if problems.is_empty() {
+    // MYCEL_BENCH_KEEP keeps the homes (and the nodes' logs) of a passing run too.
+    if problems.is_empty() && std::env::var_os("MYCEL_BENCH_KEEP").is_none() {
         net.keep = false;
     }
     let kept = net.keep.then(|| net.dir.display().to_string());
