@@ -1086,31 +1086,37 @@ impl Net {
     /// The height every node has passed, and whether all nodes have the same block hash and
     /// state root there.
     async fn consistency(&self) -> Result<(u64, bool)> {
-        let mut heights = Vec::with_capacity(self.clients.len());
-        for c in &self.clients {
-            heights.push(request(c.status()).await?.height);
-        }
-        let common = heights.iter().copied().min().unwrap_or(0);
-        let path = format!("/api/v1/blocks/{common}");
-        let mut seen: Option<(Hash, Hash)> = None;
-        let mut consistent = true;
-        for (i, c) in self.clients.iter().enumerate() {
-            let b = request(c.get::<BlockTxs>(&path)).await?;
-            match seen {
-                None => seen = Some((b.hash, b.state_root)),
-                Some(s) if s == (b.hash, b.state_root) => {}
-                Some((h, r)) => {
-                    eprintln!(
-                        "network bench: node {i} has block {} root {} at height {common}, node 0 \
-                         has {h} root {r}",
-                        b.hash, b.state_root
-                    );
-                    consistent = false;
-                }
+        consistency(&self.clients).await
+    }
+}
+
+/// The height every node behind `clients` has passed, and whether all of them have the same
+/// block hash and state root there.
+async fn consistency(clients: &[Client]) -> Result<(u64, bool)> {
+    let mut heights = Vec::with_capacity(clients.len());
+    for c in clients {
+        heights.push(request(c.status()).await?.height);
+    }
+    let common = heights.iter().copied().min().unwrap_or(0);
+    let path = format!("/api/v1/blocks/{common}");
+    let mut seen: Option<(Hash, Hash)> = None;
+    let mut consistent = true;
+    for (i, c) in clients.iter().enumerate() {
+        let b = request(c.get::<BlockTxs>(&path)).await?;
+        match seen {
+            None => seen = Some((b.hash, b.state_root)),
+            Some(s) if s == (b.hash, b.state_root) => {}
+            Some((h, r)) => {
+                eprintln!(
+                    "network bench: node {i} has block {} root {} at height {common}, node 0 \
+                     has {h} root {r}",
+                    b.hash, b.state_root
+                );
+                consistent = false;
             }
         }
-        Ok((common, consistent))
     }
+    Ok((common, consistent))
 }
 
 impl Drop for Net {

@@ -14,9 +14,9 @@
 //!    reaches that head, and its blocks per second give the time a replay of the whole chain
 //!    would take.
 
-use super::{Net, request, rss_mb, transfer};
+use super::{Net, consistency, request, rss_mb, transfer};
 use mycel_node::{Error, Home, Result, client::Client, http::sync::Snapshot, keystore::Keystore};
-use mycel_primitives::{Address, Hash, PrivateKey};
+use mycel_primitives::{Address, PrivateKey};
 use std::{
     fmt,
     time::{Duration, Instant},
@@ -185,7 +185,7 @@ pub(super) async fn run(args: &super::NetworkBenchArgs) -> Result<SyncRun> {
     let holds_block_1 = request(syncer.get::<serde_json::Value>("/api/v1/blocks/1"))
         .await
         .is_ok();
-    let (checked_height, consistent) = compare(&validator, &syncer).await?;
+    let (checked_height, consistent) = consistency(&[validator.clone(), syncer.clone()]).await?;
 
     // The peer: a node that replays every block from genesis, for as long as the sync took.
     let replay_for = Duration::from_secs_f64(sync_seconds.max(args.sync_replay_seconds as f64));
@@ -277,23 +277,6 @@ async fn wait_for(net: &Net, i: usize, h: u64, timeout: Duration) -> Result<u64>
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// The block hash and state root of both nodes at the height both have passed.
-async fn compare(a: &Client, b: &Client) -> Result<(u64, bool)> {
-    #[derive(serde::Deserialize, PartialEq)]
-    struct Head {
-        hash: Hash,
-        state_root: Hash,
-    }
-    let h = request(a.status())
-        .await?
-        .height
-        .min(request(b.status()).await?.height);
-    let path = format!("/api/v1/blocks/{h}");
-    let x: Head = request(a.get(&path)).await?;
-    let y: Head = request(b.get(&path)).await?;
-    Ok((h, x == y))
 }
 
 fn died(net: &Net, i: usize, status: std::process::ExitStatus) -> Error {
