@@ -790,37 +790,40 @@ impl Chain {
         if !self.pending.lock().contains_key(&block.digest()) {
             self.verify(block)?;
         }
-        let p = self
-            .pending
-            .lock()
-            .remove(&block.digest())
-            .ok_or(Error::UnknownParent(block.digest()))?;
-        let txs = p
-            .receipts
-            .iter()
-            .map(|r| (r.tx_hash, r.encode().to_vec()))
-            .collect();
+        // The block stays among the pending ones until its commit is done, so that a proposal
+        // or a vote building on it meanwhile finds its state in one place or the other.
+        let (layer, txs, events) = {
+            let pending = self.pending.lock();
+            let p = pending
+                .get(&block.digest())
+                .ok_or(Error::UnknownParent(block.digest()))?;
+            let txs = p
+                .receipts
+                .iter()
+                .map(|r| (r.tx_hash, r.encode().to_vec()))
+                .collect();
+            (p.layer.clone(), txs, encode_events(&p.events))
+        };
         self.store.commit(
-            &p.layer,
+            &layer,
             &BlockRecord {
                 height: block.height,
                 digest: block.hash(),
                 bytes: block::encode(block),
                 txs,
-                events: encode_events(&p.events),
+                events,
             },
         )?;
-        let mut done: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
-        {
+        // The commit forgot the block's own transactions; those it made unpayable or stale
+        // are dropped here.
+        let pruned = {
             let mut mempool = self.mempool.lock();
-            for h in &done {
-                mempool.remove(h);
+            for h in block.txs.iter().map(Tx::hash) {
+                mempool.remove(&h);
             }
-            done.extend(
-                mempool.prune(&self.store.snapshot(&[])?, block.txs.iter().map(Tx::sender)),
-            );
-        }
-        self.store.remove_pending_txs(&done)?;
+            mempool.prune(&self.store.snapshot(&[])?, block.txs.iter().map(Tx::sender))
+        };
+        self.store.remove_pending_txs(&pruned)?;
         if !block.evidence.is_empty() {
             let state = self.store.snapshot(&[])?;
             let mut pool = self.evidence.lock();

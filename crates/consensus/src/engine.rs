@@ -312,9 +312,11 @@ where
     };
     let orchestrator = context.child("epochs").spawn(move |ctx| epochs.run(ctx));
 
+    let (committer, finalizing) = finalizer.start(context.child("finalizer"));
     vec![
+        finalizing,
         broadcast.start(blocks),
-        marshal.start(finalizer, buffer, resolver_engine),
+        marshal.start(committer, buffer, resolver_engine),
         context.child("votes_mux_run").spawn(|_| async move {
             let _ = votes_mux.run().await;
         }),

@@ -178,7 +178,6 @@ impl Store {
             // Create every table so read transactions never see a missing one.
             w.open_table(STATE).map_err(db)?;
             w.open_table(NODES).map_err(db)?;
-            w.open_table(VALUES).map_err(db)?;
             w.open_table(STALE).map_err(db)?;
             w.open_table(BLOCKS).map_err(db)?;
             w.open_table(BLOCK_DIGESTS).map_err(db)?;
@@ -188,6 +187,9 @@ impl Store {
             w.open_table(META).map_err(db)?;
             w.open_table(MEMPOOL).map_err(db)?;
         }
+        // Versioned JMT values were once kept here for ever (every write of every key, at a
+        // random place in the table); proofs now read values from `STATE`.
+        w.delete_table(VALUES).map_err(db)?;
         w.commit().map_err(db)?;
         Ok(Store {
             db: database,
@@ -204,8 +206,10 @@ impl Store {
 
     /// A consistent read view: the committed state plus `layers` (oldest first) that sit above
     /// it. Layers at or below the committed height are skipped (their block is already in).
+    ///
+    /// Does not wait for a commit in progress: the read transaction sees the state either
+    /// before or after it, and its own head decides which layers still apply.
     pub fn snapshot(&self, layers: &[Arc<Layer>]) -> Result<Snapshot> {
-        let _g = self.commit_lock.lock();
         let txn = self.db.begin_read().map_err(db)?;
         let head = read_head(&txn)?;
         let floor = head.map(|h| h.height);
@@ -298,6 +302,12 @@ impl Store {
                 v.extend_from_slice(&(i as u32).to_be_bytes());
                 v.extend_from_slice(receipt);
                 txs.insert(h.0.as_slice(), v.as_slice()).map_err(db)?;
+            }
+            // A finalized transaction is no longer pending: forgotten in the same commit (one
+            // write per block rather than two).
+            let mut pool = w.open_table(MEMPOOL).map_err(db)?;
+            for (h, _) in &block.txs {
+                pool.remove(h.0.as_slice()).map_err(db)?;
             }
             let mut events = w.open_table(EVENTS).map_err(db)?;
             events
@@ -705,7 +715,8 @@ fn read_head(r: &ReadTransaction) -> Result<Option<CommitInfo>> {
     }
 }
 
-/// Writes a tree batch's nodes and versioned values.
+/// Writes a tree batch's nodes. Not its values: a leaf commits to its value's hash, and the
+/// value itself is the key's entry in `STATE` (see [`Snapshot::get_with_proof`]).
 fn write_tree(w: &redb::WriteTransaction, batch: &jmt::storage::NodeBatch) -> Result<()> {
     let mut nodes = w.open_table(NODES).map_err(db)?;
     for (nk, node) in batch.nodes() {
@@ -716,34 +727,7 @@ fn write_tree(w: &redb::WriteTransaction, batch: &jmt::storage::NodeBatch) -> Re
             )
             .map_err(db)?;
     }
-    let mut values = w.open_table(VALUES).map_err(db)?;
-    for ((version, key_hash), value) in batch.values() {
-        values
-            .insert(
-                value_key(key_hash, *version).as_slice(),
-                encode_opt(value.as_deref()).as_slice(),
-            )
-            .map_err(db)?;
-    }
     Ok(())
-}
-
-fn value_key(key_hash: &KeyHash, version: Version) -> Vec<u8> {
-    let mut k = key_hash.0.to_vec();
-    k.extend_from_slice(&version.to_be_bytes());
-    k
-}
-
-fn encode_opt(v: Option<&[u8]>) -> Vec<u8> {
-    match v {
-        None => vec![0],
-        Some(v) => {
-            let mut out = Vec::with_capacity(v.len() + 1);
-            out.push(1);
-            out.extend_from_slice(v);
-            out
-        }
-    }
 }
 
 /// A consistent read view: committed state at one height plus speculative layers above it.
@@ -800,11 +784,44 @@ impl Snapshot {
         let version = self
             .version()
             .ok_or_else(|| Error::Tree("empty state".into()))?;
-        let tree = JellyfishMerkleTree::<_, Sha256>::new(self);
+        let reader = Proving {
+            snapshot: self,
+            key_hash: KeyHash::with::<Sha256>(key),
+            value: StateRead::get(self, key)?,
+        };
+        let tree = JellyfishMerkleTree::<_, Sha256>::new(&reader);
         let (value, proof) = tree
-            .get_with_proof(KeyHash::with::<Sha256>(key), version)
+            .get_with_proof(reader.key_hash, version)
             .map_err(|e| Error::Tree(e.to_string()))?;
         Ok((value, borsh::to_vec(&proof).map_err(db)?))
+    }
+}
+
+/// The tree of a [`Snapshot`] with the one value a proof is being made for: the store keeps no
+/// versioned values, and a proof is only ever made at the snapshot's own version, where the
+/// value is the key's entry in the state.
+struct Proving<'a> {
+    snapshot: &'a Snapshot,
+    key_hash: KeyHash,
+    value: Option<Vec<u8>>,
+}
+
+impl TreeReader for Proving<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        self.snapshot.get_node_option(node_key)
+    }
+
+    fn get_value_option(
+        &self,
+        _: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        anyhow::ensure!(key_hash == self.key_hash, "no value kept for {key_hash:?}");
+        Ok(self.value.clone())
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        anyhow::bail!("state restore is not supported by this store")
     }
 }
 
@@ -859,34 +876,9 @@ impl TreeReader for Snapshot {
         }
     }
 
-    fn get_value_option(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
-        for l in self.layers.iter().rev() {
-            if l.version > max_version {
-                continue;
-            }
-            if let Some(v) = l.tree.node_batch.values().get(&(l.version, key_hash)) {
-                return Ok(v.clone());
-            }
-        }
-        let t = self.txn.open_table(VALUES)?;
-        let lo = value_key(&key_hash, 0);
-        let hi = value_key(&key_hash, max_version);
-        let last = t.range(lo.as_slice()..=hi.as_slice())?.next_back();
-        match last {
-            Some(e) => {
-                let (_, v) = e?;
-                let b = v.value();
-                Ok(match b.first() {
-                    Some(1) => Some(b[1..].to_vec()),
-                    _ => None,
-                })
-            }
-            None => Ok(None),
-        }
+    fn get_value_option(&self, _: Version, _: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        // Values are kept once, in `STATE`, by key; only `get_with_proof` reads one.
+        anyhow::bail!("the tree keeps no values; read them from the state")
     }
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {

@@ -6,7 +6,7 @@ use redb::TableDefinition;
 pub const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 /// JMT nodes: borsh(NodeKey) → borsh(Node).
 pub const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_nodes");
-/// JMT versioned values: key_hash (32) ‖ version (u64 BE) → 0x00 (deleted) | 0x01 ‖ value.
+/// Versioned JMT values of older stores, deleted on open: a proof reads its value from `STATE`.
 pub const VALUES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("jmt_values");
 /// Stale JMT nodes awaiting pruning: stale_since (u64 BE) ‖ borsh(NodeKey) → ().
 pub const STALE: TableDefinition<&[u8], ()> = TableDefinition::new("jmt_stale");
