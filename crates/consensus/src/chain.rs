@@ -13,7 +13,9 @@ use commonware_parallel::Sequential;
 use mycel_ledger::{
     Receipt, Tx, TxError,
     events::encode_events,
-    execute::{BlockEnv, Certified, Equivocation, build_block, execute_block, execute_genesis},
+    execute::{
+        BlockEnv, Certified, Equivocation, build_block, execute_block_checked, execute_genesis,
+    },
     genesis::{Genesis, Params},
     modules::staking,
 };
@@ -751,7 +753,14 @@ impl Chain {
             certified,
             equivocations: self.equivocations(&block.evidence)?,
         };
-        let out = execute_block(&snapshot, &env, &block.txs)?;
+        // Transactions this node admitted had their signatures checked then (a hash covers
+        // the signature too): only the others are verified again.
+        let admitted: Vec<bool> = {
+            let hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
+            let mempool = self.mempool.lock();
+            hashes.iter().map(|h| mempool.contains(h)).collect()
+        };
+        let out = execute_block_checked(&snapshot, &env, &block.txs, |i| admitted[i])?;
         let layer = snapshot.apply(out.writes)?;
         if layer.root != block.state_root {
             return Err(Error::InvalidBlock(format!(

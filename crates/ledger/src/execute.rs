@@ -6,7 +6,7 @@ use crate::{
     genesis::{Genesis, Params},
     modules::{Ctx, bank, registry, staking},
     state::{StateCache, key},
-    tx::{Tx, verify_signatures},
+    tx::{Tx, verify_signatures, verify_signatures_of},
 };
 use mycel_primitives::{Address, Amount, Hash, codec::EncodeSize, codec::MAX_TX_BYTES};
 use mycel_store::{StateRead, WriteSet};
@@ -199,8 +199,30 @@ pub fn execute_block(
     env: &BlockEnv,
     txs: &[Tx],
 ) -> Result<BlockOutput> {
+    execute_block_checked(state, env, txs, |_| false)
+}
+
+/// [`execute_block`] for a node that verified some of the signatures already, byte for byte
+/// (its mempool admitted those transactions): `checked(i)` says whether `txs[i]`'s was; the
+/// others are verified here, in one batch. The output is [`execute_block`]'s whenever `checked`
+/// tells the truth, since a signature's validity depends on its bytes alone.
+pub fn execute_block_checked(
+    state: &(impl StateRead + ?Sized),
+    env: &BlockEnv,
+    txs: &[Tx],
+    checked: impl Fn(usize) -> bool,
+) -> Result<BlockOutput> {
     let (params, chain) = block_context(state, env)?;
-    verify_signatures(txs).map_err(|(index, error)| Error::InvalidTx { index, error })?;
+    let unchecked: Vec<usize> = (0..txs.len()).filter(|&i| !checked(i)).collect();
+    if unchecked.len() == txs.len() {
+        verify_signatures(txs).map_err(|(index, error)| Error::InvalidTx { index, error })?;
+    } else if !unchecked.is_empty() {
+        let rest: Vec<&Tx> = unchecked.iter().map(|&i| &txs[i]).collect();
+        verify_signatures_of(&rest).map_err(|(at, error)| Error::InvalidTx {
+            index: unchecked[at],
+            error,
+        })?;
+    }
 
     let mut cache = StateCache::new(state);
     let mut receipts = Vec::with_capacity(txs.len());

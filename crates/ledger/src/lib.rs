@@ -44,6 +44,7 @@ pub use error::{Error, ExecError, ExecResult, Result, TxError};
 pub use events::{Event, Receipt};
 pub use execute::{
     BlockEnv, BlockOutput, Built, Equivocation, build_block, check_tx, execute_block,
+    execute_block_checked,
 };
 pub use modules::Message;
 pub use tx::{TX_NAMESPACE, Tx, TxBody};

@@ -104,6 +104,11 @@ impl Tx {
 
 /// Verifies the signatures of many transactions in one batch; on failure, finds the first bad one.
 pub fn verify_signatures(txs: &[Tx]) -> Result<(), (usize, TxError)> {
+    verify_signatures_of(&txs.iter().collect::<Vec<_>>())
+}
+
+/// [`verify_signatures`] over borrowed transactions.
+pub fn verify_signatures_of(txs: &[&Tx]) -> Result<(), (usize, TxError)> {
     let bodies: Vec<_> = txs.iter().map(|t| t.body.encode()).collect();
     let items: Vec<SignedMessage> = txs
         .iter()

@@ -13,7 +13,7 @@ use jmt::{
 };
 use mycel_primitives::{Address, Hash};
 use parking_lot::Mutex;
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable};
 use sha2::Sha256;
 use std::{collections::BTreeMap, path::Path, sync::Arc};
 
@@ -218,7 +218,12 @@ impl Store {
             .filter(|l| floor.is_none_or(|f| l.version > f))
             .cloned()
             .collect();
-        Ok(Snapshot { txn, head, layers })
+        Ok(Snapshot {
+            head,
+            layers,
+            state: txn.open_table(STATE).map_err(db)?,
+            nodes: txn.open_table(NODES).map_err(db)?,
+        })
     }
 
     /// Commits `layer` and its block atomically. Committing a block that is already committed is
@@ -732,9 +737,11 @@ fn write_tree(w: &redb::WriteTransaction, batch: &jmt::storage::NodeBatch) -> Re
 
 /// A consistent read view: committed state at one height plus speculative layers above it.
 pub struct Snapshot {
-    txn: ReadTransaction,
     head: Option<CommitInfo>,
     layers: Vec<Arc<Layer>>,
+    // Opened once per view: a block's execution reads them thousands of times.
+    state: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    nodes: ReadOnlyTable<&'static [u8], &'static [u8]>,
 }
 
 impl Snapshot {
@@ -832,14 +839,12 @@ impl StateRead for Snapshot {
                 return Ok(v.map(<[u8]>::to_vec));
             }
         }
-        let t = self.txn.open_table(STATE).map_err(db)?;
-        Ok(t.get(key).map_err(db)?.map(|v| v.value().to_vec()))
+        Ok(self.state.get(key).map_err(db)?.map(|v| v.value().to_vec()))
     }
 
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        let t = self.txn.open_table(STATE).map_err(db)?;
-        for e in t.range(prefix..).map_err(db)? {
+        for e in self.state.range(prefix..).map_err(db)? {
             let (k, v) = e.map_err(db)?;
             if !k.value().starts_with(prefix) {
                 break;
@@ -868,9 +873,8 @@ impl TreeReader for Snapshot {
                 return Ok(Some(n.clone()));
             }
         }
-        let t = self.txn.open_table(NODES)?;
         let k = borsh::to_vec(node_key)?;
-        match t.get(k.as_slice())? {
+        match self.nodes.get(k.as_slice())? {
             Some(v) => Ok(Some(borsh::from_slice(v.value())?)),
             None => Ok(None),
         }

@@ -131,6 +131,36 @@ fn bad_signature_invalidates_block() {
     assert_eq!(c.expect_invalid(&[good, bad], 1), TxError::BadSignature);
 }
 
+/// A verifier skips the signatures its mempool checked already; a forged transaction it never
+/// admitted is still caught, at its own index in the block.
+#[test]
+fn skipping_checked_signatures_still_catches_forgeries() {
+    let c = Chain::dev();
+    let a = account(0);
+    let to = addr(&account(1));
+    let good = c.tx(&a, vec![transfer(to, Amount(5))]);
+    let other = c.tx(&account(2), vec![transfer(to, Amount(6))]);
+    let mut bad = c.tx(&account(1), vec![transfer(to, Amount(7))]);
+    bad.signature = good.signature.clone();
+    let txs = [good, other, bad];
+    let env = c.next_env();
+    // Nothing or everything but the forgery known: it is found, at index 2.
+    for known in [[false, false, false], [true, true, false], [true, false, false]] {
+        match execute_block_checked(&c.state, &env, &txs, |i| known[i]) {
+            Err(Error::InvalidTx { index, error }) => {
+                assert_eq!((index, error), (2, TxError::BadSignature))
+            }
+            other => panic!("forgery accepted with {known:?}: {other:?}"),
+        }
+    }
+    // Valid transactions give the same output whether their signatures were known or not.
+    let valid = &txs[..2];
+    let checked = execute_block_checked(&c.state, &env, valid, |_| true).unwrap();
+    let full = c.exec(valid).unwrap();
+    assert_eq!(checked.writes, full.writes);
+    assert_eq!(checked.receipts, full.receipts);
+}
+
 #[test]
 fn wrong_chain_id_invalidates_block() {
     let c = Chain::dev();

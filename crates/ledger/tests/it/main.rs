@@ -20,7 +20,10 @@ mod verify;
 use commonware_cryptography::Signer;
 use mycel_ledger::{
     Error, Message, Tx, TxBody, TxError,
-    execute::{self, BlockEnv, BlockOutput, Certified, execute_block, execute_genesis},
+    execute::{
+        self, BlockEnv, BlockOutput, Certified, execute_block, execute_block_checked,
+        execute_genesis,
+    },
     genesis::{Genesis, Params, dev_key},
     modules::{bank as bank_mod, staking as staking_mod},
 };
