@@ -16,7 +16,8 @@
 //!   signing. A block without a certificate is valid; one with a forged certificate is not.
 //! - [`Finalizer`]: marshal delivers finalized blocks in height order, at least once; each is
 //!   committed to the store (state, tree nodes, block, receipts and head in one redb
-//!   transaction) and only then acknowledged. Re-deliveries are no-ops.
+//!   transaction) on a task of its own, off marshal's loop, and only then acknowledged.
+//!   Re-deliveries are no-ops.
 //! - [`engine::start`]: wires marshal, buffered broadcast, the backfill resolver and Simplex over
 //!   any commonware runtime and p2p implementation (tokio + authenticated TCP for real nodes,
 //!   the deterministic runtime + simulated network for tests).

@@ -2,8 +2,9 @@
 //!
 //! One redb file holds everything a node must not lose:
 //! - the latest finalized state (key → value), for fast reads;
-//! - the Jellyfish Merkle Tree over that state (nodes and versioned values), whose root is the
-//!   block's *state root*; versions are block heights;
+//! - the Jellyfish Merkle Tree over that state (its nodes; a leaf commits to its value's hash and
+//!   the value is read from the state), whose root is the block's *state root*; versions are
+//!   block heights;
 //! - finalized blocks, the transaction index and each block's events, as opaque bytes (the ledger
 //!   owns their encoding).
 //!

@@ -145,7 +145,11 @@ fn skipping_checked_signatures_still_catches_forgeries() {
     let txs = [good, other, bad];
     let env = c.next_env();
     // Nothing or everything but the forgery known: it is found, at index 2.
-    for known in [[false, false, false], [true, true, false], [true, false, false]] {
+    for known in [
+        [false, false, false],
+        [true, true, false],
+        [true, false, false],
+    ] {
         match execute_block_checked(&c.state, &env, &txs, |i| known[i]) {
             Err(Error::InvalidTx { index, error }) => {
                 assert_eq!((index, error), (2, TxError::BadSignature))
