@@ -341,18 +341,19 @@ impl Chain {
             .zip(forged)
             .filter(|(_, forged)| !forged)
             .map(|(v, _)| v);
-        let state = match self.finalized_state() {
-            Ok(s) => s,
-            Err(e) => {
-                for (i, _) in verified {
-                    out[i] = Err(TxError::Unavailable(e.to_string()));
-                }
-                return out;
-            }
-        };
         let mut evicted = Vec::new();
         {
+            // Under the pool's lock, as in `admit`.
             let mut mempool = self.mempool.lock();
+            let state = match self.finalized_state() {
+                Ok(s) => s,
+                Err(e) => {
+                    for (i, _) in verified {
+                        out[i] = Err(TxError::Unavailable(e.to_string()));
+                    }
+                    return out;
+                }
+            };
             for (i, tx) in verified {
                 out[i] = mempool
                     .admit_verified(tx, &state, &self.params, &self.chain_id)
@@ -373,12 +374,14 @@ impl Chain {
     fn admit(&self, tx: Tx) -> std::result::Result<crate::mempool::Admitted, TxError> {
         self.mempool.lock().precheck(&tx)?;
         tx.verify_signature()?;
+        // The state is read under the pool's lock: a finalized block leaves the pool only after
+        // its commit, so a view read first could be older than the pool (its transactions gone
+        // from the pool, their nonces not yet used in the view) and refuse the next nonce.
+        let mut mempool = self.mempool.lock();
         let state = self
             .finalized_state()
             .map_err(|e| TxError::Unavailable(e.to_string()))?;
-        self.mempool
-            .lock()
-            .admit_verified(tx, &state, &self.params, &self.chain_id)
+        mempool.admit_verified(tx, &state, &self.params, &self.chain_id)
     }
 
     /// The layers from the last finalized block up to `digest`, oldest first; `None` if some
