@@ -682,7 +682,14 @@ impl Chain {
             let mut mempool = self.mempool.lock();
             for (hash, error) in &built.rejected {
                 debug!(target: "mycel::mempool", tx = %hash, %error, "dropping invalid transaction");
-                dropped.extend(mempool.reject(hash));
+                if matches!(error, TxError::NonceTooLow { .. }) {
+                    // Already on the chain (a block being finalized leaves the pool only after
+                    // its commit): the sender's later transactions are still good.
+                    mempool.remove(hash);
+                    dropped.push(*hash);
+                } else {
+                    dropped.extend(mempool.reject(hash));
+                }
             }
             drop(mempool);
             self.store.remove_pending_txs(&dropped)?;
