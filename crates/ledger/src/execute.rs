@@ -6,7 +6,7 @@ use crate::{
     genesis::{Genesis, Params},
     modules::{Ctx, bank, registry, staking},
     state::{StateCache, key},
-    tx::{Tx, verify_signatures, verify_signatures_of},
+    tx::{Tx, verify_signatures_of},
 };
 use mycel_primitives::{Address, Amount, Hash, codec::EncodeSize, codec::MAX_TX_BYTES};
 use mycel_store::{StateRead, WriteSet};
@@ -213,13 +213,11 @@ pub fn execute_block_checked(
     checked: impl Fn(usize) -> bool,
 ) -> Result<BlockOutput> {
     let (params, chain) = block_context(state, env)?;
-    let unchecked: Vec<usize> = (0..txs.len()).filter(|&i| !checked(i)).collect();
-    if unchecked.len() == txs.len() {
-        verify_signatures(txs).map_err(|(index, error)| Error::InvalidTx { index, error })?;
-    } else if !unchecked.is_empty() {
-        let rest: Vec<&Tx> = unchecked.iter().map(|&i| &txs[i]).collect();
-        verify_signatures_of(&rest).map_err(|(at, error)| Error::InvalidTx {
-            index: unchecked[at],
+    let (at, unchecked): (Vec<usize>, Vec<&Tx>) =
+        txs.iter().enumerate().filter(|(i, _)| !checked(*i)).unzip();
+    if !unchecked.is_empty() {
+        verify_signatures_of(&unchecked).map_err(|(k, error)| Error::InvalidTx {
+            index: at[k],
             error,
         })?;
     }
