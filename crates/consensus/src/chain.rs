@@ -188,6 +188,11 @@ impl Chain {
         self.epoch_length
     }
 
+    /// The genesis validators' consensus keys.
+    pub fn genesis_validator_keys(&self) -> Vec<PublicKey> {
+        self.genesis_keys.values().cloned().collect()
+    }
+
     /// The epoch of the block at `height` (genesis is in epoch 0).
     pub fn epoch_of(&self, height: u64) -> u64 {
         height / self.epoch_length

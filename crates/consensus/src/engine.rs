@@ -405,6 +405,9 @@ where
             };
             // The epoch of the next block to finalize.
             let epoch = self.chain.epoch_of(head.height + 1);
+            if epoch > 0 {
+                hand_off(&self.chain, self.marshal.clone(), epoch - 1).await;
+            }
             let Some((scheme, signs)) = self.schemes.scheme(epoch) else {
                 context.sleep(EPOCH_POLL).await;
                 continue;
@@ -536,6 +539,26 @@ where
             catching_up = hinted;
             tracing::info!(target: "mycel::consensus", epoch, last, "epoch finalized");
         }
+    }
+}
+
+/// Records the light-client hand-off of `epoch` (see [`crate::handoffs`]) from marshal's
+/// finalization of its last block, unless it is recorded. A node that state-synced past
+/// that block, or whose marshal lacks its finalization, goes without.
+async fn hand_off(chain: &Chain, marshal: crate::app::Marshal, epoch: u64) {
+    if matches!(crate::handoffs::load(chain.store(), epoch), Ok(Some(_))) {
+        return;
+    }
+    let last = chain.last_of(epoch);
+    let Some(f) = marshal
+        .get_finalization(commonware_consensus::types::Height::new(last))
+        .await
+    else {
+        tracing::debug!(target: "mycel::consensus", epoch, last, "no finalization of the epoch's last block: no hand-off recorded");
+        return;
+    };
+    if let Err(e) = chain.record_handoff(f) {
+        tracing::debug!(target: "mycel::consensus", epoch, error = %e, "hand-off not recorded");
     }
 }
 

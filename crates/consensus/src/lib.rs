@@ -23,7 +23,8 @@
 //!   the deterministic runtime + simulated network for tests).
 //!
 //! - [`light`]: what a client checks without a node: headers up to a finalization certificate,
-//!   verified against the validator keys, prove a state root finalized.
+//!   verified against the validator keys, prove a state root finalized; hand-offs carry the
+//!   client from the genesis validators across set changes ([`handoffs`]: the node side).
 //!
 //! Executed but not yet finalized blocks are kept as store layers keyed by digest, so a
 //! validator can build and verify on a notarized parent before it is finalized.
@@ -35,6 +36,7 @@ pub mod engine;
 pub mod error;
 pub mod finalizer;
 pub mod gossip;
+pub mod handoffs;
 pub mod light;
 pub mod mempool;
 

@@ -791,6 +791,21 @@ impl Snapshot {
         let version = self
             .version()
             .ok_or_else(|| Error::Tree("empty state".into()))?;
+        self.get_unchanged_with_proof(key, version)
+    }
+
+    /// [`Self::get_with_proof`] against the root of an earlier `version`, for a key not written
+    /// since: the store keeps no older values, so the value in this view must be the one at
+    /// `version` (a key that changed gives a proof that does not verify). Tree nodes stale for
+    /// more than [`KEEP_VERSIONS`] versions are pruned, so older versions fail.
+    pub fn get_unchanged_with_proof(
+        &self,
+        key: &[u8],
+        version: u64,
+    ) -> Result<(Option<Vec<u8>>, Vec<u8>)> {
+        if self.version().is_none_or(|v| version > v) {
+            return Err(Error::Tree(format!("no version {version} yet")));
+        }
         let reader = Proving {
             snapshot: self,
             key_hash: KeyHash::with::<Sha256>(key),

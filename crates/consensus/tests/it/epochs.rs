@@ -3,6 +3,7 @@
 //! following) finalizes the same blocks. Same seed, same trace.
 
 use super::*;
+use mycel_consensus::light::{self, FinalityProof, TrustedSet};
 use mycel_ledger::{
     genesis::GenesisAccount,
     modules::staking::{self, Role},
@@ -149,6 +150,12 @@ fn run_epochs(seed: u64) -> Vec<(u64, Hash, Hash)> {
         let signed: BTreeMap<Address, u64> = signed.into_iter().collect();
         assert_eq!(signed.get(&addr(0)), None, "{signed:?}");
         assert!(signed.get(&addr(4)).copied().unwrap_or(0) > 0, "{signed:?}");
+        check_handoffs(
+            &genesis,
+            &chain,
+            &nodes[3].chain.lock().clone().unwrap(),
+            changed,
+        );
         assert!(
             oracle.blocked().await.unwrap().is_empty(),
             "an honest peer was blocked"
@@ -158,6 +165,81 @@ fn run_epochs(seed: u64) -> Vec<(u64, Hash, Hash)> {
         let _ = ctx.encode();
         trace
     })
+}
+
+/// A light client that trusts only the genesis validators follows the hand-offs `chain` serves
+/// to the set of the latest epoch, and checks a finality proof of that epoch with it; a node
+/// that was down across the change (`restarted`) serves the same hand-offs. Tampered hand-offs
+/// are refused.
+fn check_handoffs(genesis: &Genesis, chain: &Chain, restarted: &Chain, changed: u64) {
+    let head = chain.head().unwrap().height;
+    // The latest epoch whose last block is finalized, and the one after it.
+    let ended = chain.epoch_of(head + 1) - 1;
+    let handoffs = chain.set_changes(ended + 1).unwrap();
+    assert!(!handoffs.is_empty(), "no set change served");
+    assert!(
+        handoffs.iter().any(|h| h.epoch() == Some(changed - 1)),
+        "the change into epoch {changed} is not among the hand-offs"
+    );
+    assert_eq!(restarted.set_changes(ended + 1).unwrap(), handoffs);
+    let genesis_keys = genesis.validator_keys().unwrap();
+    let trusted = TrustedSet::genesis(&genesis_keys)
+        .follow_all(&handoffs)
+        .unwrap();
+    let expected = chain.epoch_set(ended + 1).unwrap().unwrap();
+    let mut keys = trusted.keys.clone();
+    keys.sort();
+    assert_eq!(
+        keys,
+        expected.participants.iter().cloned().collect::<Vec<_>>()
+    );
+
+    // A finality proof of the last ended epoch's last block, checked from genesis.
+    let last = mycel_consensus::handoffs::load(chain.store(), ended)
+        .unwrap()
+        .expect("the last epoch's hand-off is recorded");
+    let proof = FinalityProof {
+        headers: vec![last.header.clone()],
+        certificate: last.certificate.clone(),
+        handoffs: chain.set_changes(ended).unwrap(),
+    };
+    assert_eq!(
+        light::verify_finality(&genesis_keys, &proof).unwrap(),
+        (last.header.height, last.header.state_root)
+    );
+
+    // The cheater's versions: another key list under the same proof, a certificate moved
+    // onto another header, a proof that does not match, a hand-off replayed.
+    let genesis_set = TrustedSet::genesis(&genesis_keys);
+    let mut bad = handoffs[0].clone();
+    let mut forged: Vec<Vec<u8>> = genesis_keys.iter().map(|k| k.as_ref().to_vec()).collect();
+    forged.sort();
+    bad.keys = forged.concat();
+    assert!(
+        genesis_set
+            .follow(&bad)
+            .unwrap_err()
+            .contains("not in the hand-off's state")
+    );
+    let mut bad = handoffs[0].clone();
+    bad.header.height += 1;
+    assert!(
+        genesis_set
+            .follow(&bad)
+            .unwrap_err()
+            .contains("not its header's block")
+    );
+    let mut bad = handoffs[0].clone();
+    let i = bad.proof.len() / 2;
+    bad.proof[i] ^= 1;
+    assert!(genesis_set.follow(&bad).is_err());
+    let after = genesis_set.follow(&handoffs[0]).unwrap();
+    assert!(
+        after
+            .follow(&handoffs[0])
+            .unwrap_err()
+            .contains("before the trusted set")
+    );
 }
 
 #[test]

@@ -167,3 +167,35 @@ fn grouped_mempool_writes_are_all_durable_and_ordered() {
     want.sort();
     assert_eq!(got, want);
 }
+
+#[test]
+fn proofs_at_an_earlier_version_hold_for_unchanged_keys_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("db")).unwrap();
+    let l0 = store
+        .snapshot(&[])
+        .unwrap()
+        .apply(ws(&[("set/1", Some("keys")), ("x", Some("1"))]))
+        .unwrap();
+    store.commit(&l0, &record(0, 1)).unwrap();
+    for h in 1..5u8 {
+        let x = h.to_string();
+        let l = store
+            .snapshot(&[])
+            .unwrap()
+            .apply(ws(&[("x", Some(x.as_str()))]))
+            .unwrap();
+        store.commit(&l, &record(h as u64, h + 1)).unwrap();
+    }
+    let s = store.snapshot(&[]).unwrap();
+    // Written at version 0 and never since: provable against the root of version 0.
+    let (v, proof) = s.get_unchanged_with_proof(b"set/1", 0).unwrap();
+    assert_eq!(v.as_deref(), Some(b"keys".as_slice()));
+    crate::verify_state_proof(&l0.root, b"set/1", b"keys", &proof).unwrap();
+    // Changed since: today's value does not verify against the old root.
+    let (v, proof) = s.get_unchanged_with_proof(b"x", 0).unwrap();
+    assert_eq!(v.as_deref(), Some(b"4".as_slice()));
+    assert!(crate::verify_state_proof(&l0.root, b"x", b"4", &proof).is_err());
+    // A version not reached yet.
+    assert!(s.get_unchanged_with_proof(b"set/1", 9).is_err());
+}

@@ -175,9 +175,18 @@ impl Module for Staking {
                 .collect();
         }
         let next = epoch + 1;
+        let mut keys = Vec::with_capacity(candidates.len());
         for (stake, addr) in &candidates {
             ctx.state
                 .put(key(VALSET, &[&next.to_be_bytes(), &addr.0]), stake);
+            // Every validator bonded with a signed transaction or at genesis, so it has a key.
+            if let Some(k) = ctx.state.get_raw(&key(CONSENSUS_KEY, &[&addr.0]))? {
+                keys.push(k);
+            }
+        }
+        if !keys.is_empty() {
+            keys.sort();
+            ctx.state.put_raw(set_keys_key(next), keys.concat());
         }
         ctx.emit(
             events::VALIDATOR_SET,

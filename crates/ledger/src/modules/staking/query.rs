@@ -77,6 +77,57 @@ pub fn consensus_key(
     }
 }
 
+/// State key of the consensus keys of `epoch`'s validators (written when the epoch before
+/// ends; see [`set_keys`]).
+pub fn set_keys_key(epoch: u64) -> Vec<u8> {
+    key(SET_KEYS, &[&epoch.to_be_bytes()])
+}
+
+/// Decodes the value under [`set_keys_key`]: 32-byte keys in ascending order, none twice.
+pub fn decode_set_keys(
+    value: &[u8],
+) -> std::result::Result<Vec<mycel_primitives::PublicKey>, String> {
+    if value.is_empty() || !value.len().is_multiple_of(32) {
+        return Err(format!("{} bytes is not a list of keys", value.len()));
+    }
+    let chunks: Vec<&[u8]> = value.chunks_exact(32).collect();
+    if chunks.windows(2).any(|w| w[0] >= w[1]) {
+        return Err("keys not in ascending order".into());
+    }
+    chunks
+        .into_iter()
+        .map(|c| mycel_primitives::keys::public_key_from_bytes(c).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// The consensus keys of `epoch`'s validators, as the ledger fixed them at the end of the
+/// epoch before; `None` for epoch 0 (the genesis file's keys) and epochs not fixed yet.
+pub fn set_keys(
+    state: &(impl StateRead + ?Sized),
+    epoch: u64,
+) -> Result<Option<Vec<mycel_primitives::PublicKey>>> {
+    let k = set_keys_key(epoch);
+    match state.get(&k)? {
+        None => Ok(None),
+        Some(v) => decode_set_keys(&v)
+            .map(Some)
+            .map_err(|e| crate::state::corrupt(&k, e)),
+    }
+}
+
+/// Every epoch's entry under [`set_keys_key`] (raw), in epoch order.
+pub fn set_keys_history(state: &(impl StateRead + ?Sized)) -> Result<Vec<(u64, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for (k, v) in state.scan_prefix(SET_KEYS)? {
+        let epoch = k[SET_KEYS.len()..]
+            .try_into()
+            .map(u64::from_be_bytes)
+            .map_err(|_| crate::state::corrupt(&k, "bad set keys key"))?;
+        out.push((epoch, v));
+    }
+    Ok(out)
+}
+
 /// The validator set of `epoch`: (address, stake), in address order.
 pub fn validator_set(
     state: &(impl StateRead + ?Sized),

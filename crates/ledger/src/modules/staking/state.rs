@@ -15,6 +15,9 @@ pub(super) const JAIL: &[u8] = b"staking/jail/";
 pub(super) const TOMBSTONE: &[u8] = b"staking/tombstone/";
 
 pub(super) const VALSET: &[u8] = b"staking/valset/";
+/// `staking/setkeys/<epoch BE>` → the consensus keys of the epoch's validators, 32 bytes each in
+/// ascending byte order: one entry, so one state proof shows a light client the whole set.
+pub(super) const SET_KEYS: &[u8] = b"staking/setkeys/";
 /// Consensus public key of each account that bonded as a validator: address → 32 bytes.
 pub(super) const CONSENSUS_KEY: &[u8] = b"staking/key/";
 
