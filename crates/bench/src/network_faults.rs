@@ -35,10 +35,15 @@ use mycel_node::{
     Error, Home, Result,
     client::{Account, Client},
     error::io,
-    http::TxStatus,
+    http::{
+        TxStatus,
+        sync::{Handoffs, Snapshot},
+    },
     keystore::Keystore,
+    services::sync,
 };
 use mycel_primitives::{Address, Amount, Hash, PrivateKey};
+use mycel_store::Store;
 use std::{
     collections::{BTreeMap, BTreeSet},
     fmt,
@@ -189,10 +194,89 @@ pub struct FaultRun {
     pub mismatches: usize,
     /// Accepted transactions not finalized on any node by the end.
     pub lost: usize,
+    /// A light client across the set changes.
+    pub light: LightCheck,
     /// Failed checks; empty when the phase passed.
     pub problems: Vec<String>,
     /// Where the homes and logs are kept (when a check failed).
     pub kept: Option<String>,
+}
+
+/// What a client that trusts only the genesis validators could check after the set changes.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LightCheck {
+    /// The epoch the hand-offs were asked for (that of the height every node reached).
+    pub epoch: u64,
+    /// Epochs whose end changed the set, as node 0 serves their hand-offs.
+    pub handoff_epochs: Vec<u64>,
+    /// Nodes serving the same hand-offs as node 0.
+    pub nodes_agreeing: usize,
+    /// The height of node 0's state snapshot, imported into a fresh store that trusts only the
+    /// genesis validators (no trusted digest).
+    pub imported_height: Option<u64>,
+}
+
+/// Asks every node for the hand-offs up to the epoch of `common`, then imports node 0's state
+/// snapshot the way a new full node would, trusting only the genesis validators.
+async fn light_check(
+    net: &Net,
+    epoch_length: u64,
+    common: u64,
+    set_changed: bool,
+    problems: &mut Vec<String>,
+) -> LightCheck {
+    let epoch = common / epoch_length;
+    let mut out = LightCheck {
+        epoch,
+        ..Default::default()
+    };
+    let path = format!("/api/v1/sync/handoffs?epoch={epoch}");
+    let served: Vec<Result<Handoffs>> = futures::future::join_all(
+        net.clients
+            .iter()
+            .map(|c| request(c.get::<Handoffs>(&path))),
+    )
+    .await;
+    match &served[0] {
+        Ok(h) => {
+            out.handoff_epochs = h.handoffs.iter().filter_map(|h| h.epoch()).collect();
+            out.nodes_agreeing = served
+                .iter()
+                .filter(|s| s.as_ref().is_ok_and(|s| s.handoffs == h.handoffs))
+                .count();
+            for (i, s) in served.iter().enumerate() {
+                match s {
+                    Ok(s) if s.handoffs == h.handoffs => {}
+                    Ok(s) => problems.push(format!(
+                        "node {i} serves hand-offs of epochs {:?}, node 0 of {:?}",
+                        s.handoffs
+                            .iter()
+                            .filter_map(|h| h.epoch())
+                            .collect::<Vec<_>>(),
+                        out.handoff_epochs
+                    )),
+                    Err(e) => problems.push(format!("node {i} serves no hand-offs: {e}")),
+                }
+            }
+        }
+        Err(e) => problems.push(format!("node 0 serves no hand-offs: {e}")),
+    }
+    if set_changed && out.handoff_epochs.is_empty() {
+        problems.push("the set changed but node 0 serves no hand-off".into());
+    }
+    let imported = async {
+        let genesis = Home(net.homes[0].clone()).genesis()?;
+        let snap: Snapshot = request(net.clients[0].get("/api/v1/sync/snapshot")).await?;
+        let store = Store::open(net.dir.join("light-client.redb"))?;
+        Ok::<u64, Error>(sync::import(&store, &genesis, None, &snap)?.height)
+    };
+    match imported.await {
+        Ok(h) => out.imported_height = Some(h),
+        Err(e) => problems.push(format!(
+            "node 0's snapshot does not import trusting only the genesis validators: {e}"
+        )),
+    }
+    out
 }
 
 /// The planned faults, in seconds from the start of the phase.
@@ -476,6 +560,17 @@ pub(super) async fn run(args: &NetworkBenchArgs) -> Result<FaultRun> {
         problems.push(format!("{lost} accepted transactions not finalized in all"));
     }
 
+    // A light client across the set changes.
+    let set_changed = join.success || leave.success;
+    let light = light_check(
+        &net,
+        args.fault_epoch_length,
+        common,
+        set_changed,
+        &mut problems,
+    )
+    .await;
+
     // Who validated when.
     let epoch_length = args.fault_epoch_length;
     let node_of: BTreeMap<String, usize> = addrs
@@ -616,6 +711,7 @@ pub(super) async fn run(args: &NetworkBenchArgs) -> Result<FaultRun> {
         heights_checked: checked.heights,
         mismatches,
         lost,
+        light,
         problems,
         kept,
     })
@@ -1373,6 +1469,24 @@ impl fmt::Display for FaultRun {
                 "heights where nodes differ".into(),
                 self.mismatches.to_string(),
                 "0".into(),
+            ),
+            (
+                format!(
+                    "light client to epoch {}: set changes at the end of epochs",
+                    self.light.epoch
+                ),
+                format!("{:?}", self.light.handoff_epochs),
+                String::new(),
+            ),
+            (
+                "  nodes serving the same hand-offs".into(),
+                self.light.nodes_agreeing.to_string(),
+                self.nodes.to_string(),
+            ),
+            (
+                "  node 0's snapshot imported from genesis trust, height".into(),
+                opt_u(self.light.imported_height),
+                "(no trusted digest)".into(),
             ),
             (
                 "accepted but not finalized (lost)".into(),

@@ -291,6 +291,10 @@ pub(crate) async fn prove_states(s: &ApiState, keys: &[Vec<u8>]) -> Result<State
     let headers = (height..=c.height)
         .map(|h| load_block(s, h).map(|b| b.header()))
         .collect::<Result<Vec<_>, _>>()?;
+    let handoffs = super::sync::set_changes(
+        s,
+        commonware_consensus::Epochable::epoch(&c.finalization).get(),
+    )?;
     let mut certificate = Vec::new();
     commonware_codec::Write::write(&c, &mut certificate);
     Ok(StateProofs {
@@ -300,6 +304,7 @@ pub(crate) async fn prove_states(s: &ApiState, keys: &[Vec<u8>]) -> Result<State
         finality: mycel_consensus::light::FinalityProof {
             headers,
             certificate,
+            handoffs,
         },
     })
 }

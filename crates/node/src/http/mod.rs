@@ -78,6 +78,7 @@ pub fn router(state: ApiState, max_body: usize, extra: Option<Router>) -> Router
         .route("/api/v1/blobs/{hash}", get(blobs::get_blob))
         .route("/api/v1/status", get(chain::status))
         .route("/api/v1/sync/snapshot", get(sync::snapshot))
+        .route("/api/v1/sync/handoffs", get(sync::handoffs))
         .route("/api/v1/txs", post(chain::submit_tx))
         .route("/api/v1/txs/{hash}", get(chain::tx_status))
         .route("/api/v1/accounts/{address}", get(chain::get_account))

@@ -6,7 +6,13 @@ use super::{
     chain::{certificate_after, load_block},
     error::{ApiError, ApiResult},
 };
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::{Query, State},
+    http::StatusCode,
+};
+use commonware_consensus::Epochable as _;
+use mycel_consensus::light::Handoff;
 use mycel_primitives::Hash;
 use mycel_store::StateRead as _;
 use serde::{Deserialize, Serialize};
@@ -30,6 +36,10 @@ pub struct Snapshot {
     pub blocks: Vec<String>,
     /// The certificate of the last of them, encoded, hex.
     pub certificate: String,
+    /// The validator-set changes from genesis up to the certificate's epoch (so a client that
+    /// trusts only the genesis validators can check a certificate of a later set).
+    #[serde(default)]
+    pub handoffs: Vec<Handoff>,
 }
 
 /// Most state entries a snapshot is served with (one response; larger states need chunked
@@ -63,6 +73,7 @@ pub(crate) async fn snapshot(State(s): State<ApiState>) -> ApiResult<Snapshot> {
         .map(|h| load_block(&s, h).map(|b| hex::encode(mycel_consensus::block::encode(&b))))
         .collect::<Result<Vec<_>, _>>()?;
     let genesis = hex::encode(mycel_consensus::block::encode(&load_block(&s, 0)?));
+    let handoffs = set_changes(&s, c.finalization.epoch().get())?;
     let mut certificate = Vec::new();
     commonware_codec::Write::write(&c, &mut certificate);
     Ok(Json(Snapshot {
@@ -75,5 +86,50 @@ pub(crate) async fn snapshot(State(s): State<ApiState>) -> ApiResult<Snapshot> {
         genesis,
         blocks,
         certificate: hex::encode(certificate),
+        handoffs,
+    }))
+}
+
+/// The hand-offs a client that trusts the genesis validators needs for a certificate of
+/// `epoch`; 503 when this node lacks one (it state-synced past it, or was down).
+pub(crate) fn set_changes(s: &ApiState, epoch: u64) -> Result<Vec<Handoff>, ApiError> {
+    s.chain
+        .set_changes(epoch)
+        .map_err(|e| ApiError::from_status(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+}
+
+/// Query of `GET /api/v1/sync/handoffs`.
+#[derive(Deserialize)]
+pub struct HandoffsQuery {
+    /// The epoch whose validators the client wants (default: the next block's).
+    pub epoch: Option<u64>,
+}
+
+/// Answer of `GET /api/v1/sync/handoffs`.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Handoffs {
+    /// The epoch the hand-offs lead to.
+    pub epoch: u64,
+    /// Each epoch end since genesis that changed the validator set, oldest first.
+    pub handoffs: Vec<Handoff>,
+}
+
+/// The validator-set changes from genesis to `epoch`, each proven: what a light client
+/// follows to hold the validators of a later epoch (`mycel_consensus::light::TrustedSet`).
+pub(crate) async fn handoffs(
+    State(s): State<ApiState>,
+    Query(q): Query<HandoffsQuery>,
+) -> ApiResult<Handoffs> {
+    let head = s.chain.head().map_err(ApiError::internal)?.height;
+    let next = s.chain.epoch_of(head + 1);
+    let epoch = q.epoch.unwrap_or(next);
+    if epoch > next {
+        return Err(ApiError::bad_request(format!(
+            "epoch {epoch} has no validators yet (the next block is in epoch {next})"
+        )));
+    }
+    Ok(Json(Handoffs {
+        epoch,
+        handoffs: set_changes(&s, epoch)?,
     }))
 }

@@ -546,9 +546,10 @@ pub fn verify_lineage(
                 Some(ok),
                 match f {
                     Ok((h, _)) => format!(
-                        "{} headers and a certificate signed by a quorum of the {} validators (height {h})",
+                        "{} headers and a certificate signed by a quorum of its epoch's validators, reached from the {} genesis validators through {} set changes (height {h})",
                         p.finality.headers.len(),
-                        v.len()
+                        v.len(),
+                        p.finality.handoffs.len()
                     ),
                     Err(e) => e,
                 },

@@ -148,9 +148,10 @@ pub fn verify(b: &ReceiptBundle, validators: Option<&[PublicKey]>) -> Vec<Check>
                 Some(ok),
                 match f {
                     Ok((h, _)) => format!(
-                        "{} headers and a certificate signed by a quorum of the {} validators (height {h})",
+                        "{} headers and a certificate signed by a quorum of its epoch's validators, reached from the {} genesis validators through {} set changes (height {h})",
                         proof.finality.headers.len(),
-                        v.len()
+                        v.len(),
+                        proof.finality.handoffs.len()
                     ),
                     Err(e) => e,
                 },

@@ -1,11 +1,12 @@
 //! State sync, the client side: fetch a peer's snapshot, check it, import it.
 //!
 //! What is checked before anything is written: the genesis block is this chain's; the blocks
-//! follow each other; the certificate finalizes the last of them with a quorum of the genesis
-//! validators' signatures (or, once the set has changed since genesis, the first block is the
-//! one the operator trusts: `--trust-hash`, as Cosmos state sync's trust hash); the snapshot's
-//! entries rebuild, in a fresh Jellyfish Merkle tree, to the first block's state root. The
-//! blocks after it are then executed like any others.
+//! follow each other; the certificate finalizes the last of them with a quorum of its epoch's
+//! validators, known from the genesis validators through the snapshot's hand-offs (each set
+//! change, proven; see `mycel_consensus::light`), or else the first block is the one the
+//! operator trusts (`trust_hash`, as Cosmos state sync's trust hash); the snapshot's entries
+//! rebuild, in a fresh Jellyfish Merkle tree, to the first block's state root. The blocks after
+//! it are then executed like any others.
 
 use crate::{Error, Result, client::Client, http::sync::Snapshot};
 use mycel_consensus::block::{self, Block, Certificate};
@@ -63,19 +64,25 @@ pub fn import(
     let proof = mycel_consensus::light::FinalityProof {
         headers: blocks.iter().map(Block::header).collect(),
         certificate: certificate_bytes,
+        handoffs: snap.handoffs.clone(),
     };
     let validators = genesis.validator_keys()?;
+    // The hand-offs are kept (and served on) only when they led to the certificate's set.
+    let mut keep_handoffs = false;
     match mycel_consensus::light::verify_finality(&validators, &proof) {
-        Ok((height, root)) if height == snap.height && root == snap.state_root => {}
+        Ok((height, root)) if height == snap.height && root == snap.state_root => {
+            keep_handoffs = true;
+        }
         Ok(_) => return Err(invalid("the finality proof is for another state")),
         Err(e) => match trust {
-            // The set changed since genesis: the operator's trusted digest anchors the
-            // headers instead (they still chain up to the certified block).
+            // The hand-offs do not lead to the certificate's set (the serving node lacks one):
+            // the operator's trusted digest anchors the headers instead (they still chain up
+            // to the certified block).
             Some(t) if anchor.hash() == t && chained(&blocks) => {}
             Some(_) => return Err(invalid("the first block is not the trusted one")),
             None => {
                 return Err(invalid(format!(
-                    "{e} (if the validator set changed since genesis, pass a trusted block digest at height {})",
+                    "{e} (if the serving node lacks a hand-off of the validator-set changes since genesis, pass a trusted block digest at height {})",
                     snap.height
                 )));
             }
@@ -104,6 +111,11 @@ pub fn import(
         &entries,
     )?;
     store.put_meta(SYNC_ANCHOR, &proof.certificate)?;
+    if keep_handoffs {
+        for h in &snap.handoffs {
+            mycel_consensus::handoffs::save(store, h)?;
+        }
+    }
     Ok(Synced {
         height: snap.height,
         blocks: blocks.into_iter().skip(1).collect(),

@@ -3,7 +3,12 @@
 //! and leaves the store empty.
 
 use crate::common::{FullNode, start_node_configured};
-use mycel_node::{client::Client, http::sync::Snapshot, services::sync};
+use commonware_cryptography::Signer as _;
+use mycel_node::{
+    client::Client,
+    http::sync::{Handoffs, Snapshot},
+    services::sync,
+};
 use mycel_store::Store;
 use std::time::Duration;
 
@@ -32,8 +37,19 @@ async fn a_full_node_joins_by_state_sync_and_follows() {
         start_node_configured(dir.path(), false, |c| c.peers.push(full.peer())).await;
     wait_height(&client, 12).await;
 
-    // A tampered snapshot is refused before anything is written.
+    // A chain whose set never changed needs no hand-offs; an epoch without validators yet is
+    // a bad request.
     let snap: Snapshot = client.get("/api/v1/sync/snapshot").await.unwrap();
+    assert!(snap.handoffs.is_empty());
+    let h: Handoffs = client.get("/api/v1/sync/handoffs").await.unwrap();
+    assert!(h.handoffs.is_empty());
+    let e = client
+        .get::<Handoffs>(&format!("/api/v1/sync/handoffs?epoch={}", h.epoch + 5))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no validators yet"), "{e}");
+
+    // A tampered snapshot is refused before anything is written.
     let genesis = home.genesis().unwrap();
     let probe = tempfile::tempdir().unwrap();
     let store = Store::open(probe.path().join("s.redb")).unwrap();
@@ -60,6 +76,22 @@ async fn a_full_node_joins_by_state_sync_and_follows() {
         sync::import(&store, &genesis, None, &bad).is_err(),
         "a forged certificate"
     );
+    // A hand-off with a real certificate (the snapshot's own) but a validator set of the
+    // cheater's choosing: the set is not in the certified state, so nothing is imported.
+    let mut bad = snap.clone();
+    let certified =
+        mycel_consensus::block::decode(&hex::decode(snap.blocks.last().unwrap()).unwrap()).unwrap();
+    let cheater = mycel_primitives::keys::private_key_from_seed(b"cheater").public_key();
+    bad.handoffs.push(mycel_consensus::light::Handoff {
+        header: certified.header(),
+        certificate: hex::decode(&snap.certificate).unwrap(),
+        keys: cheater.as_ref().to_vec(),
+        proof: Vec::new(),
+    });
+    let e = sync::import(&store, &genesis, None, &bad)
+        .err()
+        .expect("a forged hand-off");
+    assert!(e.to_string().contains("not in the hand-off's state"), "{e}");
     let mut other = genesis.clone();
     other.chain_id = "another-chain".into();
     assert!(
