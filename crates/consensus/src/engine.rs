@@ -405,9 +405,6 @@ where
             };
             // The epoch of the next block to finalize.
             let epoch = self.chain.epoch_of(head.height + 1);
-            if epoch > 0 {
-                hand_off(&self.chain, self.marshal.clone(), epoch - 1).await;
-            }
             let Some((scheme, signs)) = self.schemes.scheme(epoch) else {
                 context.sleep(EPOCH_POLL).await;
                 continue;
@@ -433,6 +430,10 @@ where
                     },
                 }
             };
+            // Once per epoch: the epoch before has ended here.
+            if epoch > 0 {
+                hand_off(&self.chain, self.marshal.clone(), epoch - 1).await;
+            }
             let channels = match self.early.take() {
                 Some((e, c)) if e == epoch => Some(c),
                 _ => self.open(epoch).await,

@@ -95,13 +95,12 @@ impl Chain {
     /// certificate of `epoch`: those of the epochs before it whose end changed the set, oldest
     /// first. Fails if one of them is not recorded here.
     pub fn set_changes(&self, epoch: u64) -> Result<Vec<Handoff>> {
-        let mut keys: Vec<Vec<u8>> = self
-            .genesis_validator_keys()
-            .iter()
-            .map(|k| k.as_ref().to_vec())
-            .collect();
-        keys.sort();
-        let mut current = keys.concat();
+        let mut current = staking::encode_set_keys(
+            self.genesis_validator_keys()
+                .iter()
+                .map(|k| k.as_ref().to_vec())
+                .collect(),
+        );
         let mut out = Vec::new();
         for (e, set) in staking::set_keys_history(&self.finalized_state()?)? {
             if e == 0 || e > epoch {

@@ -212,9 +212,7 @@ fn check_handoffs(genesis: &Genesis, chain: &Chain, restarted: &Chain, changed: 
     // onto another header, a proof that does not match, a hand-off replayed.
     let genesis_set = TrustedSet::genesis(&genesis_keys);
     let mut bad = handoffs[0].clone();
-    let mut forged: Vec<Vec<u8>> = genesis_keys.iter().map(|k| k.as_ref().to_vec()).collect();
-    forged.sort();
-    bad.keys = forged.concat();
+    bad.keys = staking::encode_set_keys(genesis_keys.iter().map(|k| k.as_ref().to_vec()).collect());
     assert!(
         genesis_set
             .follow(&bad)

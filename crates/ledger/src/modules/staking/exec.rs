@@ -185,8 +185,7 @@ impl Module for Staking {
             }
         }
         if !keys.is_empty() {
-            keys.sort();
-            ctx.state.put_raw(set_keys_key(next), keys.concat());
+            ctx.state.put_raw(set_keys_key(next), encode_set_keys(keys));
         }
         ctx.emit(
             events::VALIDATOR_SET,

@@ -77,10 +77,17 @@ pub fn consensus_key(
     }
 }
 
-/// State key of the consensus keys of `epoch`'s validators (written when the epoch before
-/// ends; see [`set_keys`]).
+/// State key of the consensus keys of `epoch`'s validators, written when the epoch before
+/// ends ([`encode_set_keys`]); absent for epoch 0 (the genesis file's keys).
 pub fn set_keys_key(epoch: u64) -> Vec<u8> {
     key(SET_KEYS, &[&epoch.to_be_bytes()])
+}
+
+/// Encodes consensus keys (32 bytes each) as the value under [`set_keys_key`]: sorted and
+/// concatenated, so that equal sets encode equally.
+pub fn encode_set_keys(mut keys: Vec<Vec<u8>>) -> Vec<u8> {
+    keys.sort();
+    keys.concat()
 }
 
 /// Decodes the value under [`set_keys_key`]: 32-byte keys in ascending order, none twice.
@@ -98,21 +105,6 @@ pub fn decode_set_keys(
         .into_iter()
         .map(|c| mycel_primitives::keys::public_key_from_bytes(c).map_err(|e| e.to_string()))
         .collect()
-}
-
-/// The consensus keys of `epoch`'s validators, as the ledger fixed them at the end of the
-/// epoch before; `None` for epoch 0 (the genesis file's keys) and epochs not fixed yet.
-pub fn set_keys(
-    state: &(impl StateRead + ?Sized),
-    epoch: u64,
-) -> Result<Option<Vec<mycel_primitives::PublicKey>>> {
-    let k = set_keys_key(epoch);
-    match state.get(&k)? {
-        None => Ok(None),
-        Some(v) => decode_set_keys(&v)
-            .map(Some)
-            .map_err(|e| crate::state::corrupt(&k, e)),
-    }
 }
 
 /// Every epoch's entry under [`set_keys_key`] (raw), in epoch order.
