@@ -87,6 +87,10 @@ pub struct NetworkBenchArgs {
     /// Run the load phase (the multi-validator network, and the single validator beside it).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub load: bool,
+    /// Blocks per epoch on the load phase's chains (the testnet default is 20: a new Simplex
+    /// instance, and possibly a new validator set, every 20 blocks).
+    #[arg(long, default_value_t = 20)]
+    pub epoch_length: u64,
     /// Run the mempool-abuse phase on the multi-validator network.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub abuse: bool,
@@ -197,6 +201,13 @@ pub struct LoadRun {
     pub idle_rss_mb: Vec<f64>,
     /// Largest resident memory of each validator during the load and its drain, MB.
     pub load_rss_mb: Vec<f64>,
+    /// CPU time (user + system) each validator used from the start of the load until the last
+    /// accepted transaction was seen finalized, seconds.
+    pub validator_cpu_s: Vec<f64>,
+    /// The same for this process (the load generator, its HTTP client and the tracker).
+    pub client_cpu_s: f64,
+    /// Wall-clock seconds of that span.
+    pub span_s: f64,
     /// The height every node had passed when checked.
     pub common_height: u64,
     /// Every node's block hash and state root at that height agree.
@@ -351,7 +362,7 @@ async fn run_network(
     abuse: bool,
 ) -> Result<(LoadRun, Option<AbuseRun>)> {
     eprintln!("network bench: starting {validators} validator(s)");
-    let mut net = Net::start(validators, args.accounts)?;
+    let mut net = Net::start(validators, args.accounts, args.epoch_length)?;
     net.wait_ready(2, Duration::from_secs(120)).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss_mb: Vec<f64> = net.pids().iter().map(|p| rss_mb(*p)).collect();
@@ -462,6 +473,8 @@ async fn load(
 
     let total = (plan.rate * plan.seconds) as usize;
     let start = Instant::now() + Duration::from_millis(100);
+    let cpu_before: Vec<f64> = pids.iter().map(|p| cpu_s(&p.to_string())).collect();
+    let client_before = cpu_s("self");
     let window_end = start + Duration::from_secs(plan.seconds);
     let give_up = window_end + Duration::from_secs(15);
     let tasks: Vec<_> = keys
@@ -521,6 +534,13 @@ async fn load(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let span_s = start.elapsed().as_secs_f64();
+    let validator_cpu_s = pids
+        .iter()
+        .zip(&cpu_before)
+        .map(|(p, b)| cpu_s(&p.to_string()) - b)
+        .collect();
+    let client_cpu_s = cpu_s("self") - client_before;
     stop.store(true, Ordering::Relaxed);
     let _ = tracker.await;
     let load_rss_mb = sampler.await.unwrap_or_else(|_| vec![0.0; pids.len()]);
@@ -562,6 +582,9 @@ async fn load(
         max_block_txs: blocks.iter().copied().max().unwrap_or(0),
         idle_rss_mb: Vec::new(),
         load_rss_mb,
+        validator_cpu_s,
+        client_cpu_s,
+        span_s,
         common_height: 0,
         consistent: false,
         lost: 0,
@@ -884,6 +907,24 @@ fn error_code(e: &Error) -> String {
     }
 }
 
+/// CPU time (user + system) a process has used, seconds, from `/proc/<pid>/stat` (`pid` may
+/// be `self`); 0 when unreadable.
+fn cpu_s(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: f64 = rest
+        .split_whitespace()
+        .skip(11) // state … cmajflt; utime and stime follow
+        .take(2)
+        .filter_map(|t| t.parse::<f64>().ok())
+        .sum();
+    // Linux reports these in clock ticks of USER_HZ, 100 on every architecture it supports.
+    ticks / 100.0
+}
+
 /// A process's resident memory (Linux `VmRSS`), MB; 0 when unreadable.
 fn rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -941,8 +982,8 @@ struct Net {
 
 impl Net {
     /// Creates the homes of `validators` sharing `accounts` funded keys and starts each node.
-    fn start(validators: usize, accounts: usize) -> Result<Net> {
-        let mut net = Net::init(validators, 0, accounts, InitOptions::default().epoch_length)?;
+    fn start(validators: usize, accounts: usize, epoch_length: u64) -> Result<Net> {
+        let mut net = Net::init(validators, 0, accounts, epoch_length)?;
         net.start_all()?;
         Ok(net)
     }
@@ -1256,6 +1297,30 @@ impl NetworkReport {
                 "validator RSS under load, max over validators (MB)".into(),
                 col(&|r| format!("{:.0}", max(&r.load_rss_mb))),
                 format!("<= 500 ({})", ok(max(&n.load_rss_mb) <= TARGET_LOAD_MB)),
+            ),
+            (
+                "CPU: validators / load generator, cores busy".into(),
+                col(&|r| {
+                    let span = r.span_s.max(1e-3);
+                    format!(
+                        "{:.2} / {:.2}",
+                        r.validator_cpu_s.iter().sum::<f64>() / span,
+                        r.client_cpu_s / span
+                    )
+                }),
+                format!(
+                    "{} cores",
+                    std::thread::available_parallelism().map_or(0, |n| n.get())
+                ),
+            ),
+            (
+                "CPU per finalized tx, each validator (us)".into(),
+                col(&|r| {
+                    let per = r.validator_cpu_s.iter().sum::<f64>()
+                        / (r.validator_cpu_s.len().max(1) * r.finalized.max(1)) as f64;
+                    format!("{:.0}", per * 1e6)
+                }),
+                String::new(),
             ),
             (
                 "height checked on every node".into(),

@@ -176,7 +176,7 @@ impl Chain {
             }
         }
         drop(mempool);
-        self.store.remove_pending_txs(&dead)?;
+        self.store.remove_pending_txs(&dead);
         if restored > 0 {
             info!(target: "mycel::mempool", restored, "re-admitted acknowledged transactions");
         }
@@ -370,7 +370,7 @@ impl Chain {
         }
         if !evicted.is_empty() {
             // Evicted by better payers: no longer pending here, so not restored either.
-            let _ = self.store.remove_pending_txs(&evicted);
+            self.store.remove_pending_txs(&evicted);
         }
         out
     }
@@ -697,7 +697,7 @@ impl Chain {
                 }
             }
             drop(mempool);
-            self.store.remove_pending_txs(&dropped)?;
+            self.store.remove_pending_txs(&dropped);
         }
         let (txs, out) = (built.txs, built.output);
         let layer = snapshot.apply(out.writes)?;
@@ -847,7 +847,7 @@ impl Chain {
             }
             mempool.prune(&self.store.snapshot(&[])?, block.txs.iter().map(Tx::sender))
         };
-        self.store.remove_pending_txs(&pruned)?;
+        self.store.remove_pending_txs(&pruned);
         if !block.evidence.is_empty() {
             let state = self.store.snapshot(&[])?;
             let mut pool = self.evidence.lock();

@@ -95,6 +95,12 @@ impl Chain {
     /// certificate of `epoch`: those of the epochs before it whose end changed the set, oldest
     /// first. Fails if one of them is not recorded here.
     pub fn set_changes(&self, epoch: u64) -> Result<Vec<Handoff>> {
+        self.set_changes_since(0, epoch)
+    }
+
+    /// [`Chain::set_changes`] for a client that already holds the validators of epoch `from`
+    /// (a checkpoint): only the hand-offs of epochs `from..epoch` that changed the set.
+    pub fn set_changes_since(&self, from: u64, epoch: u64) -> Result<Vec<Handoff>> {
         let mut current = staking::encode_set_keys(
             self.genesis_validator_keys()
                 .iter()
@@ -107,12 +113,15 @@ impl Chain {
                 continue;
             }
             if set != current {
-                out.push(load(self.store(), e - 1)?.ok_or_else(|| {
-                    Error::InvalidBlock(format!(
-                        "the hand-off of epoch {} is not held by this node",
-                        e - 1
-                    ))
-                })?);
+                // The client holds epoch `from`'s set: changes into it or before it are known.
+                if e > from {
+                    out.push(load(self.store(), e - 1)?.ok_or_else(|| {
+                        Error::InvalidBlock(format!(
+                            "the hand-off of epoch {} is not held by this node",
+                            e - 1
+                        ))
+                    })?);
+                }
                 current = set;
             }
         }

@@ -8,6 +8,9 @@
 //! - finalized blocks, the transaction index and each block's events, as opaque bytes (the ledger
 //!   owns their encoding).
 //!
+//! Beside it, an append-only log (`pending.rs`, the file `<store>.mempool`) holds the transactions the node acknowledged and
+//! has not yet seen finalized.
+//!
 //! A finalized block is written in **one** redb transaction: state writes, tree nodes, the block,
 //! its index entries and the new height. redb commits are atomic and durable, so a crash at any
 //! point restarts into the last committed block, never a half-applied one.
@@ -19,6 +22,7 @@
 pub mod blobs;
 mod error;
 mod layer;
+mod pending;
 mod state;
 mod tables;
 

@@ -5,6 +5,7 @@ use crate::{
     blobs::Upload,
     error::db,
     layer::{Layer, WriteSet},
+    pending::PendingLog,
     tables::*,
 };
 use jmt::{
@@ -124,40 +125,12 @@ pub struct Store {
     // Serialises commits with the creation of snapshots, so a snapshot's layers always sit
     // exactly on top of the height its read transaction sees.
     commit_lock: Mutex<()>,
-    pending_writes: GroupCommit,
-}
-
-/// Durable mempool writes grouped across concurrent submitters: whoever takes `written` first
-/// commits everything queued so far in one transaction (one fsync), and the others find their
-/// write already done. Under load this turns a commit per transaction into a commit per group.
-#[derive(Default)]
-struct GroupCommit {
-    queue: Mutex<Queue>,
-    /// Held while a group is committed.
-    written: Mutex<Written>,
-}
-
-#[derive(Default)]
-struct Queue {
-    /// Sequence number of the last queued write.
-    last: u64,
-    /// Writes (`Some`) and removals (`None`), applied in the order they were queued.
-    ops: Vec<(Hash, Option<Vec<u8>>)>,
-}
-
-#[derive(Default)]
-struct Written {
-    /// Every write up to this sequence number has been committed, or has failed.
-    upto: u64,
-    /// Recent groups whose commit failed: (first, last) sequence numbers and the error.
-    failed: std::collections::VecDeque<(u64, u64, String)>,
+    /// The acknowledged transactions, in a log of their own beside the database.
+    pending: PendingLog,
 }
 
 /// The page cache of [`Store::open`].
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
-
-/// Failed groups remembered for their waiting submitters.
-const FAILED_GROUPS: usize = 1_024;
 
 impl Store {
     /// Opens or creates the store at `path`, with a [`DEFAULT_CACHE_BYTES`] page cache.
@@ -185,16 +158,32 @@ impl Store {
             w.open_table(TXS).map_err(db)?;
             w.open_table(EVENTS).map_err(db)?;
             w.open_table(META).map_err(db)?;
-            w.open_table(MEMPOOL).map_err(db)?;
         }
         // Versioned JMT values were once kept here for ever (every write of every key, at a
         // random place in the table); proofs now read values from `STATE`.
         w.delete_table(VALUES).map_err(db)?;
+        // Acknowledged transactions were once kept in a table here: moved to the log.
+        let pending = PendingLog::open(&path.as_ref().with_extension("mempool"))?;
+        let moved: Vec<(Hash, Vec<u8>)> = match w.open_table(MEMPOOL) {
+            Ok(t) => t
+                .iter()
+                .map_err(db)?
+                .filter_map(|e| match e {
+                    Ok((k, v)) => Some(Ok((Hash(k.value().try_into().ok()?), v.value().to_vec()))),
+                    Err(e) => Some(Err(db(e))),
+                })
+                .collect::<Result<_>>()?,
+            Err(e) => return Err(db(e)),
+        };
+        for (h, tx) in &moved {
+            pending.admit(h, tx, &[])?;
+        }
+        w.delete_table(MEMPOOL).map_err(db)?;
         w.commit().map_err(db)?;
         Ok(Store {
             db: database,
             commit_lock: Mutex::new(()),
-            pending_writes: GroupCommit::default(),
+            pending,
         })
     }
 
@@ -308,12 +297,6 @@ impl Store {
                 v.extend_from_slice(receipt);
                 txs.insert(h.0.as_slice(), v.as_slice()).map_err(db)?;
             }
-            // A finalized transaction is no longer pending: forgotten in the same commit (one
-            // write per block rather than two).
-            let mut pool = w.open_table(MEMPOOL).map_err(db)?;
-            for (h, _) in &block.txs {
-                pool.remove(h.0.as_slice()).map_err(db)?;
-            }
             let mut events = w.open_table(EVENTS).map_err(db)?;
             events
                 .insert(block.height, block.events.as_slice())
@@ -328,6 +311,9 @@ impl Store {
                 .map_err(db)?;
         }
         w.commit().map_err(db)?;
+        // A finalized transaction is no longer pending (the log is not written: a restore
+        // skips transactions already in a block).
+        self.pending.finalized(block.txs.iter().map(|(h, _)| *h));
         Ok(())
     }
 
@@ -496,71 +482,15 @@ impl Store {
 
     /// Durably records an admitted transaction, so that it survives a crash before finality,
     /// and forgets `evicted` ones; returns once the write is on disk. Concurrent calls share
-    /// one commit ([`GroupCommit`]).
+    /// one write and one sync (see `pending.rs`).
     pub fn put_pending_tx(&self, hash: &Hash, bytes: &[u8], evicted: &[Hash]) -> Result<()> {
-        let g = &self.pending_writes;
-        let me = {
-            let mut q = g.queue.lock();
-            q.last += 1;
-            q.ops.extend(evicted.iter().map(|h| (*h, None)));
-            q.ops.push((*hash, Some(bytes.to_vec())));
-            q.last
-        };
-        let mut written = g.written.lock();
-        if written.upto < me {
-            // Everything queued after the last group, this write included.
-            let first = written.upto + 1;
-            let (last, ops) = {
-                let mut q = g.queue.lock();
-                (q.last, std::mem::take(&mut q.ops))
-            };
-            let r = self.write_pending(&ops);
-            written.upto = last;
-            if let Err(e) = r {
-                if written.failed.len() == FAILED_GROUPS {
-                    written.failed.pop_front();
-                }
-                written.failed.push_back((first, last, e.to_string()));
-            }
-        }
-        match written
-            .failed
-            .iter()
-            .find(|(a, b, _)| (*a..=*b).contains(&me))
-        {
-            Some((_, _, e)) => Err(Error::Db(e.clone())),
-            None => Ok(()),
-        }
+        self.pending.admit(hash, bytes, evicted)
     }
 
-    fn write_pending(&self, ops: &[(Hash, Option<Vec<u8>>)]) -> Result<()> {
-        let w = self.db.begin_write().map_err(db)?;
-        {
-            let mut t = w.open_table(MEMPOOL).map_err(db)?;
-            for (h, op) in ops {
-                match op {
-                    Some(b) => t.insert(h.0.as_slice(), b.as_slice()).map(|_| ()),
-                    None => t.remove(h.0.as_slice()).map(|_| ()),
-                }
-                .map_err(db)?;
-            }
-        }
-        w.commit().map_err(db)
-    }
-
-    /// Forgets admitted transactions (finalized or found invalid).
-    pub fn remove_pending_txs(&self, hashes: &[Hash]) -> Result<()> {
-        if hashes.is_empty() {
-            return Ok(());
-        }
-        let w = self.db.begin_write().map_err(db)?;
-        {
-            let mut t = w.open_table(MEMPOOL).map_err(db)?;
-            for h in hashes {
-                t.remove(h.0.as_slice()).map_err(db)?;
-            }
-        }
-        w.commit().map_err(db)
+    /// Forgets admitted transactions found invalid or evicted. Not waited for: written with
+    /// the next admission (one lost in a crash is checked again when the mempool is restored).
+    pub fn remove_pending_txs(&self, hashes: &[Hash]) {
+        self.pending.remove(hashes);
     }
 
     /// Charges an upload of blob `hash` (`size` bytes, at `now_ms`) to `uploader` within
@@ -692,14 +622,15 @@ impl Store {
             .map_or(0, |v| v.value()))
     }
 
-    /// Every recorded admitted transaction (encoded).
+    /// Every recorded admitted transaction (encoded) not yet in a finalized block.
     pub fn pending_txs(&self) -> Result<Vec<Vec<u8>>> {
         let r = self.db.begin_read().map_err(db)?;
-        let t = r.open_table(MEMPOOL).map_err(db)?;
+        let t = r.open_table(TXS).map_err(db)?;
         let mut out = Vec::new();
-        for e in t.iter().map_err(db)? {
-            let (_, v) = e.map_err(db)?;
-            out.push(v.value().to_vec());
+        for (h, tx) in self.pending.live() {
+            if t.get(h.0.as_slice()).map_err(db)?.is_none() {
+                out.push(tx);
+            }
         }
         Ok(out)
     }

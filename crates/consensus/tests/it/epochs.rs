@@ -193,6 +193,15 @@ fn check_handoffs(genesis: &Genesis, chain: &Chain, restarted: &Chain, changed: 
         keys,
         expected.participants.iter().cloned().collect::<Vec<_>>()
     );
+    // A client that kept the set after the first change asks only for the changes since.
+    let checkpoint = TrustedSet::genesis(&genesis_keys)
+        .follow(&handoffs[0])
+        .unwrap();
+    let since = chain
+        .set_changes_since(checkpoint.epoch, ended + 1)
+        .unwrap();
+    assert_eq!(since, handoffs[1..]);
+    assert_eq!(checkpoint.follow_all(&since).unwrap(), trusted);
 
     // A finality proof of the last ended epoch's last block, checked from genesis.
     let last = mycel_consensus::handoffs::load(chain.store(), ended)

@@ -93,8 +93,12 @@ pub(crate) async fn snapshot(State(s): State<ApiState>) -> ApiResult<Snapshot> {
 /// The hand-offs a client that trusts the genesis validators needs for a certificate of
 /// `epoch`; 503 when this node lacks one (it state-synced past it, or was down).
 pub(crate) fn set_changes(s: &ApiState, epoch: u64) -> Result<Vec<Handoff>, ApiError> {
+    set_changes_since(s, 0, epoch)
+}
+
+fn set_changes_since(s: &ApiState, from: u64, epoch: u64) -> Result<Vec<Handoff>, ApiError> {
     s.chain
-        .set_changes(epoch)
+        .set_changes_since(from, epoch)
         .map_err(|e| ApiError::from_status(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
 }
 
@@ -103,6 +107,8 @@ pub(crate) fn set_changes(s: &ApiState, epoch: u64) -> Result<Vec<Handoff>, ApiE
 pub struct HandoffsQuery {
     /// The epoch whose validators the client wants (default: the next block's).
     pub epoch: Option<u64>,
+    /// The epoch whose validators the client already holds (default: 0, the genesis set).
+    pub from: Option<u64>,
 }
 
 /// Answer of `GET /api/v1/sync/handoffs`.
@@ -110,12 +116,17 @@ pub struct HandoffsQuery {
 pub struct Handoffs {
     /// The epoch the hand-offs lead to.
     pub epoch: u64,
-    /// Each epoch end since genesis that changed the validator set, oldest first.
+    /// The epoch whose validators they start from.
+    #[serde(default)]
+    pub from: u64,
+    /// Each epoch end from `from` on that changed the validator set, oldest first.
     pub handoffs: Vec<Handoff>,
 }
 
-/// The validator-set changes from genesis to `epoch`, each proven: what a light client
-/// follows to hold the validators of a later epoch (`mycel_consensus::light::TrustedSet`).
+/// The validator-set changes from `from` (genesis by default) to `epoch`, each proven: what a
+/// light client follows to hold the validators of a later epoch
+/// (`mycel_consensus::light::TrustedSet`). A client that keeps the set it last verified asks
+/// with `from` and receives only the changes since, not the whole history.
 pub(crate) async fn handoffs(
     State(s): State<ApiState>,
     Query(q): Query<HandoffsQuery>,
@@ -128,8 +139,15 @@ pub(crate) async fn handoffs(
             "epoch {epoch} has no validators yet (the next block is in epoch {next})"
         )));
     }
+    let from = q.from.unwrap_or(0);
+    if from > epoch {
+        return Err(ApiError::bad_request(format!(
+            "from ({from}) is after epoch ({epoch})"
+        )));
+    }
     Ok(Json(Handoffs {
         epoch,
-        handoffs: set_changes(&s, epoch)?,
+        from,
+        handoffs: set_changes_since(&s, from, epoch)?,
     }))
 }

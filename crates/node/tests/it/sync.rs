@@ -48,6 +48,15 @@ async fn a_full_node_joins_by_state_sync_and_follows() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no validators yet"), "{e}");
+    let e = client
+        .get::<Handoffs>(&format!(
+            "/api/v1/sync/handoffs?epoch={}&from={}",
+            h.epoch,
+            h.epoch + 1
+        ))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("is after epoch"), "{e}");
 
     // A tampered snapshot is refused before anything is written.
     let genesis = home.genesis().unwrap();

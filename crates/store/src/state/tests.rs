@@ -168,6 +168,34 @@ fn grouped_mempool_writes_are_all_durable_and_ordered() {
     assert_eq!(got, want);
 }
 
+/// A transaction finalized in a block is not pending after a restart, though the mempool log
+/// never recorded its removal; one found invalid is forgotten once the next admission is
+/// written.
+#[test]
+fn finalized_and_removed_transactions_are_not_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = Store::open(&path).unwrap();
+    // `record(0, 1)` finalizes the transaction [101; 32].
+    let (finalized, dropped, kept) = (Hash([101; 32]), Hash([7; 32]), Hash([8; 32]));
+    store
+        .put_pending_tx(&finalized, b"in a block", &[])
+        .unwrap();
+    store.put_pending_tx(&dropped, b"invalid", &[]).unwrap();
+    let l0 = store
+        .snapshot(&[])
+        .unwrap()
+        .apply(ws(&[("a", Some("1"))]))
+        .unwrap();
+    store.commit(&l0, &record(0, 1)).unwrap();
+    store.remove_pending_txs(&[dropped]);
+    store.put_pending_tx(&kept, b"kept", &[]).unwrap();
+    assert_eq!(store.pending_txs().unwrap(), vec![b"kept".to_vec()]);
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.pending_txs().unwrap(), vec![b"kept".to_vec()]);
+}
+
 #[test]
 fn proofs_at_an_earlier_version_hold_for_unchanged_keys_only() {
     let dir = tempfile::tempdir().unwrap();
