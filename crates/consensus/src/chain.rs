@@ -78,6 +78,8 @@ pub struct Chain {
     /// Equivocation evidence reported by this node's consensus engine and not yet finalized,
     /// by offender.
     evidence: Mutex<BTreeMap<Address, Evidence>>,
+    /// Woken when a block is committed ([`Chain::next_commit`]).
+    commit_waiters: Mutex<Vec<futures::channel::oneshot::Sender<()>>>,
 }
 
 impl Chain {
@@ -146,6 +148,7 @@ impl Chain {
             genesis_keys,
             epochs: Mutex::new(BTreeMap::new()),
             evidence: Mutex::new(BTreeMap::new()),
+            commit_waiters: Mutex::new(Vec::new()),
         };
         chain.restore_mempool()?;
         Ok(chain)
@@ -795,6 +798,16 @@ impl Chain {
         Ok(())
     }
 
+    /// Completes once a block is committed after this call (or is dropped, unsent, with the
+    /// chain). Ask before reading the head, so that a commit in between is not missed.
+    pub fn next_commit(&self) -> futures::channel::oneshot::Receiver<()> {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let mut waiters = self.commit_waiters.lock();
+        waiters.retain(|w| !w.is_canceled());
+        waiters.push(tx);
+        rx
+    }
+
     /// Commits a finalized block. Idempotent: a block at or below the finalized height is
     /// ignored if it is the one already committed there.
     pub fn finalize(&self, block: &Block) -> Result<()> {
@@ -864,6 +877,9 @@ impl Chain {
         self.pending
             .lock()
             .retain(|_, p| p.block.height > block.height);
+        for w in self.commit_waiters.lock().drain(..) {
+            let _ = w.send(());
+        }
         debug!(target: "mycel::chain", height = block.height, txs = block.txs.len(), root = %block.state_root, "finalized");
         Ok(())
     }

@@ -363,7 +363,7 @@ type SubChannel<S> = (SubSender<S>, SubReceiver<PublicKey>);
 /// silent one loses its whole term to one nullification.
 pub const TERM_LENGTH: u32 = 4;
 
-/// How often the orchestrator looks for the end of the running epoch.
+/// How often the orchestrator looks for the end of the running epoch if no commit wakes it.
 const EPOCH_POLL: Duration = Duration::from_millis(20);
 /// How long the finalized height may stand still before the orchestrator asks peers for the
 /// end of the running epoch.
@@ -510,6 +510,9 @@ where
             let mut since = context.current();
             let mut hinted = false;
             loop {
+                // Woken by the commit of the epoch's last block rather than a poll's tick: the
+                // next epoch's first view waits for a quorum of nodes to enter it.
+                let committed = self.chain.next_commit();
                 let height = self.chain.head().map(|h| h.height).unwrap_or(0);
                 if height >= last {
                     break;
@@ -534,7 +537,7 @@ where
                     }
                     since = context.current();
                 }
-                context.sleep(EPOCH_POLL).await;
+                futures::future::select(committed, Box::pin(context.sleep(EPOCH_POLL))).await;
             }
             handle.abort();
             catching_up = hinted;
