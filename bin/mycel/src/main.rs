@@ -19,11 +19,6 @@ mod worker_cmd;
 
 use clap::Parser;
 
-/// mimalloc rather than glibc's malloc: under 1,000 tx/s a validator spent ~12 % of its CPU in
-/// glibc's allocator (arena locks and consolidation across the runtime's many threads).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
