@@ -27,6 +27,7 @@ use super::{FEE, LoadRun, Net, NetworkBenchArgs, Plan, head, load, request, tran
 use crate::netfault::{self, Faults, Proxy};
 use commonware_cryptography::Signer;
 use futures::StreamExt as _;
+use mycel_consensus::light::TrustedSet;
 use mycel_ledger::{
     Message, Tx, TxBody,
     modules::staking::{self, events as staking_events},
@@ -237,29 +238,49 @@ async fn light_check(
             .map(|c| request(c.get::<Handoffs>(&path))),
     )
     .await;
-    match &served[0] {
-        Ok(h) => {
-            out.handoff_epochs = h.handoffs.iter().filter_map(|h| h.epoch()).collect();
-            out.nodes_agreeing = served
+    // Each node's list as a light client trusting the genesis validators follows it: the same
+    // blocks handed off and the same set reached. (The certificates themselves may differ: each
+    // node aggregates the quorum of votes it received.)
+    let genesis_keys = match Home(net.homes[0].clone()).genesis() {
+        Ok(g) => g.validator_keys().unwrap_or_default(),
+        Err(e) => {
+            problems.push(format!("node 0's genesis: {e}"));
+            Vec::new()
+        }
+    };
+    let followed: Vec<std::result::Result<(Vec<(u64, Hash)>, TrustedSet), String>> = served
+        .iter()
+        .map(|s| {
+            let s = s
+                .as_ref()
+                .map_err(|e| format!("serves no hand-offs: {e}"))?;
+            let set = TrustedSet::genesis(&genesis_keys)
+                .follow_all(&s.handoffs)
+                .map_err(|e| format!("serves hand-offs a light client refuses: {e}"))?;
+            let blocks = s
+                .handoffs
                 .iter()
-                .filter(|s| s.as_ref().is_ok_and(|s| s.handoffs == h.handoffs))
-                .count();
-            for (i, s) in served.iter().enumerate() {
-                match s {
-                    Ok(s) if s.handoffs == h.handoffs => {}
-                    Ok(s) => problems.push(format!(
-                        "node {i} serves hand-offs of epochs {:?}, node 0 of {:?}",
-                        s.handoffs
-                            .iter()
-                            .filter_map(|h| h.epoch())
-                            .collect::<Vec<_>>(),
+                .map(|h| (h.epoch().unwrap_or(u64::MAX), h.header.digest()))
+                .collect();
+            Ok((blocks, set))
+        })
+        .collect();
+    match &followed[0] {
+        Ok((blocks, set)) => {
+            out.handoff_epochs = blocks.iter().map(|(e, _)| *e).collect();
+            for (i, f) in followed.iter().enumerate() {
+                match f {
+                    Ok((b, s)) if b == blocks && s == set => out.nodes_agreeing += 1,
+                    Ok((b, _)) => problems.push(format!(
+                        "node {i} serves hand-offs of epochs {:?} (or of other blocks), node 0 of {:?}",
+                        b.iter().map(|(e, _)| e).collect::<Vec<_>>(),
                         out.handoff_epochs
                     )),
-                    Err(e) => problems.push(format!("node {i} serves no hand-offs: {e}")),
+                    Err(e) => problems.push(format!("node {i} {e}")),
                 }
             }
         }
-        Err(e) => problems.push(format!("node 0 serves no hand-offs: {e}")),
+        Err(e) => problems.push(format!("node 0 {e}")),
     }
     if set_changed && out.handoff_epochs.is_empty() {
         problems.push("the set changed but node 0 serves no hand-off".into());
