@@ -216,6 +216,12 @@ pub struct LoadRun {
     pub lost: usize,
     /// Of those, how many each node had accepted, and how many it still holds as pending.
     pub lost_by_node: Vec<(usize, usize)>,
+    /// Time between seeing a block and the one before it finalized, ms: for an epoch's first
+    /// block (a new Simplex instance starts from the last block's finalization) and for the
+    /// others.
+    pub interval_epoch_start: Latency,
+    /// See `interval_epoch_start`.
+    pub interval_within_epoch: Latency,
 }
 
 /// The mempool-abuse phase.
@@ -380,6 +386,7 @@ async fn run_network(
         rate: args.rate,
         seconds: args.seconds,
         drain: args.drain,
+        epoch_length: args.epoch_length,
     };
     let (mut run, mut unseen) = load(&net.clients, net.pids(), &keys, &chain_id, &plan).await?;
     run.idle_rss_mb = idle_rss_mb;
@@ -443,6 +450,9 @@ struct Plan {
     rate: u64,
     seconds: u64,
     drain: u64,
+    /// Blocks per epoch of the chain under load (height `h` opens an epoch when
+    /// `h % epoch_length == 0`).
+    epoch_length: u64,
 }
 
 /// Runs the offered load on the nodes behind `clients` (whose processes are `pids`); the run's
@@ -567,6 +577,18 @@ async fn load(
         .filter(|(t, _)| *t <= last_final)
         .map(|(_, n)| *n)
         .collect();
+    let (mut at_start, mut within) = (Vec::new(), Vec::new());
+    for ((_, (before, _)), (h, (t, _))) in s.blocks.iter().zip(s.blocks.iter().skip(1)) {
+        if *t > last_final {
+            break;
+        }
+        let ms = t.saturating_duration_since(*before).as_secs_f64() * 1e3;
+        if h % plan.epoch_length.max(1) == 0 {
+            at_start.push(ms);
+        } else {
+            within.push(ms);
+        }
+    }
     let run = LoadRun {
         validators: clients.len(),
         offered: total,
@@ -589,6 +611,8 @@ async fn load(
         consistent: false,
         lost: 0,
         lost_by_node: Vec::new(),
+        interval_epoch_start: Latency::of(at_start),
+        interval_within_epoch: Latency::of(within),
     };
     let unseen = accepted
         .into_iter()
@@ -1286,6 +1310,22 @@ impl NetworkReport {
             (
                 "blocks finalized, most txs in one".into(),
                 col(&|r| format!("{}, {}", r.blocks, r.max_block_txs)),
+                String::new(),
+            ),
+            (
+                "block interval p50 / p99 (ms): within an epoch".into(),
+                col(&|r| {
+                    let l = &r.interval_within_epoch;
+                    format!("{:.0} / {:.0}", l.p50, l.p99)
+                }),
+                String::new(),
+            ),
+            (
+                "  into a new epoch (Simplex instance)".into(),
+                col(&|r| {
+                    let l = &r.interval_epoch_start;
+                    format!("{:.0} / {:.0} (n={})", l.p50, l.p99, l.n)
+                }),
                 String::new(),
             ),
             (

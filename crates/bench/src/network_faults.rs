@@ -217,6 +217,10 @@ pub struct LightCheck {
     pub imported_height: Option<u64>,
 }
 
+/// What a light client reached following one node's hand-offs: each hand-off's (epoch, block)
+/// and the set after the last.
+type Followed = (Vec<(u64, Hash)>, TrustedSet);
+
 /// Asks every node for the hand-offs up to the epoch of `common`, then imports node 0's state
 /// snapshot the way a new full node would, trusting only the genesis validators.
 async fn light_check(
@@ -248,7 +252,7 @@ async fn light_check(
             Vec::new()
         }
     };
-    let followed: Vec<std::result::Result<(Vec<(u64, Hash)>, TrustedSet), String>> = served
+    let followed: Vec<std::result::Result<Followed, String>> = served
         .iter()
         .map(|s| {
             let s = s
@@ -475,6 +479,7 @@ pub(super) async fn run(args: &NetworkBenchArgs) -> Result<FaultRun> {
         rate: args.fault_rate,
         seconds: args.fault_seconds,
         drain: args.drain.max(90),
+        epoch_length: args.fault_epoch_length,
     };
     let pids = net.pids();
     let t0 = Instant::now();

@@ -192,7 +192,10 @@ impl<E: Clock + Metrics + Spawner + rand::CryptoRng> Application<E> for App {
             return false;
         }
         match self.chain.verify(b) {
-            Ok(()) => true,
+            Ok(()) => {
+                debug!(target: "mycel::consensus", height = b.height, txs = b.txs.len(), "verified");
+                true
+            }
             Err(Error::UnknownParent(_)) => false,
             Err(e) => {
                 warn!(target: "mycel::consensus", height = b.height, error = %e, "rejecting block");
