@@ -3,6 +3,7 @@
 //! following) finalizes the same blocks. Same seed, same trace.
 
 use super::*;
+use commonware_runtime::Storage as _;
 use mycel_consensus::light::{self, FinalityProof, TrustedSet};
 use mycel_ledger::{
     genesis::GenesisAccount,
@@ -156,6 +157,29 @@ fn run_epochs(seed: u64) -> Vec<(u64, Hash, Hash)> {
             &nodes[3].chain.lock().clone().unwrap(),
             changed,
         );
+        // A finished epoch's Simplex journal is removed, the running epoch's kept: on the
+        // validator that ran throughout and on the one restarted (which walked the epochs it
+        // missed, finishing each).
+        let running = chain.epoch_of(chain.head().unwrap().height + 1);
+        for i in [1, 3] {
+            let key = dev_key("validator", i).public_key();
+            let prefix = format!("n{}", hex::encode(&key.as_ref()[..4]));
+            let partition = |e: u64| engine::journal_partition(&prefix, e);
+            assert!(
+                ctx.scan(&partition(running)).await.is_ok()
+                    || ctx.scan(&partition(running - 1)).await.is_ok(),
+                "node {i}: no journal for the running epoch"
+            );
+            for e in 0..running.saturating_sub(1) {
+                assert!(
+                    matches!(
+                        ctx.scan(&partition(e)).await,
+                        Err(commonware_runtime::Error::PartitionMissing(_))
+                    ),
+                    "node {i}: the journal of finished epoch {e} is still on disk"
+                );
+            }
+        }
         assert!(
             oracle.blocked().await.unwrap().is_empty(),
             "an honest peer was blocked"
