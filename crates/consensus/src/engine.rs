@@ -578,10 +578,12 @@ async fn remove_journal<E: Storage>(context: &E, prefix: &str, epoch: u64) {
 }
 
 /// Records the light-client hand-off of `epoch` (see [`crate::handoffs`]) from marshal's
-/// finalization of its last block, unless it is recorded. A node that state-synced past
-/// that block, or whose marshal lacks its finalization, goes without.
+/// finalization of its last block, if its end changed the set and it is not recorded. A node
+/// that state-synced past that block, or whose marshal lacks its finalization, goes without.
 async fn hand_off(chain: &Chain, marshal: crate::app::Marshal, epoch: u64) {
-    if matches!(crate::handoffs::load(chain.store(), epoch), Ok(Some(_))) {
+    if !matches!(chain.changes_set(epoch), Ok(Some(true)))
+        || matches!(crate::handoffs::load(chain.store(), epoch), Ok(Some(_)))
+    {
         return;
     }
     let last = chain.last_of(epoch);

@@ -14,7 +14,7 @@ use commonware_consensus::{
 };
 use commonware_cryptography::Digestible as _;
 use mycel_ledger::modules::staking;
-use mycel_store::Store;
+use mycel_store::{StateRead as _, Store};
 
 /// Store metadata name of `epoch`'s hand-off.
 fn meta_name(epoch: u64) -> String {
@@ -91,6 +91,33 @@ impl Chain {
         )
     }
 
+    /// Whether the end of `epoch` changes the validator set: the keys fixed for the next epoch
+    /// differ from `epoch`'s (the genesis keys for epoch 0). Only such an epoch's hand-off is
+    /// ever served ([`Chain::set_changes_since`]), so only it is recorded. `None` while the next
+    /// epoch's keys are not fixed here.
+    pub fn changes_set(&self, epoch: u64) -> Result<Option<bool>> {
+        let state = self.finalized_state()?;
+        let Some(next) = state.get(&staking::set_keys_key(epoch + 1))? else {
+            return Ok(None);
+        };
+        let current = if epoch == 0 {
+            Some(self.genesis_set_keys())
+        } else {
+            state.get(&staking::set_keys_key(epoch))?
+        };
+        Ok(Some(current.as_deref() != Some(&next[..])))
+    }
+
+    /// The genesis validators' keys as [`staking::encode_set_keys`] encodes a set.
+    fn genesis_set_keys(&self) -> Vec<u8> {
+        staking::encode_set_keys(
+            self.genesis_validator_keys()
+                .iter()
+                .map(|k| k.as_ref().to_vec())
+                .collect(),
+        )
+    }
+
     /// The hand-offs a light client that trusts the genesis validators needs to check a
     /// certificate of `epoch`: those of the epochs before it whose end changed the set, oldest
     /// first. Fails if one of them is not recorded here.
@@ -101,12 +128,7 @@ impl Chain {
     /// [`Chain::set_changes`] for a client that already holds the validators of epoch `from`
     /// (a checkpoint): only the hand-offs of epochs `from..epoch` that changed the set.
     pub fn set_changes_since(&self, from: u64, epoch: u64) -> Result<Vec<Handoff>> {
-        let mut current = staking::encode_set_keys(
-            self.genesis_validator_keys()
-                .iter()
-                .map(|k| k.as_ref().to_vec())
-                .collect(),
-        );
+        let mut current = self.genesis_set_keys();
         let mut out = Vec::new();
         for (e, set) in staking::set_keys_history(&self.finalized_state()?)? {
             if e == 0 || e > epoch {

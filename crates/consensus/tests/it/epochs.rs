@@ -227,14 +227,25 @@ fn check_handoffs(genesis: &Genesis, chain: &Chain, restarted: &Chain, changed: 
     assert_eq!(since, handoffs[1..]);
     assert_eq!(checkpoint.follow_all(&since).unwrap(), trusted);
 
-    // A finality proof of the last ended epoch's last block, checked from genesis.
-    let last = mycel_consensus::handoffs::load(chain.store(), ended)
-        .unwrap()
-        .expect("the last epoch's hand-off is recorded");
+    // Hand-offs are recorded for the epochs whose end changed the set, and only for those.
+    for e in 0..=ended {
+        let recorded = mycel_consensus::handoffs::load(chain.store(), e)
+            .unwrap()
+            .is_some();
+        assert_eq!(
+            recorded,
+            chain.changes_set(e).unwrap().unwrap(),
+            "epoch {e}: recorded {recorded}"
+        );
+    }
+    assert!((0..=ended).any(|e| chain.changes_set(e).unwrap() == Some(false)));
+
+    // A finality proof of the last set change's block, checked from genesis.
+    let last = handoffs.last().unwrap().clone();
     let proof = FinalityProof {
         headers: vec![last.header.clone()],
         certificate: last.certificate.clone(),
-        handoffs: chain.set_changes(ended).unwrap(),
+        handoffs: chain.set_changes(last.epoch().unwrap()).unwrap(),
     };
     assert_eq!(
         light::verify_finality(&genesis_keys, &proof).unwrap(),
