@@ -510,8 +510,8 @@ where
             let mut since = context.current();
             let mut hinted = false;
             // The epoch before has ended here: its Simplex journal (a section per retained view)
-            // is never read again. Removed once this epoch's first block is committed, off the
-            // epoch start's path (removal takes the storage's namespace lock).
+            // is never read again. Removed once a block after this epoch's first is committed,
+            // off the epoch start's path (removal takes the storage's namespace lock).
             let mut stale = epoch.checked_sub(1);
             loop {
                 // Woken by the commit of the epoch's last block rather than a poll's tick: the

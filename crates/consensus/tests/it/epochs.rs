@@ -162,8 +162,7 @@ fn run_epochs(seed: u64) -> Vec<(u64, Hash, Hash)> {
         // missed, finishing each).
         let running = chain.epoch_of(chain.head().unwrap().height + 1);
         for i in [1, 3] {
-            let key = dev_key("validator", i).public_key();
-            let prefix = format!("n{}", hex::encode(&key.as_ref()[..4]));
+            let prefix = partition_prefix(&dev_key("validator", i).public_key());
             let partition = |e: u64| engine::journal_partition(&prefix, e);
             assert!(
                 ctx.scan(&partition(running)).await.is_ok()

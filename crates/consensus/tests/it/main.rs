@@ -62,6 +62,12 @@ fn spawn_validator(
     )
 }
 
+/// The storage-partition prefix of the node with key `pk` (its partitions share one simulated
+/// storage with the other nodes').
+fn partition_prefix(pk: &PublicKey) -> String {
+    format!("n{}", hex::encode(&pk.as_ref()[..4]))
+}
+
 /// Starts a node with key `sk`: a validator (`signer`, `sk` must be a participant) or a full
 /// node that follows without signing.
 fn spawn_node(
@@ -77,6 +83,7 @@ fn spawn_node(
     let slot: Arc<Mutex<Option<Arc<Chain>>>> = Arc::new(Mutex::new(None));
     let slot_task = slot.clone();
     let name = hex::encode(&sk.public_key().as_ref()[..4]);
+    let partition = partition_prefix(&sk.public_key());
     let handle = ctx
         .child("node")
         .with_attribute("key", &name)
@@ -105,7 +112,7 @@ fn spawn_node(
             }));
             let handles = engine::start(
                 ctx.child("node"),
-                &format!("n{name}"),
+                &partition,
                 chain,
                 signer,
                 None,
