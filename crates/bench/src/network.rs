@@ -206,6 +206,10 @@ pub struct LoadRun {
     pub validator_cpu_s: Vec<f64>,
     /// The same for this process (the load generator, its HTTP client and the tracker).
     pub client_cpu_s: f64,
+    /// Over the same span, the time the validators' threads spent runnable but waiting for a
+    /// core, summed over threads (Linux `schedstat`; threads that exited meanwhile are not
+    /// counted), seconds. How oversubscribed the machine was.
+    pub validator_wait_s: f64,
     /// Wall-clock seconds of that span.
     pub span_s: f64,
     /// The height every node had passed when checked.
@@ -484,6 +488,7 @@ async fn load(
     let total = (plan.rate * plan.seconds) as usize;
     let start = Instant::now() + Duration::from_millis(100);
     let cpu_before: Vec<f64> = pids.iter().map(|p| cpu_s(&p.to_string())).collect();
+    let wait_before: Vec<_> = pids.iter().map(|p| run_delay_ns(*p)).collect();
     let client_before = cpu_s("self");
     let window_end = start + Duration::from_secs(plan.seconds);
     let give_up = window_end + Duration::from_secs(15);
@@ -551,6 +556,17 @@ async fn load(
         .map(|(p, b)| cpu_s(&p.to_string()) - b)
         .collect();
     let client_cpu_s = cpu_s("self") - client_before;
+    let validator_wait_s = pids
+        .iter()
+        .zip(&wait_before)
+        .flat_map(|(p, before)| {
+            run_delay_ns(*p)
+                .into_iter()
+                .map(|(tid, ns)| ns.saturating_sub(before.get(&tid).copied().unwrap_or(0)))
+                .collect::<Vec<_>>()
+        })
+        .sum::<u64>() as f64
+        / 1e9;
     stop.store(true, Ordering::Relaxed);
     let _ = tracker.await;
     let load_rss_mb = sampler.await.unwrap_or_else(|_| vec![0.0; pids.len()]);
@@ -606,6 +622,7 @@ async fn load(
         load_rss_mb,
         validator_cpu_s,
         client_cpu_s,
+        validator_wait_s,
         span_s,
         common_height: 0,
         consistent: false,
@@ -947,6 +964,21 @@ fn cpu_s(pid: &str) -> f64 {
         .sum();
     // Linux reports these in clock ticks of USER_HZ, 100 on every architecture it supports.
     ticks / 100.0
+}
+
+/// How long each thread of `pid` has waited runnable for a core, nanoseconds, by thread id
+/// (the second field of Linux's `/proc/<pid>/task/<tid>/schedstat`); empty when unreadable.
+fn run_delay_ns(pid: u32) -> BTreeMap<u64, u64> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return BTreeMap::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let tid = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("schedstat")).ok()?;
+        Some((tid, stat.split_whitespace().nth(1)?.parse().ok()?))
+    })
+    .collect()
 }
 
 /// A process's resident memory (Linux `VmRSS`), MB; 0 when unreadable.
@@ -1352,6 +1384,11 @@ impl NetworkReport {
                     "{} cores",
                     std::thread::available_parallelism().map_or(0, |n| n.get())
                 ),
+            ),
+            (
+                "validator threads waiting for a core (s per s)".into(),
+                col(&|r| format!("{:.1}", r.validator_wait_s / r.span_s.max(1e-3))),
+                String::new(),
             ),
             (
                 "CPU per finalized tx, each validator (us)".into(),
