@@ -1492,6 +1492,28 @@ mod tests {
     }
 
     #[test]
+    fn run_delay_reads_every_thread_of_a_process() {
+        let pid = std::process::id();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel::<u64>();
+        let other = std::thread::spawn(move || {
+            // `/proc/thread-self` links to `<pid>/task/<tid>`.
+            let link = std::fs::read_link("/proc/thread-self").expect("procfs");
+            let tid = link.file_name().and_then(|n| n.to_str()?.parse().ok());
+            tid_tx.send(tid.expect("a thread id")).expect("receiver");
+            rx.recv()
+        });
+        let tid = tid_rx.recv().expect("the thread's id");
+        let waits = run_delay_ns(pid);
+        // The main thread's id is the process id, and the thread just started is counted too.
+        assert!(waits.contains_key(&u64::from(pid)), "{waits:?}");
+        assert!(waits.contains_key(&tid), "{tid} not in {waits:?}");
+        let _ = tx.send(());
+        let _ = other.join();
+        assert!(run_delay_ns(u32::MAX).is_empty());
+    }
+
+    #[test]
     fn blocks_waited_counts_blocks_without_the_tx() {
         assert_eq!(blocks_waited(10, 11), 0);
         assert_eq!(blocks_waited(10, 12), 1);
