@@ -559,11 +559,11 @@ async fn load(
     let validator_wait_s = pids
         .iter()
         .zip(&wait_before)
-        .flat_map(|(p, before)| {
+        .map(|(p, before)| {
             run_delay_ns(*p)
                 .into_iter()
                 .map(|(tid, ns)| ns.saturating_sub(before.get(&tid).copied().unwrap_or(0)))
-                .collect::<Vec<_>>()
+                .sum::<u64>()
         })
         .sum::<u64>() as f64
         / 1e9;
