@@ -156,6 +156,16 @@ impl Client {
         self.get("/api/v1/status").await
     }
 
+    /// The status once the node's finalized height is above `after`, or after `wait` (at most
+    /// 60 s) with the height unchanged: the node holds the request until it commits a block.
+    pub async fn status_after(&self, after: u64, wait: Duration) -> Result<Status> {
+        self.get(&format!(
+            "/api/v1/status?after={after}&wait_ms={}",
+            wait.as_millis()
+        ))
+        .await
+    }
+
     /// An account.
     pub async fn account(&self, a: &Address) -> Result<Account> {
         self.get(&format!("/api/v1/accounts/{a}")).await
@@ -314,9 +324,17 @@ impl Client {
     pub async fn wait(&self, h: &Hash, timeout: Duration) -> Result<TxStatus> {
         let start = Instant::now();
         loop {
-            match self.tx(h).await {
+            // The node holds the request until the transaction is finalized (a long poll, at
+            // most 20 s a request: the client's own timeout is 30 s).
+            let left = timeout
+                .saturating_sub(start.elapsed())
+                .min(Duration::from_secs(20));
+            let path = format!("/api/v1/txs/{h}?wait_ms={}", left.as_millis());
+            match self.get::<TxStatus>(&path).await {
                 Ok(s) if s.status == "finalized" => return Ok(s),
-                Ok(_) | Err(Error::Api { .. }) if start.elapsed() < timeout => {
+                Ok(_) if start.elapsed() < timeout => {}
+                // Neither pending nor finalized yet (another node's mempool, say).
+                Err(Error::Api { .. }) if start.elapsed() < timeout => {
                     tokio::time::sleep(Duration::from_millis(20)).await
                 }
                 Ok(s) => return Ok(s),

@@ -47,7 +47,37 @@ pub struct Status {
     pub supply: Amount,
 }
 
-pub(crate) async fn status(State(s): State<ApiState>) -> ApiResult<Status> {
+/// Query of `GET /api/v1/status`.
+#[derive(Deserialize, Debug, Default)]
+pub struct StatusQuery {
+    /// Answer once the finalized height is above this one, or when `wait_ms` has passed: a
+    /// client follows the chain with one waiting request at a time instead of polling.
+    pub after: Option<u64>,
+    /// How long to wait for a height above `after`, in milliseconds (default 10,000, at most
+    /// 60,000). Without `after` the answer is immediate.
+    pub wait_ms: Option<u64>,
+}
+
+pub(crate) async fn status(
+    State(s): State<ApiState>,
+    Query(q): Query<StatusQuery>,
+) -> ApiResult<Status> {
+    if let Some(after) = q.after {
+        let wait = std::time::Duration::from_millis(q.wait_ms.unwrap_or(10_000).min(60_000));
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut finalized = s.finalized.clone();
+        // Marked seen before the head is read, so a commit in between wakes the wait below.
+        while *finalized.borrow_and_update() <= after
+            && s.chain.head().map_err(ApiError::internal)?.height <= after
+        {
+            if !matches!(
+                tokio::time::timeout_at(deadline, finalized.changed()).await,
+                Ok(Ok(()))
+            ) {
+                break; // timed out, or the node is stopping: answer with the head as it is
+            }
+        }
+    }
     let head = s.chain.head().map_err(ApiError::internal)?;
     let state = s.chain.finalized_state().map_err(ApiError::internal)?;
     let p = s.chain.params();

@@ -1,7 +1,7 @@
 //! The HTTP server under abuse: slow clients (slowloris) and one client opening hundreds of
 //! connections do not starve other users.
 
-use crate::common::start_node_with;
+use crate::common::{start_node, start_node_with};
 use mycel_node::http::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS_PER_CLIENT};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -62,4 +62,33 @@ async fn slow_and_greedy_clients_do_not_starve_others() {
         }
     }
     assert_eq!(still_open, 0, "slow clients keep their connections");
+}
+
+/// `GET /api/v1/status?after=H` is a long poll: it answers once a block above `H` is committed,
+/// and with the head unchanged when its wait runs out; a malformed query is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_waits_for_a_block_above_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_home, client) = start_node(dir.path()).await;
+    let now = client.status().await.unwrap().height;
+    let next = client
+        .status_after(now, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(
+        next.height > now,
+        "answered at height {} without a block above {now}",
+        next.height
+    );
+    let ahead = next.height + 1_000_000;
+    let unchanged = client
+        .status_after(ahead, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(unchanged.height < ahead);
+    assert!(unchanged.height >= next.height);
+    let bad = client
+        .get::<serde_json::Value>("/api/v1/status?after=soon")
+        .await;
+    assert!(matches!(bad, Err(mycel_node::Error::Api { .. })), "{bad:?}");
 }
