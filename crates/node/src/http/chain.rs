@@ -182,10 +182,11 @@ pub(crate) async fn tx_status(
         if st.status == "finalized" || tokio::time::Instant::now() >= deadline {
             return Ok(Json(st));
         }
-        if tokio::time::timeout_at(deadline, finalized.changed())
-            .await
-            .is_err()
-        {
+        if !matches!(
+            tokio::time::timeout_at(deadline, finalized.changed()).await,
+            Ok(Ok(()))
+        ) {
+            // Timed out, or the node is stopping (the watch closed): answer as it is now.
             return Ok(Json(tx_lookup(&s, hash)?));
         }
     }
