@@ -64,19 +64,11 @@ pub(crate) async fn status(
 ) -> ApiResult<Status> {
     if let Some(after) = q.after {
         let wait = std::time::Duration::from_millis(q.wait_ms.unwrap_or(10_000).min(60_000));
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut finalized = s.finalized.clone();
-        // Marked seen before the head is read, so a commit in between wakes the wait below.
-        while *finalized.borrow_and_update() <= after
-            && s.chain.head().map_err(ApiError::internal)?.height <= after
-        {
-            if !matches!(
-                tokio::time::timeout_at(deadline, finalized.changed()).await,
-                Ok(Ok(()))
-            ) {
-                break; // timed out, or the node is stopping: answer with the head as it is
-            }
-        }
+        long_poll(&s, wait, || {
+            let head = s.chain.head().map_err(ApiError::internal)?;
+            Ok((head.height > after, ()))
+        })
+        .await?;
     }
     let head = s.chain.head().map_err(ApiError::internal)?;
     let state = s.chain.finalized_state().map_err(ApiError::internal)?;
@@ -174,20 +166,34 @@ pub(crate) async fn tx_status(
 ) -> ApiResult<TxStatus> {
     let hash = Hash::from_hex(&hash).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let wait = std::time::Duration::from_millis(q.wait_ms.unwrap_or(0).min(60_000));
-    let mut finalized = s.finalized.clone();
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        finalized.borrow_and_update();
+    let st = long_poll(&s, wait, || {
         let st = tx_lookup(&s, hash)?;
-        if st.status == "finalized" || tokio::time::Instant::now() >= deadline {
-            return Ok(Json(st));
-        }
-        if !matches!(
-            tokio::time::timeout_at(deadline, finalized.changed()).await,
-            Ok(Ok(()))
-        ) {
-            // Timed out, or the node is stopping (the watch closed): answer as it is now.
-            return Ok(Json(tx_lookup(&s, hash)?));
+        Ok((st.status == "finalized", st))
+    })
+    .await?;
+    Ok(Json(st))
+}
+
+/// The API's long polls: calls `check` now and after each block this node commits, until it
+/// says done, `wait` has passed or the node is stopping; returns its last answer.
+async fn long_poll<T>(
+    s: &ApiState,
+    wait: std::time::Duration,
+    mut check: impl FnMut() -> Result<(bool, T), ApiError>,
+) -> Result<T, ApiError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut finalized = s.finalized.clone();
+    loop {
+        // Marked seen before `check` reads, so a commit in between wakes the wait below.
+        finalized.borrow_and_update();
+        let (done, answer) = check()?;
+        if done
+            || !matches!(
+                tokio::time::timeout_at(deadline, finalized.changed()).await,
+                Ok(Ok(()))
+            )
+        {
+            return Ok(answer);
         }
     }
 }
