@@ -666,6 +666,39 @@ fn write_tree(w: &redb::WriteTransaction, batch: &jmt::storage::NodeBatch) -> Re
     Ok(())
 }
 
+/// Applies `writes` to `tree` as `version`: the root and the new and stale nodes.
+///
+/// jmt's one-key-at-a-time `put_value_set` rebuilds every internal node on a key's path for
+/// each key, hashing each again (up to 15 SHA-256 a node); its batch insert builds each touched
+/// node once, so a block's nodes are hashed once. The batch cannot delete, so a write set with
+/// a deletion goes one key at a time. Both give the same tree, node for node (the tree's shape
+/// depends only on its keys; `tests::batch_and_sequential_puts_agree`).
+fn put<R: TreeReader>(
+    tree: &JellyfishMerkleTree<'_, R, Sha256>,
+    writes: &WriteSet,
+    version: Version,
+) -> Result<(jmt::RootHash, jmt::storage::TreeUpdateBatch)> {
+    let tree_err = |e: anyhow::Error| Error::Tree(e.to_string());
+    let upserts: Option<Vec<(KeyHash, OwnedValue)>> = writes
+        .iter()
+        .map(|(k, v)| Some((KeyHash::with::<Sha256>(k), v.clone()?)))
+        .collect();
+    match upserts {
+        Some(set) if !set.is_empty() => {
+            let (roots, batch) = tree
+                .batch_put_value_sets(vec![set], None, version)
+                .map_err(tree_err)?;
+            Ok((roots[0], batch))
+        }
+        _ => {
+            let set = writes
+                .iter()
+                .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone()));
+            tree.put_value_set(set, version).map_err(tree_err)
+        }
+    }
+}
+
 /// A consistent read view: committed state at one height plus speculative layers above it.
 pub struct Snapshot {
     head: Option<CommitInfo>,
@@ -701,13 +734,7 @@ impl Snapshot {
     pub fn apply(&self, writes: WriteSet) -> Result<Layer> {
         let version = self.version().map_or(0, |v| v + 1);
         let tree = JellyfishMerkleTree::<_, Sha256>::new(self);
-        let set: Vec<(KeyHash, Option<OwnedValue>)> = writes
-            .iter()
-            .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone()))
-            .collect();
-        let (root, batch) = tree
-            .put_value_set(set, version)
-            .map_err(|e| Error::Tree(e.to_string()))?;
+        let (root, batch) = put(&tree, &writes, version)?;
         Ok(Layer {
             version,
             writes,
