@@ -362,10 +362,8 @@ impl Store {
         let tree = JellyfishMerkleTree::<_, Sha256>::new(&empty);
         let set = entries
             .iter()
-            .map(|(k, v)| (KeyHash::with::<Sha256>(k), Some(v.clone())));
-        let (root, batch) = tree
-            .put_value_set(set, version)
-            .map_err(|e| Error::Tree(e.to_string()))?;
+            .map(|(k, v)| (k.as_slice(), Some(v.as_slice())));
+        let (root, batch) = put(&tree, set, version)?;
         if Hash(root.0) != anchor.root {
             return Err(Error::Tree(format!(
                 "the snapshot hashes to {} but the finalized root is {}",
@@ -666,22 +664,24 @@ fn write_tree(w: &redb::WriteTransaction, batch: &jmt::storage::NodeBatch) -> Re
     Ok(())
 }
 
-/// Applies `writes` to `tree` as `version`: the root and the new and stale nodes.
+/// Applies `writes` (a block's, or a snapshot's entries at state sync) to `tree` as `version`: the
+/// root and the new and stale nodes.
 ///
 /// jmt's one-key-at-a-time `put_value_set` rebuilds every internal node on a key's path for
 /// each key, hashing each again (up to 15 SHA-256 a node); its batch insert builds each touched
 /// node once, so a block's nodes are hashed once. The batch cannot delete, so a write set with
 /// a deletion goes one key at a time. Both give the same tree, node for node (the tree's shape
 /// depends only on its keys; `tests::batch_and_sequential_puts_agree`).
-fn put<R: TreeReader>(
+fn put<'a, R: TreeReader>(
     tree: &JellyfishMerkleTree<'_, R, Sha256>,
-    writes: &WriteSet,
+    writes: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)> + Clone,
     version: Version,
 ) -> Result<(jmt::RootHash, jmt::storage::TreeUpdateBatch)> {
     let tree_err = |e: anyhow::Error| Error::Tree(e.to_string());
     let upserts: Option<Vec<(KeyHash, OwnedValue)>> = writes
-        .iter()
-        .map(|(k, v)| Some((KeyHash::with::<Sha256>(k), v.clone()?)))
+        .clone()
+        .into_iter()
+        .map(|(k, v)| Some((KeyHash::with::<Sha256>(k), v?.to_vec())))
         .collect();
     match upserts {
         Some(set) if !set.is_empty() => {
@@ -692,11 +692,16 @@ fn put<R: TreeReader>(
         }
         _ => {
             let set = writes
-                .iter()
-                .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone()));
+                .into_iter()
+                .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.map(<[u8]>::to_vec)));
             tree.put_value_set(set, version).map_err(tree_err)
         }
     }
+}
+
+/// A write set as borrowed keys and values.
+fn pairs(writes: &WriteSet) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> + Clone {
+    writes.iter().map(|(k, v)| (k.as_slice(), v.as_deref()))
 }
 
 /// A consistent read view: committed state at one height plus speculative layers above it.
@@ -734,7 +739,7 @@ impl Snapshot {
     pub fn apply(&self, writes: WriteSet) -> Result<Layer> {
         let version = self.version().map_or(0, |v| v + 1);
         let tree = JellyfishMerkleTree::<_, Sha256>::new(self);
-        let (root, batch) = put(&tree, &writes, version)?;
+        let (root, batch) = put(&tree, pairs(&writes), version)?;
         Ok(Layer {
             version,
             writes,

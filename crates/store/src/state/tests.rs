@@ -256,7 +256,7 @@ fn batch_and_sequential_puts_agree() {
         }
         let snapshot = store.snapshot(&[]).unwrap();
         let tree = JellyfishMerkleTree::<_, Sha256>::new(&snapshot);
-        let (root, batch) = put(&tree, &writes, version).unwrap();
+        let (root, batch) = put(&tree, pairs(&writes), version).unwrap();
         let set = writes
             .iter()
             .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.clone()));
