@@ -674,33 +674,26 @@ fn write_tree(w: &redb::WriteTransaction, batch: &jmt::storage::NodeBatch) -> Re
 /// depends only on its keys; `tests::batch_and_sequential_puts_agree`).
 fn put<'a, R: TreeReader>(
     tree: &JellyfishMerkleTree<'_, R, Sha256>,
-    writes: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)> + Clone,
+    writes: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)>,
     version: Version,
 ) -> Result<(jmt::RootHash, jmt::storage::TreeUpdateBatch)> {
     let tree_err = |e: anyhow::Error| Error::Tree(e.to_string());
-    let upserts: Option<Vec<(KeyHash, OwnedValue)>> = writes
-        .clone()
+    let set: Vec<(KeyHash, Option<OwnedValue>)> = writes
         .into_iter()
-        .map(|(k, v)| Some((KeyHash::with::<Sha256>(k), v?.to_vec())))
+        .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.map(<[u8]>::to_vec)))
         .collect();
-    match upserts {
-        Some(set) if !set.is_empty() => {
-            let (roots, batch) = tree
-                .batch_put_value_sets(vec![set], None, version)
-                .map_err(tree_err)?;
-            Ok((roots[0], batch))
-        }
-        _ => {
-            let set = writes
-                .into_iter()
-                .map(|(k, v)| (KeyHash::with::<Sha256>(k), v.map(<[u8]>::to_vec)));
-            tree.put_value_set(set, version).map_err(tree_err)
-        }
+    if set.is_empty() || set.iter().any(|(_, v)| v.is_none()) {
+        return tree.put_value_set(set, version).map_err(tree_err);
     }
+    let upserts = set.into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
+    let (roots, batch) = tree
+        .batch_put_value_sets(vec![upserts], None, version)
+        .map_err(tree_err)?;
+    Ok((roots[0], batch))
 }
 
 /// A write set as borrowed keys and values.
-fn pairs(writes: &WriteSet) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> + Clone {
+fn pairs(writes: &WriteSet) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
     writes.iter().map(|(k, v)| (k.as_slice(), v.as_deref()))
 }
 
